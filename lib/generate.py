@@ -1,0 +1,129 @@
+"""Sample text from a language model, recording every signal on the way.
+
+The seed text is read as one sequence from a zero state (lib.record's exact path); then
+each step feeds the sampled token back. Sampling draws from softmax(logits / temperature)
+restricted to the ``top_k`` most probable tokens, never ``<unk>``; temperature 0 takes the
+most probable token. A fixed ``seed`` gives the same text every time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lib.cells import WIDTH, split_signals, step
+from lib.record import forward, output_probs
+from lib.trace import Trace
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max()
+    p = np.exp(z)
+    return p / p.sum()
+
+
+def sample_next(
+    logits: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    banned: int | None = 0,
+) -> int:
+    """Draw one token id from ``logits`` (shape (vocab,)); see the module docstring."""
+    z = np.asarray(logits, dtype=np.float64).copy()
+    if banned is not None and len(z) > 1:
+        z[banned] = -np.inf
+    if temperature <= 0:
+        return int(np.argmax(z))
+    if top_k is not None and 0 < top_k < len(z):
+        cut = np.partition(z, -top_k)[-top_k]
+        z[z < cut] = -np.inf
+    p = _softmax(z / temperature)
+    return int(rng.choice(len(p), p=p))
+
+
+def generate(
+    bundle,
+    seed_text: str,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int | None = None,
+    *,
+    record_top_k: int = 10,
+) -> Trace:
+    """Trace of ``seed_text`` followed by ``length`` sampled tokens.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+    seed_text : str
+        Must hold at least one token.
+    length : int
+        Number of tokens to sample (>= 0).
+    temperature, top_k, seed : sampling settings (module docstring).
+    record_top_k : int
+        How many next-token candidates the Trace keeps per step.
+
+    Returns
+    -------
+    Trace
+        ``n_seed`` is the number of seed tokens; signals cover seed and sample alike.
+    """
+    if length < 0:
+        raise ValueError(f"length must be >= 0, got {length}")
+    tokens = bundle.tokenizer.tokenize(seed_text)
+    if not tokens:
+        raise ValueError("The seed text is empty: give at least one character or word.")
+    weights = bundle.numpy_weights
+    rng = np.random.default_rng(seed)
+    seed_ids = bundle.vocab.encode(tokens)
+    per_layer, h_last, _ = forward(weights, seed_ids, streams=1)
+    n_layers = len(weights.layers)
+    # the state after the seed, then one step at a time
+    hs = [sig["h"][-1:].copy() for sig in per_layer]
+    cs = [sig["c"][-1:].copy() if "c" in sig else None for sig in per_layer]
+    steps: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n_layers)]
+    ids = list(seed_ids)
+    logits = h_last[-1] @ weights.dense_w + weights.dense_b
+    for _ in range(length):
+        nxt = sample_next(logits, rng, temperature=temperature, top_k=top_k)
+        ids.append(nxt)
+        x = np.array([nxt])
+        for k, w in enumerate(weights.layers):
+            xp = weights.project(k, x)
+            h_out = np.empty((1, w.units), np.float32)
+            s_out = np.empty((1, WIDTH[w.cell] * w.units), np.float32)
+            step(w, xp, hs[k], cs[k], h_out, s_out)
+            steps[k].append((h_out, s_out))
+            hs[k] = h_out
+            if cs[k] is not None:
+                cs[k] = s_out[:, 4 * w.units :]
+            x = h_out
+        logits = hs[-1][0] @ weights.dense_w + weights.dense_b
+    signals = {}
+    for k, w in enumerate(weights.layers):
+        if steps[k]:
+            new_h = np.concatenate([s[0] for s in steps[k]])
+            new_s = np.concatenate([s[1] for s in steps[k]])
+            new = split_signals(w.cell, w.units, new_h, new_s)
+        else:
+            new = {}
+        for name, v in per_layer[k].items():
+            full = np.concatenate([v, new[name]]) if name in new else v
+            signals[(k, name)] = np.ascontiguousarray(full, dtype=np.float32)
+    ids = np.asarray(ids, dtype=np.int32)
+    h_top = signals[(n_layers - 1, "h")]
+    topk_ids, topk_probs, next_prob = output_probs(weights, h_top, ids, top_k=record_top_k)
+    return Trace(
+        tokens=tokens + bundle.vocab.decode(ids[len(tokens):]),
+        ids=ids,
+        signals=signals,
+        topk_ids=topk_ids,
+        topk_probs=topk_probs,
+        next_prob=next_prob,
+        model_name=bundle.name,
+        n_seed=len(tokens),
+        meta={"generate": {"seed_text": seed_text, "length": length,
+                           "temperature": temperature, "top_k": top_k, "seed": seed}},
+    )

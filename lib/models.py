@@ -1,0 +1,381 @@
+"""Build and train recurrent language models; the registry API is re-exported here.
+
+``build(spec, vocab_size)`` makes ids -> Embedding -> 1..3 recurrent layers (SimpleRNN,
+LSTM or GRU, all returning sequences, dropout between) -> Dense logits.
+``train(spec, corpus, name=...)`` tokenizes, splits, trains with per-epoch validation,
+checkpoints and saves every epoch, and can be stopped and resumed.
+
+Metrics (meta.json "metrics"): ``val_loss`` (nats per token), ``val_accuracy``, and
+``val_bpc`` = val_loss / ln 2 with ``baseline_bpc`` (char level) or ``val_perplexity`` =
+exp(val_loss) with ``baseline_perplexity`` (word level). The baseline is the add-one
+smoothed unigram model of the training split scored on the validation split.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from lib.corpora import Corpus  # noqa: E402
+from lib.registry import (  # noqa: E402,F401  (re-exported API)
+    ModelBundle,
+    RegistryError,
+    checkpoints,
+    delete,
+    list_models,
+    load,
+    model_dir,
+    read_meta,
+    save,
+    validate_name,
+)
+from lib.tokenizer import Tokenizer, Vocab, split_ids, unigram_cross_entropy  # noqa: E402
+
+CELLS = ("rnn", "lstm", "gru")
+LEVELS = ("char", "word")
+OPTIMIZERS = ("adam", "rmsprop")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Architecture of a recurrent language model."""
+
+    cell: str = "lstm"
+    level: str = "char"
+    tokenizer_mode: str = "keep-space"
+    layers: int = 1
+    units: int = 128
+    embedding: int = 32
+    dropout: float = 0.0
+    seq_len: int = 100
+    task: str = "lm"
+
+    def validate(self) -> ModelSpec:
+        """Return self, or raise ValueError naming the bad setting and its value."""
+        checks = [
+            (self.cell in CELLS, f"cell must be one of {CELLS}, got {self.cell!r}"),
+            (self.level in LEVELS, f"level must be one of {LEVELS}, got {self.level!r}"),
+            (self.task == "lm", f"task must be 'lm', got {self.task!r}"),
+            (1 <= self.layers <= 3, f"layers must be 1 to 3, got {self.layers}"),
+            (1 <= self.units <= 4096, f"units must be 1 to 4096, got {self.units}"),
+            (1 <= self.embedding <= 2048, f"embedding must be 1 to 2048, got {self.embedding}"),
+            (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
+            (2 <= self.seq_len <= 2000, f"sequence length must be 2 to 2000, got {self.seq_len}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        self.tokenizer  # validates the tokenizer mode
+        return self
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return Tokenizer(level=self.level, mode=self.tokenizer_mode)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def describe(self) -> str:
+        return f"{self.level} {self.cell.upper()} {self.layers}x{self.units}"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: optimisation settings and data split."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "adam"
+    learning_rate: float = 2e-3
+    clipnorm: float = 5.0
+    val_fraction: float = 0.1
+    min_count: int = 1
+    max_vocab: int | None = None
+    seed: int = 0
+    max_tokens: int | None = None  # train on the first max_tokens tokens of the corpus
+
+    def validate(self) -> TrainConfig:
+        checks = [
+            (1 <= self.epochs <= 1000, f"epochs must be 1 to 1000, got {self.epochs}"),
+            (1 <= self.batch_size <= 4096, f"batch size must be 1 to 4096, got {self.batch_size}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
+            (0 < self.learning_rate <= 1, f"learning rate must be in (0, 1], got "
+             f"{self.learning_rate}"),
+            (self.clipnorm > 0, f"gradient clipping must be > 0, got {self.clipnorm}"),
+            (0 < self.val_fraction < 0.5, f"validation fraction must be in (0, 0.5), got "
+             f"{self.val_fraction}"),
+            (self.min_count >= 1, f"min count must be >= 1, got {self.min_count}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        return self
+
+
+def build(spec: ModelSpec, vocab_size: int):
+    """A Keras model mapping ids (batch, T) to next-token logits (batch, T, vocab_size)."""
+    import keras
+    from keras import layers
+
+    spec.validate()
+    rnn = {"rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}[spec.cell]
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    x = layers.Embedding(vocab_size, spec.embedding, name="embedding")(ids)
+    for k in range(spec.layers):
+        if spec.dropout:
+            x = layers.Dropout(spec.dropout, name=f"dropout_{k}")(x)
+        x = rnn(spec.units, return_sequences=True, name=f"recurrent_{k}")(x)
+    if spec.dropout:
+        x = layers.Dropout(spec.dropout, name=f"dropout_{spec.layers}")(x)
+    logits = layers.Dense(vocab_size, name="logits")(x)
+    return keras.Model(ids, logits, name=f"{spec.cell}_{spec.level}_lm")
+
+
+def compile_model(model, config: TrainConfig) -> None:
+    import keras
+
+    opt_cls = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
+    model.compile(
+        optimizer=opt_cls[config.optimizer](
+            learning_rate=config.learning_rate, clipnorm=config.clipnorm
+        ),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+
+
+def windows(ids: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Non-overlapping (input, target) windows: target is input shifted by one token.
+
+    Returns arrays of shape (n, seq_len); n = (len(ids) - 1) // seq_len.
+    """
+    n = (len(ids) - 1) // seq_len
+    x = ids[: n * seq_len].reshape(n, seq_len)
+    y = ids[1 : n * seq_len + 1].reshape(n, seq_len)
+    return x, y
+
+
+def derived_metrics(val_loss: float, level: str) -> dict:
+    """bits per character (char) or perplexity (word) from a loss in nats per token."""
+    if level == "char":
+        return {"val_bpc": val_loss / math.log(2)}
+    return {"val_perplexity": math.exp(min(val_loss, 50.0))}
+
+
+def baseline_metrics(train_ids: np.ndarray, val_ids: np.ndarray, vocab_size: int, level: str):
+    nats = unigram_cross_entropy(train_ids, val_ids, vocab_size)
+    if level == "char":
+        return {"baseline_bpc": nats / math.log(2)}
+    return {"baseline_perplexity": math.exp(nats)}
+
+
+@dataclass
+class PreparedData:
+    """A corpus tokenized, encoded and split for one spec and config."""
+
+    vocab: Vocab
+    train_ids: np.ndarray
+    val_ids: np.ndarray
+    baseline: dict = field(default_factory=dict)
+
+
+def prepare(corpus: Corpus, spec: ModelSpec, config: TrainConfig, vocab: Vocab | None = None):
+    """Tokenize and split ``corpus``; refuse data too short for the sequence length."""
+    tokens = spec.tokenizer.tokenize(corpus.text)
+    if config.max_tokens:
+        tokens = tokens[: config.max_tokens]
+    n_val = int(len(tokens) * config.val_fraction)
+    if len(tokens) - n_val <= spec.seq_len + 1 or n_val <= spec.seq_len + 1:
+        raise ValueError(
+            f"The corpus has {len(tokens):,} {spec.level} tokens: too short for sequence length "
+            f"{spec.seq_len} with a {config.val_fraction:.0%} validation split (each part needs "
+            f"more than {spec.seq_len + 1} tokens). Use a longer text or a shorter sequence."
+        )
+    train_tokens = tokens[: len(tokens) - n_val]
+    if vocab is None:
+        vocab = Vocab.build(train_tokens, min_count=config.min_count, max_size=config.max_vocab)
+    ids = vocab.encode(tokens)
+    train_ids, val_ids = split_ids(ids, val_fraction=n_val / len(tokens))
+    return PreparedData(vocab, train_ids, val_ids, baseline_metrics(
+        train_ids, val_ids, len(vocab), spec.level))
+
+
+ProgressHook = Callable[[dict], None]
+
+
+def _progress_callback(hook: ProgressHook | None, stop: threading.Event | None, on_epoch):
+    import keras
+
+    class Progress(keras.callbacks.Callback):
+        """Copies Keras logs into plain records; sets stop_training when asked to stop."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch, self.t0 = epoch, time.time()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if hook is not None and (batch % 5 == 0 or batch + 1 == self.params["steps"]):
+                hook({
+                    "kind": "batch",
+                    "epoch": self.epoch,
+                    "step": batch + 1,
+                    "steps": self.params["steps"],
+                    "loss": float((logs or {}).get("loss", float("nan"))),
+                    "elapsed": time.time() - self.t0,
+                })
+            if stop is not None and stop.is_set():
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            if stop is not None and stop.is_set():
+                return  # an interrupted epoch is not kept
+            record = on_epoch(epoch, {k: float(v) for k, v in (logs or {}).items()})
+            if hook is not None:
+                hook({"kind": "epoch", "epoch": epoch, **record})
+
+    return Progress()
+
+
+def train(
+    spec: ModelSpec,
+    corpus: Corpus,
+    *,
+    name: str,
+    config: TrainConfig = TrainConfig(),
+    progress: ProgressHook | None = None,
+    stop: threading.Event | None = None,
+    resume: bool = False,
+    root=None,
+    sample_seed_text: str | None = None,
+    extra_meta: dict | None = None,
+) -> ModelBundle:
+    """Train a language model and save it as ``name`` after every epoch.
+
+    Parameters
+    ----------
+    spec, corpus, config
+        What to train, on what, how.
+    name : str
+        Registry name; validated before any work starts.
+    progress : callable, optional
+        Called with plain dicts: ``{"kind": "batch", "epoch", "step", "steps", "loss",
+        "elapsed"}`` during an epoch and ``{"kind": "epoch", "epoch", "logs", "metrics",
+        "sample"}`` after it (``logs`` keeps Keras' key names: loss, val_loss, ...).
+    stop : threading.Event, optional
+        When set, training ends after the current batch; the last completed epoch stays
+        saved, and ``resume=True`` continues from it.
+    resume : bool
+        Continue model ``name`` (same spec and corpus) up to ``config.epochs`` epochs.
+
+    Returns
+    -------
+    ModelBundle
+        The saved model after the last completed epoch.
+    """
+    import keras
+
+    from lib.generate import generate
+
+    validate_name(name)
+    spec.validate()
+    config.validate()
+    history: list[dict] = []
+    start_epoch = 0
+    if resume:
+        previous = load(name, root=root, compile=True)
+        if previous.spec != spec:
+            raise ValueError(f"model {name!r} was built with another spec: {previous.spec}")
+        if previous.meta.get("corpus", {}).get("sha1") != corpus_sha1(corpus):
+            raise ValueError(f"model {name!r} was trained on another corpus text")
+        data = prepare(corpus, spec, config, vocab=previous.vocab)
+        model = previous.model
+        history = list(previous.meta.get("history", []))
+        start_epoch = len(history)
+        if start_epoch >= config.epochs:
+            raise ValueError(
+                f"model {name!r} already has {start_epoch} epochs; set more than that to resume."
+            )
+    else:
+        data = prepare(corpus, spec, config)
+        keras.utils.set_random_seed(config.seed)
+        model = build(spec, len(data.vocab))
+        compile_model(model, config)
+    x, y = windows(data.train_ids, spec.seq_len)
+    vx, vy = windows(data.val_ids, spec.seq_len)
+    bundle = ModelBundle(model=model, vocab=data.vocab, tokenizer=spec.tokenizer, spec=spec)
+    seed_text = sample_seed_text or corpus.text[:40]
+
+    def on_epoch(epoch: int, logs: dict) -> dict:
+        metrics = {
+            "val_loss": logs["val_loss"],
+            "val_accuracy": logs["val_accuracy"],
+            **derived_metrics(logs["val_loss"], spec.level),
+            **data.baseline,
+        }
+        history.append({"epoch": epoch + 1, **logs, **derived_metrics(logs["val_loss"],
+                                                                       spec.level)})
+        bundle._weights = None  # the weights changed
+        sample = generate(bundle, seed_text, 200 if spec.level == "char" else 60,
+                          temperature=0.8, seed=0)
+        sample_text = "".join(sample.tokens[sample.n_seed:]) if spec.tokenizer_mode != "words" \
+            else " ".join(sample.tokens[sample.n_seed:])
+        bundle.meta = {
+            **(extra_meta or {}),
+            "corpus": corpus_meta(corpus),
+            "train_config": asdict(config),
+            "metrics": metrics,
+            "history": history,
+            "epochs_done": epoch + 1,
+            "train_tokens": int(len(data.train_ids)),
+            "val_tokens": int(len(data.val_ids)),
+            "vocab_size": len(data.vocab),
+            "params": int(model.count_params()),
+            "sample": sample_text,
+            "updated": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        save(bundle, name, root=root, new_checkpoint=(epoch + 1, model))
+        return {"logs": logs, "metrics": metrics, "sample": sample_text}
+
+    callback = _progress_callback(progress, stop, on_epoch)
+    model.fit(
+        x, y,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        initial_epoch=start_epoch,
+        validation_data=(vx, vy),
+        shuffle=True,
+        callbacks=[callback],
+        verbose=0,
+    )
+    if not history:
+        raise RuntimeError("training stopped before the first epoch ended; nothing was saved")
+    return bundle
+
+
+def corpus_sha1(corpus: Corpus) -> str:
+    import hashlib
+
+    return hashlib.sha1(corpus.text.encode("utf-8")).hexdigest()
+
+
+def corpus_meta(corpus: Corpus) -> dict:
+    return {"name": corpus.name, "ref": corpus.ref, "source": corpus.source,
+            "chars": len(corpus.text), "sha1": corpus_sha1(corpus)}
+
+
+__all__ = [
+    "ModelSpec", "TrainConfig", "ModelBundle", "RegistryError", "build", "train", "save",
+    "load", "list_models", "read_meta", "checkpoints", "delete", "model_dir",
+]

@@ -1,0 +1,203 @@
+"""Tokenizers, vocabularies, train/validation splits and the unigram baseline."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+WORD_PATTERN = r"\w+|[^\w]"
+"""Words, plus every other single character (spaces and newlines included) as its own token."""
+WORD_NO_SPACE_PATTERN = r"\w+|[^\w\s]"
+"""Words and punctuation characters; whitespace is dropped."""
+
+LEVELS = ("char", "word")
+MODES = ("keep-space", "words")
+_PATTERNS = {"keep-space": re.compile(WORD_PATTERN), "words": re.compile(WORD_NO_SPACE_PATTERN)}
+
+
+@dataclass(frozen=True)
+class Tokenizer:
+    """Split text into tokens and join them back.
+
+    Parameters
+    ----------
+    level : {"char", "word"}
+        Characters, or words matched by a regular expression.
+    mode : {"keep-space", "words"}
+        Word level only. ``"keep-space"`` (:data:`WORD_PATTERN`) keeps every character, so
+        ``detokenize(tokenize(text)) == text``. ``"words"`` (:data:`WORD_NO_SPACE_PATTERN`) drops
+        whitespace and detokenizes by joining with single spaces, which is lossy.
+    """
+
+    level: str = "char"
+    mode: str = "keep-space"
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVELS:
+            raise ValueError(f"level must be one of {LEVELS}, got {self.level!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+
+    def tokenize(self, text: str) -> list[str]:
+        """Split `text` into tokens."""
+        if self.level == "char":
+            return list(text)
+        return _PATTERNS[self.mode].findall(text)
+
+    def detokenize(self, tokens: Iterable[str]) -> str:
+        """Join tokens into text (exact inverse except at word level in ``"words"`` mode)."""
+        lossy = self.level == "word" and self.mode == "words"
+        return (" " if lossy else "").join(tokens)
+
+    def to_dict(self) -> dict[str, str]:
+        """Return a JSON-serialisable description; see :meth:`from_dict`."""
+        return {"level": self.level, "mode": self.mode}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, str]) -> Tokenizer:
+        """Rebuild a tokenizer from :meth:`to_dict` output."""
+        return cls(**d)
+
+
+class Vocab:
+    """A token ↔ id mapping with training counts; :attr:`UNK` is always id 0.
+
+    Parameters
+    ----------
+    tokens : sequence of str
+        Tokens by id, starting with :attr:`UNK`, without duplicates.
+    counts : sequence of int
+        Training count per id (the ``UNK`` count is that of all tokens mapped to it).
+    """
+
+    UNK = "<unk>"
+
+    def __init__(self, tokens: Sequence[str], counts: Sequence[int]) -> None:
+        if not tokens or tokens[0] != self.UNK:
+            raise ValueError(f"tokens must start with {self.UNK!r}, got {list(tokens[:1])!r}")
+        if len(tokens) != len(counts):
+            raise ValueError(
+                f"tokens and counts must have the same length, got {len(tokens)} and {len(counts)}"
+            )
+        self._tokens = list(tokens)
+        self._index = {token: i for i, token in enumerate(self._tokens)}
+        if len(self._index) != len(self._tokens):
+            raise ValueError(
+                f"tokens must be unique, got {len(self._tokens) - len(self._index)} duplicates"
+            )
+        self._counts = np.array(counts, dtype=np.int64)
+        self._counts.flags.writeable = False
+
+    @classmethod
+    def build(
+        cls, tokens: Iterable[str], *, min_count: int = 1, max_size: int | None = None
+    ) -> Vocab:
+        """Build a vocabulary from training tokens.
+
+        Tokens seen at least `min_count` times are kept, most frequent first (ties in token
+        order, so the result is deterministic), and truncated to `max_size` entries including
+        ``UNK``. Dropped tokens count towards ``UNK``.
+        """
+        if min_count < 1:
+            raise ValueError(f"min_count must be >= 1, got {min_count!r}")
+        if max_size is not None and max_size < 1:
+            raise ValueError(f"max_size must be >= 1 or None, got {max_size!r}")
+        counter = Counter(tokens)
+        unk_count = counter.pop(cls.UNK, 0)
+        ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+        kept = [item for item in ranked if item[1] >= min_count]
+        if max_size is not None:
+            kept = kept[: max_size - 1]
+        unk_count += sum(counter.values()) - sum(count for _, count in kept)
+        return cls([cls.UNK] + [t for t, _ in kept], [unk_count] + [c for _, c in kept])
+
+    def encode(self, tokens: Iterable[str]) -> np.ndarray:
+        """Map tokens to an int32 array of ids; unknown tokens become 0."""
+        return np.fromiter((self._index.get(t, 0) for t in tokens), dtype=np.int32)
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Map ids back to tokens."""
+        return [self._tokens[i] for i in ids]
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self._index
+
+    @property
+    def tokens(self) -> list[str]:
+        """Tokens by id (a copy)."""
+        return list(self._tokens)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Training count per id (read-only)."""
+        return self._counts
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable description; see :meth:`from_dict`."""
+        return {"tokens": list(self._tokens), "counts": self._counts.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Vocab:
+        """Rebuild a vocabulary from :meth:`to_dict` output."""
+        return cls(d["tokens"], d["counts"])
+
+
+def split_ids(
+    ids: Sequence[int] | np.ndarray, *, val_fraction: float = 0.1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split a token-id sequence into contiguous train and validation parts.
+
+    The last `val_fraction` of the sequence (rounded to whole tokens) is validation, so the
+    split is deterministic.
+
+    Raises
+    ------
+    ValueError
+        If `val_fraction` is not in (0, 1) or either part would be empty.
+    """
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+    ids = np.asarray(ids)
+    n_val = round(len(ids) * val_fraction)
+    if not 0 < n_val < len(ids):
+        raise ValueError(
+            f"splitting {len(ids)} tokens with val_fraction={val_fraction} leaves an empty "
+            "part; use more text or another val_fraction"
+        )
+    return ids[: len(ids) - n_val], ids[len(ids) - n_val :]
+
+
+def unigram_cross_entropy(
+    train_ids: Sequence[int] | np.ndarray, val_ids: Sequence[int] | np.ndarray, vocab_size: int
+) -> float:
+    """Cross-entropy of `val_ids` under the add-one-smoothed unigram model of `train_ids`.
+
+    Returns
+    -------
+    float
+        Nats per token: the "unigram baseline". Bits per token are ``value / ln 2``,
+        perplexity is ``exp(value)``.
+
+    Raises
+    ------
+    ValueError
+        If `val_ids` is empty or an id is outside ``[0, vocab_size)``.
+    """
+    train_ids, val_ids = np.asarray(train_ids, dtype=np.int64), np.asarray(val_ids, dtype=np.int64)
+    if val_ids.size == 0:
+        raise ValueError("val_ids must not be empty, got 0 ids")
+    for ids in (train_ids, val_ids):
+        if ids.size and not (0 <= ids.min() and ids.max() < vocab_size):
+            raise ValueError(f"ids must be in [0, {vocab_size}), got [{ids.min()}, {ids.max()}]")
+    counts = np.bincount(train_ids, minlength=vocab_size)
+    log_probs = np.log(counts + 1.0) - math.log(train_ids.size + vocab_size)
+    return float(-log_probs[val_ids].mean())
