@@ -73,7 +73,7 @@ class ModelSpec:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
-        self.tokenizer  # validates the tokenizer mode
+        _ = self.tokenizer  # validates the tokenizer mode
         return self
 
     @property
@@ -192,18 +192,27 @@ class PreparedData:
     baseline: dict = field(default_factory=dict)
 
 
-def prepare(corpus: Corpus, spec: ModelSpec, config: TrainConfig, vocab: Vocab | None = None):
-    """Tokenize and split ``corpus``; refuse data too short for the sequence length."""
-    tokens = spec.tokenizer.tokenize(corpus.text)
-    if config.max_tokens:
-        tokens = tokens[: config.max_tokens]
-    n_val = int(len(tokens) * config.val_fraction)
-    if len(tokens) - n_val <= spec.seq_len + 1 or n_val <= spec.seq_len + 1:
+def _check_length(n_tokens: int, spec: ModelSpec, config: TrainConfig) -> int:
+    """Number of validation tokens; ValueError when a split is too short for seq_len."""
+    n_val = int(n_tokens * config.val_fraction)
+    if n_tokens - n_val <= spec.seq_len + 1 or n_val <= spec.seq_len + 1:
         raise ValueError(
-            f"The corpus has {len(tokens):,} {spec.level} tokens: too short for sequence length "
+            f"The corpus has {n_tokens:,} {spec.level} tokens: too short for sequence length "
             f"{spec.seq_len} with a {config.val_fraction:.0%} validation split (each part needs "
             f"more than {spec.seq_len + 1} tokens). Use a longer text or a shorter sequence."
         )
+    return n_val
+
+
+def _tokens(corpus: Corpus, spec: ModelSpec, config: TrainConfig) -> list[str]:
+    tokens = spec.tokenizer.tokenize(corpus.text)
+    return tokens[: config.max_tokens] if config.max_tokens else tokens
+
+
+def prepare(corpus: Corpus, spec: ModelSpec, config: TrainConfig, vocab: Vocab | None = None):
+    """Tokenize and split ``corpus``; refuse data too short for the sequence length."""
+    tokens = _tokens(corpus, spec, config)
+    n_val = _check_length(len(tokens), spec, config)
     train_tokens = tokens[: len(tokens) - n_val]
     if vocab is None:
         vocab = Vocab.build(train_tokens, min_count=config.min_count, max_size=config.max_vocab)
@@ -211,6 +220,46 @@ def prepare(corpus: Corpus, spec: ModelSpec, config: TrainConfig, vocab: Vocab |
     train_ids, val_ids = split_ids(ids, val_fraction=n_val / len(tokens))
     return PreparedData(vocab, train_ids, val_ids, baseline_metrics(
         train_ids, val_ids, len(vocab), spec.level))
+
+
+def check_training(
+    spec: ModelSpec,
+    corpus: Corpus,
+    config: TrainConfig,
+    name: str,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    root=None,
+) -> int:
+    """Refuse bad settings before any work starts; return the first epoch to train.
+
+    Raises ValueError (RegistryError for names) with a message for the user.
+    """
+    validate_name(name)
+    spec.validate()
+    config.validate()
+    if not corpus.text.strip():
+        raise ValueError("The corpus is empty: choose or paste a text first.")
+    exists = name in {m["name"] for m in list_models(root=root)}
+    if resume:
+        if not exists:
+            raise ValueError(f"There is no model {name!r} to resume.")
+        meta = read_meta(name, root=root)
+        if ModelSpec.from_dict(meta["spec"]) != spec:
+            raise ValueError(f"Model {name!r} was built with other settings: "
+                             f"{ModelSpec.from_dict(meta['spec']).describe()}.")
+        if meta.get("corpus", {}).get("sha1") != corpus_sha1(corpus):
+            raise ValueError(f"Model {name!r} was trained on another corpus text.")
+        done = int(meta.get("epochs_done", len(meta.get("history", []))))
+        if done >= config.epochs:
+            raise ValueError(f"Model {name!r} already has {done} epochs; set more than that "
+                             "to resume.")
+        return done
+    if exists and not overwrite:
+        raise ValueError(f"A model named {name!r} exists already: choose another name.")
+    _check_length(len(_tokens(corpus, spec, config)), spec, config)
+    return 0
 
 
 ProgressHook = Callable[[dict], None]
@@ -260,6 +309,7 @@ def train(
     root=None,
     sample_seed_text: str | None = None,
     extra_meta: dict | None = None,
+    overwrite: bool = False,
 ) -> ModelBundle:
     """Train a language model and save it as ``name`` after every epoch.
 
@@ -278,6 +328,8 @@ def train(
         saved, and ``resume=True`` continues from it.
     resume : bool
         Continue model ``name`` (same spec and corpus) up to ``config.epochs`` epochs.
+    overwrite : bool
+        Replace an existing model ``name`` (else an existing name is refused).
 
     Returns
     -------
@@ -288,27 +340,18 @@ def train(
 
     from lib.generate import generate
 
-    validate_name(name)
-    spec.validate()
-    config.validate()
+    start_epoch = check_training(spec, corpus, config, name, resume=resume,
+                                 overwrite=overwrite, root=root)
     history: list[dict] = []
-    start_epoch = 0
     if resume:
         previous = load(name, root=root, compile=True)
-        if previous.spec != spec:
-            raise ValueError(f"model {name!r} was built with another spec: {previous.spec}")
-        if previous.meta.get("corpus", {}).get("sha1") != corpus_sha1(corpus):
-            raise ValueError(f"model {name!r} was trained on another corpus text")
         data = prepare(corpus, spec, config, vocab=previous.vocab)
         model = previous.model
-        history = list(previous.meta.get("history", []))
-        start_epoch = len(history)
-        if start_epoch >= config.epochs:
-            raise ValueError(
-                f"model {name!r} already has {start_epoch} epochs; set more than that to resume."
-            )
+        history = list(previous.meta.get("history", []))[:start_epoch]
     else:
         data = prepare(corpus, spec, config)
+        if name in {m["name"] for m in list_models(root=root)}:
+            delete(name, root=root)
         keras.utils.set_random_seed(config.seed)
         model = build(spec, len(data.vocab))
         compile_model(model, config)
@@ -377,5 +420,6 @@ def corpus_meta(corpus: Corpus) -> dict:
 
 __all__ = [
     "ModelSpec", "TrainConfig", "ModelBundle", "RegistryError", "build", "train", "save",
+    "check_training", "prepare",
     "load", "list_models", "read_meta", "checkpoints", "delete", "model_dir",
 ]

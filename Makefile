@@ -1,0 +1,49 @@
+# RNN Lens: `make run` serves the app, `make test` runs every test. Both set up what is missing.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt requirements-lock.txt | cksum | cut -d' ' -f1)
+PORT ?= 8501
+
+# Offline machines keep NLTK's tagger and corpora beside the repo.
+ifneq ($(wildcard ../shared/nltk_data),)
+export NLTK_DATA ?= $(abspath ../shared/nltk_data)
+endif
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: install run test lint browser demo-models bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): | $(PY)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c requirements-lock.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	$(PY) -m streamlit run streamlit_app.py --server.headless true --server.port $(PORT)
+
+# The browser tests drive Debian's chromium (a downloaded browser cannot be had offline).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Install Debian's chromium (sudo apt-get install chromium) for the browser tests." >&2; exit 1; fi; }
+
+lint: install
+	$(PY) -m ruff check .
+
+test: install browser lint
+	$(PY) -m pytest
+
+demo-models: install
+	$(PY) -m lib demo-models
+
+bench: install
+	$(PY) benchmarks/record_benchmark.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

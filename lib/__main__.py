@@ -1,0 +1,155 @@
+"""Command line: ``python -m lib {train,record,generate,list,demo-models} --help``.
+
+The same code paths as the app, for scripts and bigger machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def _corpus(args):
+    from lib.corpora import corpus_from_file, load_corpus
+
+    if args.file:
+        return corpus_from_file(args.file)
+    return load_corpus(args.corpus)
+
+
+def _print_progress(event: dict) -> None:
+    if event["kind"] == "batch":
+        print(f"\repoch {event['epoch'] + 1} step {event['step']}/{event['steps']} "
+              f"loss {event['loss']:.3f}", end="", file=sys.stderr, flush=True)
+    else:
+        m = {k: round(v, 4) for k, v in event["metrics"].items()}
+        print(f"\repoch {event['epoch'] + 1} done: {m}", file=sys.stderr, flush=True)
+
+
+def cmd_train(args) -> None:
+    from lib.models import ModelSpec, TrainConfig, train
+
+    spec = ModelSpec(cell=args.cell, level=args.level, tokenizer_mode=args.mode,
+                     layers=args.layers, units=args.units, embedding=args.embedding,
+                     dropout=args.dropout, seq_len=args.seq_len)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
+                         optimizer=args.optimizer, learning_rate=args.lr,
+                         clipnorm=args.clipnorm, min_count=args.min_count, seed=args.seed,
+                         max_tokens=args.max_tokens)
+    bundle = train(spec, _corpus(args), name=args.name, config=config,
+                   progress=_print_progress, resume=args.resume, overwrite=args.overwrite)
+    print(json.dumps(bundle.meta["metrics"], indent=1))
+
+
+def cmd_record(args) -> None:
+    from lib.models import load
+    from lib.record import record
+
+    bundle = load(args.model)
+    text = open(args.text, encoding="utf-8").read() if args.text else _corpus(args).text
+    if args.max_chars:
+        text = text[: args.max_chars]
+    t0 = time.perf_counter()
+    trace = record(bundle, text, streams=1 if args.exact else "auto")
+    dt = time.perf_counter() - t0
+    trace.save(args.out)
+    print(f"{trace!r}\n{len(trace) / dt:,.0f} tokens/s; written to {args.out}")
+
+
+def cmd_generate(args) -> None:
+    from lib.generate import generate
+    from lib.models import load
+
+    bundle = load(args.model)
+    trace = generate(bundle, args.seed_text, args.length, temperature=args.temperature,
+                     top_k=args.top_k, seed=args.seed)
+    print(bundle.tokenizer.detokenize(trace.tokens))
+    if args.out:
+        trace.save(args.out)
+
+
+def cmd_list(args) -> None:
+    from lib.models import list_models
+
+    for m in list_models():
+        metrics = {k: round(v, 3) for k, v in m.get("metrics", {}).items()}
+        print(f"{m['name']:28s} {m['spec']['level']:5s} {m['spec']['cell']:5s} "
+              f"{m['spec']['layers']}x{m['spec']['units']:<5d} {metrics}")
+
+
+def cmd_demo(args) -> None:
+    from lib.demo import train_demo_models
+
+    train_demo_models(args.names or None, progress=_print_progress)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m lib", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def corpus_args(q):
+        q.add_argument("--corpus", default="builtin:python-reference",
+                       help="builtin:python-reference, builtin:python-stdlib or nltk:<name>")
+        q.add_argument("--file", help="a UTF-8 text file instead of --corpus")
+
+    t = sub.add_parser("train", help="train a language model into the registry")
+    corpus_args(t)
+    t.add_argument("--name", required=True, help="registry name (letters, digits, - and _)")
+    t.add_argument("--cell", default="lstm", choices=["rnn", "lstm", "gru"])
+    t.add_argument("--level", default="char", choices=["char", "word"])
+    t.add_argument("--mode", default="keep-space", choices=["keep-space", "words"],
+                   help="word level: keep spaces and newlines as tokens, or words only")
+    t.add_argument("--layers", type=int, default=1)
+    t.add_argument("--units", type=int, default=128)
+    t.add_argument("--embedding", type=int, default=32)
+    t.add_argument("--dropout", type=float, default=0.0)
+    t.add_argument("--seq-len", type=int, default=100)
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--optimizer", default="adam", choices=["adam", "rmsprop"])
+    t.add_argument("--lr", type=float, default=2e-3, help="learning rate")
+    t.add_argument("--clipnorm", type=float, default=5.0, help="gradient clipping norm")
+    t.add_argument("--min-count", type=int, default=1, help="rarer tokens become <unk>")
+    t.add_argument("--max-tokens", type=int, default=None, help="use only the first N tokens")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", action="store_true", help="continue a stopped model")
+    t.add_argument("--overwrite", action="store_true", help="replace a model of that name")
+    t.set_defaults(func=cmd_train)
+
+    r = sub.add_parser("record", help="record a text through a model into a .npz Trace")
+    corpus_args(r)
+    r.add_argument("--model", required=True)
+    r.add_argument("--text", help="a UTF-8 text file to record (else the corpus)")
+    r.add_argument("--max-chars", type=int, default=100_000)
+    r.add_argument("--exact", action="store_true", help="one sequential stream (slow)")
+    r.add_argument("--out", required=True, help="output .npz path")
+    r.set_defaults(func=cmd_record)
+
+    g = sub.add_parser("generate", help="sample text from a model")
+    g.add_argument("--model", required=True)
+    g.add_argument("--seed-text", default="\n")
+    g.add_argument("--length", type=int, default=300)
+    g.add_argument("--temperature", type=float, default=0.8)
+    g.add_argument("--top-k", type=int, default=None)
+    g.add_argument("--seed", type=int, default=None, help="random seed (reproducible)")
+    g.add_argument("--out", help="also write the Trace to this .npz path")
+    g.set_defaults(func=cmd_generate)
+
+    ls = sub.add_parser("list", help="list the models in the registry")
+    ls.set_defaults(func=cmd_list)
+
+    d = sub.add_parser("demo-models", help="train the shipped demo models")
+    d.add_argument("names", nargs="*", help="only these (default: all)")
+    d.set_defaults(func=cmd_demo)
+
+    args = p.parse_args(argv)
+    try:
+        args.func(args)
+    except ValueError as e:  # user errors: corpus, registry, settings
+        sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+    main()

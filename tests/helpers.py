@@ -1,0 +1,30 @@
+"""Small models with planted weights, shared by the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lib.models import ModelSpec, build
+from lib.registry import ModelBundle
+from lib.tokenizer import Vocab
+
+TEXT = (
+    'def f(x):\n    return "a (b) c" + x  # note\n'
+    "The quick brown fox jumps over the lazy dog. <script>alert(1)</script>\n"
+) * 6
+
+
+def random_bundle(cell="lstm", layers=1, units=12, level="char", scale=0.25, seed=0,
+                  text=TEXT, embedding=6) -> ModelBundle:
+    """A model with random weights of moderate size (so float32 round-off stays small)."""
+    spec = ModelSpec(cell=cell, level=level, layers=layers, units=units, embedding=embedding,
+                     seq_len=20)
+    vocab = Vocab.build(spec.tokenizer.tokenize(text))
+    model = build(spec, len(vocab))
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if weights:
+            layer.set_weights([rng.normal(0, scale, w.shape).astype("float32") for w in weights])
+    return ModelBundle(model=model, vocab=vocab, tokenizer=spec.tokenizer, spec=spec,
+                       name=f"test-{cell}")

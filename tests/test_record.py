@@ -1,0 +1,117 @@
+"""The recorder against Keras' own outputs and an independent NumPy step-by-step reference."""
+
+import keras
+import numpy as np
+import pytest
+
+from lib.record import record
+from tests.helpers import TEXT, random_bundle
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def reference_signals(bundle) -> dict:
+    """Step-by-step float64 forward pass written from the Keras equations, gate order as
+    Keras stores it (LSTM: i, f, c, o; GRU: z, r, h with reset_after), biases included."""
+    model, spec = bundle.model, bundle.spec
+    ids = bundle.vocab.encode(bundle.tokenizer.tokenize(TEXT))
+    x_seq = model.get_layer("embedding").get_weights()[0][ids].astype(np.float64)
+    out = {}
+    for k in range(spec.layers):
+        W, U, b = (w.astype(np.float64) for w in model.get_layer(f"recurrent_{k}").get_weights())
+        n = U.shape[0]
+        h = np.zeros(n)
+        c = np.zeros(n)
+        rows = []
+        for x in x_seq:
+            if spec.cell == "rnn":
+                a = x @ W + h @ U + b
+                h = np.tanh(a)
+                rows.append({"h": h, "a": a})
+            elif spec.cell == "lstm":
+                z = x @ W + h @ U + b
+                i, f = sigmoid(z[:n]), sigmoid(z[n : 2 * n])
+                g, o = np.tanh(z[2 * n : 3 * n]), sigmoid(z[3 * n :])
+                c = f * c + i * g
+                h = o * np.tanh(c)
+                rows.append({"h": h, "c": c, "i": i, "f": f, "g": g, "o": o})
+            else:
+                xz = x @ W + b[0]
+                hz = h @ U + b[1]
+                z = sigmoid(xz[:n] + hz[:n])
+                r = sigmoid(xz[n : 2 * n] + hz[n : 2 * n])
+                nn = np.tanh(xz[2 * n :] + r * hz[2 * n :])
+                h = z * h + (1 - z) * nn
+                rows.append({"h": h, "z": z, "r": r, "n": nn})
+        for name in rows[0]:
+            out[(k, name)] = np.array([r[name] for r in rows])
+        x_seq = out[(k, "h")]
+    return out
+
+
+CASES = [(cell, layers) for cell in ("rnn", "lstm", "gru") for layers in (1, 2)]
+
+
+@pytest.mark.parametrize("cell,layers", CASES)
+@pytest.mark.parametrize("streams", [1, 7])
+def test_every_signal_matches_reference(cell, layers, streams):
+    bundle = random_bundle(cell, layers)
+    trace = record(bundle, TEXT, streams=streams, warmup=16)
+    ref = reference_signals(bundle)
+    assert set(trace.signals) == set(ref)
+    for key, want in ref.items():
+        got = trace.signals[key]
+        assert got.dtype == np.float32 and got.shape == want.shape
+        np.testing.assert_allclose(got, want, atol=1e-4, err_msg=str(key))
+
+
+@pytest.mark.parametrize("cell,layers", CASES)
+def test_h_matches_keras_return_sequences(cell, layers):
+    bundle = random_bundle(cell, layers, seed=3)
+    model = bundle.model
+    ids = bundle.vocab.encode(bundle.tokenizer.tokenize(TEXT))
+    outputs = [model.get_layer(f"recurrent_{k}").output for k in range(layers)]
+    keras_out = keras.Model(model.input, [*outputs, model.output]).predict(ids[None], verbose=0)
+    trace = record(bundle, TEXT)
+    for k in range(layers):
+        np.testing.assert_allclose(trace.signals[(k, "h")], keras_out[k][0], atol=1e-4)
+    probs = keras.ops.convert_to_numpy(keras.ops.softmax(keras_out[-1][0]))
+    np.testing.assert_allclose(trace.next_prob[:-1], probs[np.arange(len(ids) - 1), ids[1:]],
+                               atol=1e-5)
+    np.testing.assert_allclose(trace.topk_probs[:, 0], probs.max(axis=1), atol=1e-5)
+    assert (trace.topk_probs[:, :-1] >= trace.topk_probs[:, 1:]).all()
+    assert np.isnan(trace.expectancy[0]) and np.isnan(trace.next_prob[-1])
+    np.testing.assert_array_equal(trace.expectancy[1:], trace.next_prob[:-1])
+
+
+def test_long_memory_is_repaired_not_approximated():
+    """A forget gate near 1 keeps c far longer than the warm-up: segments must be re-run."""
+    bundle = random_bundle("lstm", 1, units=8, scale=0.1)
+    layer = bundle.model.get_layer("recurrent_0")
+    W, U, b = layer.get_weights()
+    b[8:16] = 8.0  # forget gate bias: f ~ 0.9997
+    layer.set_weights([W, U, b])
+    fast = record(bundle, TEXT, streams=8, warmup=4)
+    exact = record(bundle, TEXT, streams=1)
+    assert fast.meta["record"]["repaired_streams"] > 0
+    for key in exact.signals:
+        np.testing.assert_allclose(fast.signals[key], exact.signals[key], atol=1e-4)
+
+
+def test_trace_save_load_roundtrip(tmp_path):
+    bundle = random_bundle("gru", 2)
+    trace = record(bundle, TEXT)
+    trace.save(tmp_path / "t.npz")
+    back = type(trace).load(tmp_path / "t.npz")
+    assert back.tokens == trace.tokens
+    for key in trace.signals:
+        np.testing.assert_array_equal(back.signals[key], trace.signals[key])
+    np.testing.assert_array_equal(back.topk_ids, trace.topk_ids)
+    assert "gru" in repr(back) or "signals" in repr(back)
+
+
+def test_empty_text_is_refused():
+    with pytest.raises(ValueError, match="empty"):
+        record(random_bundle(), "")
