@@ -63,7 +63,7 @@ class ColourScale:
                 rgb = _mix(WHITE, RED if x > 0 else BLUE, abs(x))
             else:
                 rgb = _mix(BLUE, RED, x) if self.log else _mix(WHITE, RED, x)
-            out.append("#%02x%02x%02x" % rgb)
+            out.append("#{:02x}{:02x}{:02x}".format(*rgb))
         return out
 
     def gradient_css(self) -> str:
@@ -102,12 +102,12 @@ def expectancy_scale(*, log: bool = True, floor: float = -6.0) -> ColourScale:
     return ColourScale("sequential", 0.0, 1.0, label="p")
 
 
-def _token_html(token: str, colour: str, tip: str, show_whitespace: bool) -> str:
+def _token_html(token: str, colour: str, tip: str, show_whitespace: bool, seed: bool) -> str:
     shown = token
     if show_whitespace:
         shown = "".join(WHITESPACE_SYMBOLS.get(ch, ch) for ch in token)
     body = html.escape(shown) or "&#8203;"
-    cls = "tok ws" if token.isspace() and show_whitespace else "tok"
+    cls = "tok" + (" ws" if token.isspace() and show_whitespace else "") + (" seed" if seed else "")
     span = (f'<span class="{cls}" style="background:{colour}" '
             f'title="{html.escape(tip, quote=True)}">{body}</span>')
     if show_whitespace and "\n" in token:  # the symbol replaced the line break
@@ -147,6 +147,7 @@ def highlighted_rows_html(
     *,
     start: int = 0,
     show_whitespace: bool = True,
+    n_seed: int = 0,
     value_name: str = "value",
 ) -> str:
     """An HTML table: one row per (label, values) pair, tokens coloured by the values.
@@ -158,6 +159,8 @@ def highlighted_rows_html(
     scale : ColourScale shared by every row (the colour bar shows it)
     start : int
         Position of ``tokens[0]`` in the whole text, for the tooltips.
+    n_seed : int
+        Tokens at positions below this were given, not generated: underlined.
     """
     parts = [STYLE, colour_bar_html(scale), '<table class="hl-table">']
     for label, values in rows:
@@ -168,7 +171,7 @@ def highlighted_rows_html(
         cells = []
         for t, (tok, col, v) in enumerate(zip(tokens, colours, values, strict=True)):
             tip = f"position {start + t} · {tok!r} · {value_name} {v:.4g}"
-            cells.append(_token_html(tok, col, tip, show_whitespace))
+            cells.append(_token_html(tok, col, tip, show_whitespace, start + t < n_seed))
         parts.append(f'<tr><td class="hl-label">{html.escape(label)}</td>'
                      f'<td class="hl-text">{"".join(cells)}</td></tr>')
     parts.append("</table>")

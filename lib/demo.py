@@ -28,13 +28,13 @@ DEMOS = (
     Demo(
         "demo-ref-char-lstm", "python-reference", None,
         ModelSpec(cell="lstm", level="char", units=256, embedding=32, seq_len=100),
-        TrainConfig(epochs=20, batch_size=32, learning_rate=3e-3),
+        TrainConfig(epochs=20, batch_size=32, learning_rate=3e-3, seed=0),
         description="Character LSTM on the Python language reference: the default model.",
     ),
     Demo(
         "demo-ref-char-gru", "python-reference", None,
         ModelSpec(cell="gru", level="char", units=256, embedding=32, seq_len=100),
-        TrainConfig(epochs=20, batch_size=32, learning_rate=3e-3),
+        TrainConfig(epochs=15, batch_size=32, learning_rate=3e-3),
         description="Character GRU on the Python language reference.",
     ),
     Demo(

@@ -1,0 +1,1 @@
+"""Streamlit glue for RNN Lens: cached loaders, session state, widgets, jobs, charts."""

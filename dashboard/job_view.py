@@ -1,0 +1,110 @@
+"""The Train page's live view of training jobs, polled with st.fragment(run_every=...)."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, jobs
+from lib.models import TrainConfig
+
+
+def md(text: str) -> str:
+    """Escape Markdown's special characters so user text shows literally."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~])", r"\\\1", text)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating…"
+    seconds = int(seconds)
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def _resume(owner: str, job: jobs.Job, epochs: int) -> None:
+    config = TrainConfig(**{**job.config.__dict__, "epochs": epochs})
+    try:
+        jobs.start(owner, job.spec, job.corpus, config, job.name, resume=True)
+    except ValueError as e:
+        st.session_state["train.resume_error"] = str(e)
+
+
+def _job_card(owner: str, job: jobs.Job) -> None:
+    total = job.config.epochs
+    st.markdown(f"**{md(job.name)}** · {job.spec.describe()} on {md(job.corpus.name)} · "
+                f"{job.status}")
+    if job.active:
+        st.progress(job.fraction, text=f"epoch {min(job.epoch + 1, total)}/{total} · step "
+                    f"{job.step}/{job.steps or '?'} · ETA {_duration(job.eta_seconds())}")
+        if job.status == "running":
+            st.button("Stop", key=f"stop.{job.id}", on_click=job.stop,
+                      help="Stop after the current batch; the last finished epoch is kept.")
+    elif job.status in ("stopped", "done") and job.epochs:
+        done = job.epochs[-1]["epoch"] + 1
+        c1, c2 = st.columns([1, 3])
+        more = c1.number_input("Continue to epoch", done + 1, done + 200,
+                               max(total, done + 5) if total <= done else total,
+                               key=f"more.{job.id}",
+                               help="Resume training from the last saved epoch.")
+        c2.button("Resume", key=f"resume.{job.id}", on_click=_resume,
+                  args=(owner, job, int(more)), help="Continue training this model.")
+    if job.error:
+        (st.warning if job.status == "stopped" else st.error)(job.error)
+    if job.batch_losses:
+        batches = pd.DataFrame(job.batch_losses, columns=["epoch", "loss"])
+        rows = [{"epoch": e["epoch"] + 1, "series": k, "value": e["logs"][k]}
+                for e in job.epochs for k in ("loss", "val_loss")]
+        epochs = pd.DataFrame(rows, columns=["epoch", "series", "value"])
+        left, right = st.columns([3, 2])
+        left.altair_chart(charts.training_curves(batches, epochs), width="stretch")
+        if job.epochs:
+            metrics = job.epochs[-1]["metrics"]
+            key = "val_bpc" if "val_bpc" in metrics else "val_perplexity"
+            base = "baseline_bpc" if key == "val_bpc" else "baseline_perplexity"
+            label = "bits per character" if key == "val_bpc" else "perplexity"
+            right.metric(f"Validation {label}", f"{metrics[key]:.3f}",
+                         delta=f"{metrics[key] - metrics[base]:.3f} vs unigram "
+                               f"{metrics[base]:.3f}", delta_color="inverse")
+            per_epoch = pd.DataFrame({"epoch": [e["epoch"] + 1 for e in job.epochs],
+                                      "value": [e["metrics"][key] for e in job.epochs]})
+            right.altair_chart(charts.metric_vs_baseline(per_epoch, metric=label,
+                                                         baseline=metrics[base]),
+                               width="stretch")
+            st.caption(f"Sample after epoch {job.epochs[-1]['epoch'] + 1} (temperature 0.8):")
+            st.code(job.epochs[-1]["sample"] or " ", language=None, wrap_lines=True)
+
+
+def _panel(owner: str) -> None:
+    mine = jobs.jobs(owner=owner)
+    if err := st.session_state.pop("train.resume_error", None):
+        st.error(f"Not resumed: {err}")
+    if not mine:
+        return
+    st.subheader("Your training jobs")
+    for job in mine[:5]:
+        with st.container(border=True):
+            _job_card(owner, job)
+    # a job that finished since the last poll: rerun the whole page so the picker shows it
+    finished = {j.id for j in mine if not j.active}
+    seen = st.session_state.setdefault("train.seen_finished", set())
+    if finished - seen:
+        seen |= finished
+        st.rerun(scope="app")
+
+
+def job_panel(owner: str) -> None:
+    """This session's jobs: progress, charts, sample, Stop / Resume (polled while active)."""
+    active = any(j.active for j in jobs.jobs(owner=owner))
+    st.fragment(_panel, run_every=1.0 if active else None)(owner)
+
+
+def other_jobs_table(owner: str) -> None:
+    """Jobs of other sessions on this server (read-only)."""
+    others = [j for j in jobs.jobs() if j.owner != owner and j.active]
+    if others:
+        st.caption("Also training on this server (started by other sessions):")
+        st.dataframe(pd.DataFrame([{
+            "model": j.name, "architecture": j.spec.describe(), "status": j.status,
+            "progress": f"{j.fraction:.0%}"} for j in others]), hide_index=True)

@@ -1,0 +1,102 @@
+"""Session state that survives page changes, and settings mirrored in the URL.
+
+Widgets keep their values in ``st.session_state`` under namespaced keys ("gen.length").
+Streamlit drops a widget's state when its page is not shown; ``keep_alive`` (called by
+the router on every run) re-assigns those keys so they persist; buttons and file
+uploaders cannot be assigned, so their keys start with "btn." or "upload." instead.
+``bind`` initialises settings from the query string once and ``publish`` writes them
+back, so a shared link opens the same model, page and settings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import streamlit as st
+
+PERSISTENT_PREFIXES = ("gen.", "train.", "pick.")
+_DEFAULTS: dict[str, Any] = {}
+
+
+def session_id() -> str:
+    """A random id for this browser session (owner of its training jobs)."""
+    if "session_id" not in st.session_state:
+        st.session_state["session_id"] = uuid.uuid4().hex[:12]
+    return st.session_state["session_id"]
+
+
+def keep_alive() -> None:
+    for key in list(st.session_state.keys()):
+        if isinstance(key, str) and key.startswith(PERSISTENT_PREFIXES):
+            st.session_state[key] = st.session_state[key]
+
+
+def _parse(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, list):
+        return [int(x) for x in raw.split(",") if x.strip()]
+    return raw
+
+
+def bind(defaults: dict[str, Any], *, valid: Callable[[str, Any], bool] | None = None) -> None:
+    """Set each key's value once: from the query string if it parses, else the default."""
+    _DEFAULTS.update(defaults)
+    for key, default in defaults.items():
+        if key in st.session_state:
+            continue
+        value = default
+        raw = st.query_params.get(key)
+        if raw is not None:
+            try:
+                parsed = _parse(raw, default)
+                if valid is None or valid(key, parsed):
+                    value = parsed
+            except ValueError:
+                pass
+        st.session_state[key] = value
+
+
+def publish(keys: list[str]) -> None:
+    """Mirror settings that differ from their defaults into the URL."""
+    for key in keys:
+        value = st.session_state.get(key)
+        if value is None or value == _DEFAULTS.get(key, None if value else ""):
+            if key in st.query_params:
+                del st.query_params[key]
+            continue
+        text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        if st.query_params.get(key) != text:
+            st.query_params[key] = text
+
+
+@contextmanager
+def routing() -> Iterator[None]:
+    """Mark a run of the router (streamlit_app.py) around ``nav.run()``."""
+    st.session_state["router.active"] = True
+    try:
+        yield
+    finally:
+        st.session_state["router.active"] = False
+
+
+def page_guard() -> None:
+    """First line of every page: make sure the page runs inside the router.
+
+    Streamlit still has its older multipage mode, chosen for a new session when a
+    ``pages/`` folder exists; in that mode a deep link (or AppTest's rerun) executes the
+    page file alone, without the router's sidebar. Turning the mode off and rerunning
+    sends the run through the router's st.navigation instead.
+    """
+    if not st.session_state.get("router.active"):
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False
+        st.rerun()

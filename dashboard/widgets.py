@@ -1,0 +1,153 @@
+"""Reusable widgets: the neuron picker and its "top neurons" shortcuts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from lib.trace import SIGNAL_LABELS, SIGNALS, Trace
+
+
+def parse_neurons(text: str, units: int) -> tuple[list[int], str]:
+    """Parse "3, 17, 40-45" into neuron numbers in [0, units); (neurons, problem message)."""
+    neurons, bad = [], []
+    for part in re.split(r"[,\s]+", text.strip()):
+        if not part:
+            continue
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not m:
+            bad.append(part)
+            continue
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) else lo
+        if hi < lo or hi >= units:
+            bad.append(part)
+            continue
+        neurons.extend(n for n in range(lo, hi + 1) if n not in neurons)
+    problem = ""
+    if bad:
+        problem = (f"Ignored {', '.join(repr(b) for b in bad)}: neurons are numbers from 0 to "
+                   f"{units - 1}, or ranges like 40-45.")
+    return neurons[:64], problem
+
+
+def register_top_neurons(model: str, layer: int, signal: str, label: str,
+                         neurons: list[int]) -> None:
+    """Offer a ranking (e.g. from the Relevance page) as a shortcut in the neuron picker."""
+    store = st.session_state.setdefault("top_neurons", {})
+    store[(model, layer, signal, label)] = [int(n) for n in neurons]
+
+
+def most_variable(values: np.ndarray, k: int = 3) -> list[int]:
+    """The k neurons whose activation varies most over the text (values: (T, units))."""
+    return [int(n) for n in np.argsort(-values.var(axis=0), kind="stable")[:k]]
+
+
+@dataclass
+class NeuronChoice:
+    layer: int
+    signal: str
+    neurons: list[int]
+
+
+def _set_neurons(key: str, neurons: list[int]) -> None:
+    st.session_state[key] = ", ".join(map(str, neurons))
+
+
+def neuron_picker(prefix: str, model: str, spec, trace: Trace) -> NeuronChoice:
+    """Layer, signal and neuron numbers; empty neurons = the 3 most variable on this text."""
+    cols = st.columns([1, 2, 3])
+    layers = list(range(spec.layers))
+    st.session_state.setdefault(f"{prefix}.layer", 0)
+    if st.session_state[f"{prefix}.layer"] not in layers:
+        st.session_state[f"{prefix}.layer"] = 0
+    layer = cols[0].selectbox("Layer", layers, key=f"{prefix}.layer",
+                              help="Recurrent layer; 0 reads the embeddings.")
+    signals = list(SIGNALS[spec.cell])
+    st.session_state.setdefault(f"{prefix}.signal", "h")
+    if st.session_state[f"{prefix}.signal"] not in signals:
+        st.session_state[f"{prefix}.signal"] = "h"
+    signal = cols[1].selectbox(
+        "Signal", signals, key=f"{prefix}.signal", format_func=lambda s: SIGNAL_LABELS[s],
+        help="Which quantity of the cell to show: the hidden state h, the LSTM cell state c, "
+             "or a gate.",
+    )
+    key = f"{prefix}.neurons"
+    st.session_state.setdefault(key, "")
+    text = cols[2].text_input(
+        "Neurons", key=key, placeholder="e.g. 3, 17, 40-45 (empty: the 3 most variable here)",
+        help="Neuron numbers of the layer, separated by commas; ranges like 40-45 work.",
+    )
+    values = trace.signals[(layer, signal)]
+    neurons, problem = parse_neurons(text, values.shape[1])
+    if problem:
+        st.warning(problem)
+    shortcuts = {"most variable on this text": most_variable(values, 5)}
+    for (m, lay, sig, label), found in st.session_state.get("top_neurons", {}).items():
+        if (m, lay, sig) == (model, layer, signal):
+            shortcuts[label] = found
+    with st.container(horizontal=True):
+        st.caption("Top neurons:")
+        for label, found in shortcuts.items():
+            st.button(f"{label}: {', '.join(map(str, found[:5]))}", key=f"btn.top.{prefix}.{label}",
+                      on_click=_set_neurons, args=(key, found[:5]), type="tertiary",
+                      help="Show these neurons.")
+    if not neurons:
+        neurons = most_variable(values, 3)
+    return NeuronChoice(layer, signal, neurons)
+
+
+@st.cache_data(max_entries=6, show_spinner="Loading the corpus…")
+def _builtin_or_nltk(ref: str):
+    from lib.corpora import load_corpus
+
+    return load_corpus(ref)
+
+
+def corpus_picker(prefix: str):
+    """Choose a corpus: built-in, NLTK, uploaded file or pasted text.
+
+    Returns a ``lib.corpora.Corpus``, or None after showing why there is none yet.
+    """
+    from lib.corpora import (
+        BUILTIN_CORPORA,
+        NLTK_CORPORA,
+        CorpusError,
+        corpus_from_bytes,
+        corpus_from_text,
+    )
+
+    kind = st.segmented_control(
+        "Corpus", ["Built-in", "NLTK", "Upload", "Paste"], key=f"{prefix}.corpus_kind",
+        help="Built-in corpora work offline; NLTK corpora are downloaded when missing.",
+    ) or "Built-in"
+    try:
+        if kind == "Built-in":
+            key = st.selectbox("Built-in corpus", list(BUILTIN_CORPORA), key=f"{prefix}.builtin",
+                               format_func=BUILTIN_CORPORA.get,
+                               help="Text of the running Python: its language reference "
+                                    "(English prose) or its standard library (code).")
+            return _builtin_or_nltk(f"builtin:{key}")
+        if kind == "NLTK":
+            name = st.selectbox("NLTK corpus", NLTK_CORPORA, key=f"{prefix}.nltk",
+                                help="Read through nltk.corpus; downloaded on demand.")
+            return _builtin_or_nltk(f"nltk:{name}")
+        if kind == "Upload":
+            up = st.file_uploader("UTF-8 text file", type=["txt", "md", "py", "csv"],
+                                  key=f"upload.{prefix}", help="Up to 20 MB of UTF-8 text.")
+            if up is None:
+                st.info("Upload a text file to train on.")
+                return None
+            return corpus_from_bytes(up.getvalue(), name=up.name)
+        text = st.text_area("Text", key=f"{prefix}.paste", height=150,
+                            help="Paste the training text here.")
+        if not text.strip():
+            st.info("Paste a text to train on.")
+            return None
+        return corpus_from_text(text)
+    except CorpusError as e:
+        st.error(str(e))
+        return None

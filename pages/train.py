@@ -1,0 +1,93 @@
+"""Train: a language model in a background job, with live progress, stop and resume."""
+
+import streamlit as st
+
+from dashboard import jobs, state
+from dashboard.job_view import job_panel, other_jobs_table
+from dashboard.widgets import corpus_picker
+from lib.models import ModelSpec, TrainConfig
+
+state.page_guard()
+st.title("Train")
+with st.expander("What happens here?"):
+    st.markdown(
+        "Choose a text and an architecture, then **Train**. Training runs in the background: "
+        "you may change pages or settings meanwhile. After every epoch the model is saved and "
+        "appears in the sidebar's model picker; **Stop** keeps the last finished epoch and "
+        "**Resume** continues it. *Loss* is the model's surprise per token in nats; *bits per "
+        "character* = loss / ln 2 (perplexity = e^loss for words), shown against a unigram "
+        "model that ignores context — the gap is what the network learned from context."
+    )
+owner = state.session_id()
+state.bind({
+    "train.task": "Language model", "train.level": "char", "train.mode": "keep-space",
+    "train.cell": "lstm", "train.layers": 1, "train.units": 128, "train.embedding": 32,
+    "train.dropout": 0.0, "train.seq_len": 100, "train.batch": 64, "train.epochs": 5,
+    "train.optimizer": "adam", "train.lr": 3e-3, "train.max_tokens": 500_000,
+    "train.min_count": 1, "train.clipnorm": 5.0, "train.name": "",
+})
+
+st.segmented_control("Task", ["Language model"], key="train.task",
+                     help="Predict the next token. Sequence classifiers come with the Hidden "
+                          "States page.")
+corpus = corpus_picker("train")
+if corpus is not None:
+    st.caption(f"{corpus.name}: {len(corpus.text):,} characters.")
+
+c1, c2, c3, c4 = st.columns(4)
+level = c1.selectbox("Level", ["char", "word"], key="train.level",
+                     help="Predict characters, or words.")
+mode = c1.selectbox("Word tokens", ["keep-space", "words"], key="train.mode",
+                    disabled=level == "char",
+                    format_func={"keep-space": "words, spaces and newlines",
+                                 "words": "words and punctuation only"}.get,
+                    help="Seed 000 keeps spaces and newlines as tokens.")
+cell = c2.selectbox("Cell", ["lstm", "gru", "rnn"], key="train.cell",
+                    format_func={"lstm": "LSTM", "gru": "GRU", "rnn": "vanilla RNN"}.get,
+                    help="The recurrent cell.")
+layers = c2.number_input("Layers", 1, 3, key="train.layers", help="Stacked recurrent layers.")
+units = c3.number_input("Units", 0, 1024, step=32, key="train.units",
+                        help="Neurons per recurrent layer.")
+embedding = c3.number_input("Embedding", 1, 512, key="train.embedding",
+                            help="Size of the learned token vectors.")
+dropout = c4.slider("Dropout", 0.0, 0.8, step=0.05, key="train.dropout",
+                    help="Randomly silence this share of inputs between layers while training.")
+seq_len = c4.number_input("Sequence length", 2, 1000, key="train.seq_len",
+                          help="Tokens per training window (backpropagation through time).")
+
+d1, d2, d3, d4 = st.columns(4)
+batch = d1.number_input("Batch size", 1, 1024, key="train.batch", help="Windows per step.")
+epochs = d2.number_input("Epochs", 1, 200, key="train.epochs", help="Passes over the text.")
+optimizer = d3.selectbox("Optimizer", ["adam", "rmsprop"], key="train.optimizer",
+                         help="Adam is a good default; seed 000 used RMSprop.")
+lr = d4.number_input("Learning rate", 1e-5, 1.0, format="%.4f", key="train.lr",
+                     help="Step size of the optimizer.")
+with st.expander("More settings"):
+    e1, e2, e3 = st.columns(3)
+    max_tokens = e1.number_input("Use the first N tokens (0 = all)", 0, 50_000_000,
+                                 step=100_000, key="train.max_tokens",
+                                 help="Keeps training quick on big corpora.")
+    min_count = e2.number_input("Min count", 1, 100,
+                                key="train.min_count",
+                                help="Rarer tokens become <unk>.")
+    clipnorm = e3.number_input("Gradient clipping", 0.1, 100.0, key="train.clipnorm",
+                               help="Largest gradient norm per step.")
+default_name = f"my-{cell}-{level}-{units}"
+name = st.text_input("Model name", key="train.name", placeholder=default_name,
+                     help="Letters, digits, - and _. The model is saved under this name.")
+name = name.strip() or default_name
+
+if st.button("Train", type="primary", disabled=corpus is None, key="btn.train"):
+    try:
+        spec = ModelSpec(cell=cell, level=level, tokenizer_mode=mode, layers=int(layers),
+                         units=int(units), embedding=int(embedding), dropout=float(dropout),
+                         seq_len=int(seq_len))
+        config = TrainConfig(epochs=int(epochs), batch_size=int(batch), optimizer=optimizer,
+                             learning_rate=float(lr), clipnorm=float(clipnorm),
+                             min_count=int(min_count), max_tokens=int(max_tokens) or None)
+        jobs.start(owner, spec, corpus, config, name)
+    except ValueError as e:
+        st.error(f"Not started: {e}")
+
+job_panel(owner)
+other_jobs_table(owner)

@@ -1,0 +1,17 @@
+"""RNN Lens: router only — page config, navigation, shared sidebar."""
+
+import streamlit as st
+
+from dashboard import sidebar, state
+
+st.set_page_config(page_title="RNN Lens", page_icon=":material/biotech:", layout="wide")
+state.keep_alive()
+with state.routing():
+    nav = st.navigation([
+        st.Page("pages/generate.py", title="Generate & Highlight", icon=":material/edit_note:",
+                url_path="generate", default=True),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:",
+                url_path="train"),
+    ])
+    sidebar.model_picker()
+    nav.run()
