@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from dashboard import state
 from lib.trace import SIGNAL_LABELS, SIGNALS, Trace
 
 
@@ -61,13 +62,13 @@ def neuron_picker(prefix: str, model: str, spec, trace: Trace) -> NeuronChoice:
     """Layer, signal and neuron numbers; empty neurons = the 3 most variable on this text."""
     cols = st.columns([1, 2, 3])
     layers = list(range(spec.layers))
-    st.session_state.setdefault(f"{prefix}.layer", 0)
+    signals = list(SIGNALS[spec.cell])
+    key = f"{prefix}.neurons"
+    state.bind({f"{prefix}.layer": 0, f"{prefix}.signal": "h", key: ""})
     if st.session_state[f"{prefix}.layer"] not in layers:
         st.session_state[f"{prefix}.layer"] = 0
     layer = cols[0].selectbox("Layer", layers, key=f"{prefix}.layer",
                               help="Recurrent layer; 0 reads the embeddings.")
-    signals = list(SIGNALS[spec.cell])
-    st.session_state.setdefault(f"{prefix}.signal", "h")
     if st.session_state[f"{prefix}.signal"] not in signals:
         st.session_state[f"{prefix}.signal"] = "h"
     signal = cols[1].selectbox(
@@ -75,8 +76,6 @@ def neuron_picker(prefix: str, model: str, spec, trace: Trace) -> NeuronChoice:
         help="Which quantity of the cell to show: the hidden state h, the LSTM cell state c, "
              "or a gate.",
     )
-    key = f"{prefix}.neurons"
-    st.session_state.setdefault(key, "")
     text = cols[2].text_input(
         "Neurons", key=key, placeholder="e.g. 3, 17, 40-45 (empty: the 3 most variable here)",
         help="Neuron numbers of the layer, separated by commas; ranges like 40-45 work.",
