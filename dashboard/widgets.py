@@ -119,6 +119,7 @@ def corpus_picker(prefix: str):
         corpus_from_text,
     )
 
+    state.bind({f"{prefix}.corpus_kind": "Built-in"})
     kind = st.segmented_control(
         "Corpus", ["Built-in", "NLTK", "Upload", "Paste"], key=f"{prefix}.corpus_kind",
         help="Built-in corpora work offline; NLTK corpora are downloaded when missing.",

@@ -71,11 +71,12 @@ def train_demo_models(names: list[str] | None = None, *, root=None, progress=Non
                          f"{[d.name for d in DEMOS]}")
     bundles = []
     for demo in chosen:
+        rank = DEMOS.index(demo)
         corpus = builtin_corpus(demo.corpus, max_chars=demo.max_chars)
         bundle = train(
             demo.spec, corpus, name=demo.name, config=demo.config, root=root,
             progress=progress, overwrite=True,
-            extra_meta={"demo": True, "description": demo.description},
+            extra_meta={"demo": True, "demo_rank": rank, "description": demo.description},
         )
         if not demo.keep_checkpoints:
             shutil.rmtree(model_dir(demo.name, root=root) / "checkpoints", ignore_errors=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lib.cells import CellWeights, cell_weights, final_state, run, split_signals, step
+from lib.cells import CellWeights, cell_weights, run, split_signals, state_of, step
 from lib.trace import Trace
 
 
@@ -53,64 +53,63 @@ def stack_weights(model, spec) -> StackWeights:
     return StackWeights(spec.cell, layers, table0, dense_w, dense_b)
 
 
-def _state_at(w: CellWeights, H: np.ndarray, S: np.ndarray, t: int) -> np.ndarray:
-    """Recurrent state at window step t for every stream: (B, units) or (B, 2 units)."""
-    if w.cell == "lstm":
-        return np.concatenate([H[t], S[t][:, 4 * w.units :]], axis=-1)
-    return H[t]
-
-
 def _run_layer_streams(
     w: CellWeights, xp: np.ndarray, warmup: int, tol: float
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Run one layer over stream windows and repair segments whose warm-up fell short.
 
     ``xp`` has shape (warmup + L, S, G*units); stream 0 is held at zero for its warm-up
-    (it starts at position 0). Returns the window outputs (H, S) and repair statistics.
+    (it starts at position 0). Returns the segments' outputs, stream-major (S, L, ...),
+    and repair statistics.
     """
     n_win, n_streams, _ = xp.shape
     reset = np.zeros(n_streams, dtype=int)
     reset[0] = warmup
-    H, S = run(w, xp, reset_until=reset)
+    H, S, start = run(w, xp, reset_until=reset, keep_from=warmup)
+    stats = {"repaired_streams": 0, "repair_steps": 0}
     if n_streams == 1:
-        return H, S, {"repaired_streams": 0, "repair_steps": 0}
-    u = w.units
-    start = _state_at(w, H, S, warmup - 1) if warmup else np.zeros((n_streams, 1))
-    repaired, repair_steps = set(), 0
+        return H, S, stats
+    u, lstm = w.units, w.cell == "lstm"
+
+    def states(hs, ss):
+        return state_of(hs, ss[..., 4 * u :] if lstm else None)
+
+    repaired: set[int] = set()
     while True:
-        ends = _state_at(w, H, S, n_win - 1)
-        if warmup:
-            diff = np.abs(start[1:] - ends[:-1]).max(axis=1)
-            bad = np.flatnonzero(diff > tol) + 1
+        ends = states(H[:, -1], S[:, -1])
+        if start is not None:
+            bad = np.flatnonzero(np.abs(start[1:] - ends[:-1]).max(axis=1) > tol) + 1
         else:
-            bad = np.array([k for k in range(1, n_streams) if k not in repaired], dtype=int)
+            bad = np.array(sorted(set(range(1, n_streams)) - repaired), dtype=int)
         if bad.size == 0:
             break
         # Rerun the bad segments from their predecessors' end states, in one batch,
         # until each agrees with its first run (from then on the first run is exact).
         init = ends[bad - 1]
         h = init[:, :u].copy()
-        c = init[:, u:].copy() if w.cell == "lstm" else None
+        c = init[:, u:].copy() if lstm else None
         live = np.ones(bad.size, dtype=bool)
         h_new = np.empty((bad.size, u), np.float32)
         s_new = np.empty((bad.size, S.shape[2]), np.float32)
-        for t in range(warmup, n_win):
-            step(w, xp[t, bad], h, c, h_new, s_new)
-            old = _state_at(w, H, S, t)[bad]
-            new = np.concatenate([h_new, s_new[:, 4 * u :]], -1) if c is not None else h_new
+        for j in range(n_win - warmup):
+            step(w, xp[warmup + j, bad], h, c, h_new, s_new)
+            drift = np.abs(states(h_new, s_new) - states(H[bad, j], S[bad, j])).max(axis=1)
             rows = bad[live]
-            H[t, rows] = h_new[live]
-            S[t, rows] = s_new[live]
-            live &= np.abs(new - old).max(axis=1) > tol
-            repair_steps += 1
+            H[rows, j] = h_new[live]
+            S[rows, j] = s_new[live]
+            live &= drift > tol
+            stats["repair_steps"] += 1
             h = h_new.copy()
-            if c is not None:
+            if lstm:
                 c = s_new[:, 4 * u :].copy()
             if not live.any():
                 break
+        if start is None:
+            start = np.zeros_like(ends)
         start[bad] = init
         repaired.update(int(k) for k in bad)
-    return H, S, {"repaired_streams": len(repaired), "repair_steps": repair_steps}
+    stats["repaired_streams"] = len(repaired)
+    return H, S, stats
 
 
 def forward(
@@ -150,17 +149,16 @@ def forward(
     seg = -(-T // streams)
     pos = np.arange(-warmup, seg)[:, None] + seg * np.arange(streams)[None, :]
     gather = np.clip(pos, 0, T - 1)
-    out, stats = [], {"streams": streams, "warmup": warmup, "repaired_streams": 0,
-                      "repair_steps": 0}
+    out = []
+    stats = {"streams": streams, "warmup": warmup, "repaired_streams": 0, "repair_steps": 0}
     x = ids
     for k, w in enumerate(weights.layers):
-        xp = weights.project(k, x[gather])
-        H, S, st = _run_layer_streams(w, xp, warmup, tol)
+        H, S, st = _run_layer_streams(w, weights.project(k, x[gather]), warmup, tol)
         stats["repaired_streams"] += st["repaired_streams"]
         stats["repair_steps"] += st["repair_steps"]
-        # splice the segments back into reading order
-        H = H[warmup:].transpose(1, 0, 2).reshape(streams * seg, -1)[:T]
-        S = S[warmup:].transpose(1, 0, 2).reshape(streams * seg, -1)[:T]
+        # stream-major segments are consecutive: reading order is a reshape
+        H = H.reshape(streams * seg, -1)[:T]
+        S = S.reshape(streams * seg, -1)[:T]
         sig = {name: np.ascontiguousarray(v) for name, v in
                split_signals(w.cell, w.units, H, S).items()}
         out.append(sig)
@@ -231,4 +229,4 @@ def record(
     )
 
 
-__all__ = ["record", "forward", "output_probs", "stack_weights", "StackWeights", "final_state"]
+__all__ = ["record", "forward", "output_probs", "stack_weights", "StackWeights"]

@@ -216,7 +216,8 @@ def load(name: str, *, root: str | os.PathLike | None = None, compile: bool = Fa
 
 
 def list_models(*, root: str | os.PathLike | None = None) -> list[dict]:
-    """Every readable model's meta.json, demo models first, then by name."""
+    """Every readable model's meta.json: demo models first (in their shipped order), then
+    the others by name."""
     base = models_root(root)
     if not base.is_dir():
         return []
@@ -228,7 +229,7 @@ def list_models(*, root: str | os.PathLike | None = None) -> list[dict]:
             out.append(read_meta(folder.name, root=base))
         except RegistryError:
             continue
-    return sorted(out, key=lambda m: (not m.get("demo", False), m["name"]))
+    return sorted(out, key=lambda m: (not m.get("demo", False), m.get("demo_rank", 0), m["name"]))
 
 
 def checkpoints(name: str, *, root: str | os.PathLike | None = None) -> list[tuple[int, Path]]:
