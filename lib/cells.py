@@ -158,8 +158,9 @@ def run(
     *,
     reset_until: np.ndarray | None = None,
     keep_from: int = 0,
+    init: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Run B streams through T steps from the zero state.
+    """Run B streams through T steps from the zero state (or from ``init``).
 
     Parameters
     ----------
@@ -171,6 +172,8 @@ def run(
         (used to give a stream fewer real steps than the others).
     keep_from : int
         Outputs of the first ``keep_from`` steps (a warm-up) are not kept.
+    init : ndarray of shape (B, state width), optional
+        Initial states as returned by ``state_of`` (h, or h and c side by side).
 
     Returns
     -------
@@ -185,8 +188,10 @@ def run(
     u = w.units
     H = np.empty((B, T - keep_from, u), dtype=np.float32)
     S = np.empty((B, T - keep_from, WIDTH[w.cell] * u), dtype=np.float32)
-    h = np.zeros((B, u), np.float32)
-    c = np.zeros((B, u), np.float32) if w.cell == "lstm" else None
+    h = np.zeros((B, u), np.float32) if init is None else init[:, :u].copy()
+    c = None
+    if w.cell == "lstm":
+        c = np.zeros((B, u), np.float32) if init is None else init[:, u:].copy()
     h_next = np.empty_like(h)
     sig = np.empty((B, WIDTH[w.cell] * u), np.float32)
     warm = None
