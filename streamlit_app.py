@@ -12,6 +12,10 @@ with state.routing():
                 url_path="generate", default=True),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:",
                 url_path="train"),
+        st.Page("pages/relevance.py", title="Neuron Relevance", icon=":material/target:",
+                url_path="relevance"),
+        st.Page("pages/fourier.py", title="Fourier", icon=":material/graphic_eq:",
+                url_path="fourier"),
     ])
     sidebar.model_picker()
     nav.run()

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 import streamlit as st
 
 from dashboard import charts, jobs
+from dashboard.fmt import md
 from lib.models import TrainConfig
-
-
-def md(text: str) -> str:
-    """Escape Markdown's special characters so user text shows literally."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~])", r"\\\1", text)
 
 
 def _duration(seconds: float | None) -> str:

@@ -2,7 +2,9 @@
 
 Models are keyed on their file's modification time and size, so a retrained model is
 reloaded. Traces are cached as resources, shared read-only: a corpus-slice Trace can be
-hundreds of MB, and st.cache_data would copy it on every rerun.
+hundreds of MB, and st.cache_data would copy it on every rerun. Each Trace carries its
+cache key in ``trace.meta["cache_key"]`` so analyses of it can be cached with st.cache_data
+on (trace key, parameters).
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ def text_hash(text: str) -> str:
 @st.cache_resource(max_entries=24, show_spinner="Generating…")
 def _generated(_bundle, key: str, seed_text: str, length: int, temperature: float,
                top_k: int | None, seed: int | None) -> Trace:
-    return generate(_bundle, seed_text, length, temperature=temperature, top_k=top_k, seed=seed)
+    trace = generate(_bundle, seed_text, length, temperature=temperature, top_k=top_k, seed=seed)
+    trace.meta["cache_key"] = f"gen:{key}:{seed_text!r}:{length}:{temperature}:{top_k}:{seed}"
+    return trace
 
 
 def generated_trace(name: str, seed_text: str, length: int, temperature: float,
@@ -52,7 +56,9 @@ def generated_trace(name: str, seed_text: str, length: int, temperature: float,
 
 @st.cache_resource(max_entries=12, show_spinner="Recording the text through the model…")
 def _recorded(_bundle, key: str, digest: str, _text: str) -> Trace:
-    return record(_bundle, _text)
+    trace = record(_bundle, _text)
+    trace.meta["cache_key"] = f"rec:{key}:{digest}"
+    return trace
 
 
 def recorded_trace(name: str, text: str) -> Trace:
@@ -71,3 +77,16 @@ def model_corpus_text(meta: dict) -> tuple[str | None, str]:
         return corpus_text(ref), ""
     except CorpusError as e:
         return None, str(e)
+
+
+def current_bundle():
+    """The sidebar's model, loaded; stops the page with a message when there is none."""
+    name = st.session_state.get("model")
+    if name is None:
+        st.info("There is no model yet. Train one on the Train page.")
+        st.stop()
+    try:
+        return name, bundle(name)
+    except registry.RegistryError as e:
+        st.error(str(e))
+        st.stop()

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts
+from dashboard.fmt import display_token
 from dashboard.highlight import expectancy_scale, highlighted_rows_html, scale_for
 from dashboard.widgets import NeuronChoice
 from lib.trace import SIGNAL_LABELS, SIGNAL_RANGES, Trace
@@ -27,10 +28,6 @@ is what it uses to predict the next one (input-aligned, seed 000's LSTM view). S
 output-aligned to colour each token by the state that predicted it instead. Spaces show
 as ·, newlines as ↵; the seed text is underlined with dots.
 """
-
-
-def display_token(token: str) -> str:
-    return repr(token)[1:-1] if token.isspace() or not token.isprintable() else token
 
 
 def aligned(values: np.ndarray, output_aligned: bool) -> np.ndarray:

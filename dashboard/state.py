@@ -17,7 +17,7 @@ from typing import Any
 
 import streamlit as st
 
-PERSISTENT_PREFIXES = ("gen.", "train.", "pick.")
+PERSISTENT_PREFIXES = ("gen.", "train.", "pick.", "rel.", "fft.", "fftrel.")
 _DEFAULTS: dict[str, Any] = {}
 
 
@@ -43,6 +43,8 @@ def _parse(raw: str, default: Any) -> Any:
         return float(raw)
     if isinstance(default, list):
         return [int(x) for x in raw.split(",") if x.strip()]
+    if isinstance(default, tuple):
+        return tuple(type(d)(x) for d, x in zip(default, raw.split(","), strict=True))
     return raw
 
 
@@ -72,7 +74,7 @@ def publish(keys: list[str]) -> None:
             if key in st.query_params:
                 del st.query_params[key]
             continue
-        text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        text = ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
         if st.query_params.get(key) != text:
             st.query_params[key] = text
 

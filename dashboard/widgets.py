@@ -151,3 +151,32 @@ def corpus_picker(prefix: str):
     except CorpusError as e:
         st.error(str(e))
         return None
+
+
+def layer_signal_picker(prefix: str, spec) -> tuple[int, str]:
+    """Layer and signal of the chosen model (kept in the URL under ``prefix``)."""
+    state.bind({f"{prefix}.layer": 0, f"{prefix}.signal": "h"})
+    signals = list(SIGNALS[spec.cell])
+    if st.session_state[f"{prefix}.layer"] >= spec.layers:
+        st.session_state[f"{prefix}.layer"] = 0
+    if st.session_state[f"{prefix}.signal"] not in signals:
+        st.session_state[f"{prefix}.signal"] = "h"
+    c1, c2 = st.columns([1, 3])
+    layer = c1.selectbox("Layer", list(range(spec.layers)), key=f"{prefix}.layer",
+                         help="Recurrent layer; 0 reads the embeddings.")
+    signal = c2.selectbox("Signal", signals, key=f"{prefix}.signal",
+                          format_func=lambda s: SIGNAL_LABELS[s],
+                          help="Hidden state h, LSTM cell state c, or a gate.")
+    return layer, signal
+
+
+def send_to_generate(layer: int, signal: str, neurons: list[int], *,
+                     corpus_start: int | None = None) -> None:
+    """Open Generate & Highlight on these neurons (and on this corpus position)."""
+    st.session_state["pick.layer"] = layer
+    st.session_state["pick.signal"] = signal
+    st.session_state["pick.neurons"] = ", ".join(map(str, neurons))
+    if corpus_start is not None:
+        st.session_state["gen.source"] = "Corpus slice"
+        st.session_state["gen.start"] = max(corpus_start, 0)
+    st.switch_page("pages/generate.py")

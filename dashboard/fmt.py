@@ -1,0 +1,15 @@
+"""Showing user text safely in Markdown and labels."""
+
+from __future__ import annotations
+
+import re
+
+
+def md(text: str) -> str:
+    """Escape Markdown's special characters so user text shows literally."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~$])", r"\\\1", text)
+
+
+def display_token(token: str) -> str:
+    """A token as a readable label: whitespace and control characters escaped (\\n)."""
+    return repr(token)[1:-1] if token.isspace() or not token.isprintable() else token

@@ -1,0 +1,52 @@
+"""The Neuron Relevance and Fourier pages through Streamlit's AppTest, on a demo model."""
+
+from tests.test_pages import _server_like_routing, app  # noqa: F401  (fixture)
+
+
+def _open(page: str, **settings):
+    at = app()
+    for key, value in settings.items():
+        at.session_state[key] = value
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_relevance_page_ranks_and_highlights(registry):
+    at = _open("pages/relevance.py", **{"rel.slice_len": 5000})
+    table = at.dataframe[0].value
+    assert len(table) == 50 and {"R", "AUROC", "p", "q"} <= set(table.columns)
+    assert table["R"].iloc[0] == 1.0 and (table["R"].diff().dropna() <= 1e-12).all()
+    assert any(m.label == "Neurons with q < 0.05" for m in at.metric)
+    assert at.html and "neuron" in at.html[0].proto.body
+    ids = at.session_state["top_neurons"]
+    assert any(label.startswith("R for space") for (*_, label) in ids)
+
+
+def test_relevance_page_invalid_regex_and_empty_feature(registry):
+    at = _open("pages/relevance.py", **{"rel.slice_len": 2000, "rel.fkind": "Regex"})
+    at.text_input(key="rel.regex").input("([unclosed").run()
+    assert not at.exception
+    assert any("Invalid regular expression" in w.value for w in at.warning)
+    at.text_input(key="rel.regex").input("QQQ").run()
+    assert any("matches none" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_relevance_page_numeric_structure_feature(registry):
+    at = _open("pages/relevance.py", **{"rel.slice_len": 3000, "rel.fkind": "Structure",
+                                        "rel.structural": "position in line"})
+    table = at.dataframe[0].value
+    assert "|r|" in table.columns and "R" not in table.columns
+    assert (table["|r|"].diff().dropna() <= 1e-12).all()
+
+
+def test_fourier_page_finds_a_peak_with_its_period(registry):
+    at = _open("pages/fourier.py", **{"fft.slice_len": 5000})
+    peaks = at.dataframe[0].value
+    top = peaks.iloc[0]
+    assert 0.02 <= top["frequency"] <= 0.5
+    assert abs(top["period (tokens)"] - 1 / top["frequency"]) < 1e-9
+    assert any("Strongest in-band peak" in m.value for m in at.markdown)
+    assert at.html and not at.exception
+    at.slider(key="fft.band").set_value((0.3, 0.5)).run()
+    assert at.dataframe[0].value["frequency"].between(0.3, 0.5).all()
