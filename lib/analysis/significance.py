@@ -1,0 +1,434 @@
+"""Is a unit's link to a feature real? Effect sizes, p-values and agreement between scores.
+
+Seed 000 ranks units by its relevance score but gives no way to tell a real neuron from
+noise. This module adds, per unit and vectorized over units:
+
+- effect sizes: :func:`auroc` (how well one unit separates feature from non-feature steps),
+  :func:`point_biserial` and :func:`correlation` (Pearson r);
+- a p-value that respects the autocorrelation of text and activations,
+  :func:`circular_shift_pvalues`, and the Benjamini-Hochberg correction for testing every
+  unit of a layer, :func:`benjamini_hochberg`;
+- :func:`rank_agreement`, to show how far two rankings (e.g. R and AUROC) agree.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import numpy as np
+import scipy.fft
+
+from lib.analysis._arrays import check_acts, column_sums, map_unit_blocks, n_threads
+from lib.analysis.features import FeatureError, as_mask, check_binary
+
+#: rows per block in :func:`correlation`: short float32 running sums, a 2 MB buffer at 512 units
+_ROW_BLOCK = 1024
+#: |r| within this of the observed |r| counts as "at least as large" (float32 FFT round-off
+#: is ~1e-6 in correlation units; an exactly periodic feature repeats r at its period)
+_TIE_TOLERANCE = 1e-5
+
+
+# --- AUROC ----------------------------------------------------------------------------------
+
+
+def _sortable(a: np.ndarray) -> np.ndarray:
+    """int32 (from float32) keys in the same order as the values; -0.0 and 0.0 tie."""
+    bits = (a + np.float32(0)).view(np.int32)  # + 0 turns -0.0 into 0.0
+    return bits ^ ((bits >> 31) & np.int32(0x7FFFFFFF))
+
+
+def _sorted_labels(a: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort every row of `a`, negatives before positives among equal values.
+
+    Returns the sorted values (or integer keys in the same order) and the sorted labels
+    (bool), both of shape a.shape.
+    """
+    if a.dtype == np.float32:
+        # pack value and label into one int64 key and use numpy's fast value sort
+        keys = np.left_shift(_sortable(a), 1, dtype=np.int64)
+        keys |= labels
+        keys.sort(axis=1)
+        # the labels are the lowest bits: read them as bytes, a cheap bool view
+        low_byte = 0 if sys.byteorder == "little" else 7
+        labels_sorted = (keys.view(np.uint8)[:, low_byte::8] & 1).view(bool)
+        return keys >> 1, labels_sorted
+    # float64: a stable argsort of the columns in (negatives, positives) order
+    neg_first = np.argsort(labels, kind="stable")
+    a = a[:, neg_first] + 0.0
+    order = np.argsort(a, axis=1, kind="stable")
+    return np.take_along_axis(a, order, axis=1), labels[neg_first][order]
+
+
+def _tied_pairs(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per row, the number of (positive, negative) pairs with equal values.
+
+    `values` and the boolean `labels` are row-sorted, shape (n, T). Only the
+    elements of tied runs are visited, in linear passes (no sorting), so rare ties cost
+    almost nothing and saturated units (half their steps at exactly 1.0) stay fast.
+    """
+    n, n_steps = values.shape
+    same_as_next = values[:, 1:] == values[:, :-1]
+    if not same_as_next.any():
+        return np.zeros(n)
+    same_as_prev = np.zeros((n, n_steps), dtype=bool)
+    same_as_prev[:, 1:] = same_as_next
+    in_run = same_as_prev.copy()
+    in_run[:, :-1] |= same_as_next
+    members = np.flatnonzero(in_run)  # flat (row, step) indices of tied elements, in order
+    starts_run = ~same_as_prev.ravel()[members]
+    run = np.cumsum(starts_run) - 1
+    size = np.bincount(run)
+    pos = np.bincount(run, weights=labels.ravel()[members])
+    row = members[starts_run] // n_steps
+    return np.bincount(row, weights=pos * (size - pos), minlength=n)
+
+
+def auroc(acts, mask) -> np.ndarray:
+    """Area under the ROC curve of every unit as a detector of the feature.
+
+    Parameters
+    ----------
+    acts : array-like of shape (n_steps, n_units)
+    mask : array-like of bool, shape (n_steps,)
+
+    Returns
+    -------
+    auc : ndarray of float64, shape (n_units,)
+        P(a_t > a_s) + P(a_t = a_s) / 2 for a random feature step t and a random
+        non-feature step s: 1 when the unit is higher at every feature step, 0 when lower,
+        0.5 for no link. Scale-free, and blind to the spike shape that relevance rewards.
+
+    Raises
+    ------
+    ValueError
+        If `acts` is not 2-D or holds NaN/inf, or `mask` has the wrong shape.
+    FeatureError
+        If `mask` matches no step or every step.
+
+    Notes
+    -----
+    AUROC = U / (n1 n0), the Mann-Whitney U statistic of the feature steps
+    (U = R1 - n1 (n1 + 1) / 2 with R1 the sum of their ranks, ties averaged). Each unit's
+    column is sorted once with feature steps after equal non-feature steps; the positions
+    p_i of the n1 feature steps then give U = sum(p_i) - n1 (n1 - 1) / 2 - ties / 2, where
+    ties counts (feature, non-feature) pairs of equal value. Not in seed 000; equal to
+    ``sklearn.metrics.roc_auc_score(mask, acts[:, n])``.
+    """
+    acts = check_acts(acts, min_steps=2)
+    n_steps, n_units = acts.shape
+    mask = check_binary(as_mask(mask, n_steps), "mask")
+    column_sums(acts)  # NaN / inf check
+    n_pos = int(np.count_nonzero(mask))
+    n_neg = n_steps - n_pos
+    out = np.empty(n_units, dtype=np.float64)
+
+    def block_auroc(first: int, block: np.ndarray) -> None:
+        n = block.shape[0]
+        values, labels = _sorted_labels(block, mask)
+        positions = np.flatnonzero(labels).reshape(n, n_pos) % n_steps
+        u = positions.sum(axis=1, dtype=np.float64) - n_pos * (n_pos - 1) / 2
+        u -= _tied_pairs(values, labels) / 2
+        out[first : first + n] = u / (n_pos * n_neg)
+
+    map_unit_blocks(block_auroc, acts)
+    return out
+
+
+# --- Pearson correlation --------------------------------------------------------------------
+
+
+def _feature_values(feature, n_steps: int) -> tuple[np.ndarray, bool]:
+    """The feature as float64 (n_steps,) and whether it is binary; checks it varies."""
+    values = np.asarray(feature)
+    if values.ndim != 1 or values.shape[0] != n_steps:
+        raise FeatureError(
+            f"The feature must have shape ({n_steps},) to match the activations, "
+            f"got {values.shape}."
+        )
+    if values.dtype == bool:
+        check_binary(values, "feature")
+        return values.astype(np.float64), True
+    if values.dtype.kind not in "iuf":
+        raise FeatureError(f"The feature must be boolean or numeric, got dtype {values.dtype}.")
+    values = values.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise FeatureError("The feature holds NaN or inf.")
+    if values.max() == values.min():
+        raise FeatureError(f"The feature is constant ({values[0]:g}) over all {n_steps} steps.")
+    return values, False
+
+
+def correlation(acts, values) -> np.ndarray:
+    """Pearson correlation between every unit and a numeric (or binary) feature.
+
+    Parameters
+    ----------
+    acts : array-like of shape (n_steps, n_units)
+    values : array-like of shape (n_steps,)
+        E.g. :func:`lib.analysis.features.bracket_depth`; booleans count as 0/1.
+
+    Returns
+    -------
+    r : ndarray of float64, shape (n_units,)
+        In [-1, 1]. A constant unit (variance at float round-off) has no defined r and
+        gets 0 (no linear link).
+
+    Raises
+    ------
+    ValueError
+        If `acts` is not 2-D, has fewer than 2 steps or holds NaN/inf.
+    FeatureError
+        If `values` has the wrong shape, is not finite, or is constant.
+
+    Notes
+    -----
+    r_n = sum_t (a_nt - mean a_n)(v_t - mean v) / sqrt(sum_t (a_nt - mean a_n)^2
+    sum_t (v_t - mean v)^2). The means are float64 sums; the centred products are summed
+    in the activations' dtype over blocks of 1,024 rows and the block sums in float64, so
+    float32 activations are never copied whole and r stays within ~1e-6 of
+    ``scipy.stats.pearsonr`` per unit. Not in seed 000.
+    """
+    acts = check_acts(acts, min_steps=2)
+    n_steps, n_units = acts.shape
+    v, _ = _feature_values(values, n_steps)
+    mean = column_sums(acts) / n_steps  # also the NaN / inf check
+    dtype = acts.dtype
+    v = v - v.mean()
+    v_cast, mean_cast = v.astype(dtype), mean.astype(dtype)
+    cross = np.zeros(n_units)
+    squares = np.zeros(n_units)
+    buffer = np.empty((min(_ROW_BLOCK, n_steps), n_units), dtype=dtype)
+    for i in range(0, n_steps, _ROW_BLOCK):
+        rows = acts[i : i + _ROW_BLOCK]
+        centred = np.subtract(rows, mean_cast, out=buffer[: rows.shape[0]])
+        # einsum, not BLAS: waking BLAS threads for each small block costs more than it saves
+        cross += np.einsum("i,ij->j", v_cast[i : i + _ROW_BLOCK], centred)
+        squares += np.einsum("ij,ij->j", centred, centred)
+    # a constant unit centres to exactly 0 (float32) or to round-off (float64)
+    round_off = n_steps * (8 * np.finfo(dtype).eps * np.abs(mean)) ** 2
+    varies = squares > round_off
+    r = np.zeros(n_units)
+    np.divide(cross, np.sqrt(squares * (v @ v)), out=r, where=varies)
+    return np.clip(r, -1.0, 1.0)
+
+
+def point_biserial(acts, mask) -> np.ndarray:
+    """Point-biserial correlation of every unit with a binary feature, shape (n_units,).
+
+    The Pearson r between the activations and the 0/1 mask (see :func:`correlation`);
+    r = (mean_f - mean_notf) sqrt(n1 n0) / (n sd), a signed, variance-scaled version of
+    relevance's mean-difference term. Raises FeatureError if the mask matches no step or
+    every step.
+    """
+    acts = check_acts(acts, min_steps=2)
+    mask = check_binary(as_mask(mask, acts.shape[0]), "mask")
+    return correlation(acts, mask)
+
+
+# --- circular-shift p-values ----------------------------------------------------------------
+
+
+def default_min_shift(n_steps: int) -> int:
+    """Default exclusion around shift 0 for :func:`circular_shift_pvalues`: max(1, T // 100)."""
+    return max(1, n_steps // 100)
+
+
+def circular_shift_pvalues(
+    acts, feature, *, min_shift: int | None = None, n_shifts: int | None = None
+) -> np.ndarray:
+    """p-value of every unit's correlation with a feature, against circularly shifted features.
+
+    Parameters
+    ----------
+    acts : array-like of shape (n_steps, n_units)
+    feature : array-like of shape (n_steps,)
+        Boolean mask or numeric values.
+    min_shift : int, optional
+        Shifts closer than this to 0 (either way round the circle) are left out of the null.
+        Default :func:`default_min_shift`, i.e. max(1, n_steps // 100).
+    n_shifts : int, optional
+        Use this many evenly spaced null shifts instead of all of them. Default None: all
+        ``n_steps - 2 min_shift + 1`` shifts, which costs no more (every shift comes out of
+        one inverse FFT) and gives the finest p-values.
+
+    Returns
+    -------
+    pvalues : ndarray of float64, shape (n_units,)
+        In (0, 1]; the smallest possible value is 1 / (1 + n_null). Constant units get 1.
+
+    Raises
+    ------
+    ValueError
+        If `acts` is not 2-D, has fewer than 3 steps or holds NaN/inf, or `min_shift` /
+        `n_shifts` leave no null shift.
+    FeatureError
+        If `feature` has the wrong shape, matches no step or every step, or is constant.
+
+    Notes
+    -----
+    Statistic: |r_n(s)|, the absolute Pearson correlation between unit n and the feature
+    rotated by s steps (for a mask, the point-biserial r, a monotone function of the mean
+    difference that seed 000's relevance starts from). A plain shuffle of the feature
+    destroys its autocorrelation, and text and RNN states are strongly autocorrelated, so
+    shuffles make a slow, unrelated unit look significant. Rotating keeps both series'
+    autocorrelation and breaks only their alignment. Every rotation at once, for all units:
+
+        r_n(s) = irfft(rfft(a_n - mean a_n) * conj(rfft(f - mean f)))[s] / (|a_n - mean| |f - mean|)
+
+    p_n = (1 + #{null s : |r_n(s)| >= |r_n(0)| - 1e-5}) / (1 + n_null). The null shifts are
+    min_shift <= s <= n_steps - min_shift: near-zero rotations overlap the real alignment
+    (a unit that answers the feature with a lag of a few steps would put its true signal
+    into the null), so they are left out; 1 % of the text (at least 1 step) is the default.
+    The test is two-sided; not in seed 000. Units are processed 64 at a time in float32 for
+    float32 input (~130 MB per block in flight for 100,000 steps, one block per thread).
+    """
+    acts = check_acts(acts, min_steps=3)
+    n_steps, n_units = acts.shape
+    values, _ = _feature_values(feature, n_steps)
+    means = column_sums(acts) / n_steps  # also the NaN / inf check
+    min_shift = default_min_shift(n_steps) if min_shift is None else min_shift
+    if int(min_shift) != min_shift or min_shift < 1:
+        raise ValueError(f"`min_shift` must be an integer >= 1, got {min_shift!r}.")
+    min_shift = int(min_shift)
+    last = n_steps - min_shift
+    if last < min_shift:
+        raise ValueError(
+            f"`min_shift`={min_shift} leaves no null shift for {n_steps} steps "
+            f"(need min_shift <= {n_steps // 2})."
+        )
+    shifts: slice | np.ndarray = slice(min_shift, last + 1)
+    n_null = last - min_shift + 1
+    if n_shifts is not None:
+        if int(n_shifts) != n_shifts or n_shifts < 1:
+            raise ValueError(f"`n_shifts` must be an integer >= 1 or None, got {n_shifts!r}.")
+        if n_shifts < n_null:
+            shifts = np.unique(np.round(np.linspace(min_shift, last, int(n_shifts))).astype(int))
+            n_null = shifts.size
+
+    dtype = acts.dtype
+    centred = values - values.mean()
+    feature_norm = float(np.sqrt(centred @ centred))
+    conj_f = np.conj(scipy.fft.rfft(centred.astype(dtype)))
+    conj_f[0] = 0  # exact zero mean
+    fft_workers = 1 if n_threads(acts) > 1 else -1  # parallel over blocks, or inside FFTs
+    round_off = 8 * np.finfo(dtype).eps
+    out = np.empty(n_units, dtype=np.float64)
+
+    def block_pvalues(first: int, a: np.ndarray) -> None:
+        n = a.shape[0]
+        norm = np.sqrt(np.einsum("ij,ij->i", a, a).astype(np.float64))
+        # a constant unit centres to exactly 0 (float32) or to round-off (float64)
+        constant = norm <= round_off * np.abs(means[first : first + n]) * np.sqrt(n_steps)
+        spectrum = scipy.fft.rfft(a, axis=1, workers=fft_workers)
+        spectrum *= conj_f
+        cross = scipy.fft.irfft(spectrum, n=n_steps, axis=1, workers=fft_workers)
+        del spectrum
+        np.abs(cross, out=cross)
+        observed = cross[:, 0] - (_TIE_TOLERANCE * norm * feature_norm).astype(dtype)
+        count = np.count_nonzero(cross[:, shifts] >= observed[:, None], axis=1)
+        p = (1.0 + count) / (1.0 + n_null)
+        p[constant] = 1.0
+        out[first : first + n] = p
+
+    # centred during the block copy: a mean far above the spread would swamp float32 FFTs
+    map_unit_blocks(block_pvalues, acts, subtract=means)
+    return out
+
+
+# --- multiple testing and agreement ---------------------------------------------------------
+
+
+def benjamini_hochberg(pvalues) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values) for testing every unit of a layer.
+
+    Parameters
+    ----------
+    pvalues : array-like of float, any shape
+        Values in [0, 1].
+
+    Returns
+    -------
+    qvalues : ndarray of float64, same shape as `pvalues`
+        The units with q <= alpha are the BH discoveries at false discovery rate alpha.
+
+    Raises
+    ------
+    ValueError
+        If a p-value is NaN or outside [0, 1].
+
+    Notes
+    -----
+    With the m p-values sorted, p_(1) <= ... <= p_(m):
+    q_(i) = min(1, min_{j >= i} m p_(j) / j), the step-up adjustment of Benjamini and
+    Hochberg (1995); monotone in p. Valid for independent or positively dependent tests.
+    """
+    p = np.asarray(pvalues, dtype=np.float64)
+    flat = p.ravel()
+    if flat.size == 0:
+        return p.copy()
+    if np.isnan(flat).any() or (flat < 0).any() or (flat > 1).any():
+        bad = flat[np.isnan(flat) | (flat < 0) | (flat > 1)]
+        raise ValueError(f"p-values must lie in [0, 1], got {bad[:5].tolist()}.")
+    m = flat.size
+    order = np.argsort(flat, kind="stable")
+    scaled = flat[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    q = np.empty(m)
+    q[order] = adjusted
+    return q.reshape(p.shape)
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    return np.argsort(-scores, kind="stable")[:k]
+
+
+def rank_agreement(a_scores, b_scores, *, k: int) -> dict:
+    """How far two per-unit scores agree: top-k overlap and Spearman rank correlation.
+
+    Parameters
+    ----------
+    a_scores, b_scores : array-like of shape (n_units,)
+        Higher = more relevant, e.g. relevance and AUROC (use ``abs(auc - 0.5)`` to count
+        units that fall at the feature as well), or relevance and a Fourier band peak.
+    k : int
+        Size of each top set, 1 <= k <= n_units.
+
+    Returns
+    -------
+    agreement : dict
+        ``"k"``; ``"overlap"``: |top_k(a) & top_k(b)| / k in [0, 1]; ``"shared"``: sorted
+        list of the units in both top sets; ``"spearman"``: Spearman's rho over all units
+        (``scipy.stats.spearmanr``), NaN when a score is constant.
+
+    Raises
+    ------
+    ValueError
+        If the scores differ in shape, are not 1-D, hold NaN, or `k` is out of range.
+
+    Notes
+    -----
+    Seed 000 (section 8) asks for a convergent-validity view between the relevance and FFT
+    top-k; top sets break ties by the lower unit index.
+    """
+    a = np.asarray(a_scores, dtype=np.float64)
+    b = np.asarray(b_scores, dtype=np.float64)
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"Scores must be 1-D and of equal shape, got {a.shape} and {b.shape}.")
+    if np.isnan(a).any() or np.isnan(b).any():
+        raise ValueError("Scores must not hold NaN.")
+    if int(k) != k or not 1 <= k <= a.size:
+        raise ValueError(f"`k` must be an integer in [1, {a.size}], got {k!r}.")
+    from scipy.stats import ConstantInputWarning, spearmanr  # slow to import
+
+    k = int(k)
+    shared = np.intersect1d(_top(a, k), _top(b, k))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConstantInputWarning)
+        rho = spearmanr(a, b).statistic if a.size > 1 else np.nan
+    return {
+        "k": k,
+        "overlap": shared.size / k,
+        "shared": shared.tolist(),
+        "spearman": float(rho),
+    }

@@ -1,0 +1,134 @@
+"""Tests for lib.analysis.relevance: seed 000's relevance score and auto-detected windows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.signal
+
+from lib.analysis.features import REGEX_PRESETS, FeatureError, regex_mask
+from lib.analysis.relevance import HALF_WIDTH, auto_detect_windows, relevance
+
+SPIKE_UNIT = 17  # spikes at every space
+PERIOD_UNIT = 42  # oscillates with period 4, unrelated to the text
+
+
+def ar1(rng: np.random.Generator, n_steps: int, n_units: int, *, phi: float, sd: float):
+    """Autocorrelated noise a_t = phi a_t-1 + e_t, e ~ N(0, sd^2), shape (n_steps, n_units)."""
+    noise = rng.normal(0.0, sd, size=(n_steps, n_units))
+    return scipy.signal.lfilter([1.0], [1.0, -phi], noise, axis=0)
+
+
+def planted_layer(n_steps: int = 2000, n_units: int = 64, seed: int = 0):
+    """Tokens, the "space" mask and float32 activations with two planted units.
+
+    All units are AR(1) noise (phi 0.8). Unit SPIKE_UNIT adds 2 at every space (~15 % of the
+    tokens); unit PERIOD_UNIT adds cos(pi t / 2), period 4 (frequency 0.25).
+    """
+    rng = np.random.default_rng(seed)
+    alphabet = list("abcdefgh ")
+    tokens = rng.choice(alphabet, size=n_steps, p=[0.85 / 8] * 8 + [0.15]).tolist()
+    mask = regex_mask(tokens, REGEX_PRESETS["space"])
+    acts = ar1(rng, n_steps, n_units, phi=0.8, sd=0.5)
+    acts[:, SPIKE_UNIT] += 2.0 * mask
+    acts[:, PERIOD_UNIT] += np.cos(np.pi * np.arange(n_steps) / 2)
+    return tokens, mask, acts.astype(np.float32)
+
+
+def test_relevance_hand_computed() -> None:
+    # T = 5, feature at t = 0, 2, 4 (both edges, to exercise the reflect padding)
+    acts = np.array(
+        [
+            [0.0, 3.0],
+            [2.0, 1.0],
+            [0.0, 2.0],
+            [0.0, 2.0],
+            [1.0, 0.0],
+        ]
+    )
+    mask = np.array([True, False, True, False, True])
+    # unit 0, a = 0 2 0 0 1, padded a_-1 := a_1 = 2 and a_5 := a_3 = 0:
+    #   delta = |(0 + 0 + 1)/3 - (2 + 0)/2| = 2/3
+    #   |2 a_t - a_t-1 - a_t+1| at t = 0, 2, 4: |0 - 2 - 2| = 4, |0 - 2 - 0| = 2, |2 - 0 - 0| = 2
+    #   R_0 = 2/3 + (4 + 2 + 2)/3 = 10/3
+    # unit 1, a = 3 1 2 2 0, padded a_-1 := 1 and a_5 := 2:
+    #   delta = |(3 + 2 + 0)/3 - (1 + 2)/2| = 1/6
+    #   spikes: |6 - 1 - 1| = 4, |4 - 1 - 2| = 1, |0 - 2 - 2| = 4
+    #   R_1 = 1/6 + 9/3 = 19/6
+    raw = relevance(acts, mask, normalize=False)
+    np.testing.assert_allclose(raw, [10 / 3, 19 / 6])
+    np.testing.assert_allclose(relevance(acts, mask), [1.0, 0.95])
+    # float32 input gives the same numbers
+    np.testing.assert_allclose(relevance(acts.astype(np.float32), mask), [1.0, 0.95], rtol=1e-6)
+
+
+def test_relevance_reflects_without_repeating_the_edge() -> None:
+    # a spike at t = 0: reflect padding (a_-1 := a_1) sees |2*5 - 0 - 0| = 10; repeating the
+    # edge (a_-1 := a_0) would see only 5
+    acts = np.array([[5.0], [0.0], [0.0], [0.0]])
+    mask = np.array([True, False, False, False])
+    assert relevance(acts, mask, normalize=False)[0] == pytest.approx(5.0 + 10.0)
+
+
+def test_constant_activations_give_zeros() -> None:
+    acts = np.ones((10, 3))
+    mask = np.arange(10) % 3 == 0
+    assert relevance(acts, mask).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_planted_spiking_unit_ranks_first() -> None:
+    _, mask, acts = planted_layer()
+    scores = relevance(acts, mask)
+    assert scores.shape == (64,)
+    assert int(np.argmax(scores)) == SPIKE_UNIT
+    assert scores[SPIKE_UNIT] == 1.0
+    runner_up = np.sort(scores)[-2]
+    assert runner_up < 0.6  # clearly separated
+    windows = auto_detect_windows(scores, 2, half_width=HALF_WIDTH["relevance"])
+    assert windows[0] == [SPIKE_UNIT - 1, SPIKE_UNIT, SPIKE_UNIT + 1]
+
+
+def test_auto_detect_windows_order_and_clipping() -> None:
+    scores = np.array([0.9, 0.1, 0.2, 1.0, 0.3, 0.95])
+    assert auto_detect_windows(scores, 3, half_width=1) == [[2, 3, 4], [4, 5], [0, 1]]
+    assert auto_detect_windows(scores, 1, half_width=2) == [[1, 2, 3, 4, 5]]
+    assert auto_detect_windows(scores, 1, half_width=0) == [[3]]
+    # more hypotheses than units: one window per unit; NaN ranks last; ties: lower unit first
+    assert auto_detect_windows([np.nan, 1.0, 1.0], 5, half_width=0) == [[1], [2], [0]]
+
+
+@pytest.mark.parametrize(
+    ("acts", "mask", "error", "match"),
+    [
+        (np.zeros(5), [True] * 5, ValueError, r"2-D \(n_steps, n_units\), got shape \(5,\)"),
+        (np.zeros((2, 3)), [True, False], ValueError, "at least 3 steps.*got 2"),
+        (np.zeros((5, 0)), [True] * 5, ValueError, "no unit"),
+        (np.zeros((5, 2)), [True, False], FeatureError, r"shape \(5,\).*got \(2,\)"),
+        (np.zeros((5, 2)), [False] * 5, FeatureError, "matches none of the 5 tokens"),
+        (np.zeros((5, 2)), [True] * 5, FeatureError, "matches every token"),
+        (np.full((5, 2), np.nan), [True] + [False] * 4, ValueError, "NaN or inf in 2 unit"),
+        (np.array([["a"] * 2] * 5), [True] + [False] * 4, ValueError, "must hold numbers"),
+    ],
+)
+def test_relevance_errors(acts, mask, error, match: str) -> None:
+    with pytest.raises(error, match=match):
+        relevance(acts, np.asarray(mask))
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (([], 1), "1-D.*non-empty"),
+        (([[1.0]], 1), "1-D"),
+        (([1.0, 2.0], 0), "n_hypotheses.*>= 1, got 0"),
+        (([1.0, 2.0], 1.5), "n_hypotheses.*got 1.5"),
+    ],
+)
+def test_auto_detect_errors(args, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        auto_detect_windows(*args, half_width=1)
+
+
+def test_auto_detect_rejects_negative_half_width() -> None:
+    with pytest.raises(ValueError, match="half_width.*got -1"):
+        auto_detect_windows([1.0, 2.0], 1, half_width=-1)
