@@ -5,7 +5,8 @@ Layout of a model folder::
     model.keras      the Keras model (latest epoch, with optimizer state for resuming)
     vocab.json       {"tokenizer": {...}, "vocab": {...}}
     meta.json        spec, corpus, metrics, history, train config
-    checkpoints/     epoch-001.weights.h5, ... (weights after each epoch)
+    checkpoints/     epoch-001.weights.npz, ... (layer weights after each epoch,
+                     model.get_weights() order; no optimizer state)
 
 Saving is atomic: the new version is written to a hidden temporary folder which then
 replaces the old one by two renames. If a crash falls between them, the previous version
@@ -102,6 +103,14 @@ def _file_hash(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    """Checkpoints never change once written, so the new version may share their files."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
 
@@ -116,7 +125,7 @@ def save(
     """Write ``bundle`` as ``<root>/<name>/`` atomically; return the folder.
 
     Checkpoints of an earlier version are carried over. ``new_checkpoint`` =
-    (epoch, keras model) adds ``checkpoints/epoch-<epoch>.weights.h5``.
+    (epoch, keras model) adds ``checkpoints/epoch-<epoch>.weights.npz``.
     """
     validate_name(name)
     base = models_root(root)
@@ -134,11 +143,12 @@ def save(
         meta = dict(bundle.meta, name=name, spec=bundle.spec.to_dict())
         _write_json(tmp / "meta.json", meta)
         if (target / "checkpoints").is_dir():
-            shutil.copytree(target / "checkpoints", tmp / "checkpoints")
+            shutil.copytree(target / "checkpoints", tmp / "checkpoints",
+                            copy_function=_link_or_copy)
         if new_checkpoint is not None:
             epoch, model = new_checkpoint
             (tmp / "checkpoints").mkdir(exist_ok=True)
-            model.save_weights(tmp / "checkpoints" / f"epoch-{epoch:03d}.weights.h5")
+            np.savez(tmp / "checkpoints" / f"epoch-{epoch:03d}.weights.npz", *model.get_weights())
         old = base / f".{name}.old-{tag}"
         if target.exists():
             os.rename(target, old)
@@ -236,11 +246,32 @@ def checkpoints(name: str, *, root: str | os.PathLike | None = None) -> list[tup
     """(epoch, path) of the per-epoch weight checkpoints of model ``name``, oldest first."""
     folder = model_dir(name, root=root) / "checkpoints"
     found = []
-    for p in folder.glob("epoch-*.weights.h5"):
-        m = re.fullmatch(r"epoch-(\d+)\.weights\.h5", p.name)
+    for p in folder.glob("epoch-*.weights.npz"):
+        m = re.fullmatch(r"epoch-(\d+)\.weights\.npz", p.name)
         if m:
             found.append((int(m.group(1)), p))
     return sorted(found)
+
+
+def load_checkpoint(bundle: ModelBundle, epoch: int) -> ModelBundle:
+    """A copy of ``bundle`` with the weights it had after ``epoch`` (from its checkpoints)."""
+    import keras
+
+    found = dict(checkpoints(bundle.name, root=bundle.path.parent if bundle.path else None))
+    if epoch not in found:
+        raise RegistryError(f"Model {bundle.name!r} has no checkpoint for epoch {epoch}; it has "
+                            f"{sorted(found) or 'none'}.")
+    with np.load(found[epoch], allow_pickle=False) as z:
+        weights = [z[f"arr_{i}"] for i in range(len(z.files))]
+    model = keras.models.clone_model(bundle.model)
+    try:
+        model.set_weights(weights)
+    except ValueError as e:
+        raise RegistryError(f"Checkpoint {epoch} of {bundle.name!r} does not fit the model: "
+                            f"{e}") from None
+    return ModelBundle(model=model, vocab=bundle.vocab, tokenizer=bundle.tokenizer,
+                       spec=bundle.spec, meta=bundle.meta, name=bundle.name, path=bundle.path,
+                       fingerprint=f"{bundle.fingerprint}@{epoch}")
 
 
 def delete(name: str, *, root: str | os.PathLike | None = None) -> None:

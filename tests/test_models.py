@@ -71,7 +71,7 @@ def test_one_epoch_lowers_loss_and_saves_metrics(tmp_path):
     assert m["val_bpc"] == pytest.approx(m["val_loss"] / np.log(2))
     assert 0 < m["baseline_bpc"] < np.log2(len(load("tiny", root=tmp_path).vocab)) + 0.5
     assert meta["spec"] == TINY.to_dict() and meta["epochs_done"] == 1
-    assert (tmp_path / "tiny" / "checkpoints" / "epoch-001.weights.h5").is_file()
+    assert (tmp_path / "tiny" / "checkpoints" / "epoch-001.weights.npz").is_file()
     assert bundle.name == "tiny" and list_models(root=tmp_path)[0]["name"] == "tiny"
 
 
@@ -172,3 +172,16 @@ def test_crash_between_renames_leaves_previous_version_loadable(tmp_path, monkey
 def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(registry.RegistryError, match="no model named 'nope'"):
         load("nope", root=tmp_path)
+
+
+def test_checkpoints_hold_each_epochs_weights(tmp_path):
+    bundle = train(TINY, CORPUS, name="ck", config=TrainConfig(epochs=2, batch_size=16),
+                   root=tmp_path)
+    assert [e for e, _ in registry.checkpoints("ck", root=tmp_path)] == [1, 2]
+    last = registry.load_checkpoint(bundle, 2)
+    for a, b in zip(last.model.get_weights(), bundle.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    first = registry.load_checkpoint(bundle, 1)
+    assert not np.array_equal(first.model.get_weights()[0], bundle.model.get_weights()[0])
+    with pytest.raises(registry.RegistryError, match="no checkpoint for epoch 9"):
+        registry.load_checkpoint(bundle, 9)
