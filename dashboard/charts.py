@@ -163,3 +163,110 @@ def spectrum_lines(df: pd.DataFrame, *, band: tuple[float, float]) -> alt.LayerC
                  alt.Tooltip("amplitude:Q", format=".4f")],
     )
     return (shade + lines).properties(height=260)
+
+
+BLUE_ORANGE = alt.Scale(domainMid=0, range=["#09adff", "#f2f2f2", "#ff5b09"])
+
+
+def histogram_overlay(df: pd.DataFrame) -> alt.LayerChart:
+    """A neuron's activation distribution (bars) over the layer's reference (line).
+
+    ``df``: columns ``value`` (bin start), ``neuron`` and ``reference`` probabilities.
+    """
+    bars = alt.Chart(df).mark_bar(color="#3b4cc0", opacity=0.75).encode(
+        x=alt.X("value:Q", title="activation (bin start)"),
+        y=alt.Y("neuron:Q", title="probability"),
+        tooltip=[alt.Tooltip("value:Q", format=".2f"), alt.Tooltip("neuron:Q", format=".4f"),
+                 alt.Tooltip("reference:Q", format=".4f")],
+    )
+    line = alt.Chart(df).mark_line(color="#b40426").encode(x="value:Q", y="reference:Q")
+    return (bars + line).properties(height=220)
+
+
+def per_model_bars(df: pd.DataFrame, *, value: str, title: str) -> alt.Chart:
+    """One bar per model (seed 001 fig. 5.7): columns ``model`` and ``value``."""
+    return alt.Chart(df).mark_bar().encode(
+        x=alt.X("model:N", sort=None, title=None), y=alt.Y(f"{value}:Q", title=title),
+        tooltip=["model:N", alt.Tooltip(f"{value}:Q", format=".4f")],
+    ).properties(height=220)
+
+
+def box_percentiles(df: pd.DataFrame, *, group: str = "token") -> alt.LayerChart:
+    """RNNVis box plots: 25-75 box, 9-91 whiskers, median tick; one row per group."""
+    base = alt.Chart(df).encode(y=alt.Y(f"{group}:N", sort=None, title=None))
+    whisker = base.mark_rule(color="#888").encode(x=alt.X("p9:Q", title="activation"), x2="p91:Q")
+    box = base.mark_bar(size=12, color="#ff9b5e").encode(x="p25:Q", x2="p75:Q")
+    median = base.mark_tick(color="black", size=12).encode(
+        x="p50:Q", tooltip=[f"{group}:N", "count:Q", alt.Tooltip("p50:Q", format=".3f"),
+                            alt.Tooltip("mean:Q", format=".3f")])
+    return (whisker + box + median).properties(height=alt.Step(18))
+
+
+def token_map(df: pd.DataFrame, *, colour: str, highlight: str | None = None) -> alt.Chart:
+    """Token-state map: columns ``x``, ``y``, ``token``, ``context``, ``cluster`` and the
+    ``colour`` column; tokens equal to ``highlight`` are drawn large and in red."""
+    color = alt.Color(f"{colour}:N", legend=alt.Legend(columns=2, symbolLimit=40))
+    size = alt.value(18)
+    if highlight is not None:
+        size = alt.condition(alt.datum.token == highlight, alt.value(90), alt.value(10))
+        color = alt.condition(alt.datum.token == highlight, alt.value("#d62728"),
+                              alt.value("#bbbbbb"))
+    return (
+        alt.Chart(df).mark_circle(opacity=0.75).encode(
+            x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None), color=color, size=size,
+            tooltip=["token:N", "context:N", "cluster:N", "position:Q"],
+        ).properties(height=520).interactive()
+    )
+
+
+def cluster_positions(df: pd.DataFrame) -> alt.Chart:
+    """Where a cluster's tokens sit in the text: ``position`` ticks, one row per cluster."""
+    return alt.Chart(df).mark_tick(thickness=1).encode(
+        x=alt.X("position:Q", title="position in the text"),
+        y=alt.Y("cluster:N", title="cluster"),
+        tooltip=["token:N", "position:Q", "cluster:N"],
+    ).properties(height=alt.Step(22))
+
+
+def memory_chips(df: pd.DataFrame) -> alt.FacetChart:
+    """RNNVis memory chips: each unit a cell, each unit cluster a chip, coloured blue
+    (negative) / orange (positive) by the selected word's response.
+
+    ``df``: columns ``unit``, ``cluster``, ``row``, ``col`` and ``response``.
+    """
+    return alt.Chart(df).mark_rect(stroke="white", strokeWidth=1).encode(
+        x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None),
+        color=alt.Color("response:Q", scale=BLUE_ORANGE, title="response"),
+        tooltip=["unit:Q", "cluster:N", alt.Tooltip("response:Q", format=".3f")],
+    ).properties(width=alt.Step(14), height=alt.Step(14)).facet(
+        row=alt.Row("cluster:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
+        spacing=6,
+    )
+
+
+def word_clouds(df: pd.DataFrame) -> alt.FacetChart:
+    """Word clusters as packed word lists sized by response, coloured by POS.
+
+    ``df``: columns ``word``, ``cluster``, ``x``, ``y`` (packing slots), ``size`` and ``pos``.
+    """
+    return alt.Chart(df).mark_text(align="left", baseline="middle").encode(
+        x=alt.X("x:Q", axis=None, scale=alt.Scale(domain=[0, 6])),
+        y=alt.Y("y:Q", axis=None, scale=alt.Scale(reverse=True)),
+        text="word:N", size=alt.Size("size:Q", scale=alt.Scale(range=[9, 18]), legend=None),
+        color=alt.Color("pos:N", title="POS", scale=alt.Scale(scheme="tableau10")),
+        tooltip=["word:N", "pos:N", alt.Tooltip("size:Q", format=".3f", title="response")],
+    ).properties(width=520, height=alt.Step(16)).facet(
+        row=alt.Row("cluster:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
+        spacing=4,
+    )
+
+
+def edge_matrix(df: pd.DataFrame) -> alt.Chart:
+    """Cluster-to-cluster edges: word cluster x unit cluster, signed mean response."""
+    return alt.Chart(df).mark_rect().encode(
+        x=alt.X("unit_cluster:O", title="unit cluster (chip)"),
+        y=alt.Y("word_cluster:O", title="word cluster (cloud)"),
+        color=alt.Color("weight:Q", scale=BLUE_ORANGE, title="mean response"),
+        tooltip=["word_cluster:O", "unit_cluster:O", alt.Tooltip("weight:Q", format=".4f"),
+                 alt.Tooltip("strength:Q", format=".2f")],
+    ).properties(height=alt.Step(22), width=alt.Step(22))

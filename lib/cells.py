@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 
 @dataclass
@@ -195,22 +196,25 @@ def run(
     h_next = np.empty_like(h)
     sig = np.empty((B, WIDTH[w.cell] * u), np.float32)
     warm = None
-    for t in range(T):
-        step(w, xp[t], h, c, h_next, sig)
-        h, h_next = h_next, h
-        if c is not None:
-            c = sig[:, 4 * u :].copy()
-        if reset_until is not None:
-            held = reset_until > t
-            if held.any():
-                h[held] = 0.0
-                if c is not None:
-                    c[held] = 0.0
-        if t >= keep_from:
-            H[:, t - keep_from] = h
-            S[:, t - keep_from] = sig
-        elif t == keep_from - 1:
-            warm = state_of(h, c)
+    # One BLAS thread: these matmuls are small, and threads that wait for each other at
+    # every step cost several times the work when the machine is busy (a shared server).
+    with threadpool_limits(1, user_api="blas"):
+        for t in range(T):
+            step(w, xp[t], h, c, h_next, sig)
+            h, h_next = h_next, h
+            if c is not None:
+                c = sig[:, 4 * u :].copy()
+            if reset_until is not None:
+                held = reset_until > t
+                if held.any():
+                    h[held] = 0.0
+                    if c is not None:
+                        c[held] = 0.0
+            if t >= keep_from:
+                H[:, t - keep_from] = h
+                S[:, t - keep_from] = sig
+            elif t == keep_from - 1:
+                warm = state_of(h, c)
     return H, S, warm
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import nltk
 
@@ -39,6 +40,7 @@ NLTK_CORPORA = (
     "treebank",
 )
 MAX_BYTES = 20 * 2**20
+T = TypeVar("T")
 
 _STDLIB_SKIP_DIRS = frozenset(
     {
@@ -179,6 +181,56 @@ def _read_nltk(name: str) -> str:
     return reader.raw()
 
 
+def with_nltk_data(
+    name: str,
+    read: Callable[[], T],
+    *,
+    download: bool = True,
+    error: type[CorpusError] = CorpusError,
+) -> T:
+    """Call ``read()``; if NLTK data package `name` is missing, download it and call again.
+
+    Parameters
+    ----------
+    name : str
+        The NLTK data package ``read`` needs (e.g. ``"brown"``).
+    read : callable
+        Reads the data; raises ``LookupError`` when the package is not installed.
+    download : bool, default True
+        If the data is missing, try ``nltk.download`` into ``<project>/data/nltk_data``.
+    error : type, default CorpusError
+        The exception class raised (a subclass of :class:`CorpusError`).
+
+    Raises
+    ------
+    CorpusError
+        (or `error`) if the data is missing and could not be downloaded; the message names
+        the fix.
+    """
+    fix = (
+        f"run `python -m nltk.downloader {name}` on a machine with network, "
+        "or set NLTK_DATA to a folder holding it"
+    )
+    try:
+        return read()
+    except LookupError:
+        if not download:
+            raise error(f"NLTK corpus {name!r} is not installed; {fix}") from None
+        try:
+            nltk.download(name, download_dir=str(NLTK_DATA_DIR), quiet=True, raise_on_error=True)
+            return read()
+        except (LookupError, OSError, ValueError) as err:
+            reason = (
+                "downloaded data not found"
+                if isinstance(err, LookupError)
+                else str(err).splitlines()[0]
+            )
+            raise error(
+                f"NLTK corpus {name!r} is not installed and could not be downloaded ({reason}); "
+                f"{fix}"
+            ) from None
+
+
 def nltk_corpus(name: str, *, download: bool = True) -> Corpus:
     """Load an NLTK corpus as raw running text, downloading it if it is missing.
 
@@ -202,28 +254,7 @@ def nltk_corpus(name: str, *, download: bool = True) -> Corpus:
     """
     if name not in NLTK_CORPORA:
         raise CorpusError(f"NLTK corpus must be one of {list(NLTK_CORPORA)}, got {name!r}")
-    fix = (
-        f"run `python -m nltk.downloader {name}` on a machine with network, "
-        "or set NLTK_DATA to a folder holding it"
-    )
-    try:
-        text = _read_nltk(name)
-    except LookupError:
-        if not download:
-            raise CorpusError(f"NLTK corpus {name!r} is not installed; {fix}") from None
-        try:
-            nltk.download(name, download_dir=str(NLTK_DATA_DIR), quiet=True, raise_on_error=True)
-            text = _read_nltk(name)
-        except (LookupError, OSError, ValueError) as err:
-            reason = (
-                "downloaded data not found"
-                if isinstance(err, LookupError)
-                else str(err).splitlines()[0]
-            )
-            raise CorpusError(
-                f"NLTK corpus {name!r} is not installed and could not be downloaded ({reason}); "
-                f"{fix}"
-            ) from None
+    text = with_nltk_data(name, lambda: _read_nltk(name), download=download)
     return Corpus(name=name, text=_normalise(text), source="nltk", ref=f"nltk:{name}")
 
 

@@ -9,9 +9,10 @@ most probable token. A fixed ``seed`` gives the same text every time.
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from lib.cells import WIDTH, split_signals, step
-from lib.record import forward, output_probs
+from lib.record import forward, output_probs, require_language_model
 from lib.trace import Trace
 
 
@@ -70,6 +71,7 @@ def generate(
     Trace
         ``n_seed`` is the number of seed tokens; signals cover seed and sample alike.
     """
+    require_language_model(bundle)
     if length < 0:
         raise ValueError(f"length must be >= 0, got {length}")
     tokens = bundle.tokenizer.tokenize(seed_text)
@@ -86,21 +88,22 @@ def generate(
     steps: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n_layers)]
     ids = list(seed_ids)
     logits = h_last[-1] @ weights.dense_w + weights.dense_b
-    for _ in range(length):
-        nxt = sample_next(logits, rng, temperature=temperature, top_k=top_k)
-        ids.append(nxt)
-        x = np.array([nxt])
-        for k, w in enumerate(weights.layers):
-            xp = weights.project(k, x)
-            h_out = np.empty((1, w.units), np.float32)
-            s_out = np.empty((1, WIDTH[w.cell] * w.units), np.float32)
-            step(w, xp, hs[k], cs[k], h_out, s_out)
-            steps[k].append((h_out, s_out))
-            hs[k] = h_out
-            if cs[k] is not None:
-                cs[k] = s_out[:, 4 * w.units :]
-            x = h_out
-        logits = hs[-1][0] @ weights.dense_w + weights.dense_b
+    with threadpool_limits(1, user_api="blas"):  # see lib.cells.run
+        for _ in range(length):
+            nxt = sample_next(logits, rng, temperature=temperature, top_k=top_k)
+            ids.append(nxt)
+            x = np.array([nxt])
+            for k, w in enumerate(weights.layers):
+                xp = weights.project(k, x)
+                h_out = np.empty((1, w.units), np.float32)
+                s_out = np.empty((1, WIDTH[w.cell] * w.units), np.float32)
+                step(w, xp, hs[k], cs[k], h_out, s_out)
+                steps[k].append((h_out, s_out))
+                hs[k] = h_out
+                if cs[k] is not None:
+                    cs[k] = s_out[:, 4 * w.units :]
+                x = h_out
+            logits = hs[-1][0] @ weights.dense_w + weights.dense_b
     signals = {}
     for k, w in enumerate(weights.layers):
         if steps[k]:

@@ -1,14 +1,37 @@
-"""Build and train recurrent language models; the registry API is re-exported here.
+"""Build and train recurrent language models and sequence classifiers; the registry API is
+re-exported here.
 
-``build(spec, vocab_size)`` makes ids -> Embedding -> 1..3 recurrent layers (SimpleRNN,
-LSTM or GRU, all returning sequences, dropout between) -> Dense logits.
-``train(spec, corpus, name=...)`` tokenizes, splits, trains with per-epoch validation,
-checkpoints and saves every epoch, and can be stopped and resumed.
+``build(spec, vocab_size)`` makes, for ``spec.task == "lm"``, ids -> Embedding -> 1..3
+recurrent layers (SimpleRNN, LSTM or GRU, all returning sequences, dropout between) ->
+Dense logits. ``train(spec, corpus, name=...)`` tokenizes, splits, trains with per-epoch
+validation, checkpoints and saves every epoch, and can be stopped and resumed.
 
-Metrics (meta.json "metrics"): ``val_loss`` (nats per token), ``val_accuracy``, and
-``val_bpc`` = val_loss / ln 2 with ``baseline_bpc`` (char level) or ``val_perplexity`` =
-exp(val_loss) with ``baseline_perplexity`` (word level). The baseline is the add-one
-smoothed unigram model of the training split scored on the validation split.
+For ``spec.task == "classifier"`` (seed 003) ``build`` makes ids -> Embedding(mask_zero)
+-> 1..3 recurrent layers (the last returns only its final state) -> Dense(1, sigmoid) for
+2 classes or Dense(K, softmax) for K > 2, and ``train_classifier(spec, data, name=...)``
+trains it on a :class:`lib.datasets.LabelledData` with the same progress records, stop,
+resume, per-epoch checkpoints and atomic saves.
+
+Classifier input ids: id 0 is padding (:data:`PAD_ID`), masked by the Embedding; token
+ids are the vocabulary's ids plus one (:data:`ID_OFFSET`), so ``<unk>`` (vocabulary id
+0) is model id 1 and the vocabulary, its files and the language models stay as they are.
+The embedding has ``len(vocab) + 1`` rows. Texts are cut to their first ``max_len``
+tokens and padded at the end (seed 003 kept the last 100 tokens and padded in front,
+without masking, so its states include the padding; here padded steps are masked and
+never recorded).
+
+Language-model metrics (meta.json "metrics"): ``val_loss`` (nats per token),
+``val_accuracy``, and ``val_bpc`` = val_loss / ln 2 with ``baseline_bpc`` (char level) or
+``val_perplexity`` = exp(val_loss) with ``baseline_perplexity`` (word level). The baseline
+is the add-one smoothed unigram model of the training split scored on the validation
+split.
+
+Classifier metrics: ``val_loss``, ``val_accuracy``, ``test_loss``, ``test_accuracy`` (on
+the held-out test split) and ``baseline_accuracy`` (always predicting the training
+split's most frequent class, scored on the test split). Accuracy is the real one: the
+share of texts whose predicted class is the true class (``BinaryAccuracy`` on the single
+sigmoid unit, ``SparseCategoricalAccuracy`` on K softmax units), never Keras' element-wise
+binary accuracy on one-hot targets that inflated seed 003's Reuters figure (§3).
 """
 
 from __future__ import annotations
@@ -42,11 +65,22 @@ from lib.tokenizer import Tokenizer, Vocab, split_ids, unigram_cross_entropy  # 
 CELLS = ("rnn", "lstm", "gru")
 LEVELS = ("char", "word")
 OPTIMIZERS = ("adam", "rmsprop")
+TASKS = ("lm", "classifier")
+PAD_ID = 0
+"""Classifier input id of padding (masked)."""
+ID_OFFSET = 1
+"""Classifier input id = vocabulary id + ID_OFFSET."""
+MAX_CLASSES = 100
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Architecture of a recurrent language model."""
+    """Architecture of a recurrent language model or sequence classifier.
+
+    ``seq_len`` is the language model's training window; ``n_classes`` (2 to 100) and
+    ``max_len`` (tokens kept per text, 1 to 2000) are for ``task="classifier"`` only and
+    must stay None for language models.
+    """
 
     cell: str = "lstm"
     level: str = "char"
@@ -57,24 +91,49 @@ class ModelSpec:
     dropout: float = 0.0
     seq_len: int = 100
     task: str = "lm"
+    n_classes: int | None = None
+    max_len: int | None = None
 
     def validate(self) -> ModelSpec:
         """Return self, or raise ValueError naming the bad setting and its value."""
         checks = [
             (self.cell in CELLS, f"cell must be one of {CELLS}, got {self.cell!r}"),
             (self.level in LEVELS, f"level must be one of {LEVELS}, got {self.level!r}"),
-            (self.task == "lm", f"task must be 'lm', got {self.task!r}"),
+            (self.task in TASKS, f"task must be one of {TASKS}, got {self.task!r}"),
             (1 <= self.layers <= 3, f"layers must be 1 to 3, got {self.layers}"),
             (1 <= self.units <= 4096, f"units must be 1 to 4096, got {self.units}"),
             (1 <= self.embedding <= 2048, f"embedding must be 1 to 2048, got {self.embedding}"),
             (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
             (2 <= self.seq_len <= 2000, f"sequence length must be 2 to 2000, got {self.seq_len}"),
         ]
+        if self.task == "classifier":
+            checks += [
+                (isinstance(self.n_classes, int) and 2 <= self.n_classes <= MAX_CLASSES,
+                 f"a classifier needs n_classes 2 to {MAX_CLASSES}, got {self.n_classes!r}"),
+                (isinstance(self.max_len, int) and 1 <= self.max_len <= 2000,
+                 f"max_len (tokens per text) must be 1 to 2000, got {self.max_len!r}"),
+            ]
+        elif self.task == "lm":
+            checks += [
+                (self.n_classes is None, f"n_classes is for classifiers; a language model "
+                 f"predicts its vocabulary, got n_classes={self.n_classes!r}"),
+                (self.max_len is None, f"max_len is for classifiers; a language model uses "
+                 f"seq_len, got max_len={self.max_len!r}"),
+            ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
         _ = self.tokenizer  # validates the tokenizer mode
         return self
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.task == "classifier"
+
+    @property
+    def n_outputs(self) -> int:
+        """Units of the output layer: 1 (sigmoid) for 2 classes, else n_classes (softmax)."""
+        return 1 if self.n_classes == 2 else int(self.n_classes)
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -89,7 +148,10 @@ class ModelSpec:
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def describe(self) -> str:
-        return f"{self.level} {self.cell.upper()} {self.layers}x{self.units}"
+        base = f"{self.level} {self.cell.upper()} {self.layers}x{self.units}"
+        if self.is_classifier:
+            return f"{base} classifier ({self.n_classes} classes, max {self.max_len} tokens)"
+        return base
 
 
 @dataclass(frozen=True)
@@ -106,6 +168,7 @@ class TrainConfig:
     max_vocab: int | None = None
     seed: int = 0
     max_tokens: int | None = None  # train on the first max_tokens tokens of the corpus
+    test_fraction: float = 0.2  # classifiers: held-out test share of each class
 
     def validate(self) -> TrainConfig:
         checks = [
@@ -118,6 +181,8 @@ class TrainConfig:
             (0 < self.val_fraction < 0.5, f"validation fraction must be in (0, 0.5), got "
              f"{self.val_fraction}"),
             (self.min_count >= 1, f"min count must be >= 1, got {self.min_count}"),
+            (0 < self.test_fraction < 0.5, f"test fraction must be in (0, 0.5), got "
+             f"{self.test_fraction}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -126,11 +191,20 @@ class TrainConfig:
 
 
 def build(spec: ModelSpec, vocab_size: int):
-    """A Keras model mapping ids (batch, T) to next-token logits (batch, T, vocab_size)."""
+    """A Keras model for `spec`.
+
+    Language model: ids (batch, T) to next-token logits (batch, T, vocab_size).
+    Classifier: ids (batch, T), vocabulary id + 1 with 0 = padding, to class probabilities
+    (batch, 1) (sigmoid, 2 classes) or (batch, n_classes) (softmax); see the module
+    docstring. Layer names: ``embedding``, ``recurrent_<k>``, ``dropout_<k>``, and
+    ``logits`` (language model) or ``output`` (classifier).
+    """
     import keras
     from keras import layers
 
     spec.validate()
+    if spec.is_classifier:
+        return _build_classifier(spec, vocab_size)
     rnn = {"rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}[spec.cell]
     ids = keras.Input((None,), dtype="int32", name="ids")
     x = layers.Embedding(vocab_size, spec.embedding, name="embedding")(ids)
@@ -144,14 +218,39 @@ def build(spec: ModelSpec, vocab_size: int):
     return keras.Model(ids, logits, name=f"{spec.cell}_{spec.level}_lm")
 
 
-def compile_model(model, config: TrainConfig) -> None:
+def _build_classifier(spec: ModelSpec, vocab_size: int):
+    import keras
+    from keras import layers
+
+    rnn = {"rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}[spec.cell]
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    x = layers.Embedding(vocab_size + ID_OFFSET, spec.embedding, mask_zero=True,
+                         name="embedding")(ids)
+    for k in range(spec.layers):
+        if spec.dropout:
+            x = layers.Dropout(spec.dropout, name=f"dropout_{k}")(x)
+        last = k == spec.layers - 1
+        x = rnn(spec.units, return_sequences=not last, name=f"recurrent_{k}")(x)
+    if spec.dropout:
+        x = layers.Dropout(spec.dropout, name=f"dropout_{spec.layers}")(x)
+    activation = "sigmoid" if spec.n_outputs == 1 else "softmax"
+    out = layers.Dense(spec.n_outputs, activation=activation, name="output")(x)
+    return keras.Model(ids, out, name=f"{spec.cell}_{spec.level}_classifier")
+
+
+def _optimizer(config: TrainConfig):
     import keras
 
     opt_cls = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
+    return opt_cls[config.optimizer](learning_rate=config.learning_rate,
+                                     clipnorm=config.clipnorm)
+
+
+def compile_model(model, config: TrainConfig) -> None:
+    import keras
+
     model.compile(
-        optimizer=opt_cls[config.optimizer](
-            learning_rate=config.learning_rate, clipnorm=config.clipnorm
-        ),
+        optimizer=_optimizer(config),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -407,6 +506,277 @@ def train(
     return bundle
 
 
+# --- sequence classifiers (seed 003) ----------------------------------------------------------
+
+
+def accuracy_metric(n_classes: int):
+    """The real classification accuracy of a classifier built by :func:`build`.
+
+    ``BinaryAccuracy`` (threshold 0.5, so p <= 0.5 is class 0 as in seed 003's code) on the
+    single sigmoid unit for 2 classes; ``SparseCategoricalAccuracy`` (argmax) on integer
+    labels for more. Both are logged as ``accuracy`` / ``val_accuracy``.
+    """
+    import keras
+
+    if n_classes == 2:
+        return keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.5)
+    return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+
+
+def compile_classifier(model, config: TrainConfig, n_classes: int) -> None:
+    """Binary cross-entropy (2 classes) or sparse categorical cross-entropy, real accuracy."""
+    import keras
+
+    loss = (keras.losses.BinaryCrossentropy() if n_classes == 2
+            else keras.losses.SparseCategoricalCrossentropy())
+    model.compile(optimizer=_optimizer(config), loss=loss,
+                  metrics=[accuracy_metric(n_classes)])
+
+
+def classifier_ids(vocab: Vocab, token_lists: list[list[str]], max_len: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Encode texts for a classifier: first `max_len` tokens, padded at the end.
+
+    Parameters
+    ----------
+    vocab : Vocab
+    token_lists : list of n token lists
+    max_len : int
+
+    Returns
+    -------
+    ids : ndarray of shape (n, max_len), int32
+        Vocabulary id + :data:`ID_OFFSET`; :data:`PAD_ID` (0) after each text's end.
+    lengths : ndarray of shape (n,), int64
+        Real (unpadded) length of each row, ``min(len(tokens), max_len)``.
+    """
+    n = len(token_lists)
+    lengths = np.fromiter((min(len(t), max_len) for t in token_lists), np.int64, count=n)
+    ids = np.full((n, max_len), PAD_ID, np.int32)
+    flat = vocab.encode(tok for t in token_lists for tok in t[:max_len])
+    ids[np.arange(max_len)[None, :] < lengths[:, None]] = flat + ID_OFFSET
+    return ids, lengths
+
+
+def _targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Keras targets: (n, 1) float32 for the sigmoid unit, (n,) int32 class indices else."""
+    if n_classes == 2:
+        return labels.astype(np.float32)[:, None]
+    return labels.astype(np.int32)
+
+
+@dataclass
+class ClassifierSplits:
+    """A labelled dataset tokenized and split for one classifier spec and config.
+
+    ``train``, ``val`` and ``test`` index ``data`` (the texts left after dropping those
+    with no tokens); ``tokens[i]`` are the tokens of ``data.texts[i]``.
+    """
+
+    data: object
+    tokens: list[list[str]]
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    dropped_empty: int
+
+
+def classifier_splits(data, spec: ModelSpec, config: TrainConfig) -> ClassifierSplits:
+    """Tokenize `data`, drop texts without tokens, and split it train / validation / test.
+
+    The test split is :func:`lib.datasets.split_indices` with ``config.test_fraction`` and
+    ``config.seed``; the validation split takes ``config.val_fraction`` of what is left
+    (seed + 1). Both stratified and deterministic, so the test texts of a saved model can
+    be rebuilt from its dataset ref (:func:`lib.classify.held_out`).
+    """
+    from lib.datasets import DatasetError, split_indices
+
+    tokenizer = spec.tokenizer
+    tokens = [tokenizer.tokenize(t) for t in data.texts]
+    keep = [i for i, t in enumerate(tokens) if t]
+    if not keep:
+        raise DatasetError(f"every text of {data.name!r} is empty after {spec.level}-level "
+                           "tokenization; check the text column")
+    dropped = len(tokens) - len(keep)
+    if dropped:
+        data = data.subset(keep, info={**data.info, "dropped_empty": dropped})
+        tokens = [tokens[i] for i in keep]
+    counts = data.class_counts
+    rare = [f"{c!r} ({n})" for c, n in zip(data.classes, counts, strict=True) if n < 3]
+    if rare:
+        raise DatasetError(f"each class needs at least 3 texts (train, validation and test); "
+                           f"too few: {', '.join(rare)}")
+    rest, test = split_indices(data.labels, test_fraction=config.test_fraction,
+                               seed=config.seed)
+    train, val = split_indices(data.labels[rest], test_fraction=config.val_fraction,
+                               seed=config.seed + 1)
+    return ClassifierSplits(data, tokens, rest[train], rest[val], test, dropped)
+
+
+def check_classifier_training(
+    spec: ModelSpec,
+    data,
+    config: TrainConfig,
+    name: str,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    root=None,
+) -> int:
+    """Refuse bad classifier settings before any work starts; return the first epoch to train.
+
+    Raises ValueError (RegistryError for names, DatasetError for data) with a message for
+    the user.
+    """
+    validate_name(name)
+    if spec.task != "classifier":
+        raise ValueError(f"train_classifier needs a spec with task='classifier', got "
+                         f"task={spec.task!r}")
+    spec.validate()
+    config.validate()
+    if len(data) == 0:
+        raise ValueError(f"the dataset {data.name!r} has no texts: load or upload one first")
+    if spec.n_classes != data.n_classes:
+        raise ValueError(f"the spec has n_classes={spec.n_classes} but the dataset "
+                         f"{data.name!r} has {data.n_classes} classes {data.classes}")
+    exists = name in {m["name"] for m in list_models(root=root)}
+    if resume:
+        if not exists:
+            raise ValueError(f"There is no model {name!r} to resume.")
+        meta = read_meta(name, root=root)
+        if ModelSpec.from_dict(meta["spec"]) != spec:
+            raise ValueError(f"Model {name!r} was built with other settings: "
+                             f"{ModelSpec.from_dict(meta['spec']).describe()}.")
+        if meta.get("dataset", {}).get("sha1") != data.sha1:
+            raise ValueError(f"Model {name!r} was trained on another dataset "
+                             f"({meta.get('dataset', {}).get('ref', '?')}).")
+        done = int(meta.get("epochs_done", len(meta.get("history", []))))
+        if done >= config.epochs:
+            raise ValueError(f"Model {name!r} already has {done} epochs; set more than that "
+                             "to resume.")
+        return done
+    if exists and not overwrite:
+        raise ValueError(f"A model named {name!r} exists already: choose another name.")
+    return 0
+
+
+def train_classifier(
+    spec: ModelSpec,
+    data,
+    *,
+    name: str,
+    config: TrainConfig = TrainConfig(),
+    progress: ProgressHook | None = None,
+    stop: threading.Event | None = None,
+    resume: bool = False,
+    root=None,
+    overwrite: bool = False,
+    extra_meta: dict | None = None,
+) -> ModelBundle:
+    """Train a sequence classifier on a labelled dataset and save it as `name` every epoch.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        ``task="classifier"``; ``n_classes=None`` takes the dataset's class count.
+    data : lib.datasets.LabelledData
+        Split by :func:`classifier_splits` into train / validation / test.
+    name, config, progress, stop, resume, overwrite
+        As for :func:`train`. Progress records are the same: ``{"kind": "batch", ...}`` and
+        ``{"kind": "epoch", "epoch", "logs", "metrics", "sample"}``; for a classifier
+        ``logs`` also holds ``test_loss`` and ``test_accuracy``, and ``sample`` is a
+        one-line summary ("test accuracy 74.1% (majority class 50.0%)").
+
+    Returns
+    -------
+    ModelBundle
+        The saved model after the last completed epoch. meta.json holds ``metrics``
+        (module docstring), ``classes``, ``class_counts`` (per split), ``dataset`` (ref,
+        sha1, ...), ``split`` (sizes, fractions, seed, texts dropped as empty), ``history``.
+    """
+    import dataclasses
+
+    import keras
+
+    from lib.classify import class_probabilities, cross_entropy
+
+    if spec.task == "classifier" and spec.n_classes is None:
+        spec = dataclasses.replace(spec, n_classes=data.n_classes)
+    start_epoch = check_classifier_training(spec, data, config, name, resume=resume,
+                                            overwrite=overwrite, root=root)
+    splits = classifier_splits(data, spec, config)
+    kept, labels = splits.data, splits.data.labels
+    history: list[dict] = []
+    if resume:
+        previous = load(name, root=root, compile=True)
+        vocab, model = previous.vocab, previous.model
+        history = list(previous.meta.get("history", []))[:start_epoch]
+    else:
+        vocab = Vocab.build((tok for i in splits.train for tok in splits.tokens[i][:spec.max_len]),
+                            min_count=config.min_count, max_size=config.max_vocab)
+        if name in {m["name"] for m in list_models(root=root)}:
+            delete(name, root=root)
+        keras.utils.set_random_seed(config.seed)
+        model = build(spec, len(vocab))
+        compile_classifier(model, config, spec.n_classes)
+    x, _ = classifier_ids(vocab, splits.tokens, spec.max_len)
+    parts = {k: getattr(splits, k) for k in ("train", "val", "test")}
+    counts = {k: np.bincount(labels[idx], minlength=spec.n_classes).tolist()
+              for k, idx in parts.items()}
+    majority = int(np.argmax(counts["train"]))
+    baseline = float(np.mean(labels[splits.test] == majority))
+    bundle = ModelBundle(model=model, vocab=vocab, tokenizer=spec.tokenizer, spec=spec)
+
+    def on_epoch(epoch: int, logs: dict) -> dict:
+        out = model.predict(x[splits.test], batch_size=256, verbose=0)
+        probs = class_probabilities(out, spec.n_classes)
+        test_logs = {
+            "test_loss": cross_entropy(probs, labels[splits.test]),
+            "test_accuracy": float(np.mean(probs.argmax(axis=1) == labels[splits.test])),
+        }
+        metrics = {"val_loss": logs["val_loss"], "val_accuracy": logs["val_accuracy"],
+                   **test_logs, "baseline_accuracy": baseline}
+        history.append({"epoch": epoch + 1, **logs, **test_logs})
+        bundle._weights = None  # the weights changed
+        summary = (f"test accuracy {test_logs['test_accuracy']:.1%} (majority class "
+                   f"{kept.classes[majority]!r}: {baseline:.1%})")
+        bundle.meta = {
+            **(extra_meta or {}),
+            "dataset": data.meta(),
+            "classes": list(kept.classes),
+            "class_counts": counts,
+            "split": {"test_fraction": config.test_fraction,
+                      "val_fraction": config.val_fraction, "seed": config.seed,
+                      "n_train": len(splits.train), "n_val": len(splits.val),
+                      "n_test": len(splits.test), "dropped_empty": splits.dropped_empty},
+            "train_config": asdict(config),
+            "metrics": metrics,
+            "history": history,
+            "epochs_done": epoch + 1,
+            "vocab_size": len(vocab),
+            "params": int(model.count_params()),
+            "sample": summary,
+            "updated": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        save(bundle, name, root=root, new_checkpoint=(epoch + 1, model))
+        return {"logs": {**logs, **test_logs}, "metrics": metrics, "sample": summary}
+
+    callback = _progress_callback(progress, stop, on_epoch)
+    model.fit(
+        x[splits.train], _targets(labels[splits.train], spec.n_classes),
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        initial_epoch=start_epoch,
+        validation_data=(x[splits.val], _targets(labels[splits.val], spec.n_classes)),
+        shuffle=True,
+        callbacks=[callback],
+        verbose=0,
+    )
+    if not history:
+        raise RuntimeError("training stopped before the first epoch ended; nothing was saved")
+    return bundle
+
+
 def corpus_sha1(corpus: Corpus) -> str:
     import hashlib
 
@@ -420,6 +790,7 @@ def corpus_meta(corpus: Corpus) -> dict:
 
 __all__ = [
     "ModelSpec", "TrainConfig", "ModelBundle", "RegistryError", "build", "train", "save",
-    "check_training", "prepare",
+    "check_training", "prepare", "train_classifier", "check_classifier_training",
+    "classifier_splits", "classifier_ids", "accuracy_metric", "PAD_ID", "ID_OFFSET",
     "load", "list_models", "read_meta", "checkpoints", "delete", "model_dir",
 ]

@@ -47,11 +47,17 @@ class StackWeights:
 
 
 def stack_weights(model, spec) -> StackWeights:
-    """Extract NumPy weights from a model built by ``lib.models.build``."""
+    """Extract NumPy weights from a model built by ``lib.models.build``.
+
+    For a classifier ``table0`` is indexed by the model's input ids (vocabulary id + 1,
+    row 0 = padding) and ``dense_w``/``dense_b`` are the output layer's (before its sigmoid
+    or softmax).
+    """
     emb = np.asarray(model.get_layer("embedding").get_weights()[0], np.float32)
     layers = [cell_weights(model.get_layer(f"recurrent_{k}")) for k in range(spec.layers)]
     table0 = emb @ layers[0].kernel + layers[0].bias
-    dense_w, dense_b = (np.asarray(a, np.float32) for a in model.get_layer("logits").get_weights())
+    head = "output" if getattr(spec, "task", "lm") == "classifier" else "logits"
+    dense_w, dense_b = (np.asarray(a, np.float32) for a in model.get_layer(head).get_weights())
     return StackWeights(spec.cell, layers, table0, dense_w, dense_b)
 
 
@@ -218,6 +224,15 @@ def output_probs(
     return topk_ids, topk_probs, next_prob
 
 
+def require_language_model(bundle) -> None:
+    """ValueError if `bundle` is a sequence classifier (record it with lib.classify)."""
+    if getattr(bundle.spec, "task", "lm") != "lm":
+        raise ValueError(
+            f"model {bundle.name!r} is a sequence classifier, not a language model: record "
+            "its texts with lib.classify.record_sequences"
+        )
+
+
 def record(
     bundle,
     text: str | list[str],
@@ -232,6 +247,7 @@ def record(
     Returns a Trace with every signal of every layer (see lib.trace), the next-token
     top-k and the expectancy. ``streams=1`` forces the exact sequential path.
     """
+    require_language_model(bundle)
     tokens = bundle.tokenizer.tokenize(text) if isinstance(text, str) else list(text)
     ids = bundle.vocab.encode(tokens)
     weights = bundle.numpy_weights
@@ -250,4 +266,5 @@ def record(
     )
 
 
-__all__ = ["record", "forward", "output_probs", "stack_weights", "StackWeights"]
+__all__ = ["record", "forward", "output_probs", "stack_weights", "StackWeights",
+           "require_language_model"]

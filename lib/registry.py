@@ -60,7 +60,9 @@ class ModelBundle:
     Attributes
     ----------
     model : keras.Model
-        Maps token ids (batch, T) to next-token logits (batch, T, vocab).
+        Language model: maps token ids (batch, T) to next-token logits (batch, T, vocab).
+        Classifier: maps ids shifted by one, 0 = padding (lib.models.ID_OFFSET), to class
+        probabilities (batch, 1 or n_classes); see lib.models.
     vocab : Vocab
     tokenizer : Tokenizer
     spec : ModelSpec
@@ -208,7 +210,13 @@ def load(name: str, *, root: str | os.PathLike | None = None, compile: bool = Fa
             f"model.keras of model {name!r} could not be loaded (corrupt, or not a Keras "
             f"model saved by RNN Lens): {type(e).__name__}: {str(e)[:200]}"
         ) from None
-    if model.output_shape[-1] != len(vocab):
+    if getattr(spec, "task", "lm") == "classifier":
+        if model.output_shape[-1] != spec.n_outputs:
+            raise RegistryError(
+                f"classifier {name!r} has {model.output_shape[-1]} outputs but its spec has "
+                f"{spec.n_classes} classes (expected {spec.n_outputs} outputs)."
+            )
+    elif model.output_shape[-1] != len(vocab):
         raise RegistryError(
             f"model {name!r} outputs {model.output_shape[-1]} classes but its vocabulary has "
             f"{len(vocab)} tokens."
