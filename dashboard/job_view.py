@@ -29,9 +29,11 @@ def _job_card(owner: str, job: jobs.Job) -> None:
     total = job.config.epochs
     st.markdown(f"**{md(job.name)}** · {job.spec.describe()} on {md(job.corpus.name)} · "
                 f"{job.status}")
-    if job.active:
+    if job.active and not job.steps:
+        st.progress(0.0, text="Preparing the data and compiling the model (a few seconds)…")
+    elif job.active:
         st.progress(job.fraction, text=f"epoch {min(job.epoch + 1, total)}/{total} · step "
-                    f"{job.step}/{job.steps or '?'} · ETA {_duration(job.eta_seconds())}")
+                    f"{job.step}/{job.steps} · ETA {_duration(job.eta_seconds())}")
         if job.status == "running":
             st.button("Stop", key=f"stop.{job.id}", on_click=job.stop,
                       help="Stop after the current batch; the last finished epoch is kept.")
