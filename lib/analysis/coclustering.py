@@ -83,6 +83,15 @@ def _check_labels(labels, size: int, name: str, axis: str) -> np.ndarray:
     return labels
 
 
+def _check_counts(counts, n_types: int) -> np.ndarray:
+    counts = np.asarray(counts)
+    if counts.shape != (n_types,):
+        raise ValueError(f"`counts` must have shape ({n_types},), got {counts.shape}.")
+    if counts.dtype.kind not in "iuf":
+        raise ValueError(f"`counts` must hold numbers, got dtype {counts.dtype}.")
+    return counts.astype(np.int64)
+
+
 def _check_choice(value, choices: Sequence[str], name: str) -> None:
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {list(choices)}, got {value!r}.")
@@ -416,9 +425,9 @@ def memory_chips(
     # chips 0, 1, ... then -1; units in index order inside a chip
     order = np.lexsort((np.arange(col_labels.size), col_labels, col_labels < 0))
     labels = col_labels[order]
-    chip_ids, firsts, sizes = np.unique(labels, return_index=True, return_counts=True)
-    reorder = np.argsort(firsts)  # np.unique sorts -1 first; keep the order above
-    chip_ids, firsts, sizes = chip_ids[reorder], firsts[reorder], sizes[reorder]
+    _, firsts, sizes = np.unique(labels, return_index=True, return_counts=True)
+    reorder = np.argsort(firsts)  # np.unique puts -1 first; keep the order above
+    firsts, sizes = firsts[reorder], sizes[reorder]
     fixed = int(cells) if cells is not None else math.isqrt(int(sizes.max()) - 1) + 1
 
     chip_rows = np.empty(sizes.size, dtype=np.int64)
@@ -518,9 +527,7 @@ def word_cloud_data(
     S = _check_matrix(S)
     n_types, n_units = S.shape
     types = _check_types(types, n_types)
-    counts = np.asarray(counts)
-    if counts.shape != (n_types,):
-        raise ValueError(f"`counts` must have shape ({n_types},), got {counts.shape}.")
+    counts = _check_counts(counts, n_types)
     row_labels = _check_labels(row_labels, n_types, "row_labels", "row")
     col_labels = _check_labels(col_labels, n_units, "col_labels", "column")
     _check_choice(size_by, SIZE_BY, "size_by")
@@ -640,9 +647,7 @@ def unit_detail(
         raise ValueError(f"`top_m` must be an integer >= 1, got {top_m!r}.")
     _check_choice(by, DETAIL_BY, "by")
     if counts is not None:
-        counts = np.asarray(counts)
-        if counts.shape != (n_types,):
-            raise ValueError(f"`counts` must have shape ({n_types},), got {counts.shape}.")
+        counts = _check_counts(counts, n_types)
     values = S[:, unit]
     m = min(int(top_m), n_types)
     if by == "abs":
