@@ -1,4 +1,8 @@
-"""RNN Lens: router only — page config, navigation, shared sidebar."""
+"""RNN Lens: router only — page config, navigation, shared sidebar.
+
+Each url_path equals its file's name, so a deep link also resolves in Streamlit's older
+pages/-folder mode (see dashboard.state.page_guard).
+"""
 
 import streamlit as st
 
@@ -16,6 +20,8 @@ with state.routing():
                 url_path="relevance"),
         st.Page("pages/fourier.py", title="Fourier", icon=":material/graphic_eq:",
                 url_path="fourier"),
+        st.Page("pages/memory_chips.py", title="Memory Chips", icon=":material/memory:",
+                url_path="memory_chips"),
     ])
     sidebar.model_picker()
     nav.run()

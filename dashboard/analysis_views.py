@@ -86,3 +86,48 @@ def windows_to_neurons(windows: list[list[int]]) -> list[int]:
     for w in windows:
         seen.extend(n for n in w if n not in seen)
     return seen
+
+
+@st.cache_data(max_entries=16, show_spinner="Computing each token type's expected response…")
+def response_matrix(trace_key: str, layer: int, signal: str, top_n: int, _acts: np.ndarray,
+                    _tokens: list[str]):
+    from lib.analysis.response import expected_response
+
+    return expected_response(_acts, _tokens, top_n=top_n)
+
+
+@st.cache_data(max_entries=16, show_spinner="Co-clustering token types and units…")
+def coclusters(trace_key: str, layer: int, signal: str, top_n: int, k: int, sign: str,
+               _S: np.ndarray):
+    from lib.analysis.coclustering import cocluster
+
+    return cocluster(_S, n_clusters=k, sign=sign)
+
+
+def most_frequent_tag(tokens: list[str], tags: list[str], types: list[str]) -> list[str]:
+    """Each type's most frequent POS tag in the text (seed 004's grammar colouring)."""
+    df = pd.DataFrame({"token": tokens, "tag": tags})
+    top = df.groupby("token")["tag"].agg(lambda s: s.value_counts().index[0])
+    return [top.get(t, "X") for t in types]
+
+
+def pack_clouds(words: pd.DataFrame, *, per_row: int = 5) -> pd.DataFrame:
+    """Slots for word clouds: each cluster's words, largest first, ``per_row`` to a line."""
+    words = words.sort_values(["word_cluster", "size"], ascending=[True, False]).copy()
+    rank = words.groupby("word_cluster").cumcount()
+    words["x"] = (rank % per_row) * 1.2
+    words["y"] = rank // per_row
+    words["cluster"] = words["word_cluster"].astype(str)
+    words["word"] = words["word"].map(display_token)
+    return words
+
+
+def percentile_rows(samples: dict[str, np.ndarray], *, min_count: int = 1) -> pd.DataFrame:
+    """Box-plot rows (9/25/50/75/91 percentiles, mean, count) of each group's samples."""
+    rows = []
+    for name, v in samples.items():
+        if len(v) >= min_count:
+            p = np.percentile(v, [9, 25, 50, 75, 91])
+            rows.append({"token": display_token(name), "count": len(v), "p9": p[0], "p25": p[1],
+                         "p50": p[2], "p75": p[3], "p91": p[4], "mean": float(np.mean(v))})
+    return pd.DataFrame(rows)

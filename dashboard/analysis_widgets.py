@@ -56,7 +56,7 @@ def text_source(prefix: str, name: str, bundle) -> Trace | None:
 
 
 @st.cache_data(max_entries=8, show_spinner="Tagging parts of speech…")
-def _pos_tags(trace_key: str, _tokens: list[str], level: str, tagset: str) -> list[str]:
+def pos_tags_cached(trace_key: str, _tokens: list[str], level: str, tagset: str) -> list[str]:
     return F.pos_tags(_tokens, level=level, tagset=tagset)
 
 
@@ -77,7 +77,7 @@ def make_feature(spec: tuple, trace: Trace, level: str) -> F.Feature:
     elif kind == "Regex":
         feature = F.Feature(f"regex {param!r}", F.regex_mask(tokens, param))
     elif kind == "Part of speech":
-        tags = _pos_tags(trace.meta.get("cache_key", ""), tokens, level, tagset)
+        tags = pos_tags_cached(trace.meta.get("cache_key", ""), tokens, level, tagset)
         feature = F.Feature("POS " + "+".join(param), F.pos_mask(tags, set(param)))
     else:
         feature = F.structural_feature(tokens, param, level=level)

@@ -258,7 +258,7 @@ def word_clouds(df: pd.DataFrame) -> alt.FacetChart:
     ).properties(width=520, height=alt.Step(16)).facet(
         row=alt.Row("cluster:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
         spacing=4,
-    )
+    ).resolve_scale(y="independent")
 
 
 def edge_matrix(df: pd.DataFrame) -> alt.Chart:

@@ -10,6 +10,12 @@ def md(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~$])", r"\\\1", text)
 
 
+NAMED = {" ": "␣ (space)", "\n": "↵ (newline)", "\t": "⇥ (tab)"}
+
+
 def display_token(token: str) -> str:
-    """A token as a readable label: whitespace and control characters escaped (\\n)."""
+    """A token as a readable label: a space, newline or tab by name, other invisible
+    characters escaped (\\x0c)."""
+    if token in NAMED:
+        return NAMED[token]
     return repr(token)[1:-1] if token.isspace() or not token.isprintable() else token

@@ -17,7 +17,8 @@ from typing import Any
 
 import streamlit as st
 
-PERSISTENT_PREFIXES = ("gen.", "train.", "pick.", "rel.", "fft.", "fftrel.")
+PERSISTENT_PREFIXES = ("gen.", "train.", "pick.", "rel.", "fft.", "fftrel.", "chips.", "dist.",
+                       "map.")
 _DEFAULTS: dict[str, Any] = {}
 
 

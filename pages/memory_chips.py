@@ -1,0 +1,100 @@
+"""Memory Chips: RNNVis's co-clustering of hidden units and the words they respond to."""
+
+import streamlit as st
+
+from dashboard import charts, loaders, state
+from dashboard.analysis_views import (
+    coclusters,
+    most_frequent_tag,
+    pack_clouds,
+    percentile_rows,
+    response_matrix,
+)
+from dashboard.analysis_widgets import pos_tags_cached, text_source
+from dashboard.fmt import display_token
+from dashboard.widgets import layer_signal_picker
+from lib.analysis.coclustering import SIGNS, cluster_edges, memory_chips, unit_detail
+from lib.analysis.coclustering import word_cloud_data as cloud_words
+from lib.analysis.features import FeatureError
+from lib.analysis.response import unit_responses
+
+state.page_guard()
+st.title("Memory Chips")
+with st.expander("What am I looking at?"):
+    st.markdown("""
+RNNVis (seed 004) explains a unit by its **expected response** to each token: the average
+change of the unit, Δh (or Δc), when the model reads that token. The matrix of responses
+(token types × units) is **co-clustered**: units that respond alike form a *memory chip*
+(each small square is one unit) and the tokens they respond to form the paired *word cloud*.
+
+- **Chips** are coloured by the response to the selected token: orange = the unit goes up
+  when the model reads it, blue = down.
+- **Word clouds** list each cluster's tokens, larger = stronger response of the paired chip,
+  coloured by their most frequent part of speech.
+- **Edges** are the mean signed response of a word cluster on a chip (weak ones, under the
+  threshold, are hidden); **unit detail** shows one unit's most responsive tokens as box
+  plots (25–75 % box, 9–91 % whiskers). Works for character models too: types are characters.
+""")
+
+name, bundle = loaders.current_bundle()
+trace = text_source("chips", name, bundle)
+if trace is None:
+    st.stop()
+state.bind({"chips.layer": bundle.spec.layers - 1,
+            "chips.signal": "c" if bundle.spec.cell == "lstm" else "h",
+            "chips.top_n": 300, "chips.k": 8, "chips.sign": "abs", "chips.edges": 0.2})
+layer, signal = layer_signal_picker("chips", bundle.spec)
+c1, c2, c3, c4 = st.columns(4)
+top_n = c1.number_input("Token types", 20, 2000, step=20, key="chips.top_n",
+                        help="The most frequent token types to explain (RNNVis: 300).")
+k = c2.slider("Clusters k", 2, 20, key="chips.k", help="Number of co-clusters.")
+sign = c3.selectbox("Sign", SIGNS, key="chips.sign",
+                    help="How negative responses count: abs = strength either way; raw-shift "
+                         "= shifted so the most negative is 0; positive / negative only.")
+threshold = c4.slider("Edge filter", 0.0, 1.0, step=0.05, key="chips.edges",
+                      help="Hide edges weaker than this share of the strongest (RNNVis: 20%).")
+
+acts = trace.signals[(layer, signal)]
+key = trace.meta.get("cache_key", "")
+resp = response_matrix(key, layer, signal, int(top_n), acts, trace.tokens)
+if len(resp.types) < k:
+    st.warning(f"Only {len(resp.types)} token types in this text: fewer than k = {k}.")
+    st.stop()
+labels = coclusters(key, layer, signal, int(top_n), k, sign, resp.S)
+types = [display_token(t) for t in resp.types]
+
+state.bind({"chips.word": types[0]})
+if st.session_state["chips.word"] not in types:
+    st.session_state["chips.word"] = types[0]
+word = st.selectbox("Colour the chips by the response to", types, key="chips.word",
+                    help="A token type: each unit's cell shows its expected response to it.")
+word_index = types.index(word)
+
+left, right = st.columns([2, 3])
+left.caption("Memory chips (one square per unit)")
+left.altair_chart(charts.memory_chips(memory_chips(resp.S, labels.col_labels, word_index)))
+words = cloud_words(resp.S, resp.types, resp.counts, labels.row_labels, labels.col_labels)
+try:
+    tags = pos_tags_cached(key, trace.tokens, bundle.spec.level, "universal")
+    words["pos"] = most_frequent_tag(trace.tokens, tags, list(words["word"]))
+except FeatureError as e:
+    words["pos"] = "?"
+    right.caption(f"No part-of-speech colours: {e}")
+right.caption("Word clouds, paired with the chips of the same number")
+right.altair_chart(charts.word_clouds(pack_clouds(words)))
+
+edges = cluster_edges(resp.S, labels.row_labels, labels.col_labels, min_strength=threshold)
+st.subheader("Word cluster → chip edges")
+st.altair_chart(charts.edge_matrix(edges))
+
+st.subheader("Unit detail")
+state.bind({"chips.unit": 0})
+unit = st.number_input("Unit", 0, acts.shape[1] - 1, key="chips.unit",
+                       help="A hidden unit: its most responsive tokens.")
+detail = unit_detail(resp.S, resp.types, int(unit), top_m=10, counts=resp.counts)
+samples = unit_responses(acts, trace.tokens, int(unit), list(detail["word"]))
+c1, c2 = st.columns([2, 3])
+shown = detail.assign(word=detail["word"].map(display_token))
+c1.dataframe(shown, hide_index=True)
+c2.altair_chart(charts.box_percentiles(percentile_rows(samples)), width="stretch")
+state.publish(["chips.layer", "chips.signal", "chips.k", "chips.sign", "chips.top_n"])
