@@ -20,6 +20,10 @@ with state.routing():
                 url_path="relevance"),
         st.Page("pages/fourier.py", title="Fourier", icon=":material/graphic_eq:",
                 url_path="fourier"),
+        st.Page("pages/distributions.py", title="Distributions", icon=":material/bar_chart:",
+                url_path="distributions"),
+        st.Page("pages/word_clusters.py", title="Word Clusters", icon=":material/scatter_plot:",
+                url_path="word_clusters"),
         st.Page("pages/memory_chips.py", title="Memory Chips", icon=":material/memory:",
                 url_path="memory_chips"),
     ])

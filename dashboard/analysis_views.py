@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dashboard.fmt import display_token
+from dashboard.loaders import recorded_trace
 from lib.analysis.features import Feature
 from lib.analysis.fourier import band_peaks, spectrum
 from lib.analysis.ranking import rank_neurons
@@ -131,3 +134,90 @@ def percentile_rows(samples: dict[str, np.ndarray], *, min_count: int = 1) -> pd
             rows.append({"token": display_token(name), "count": len(v), "p9": p[0], "p25": p[1],
                          "p50": p[2], "p75": p[3], "p91": p[4], "mean": float(np.mean(v))})
     return pd.DataFrame(rows)
+
+
+RANGES = {"h": (-1.0, 1.0), "g": (-1.0, 1.0), "n": (-1.0, 1.0)}
+
+
+@st.cache_data(max_entries=16, show_spinner="Histograms and KL divergences of every neuron…")
+def layer_distributions(trace_key: str, layer: int, signal: str, bin_width: float, eps: float,
+                        dead_threshold: float, dead_share: float, percentile: float,
+                        _acts: np.ndarray) -> dict:
+    """Histograms, the layer reference, KL in both directions and the dead-neuron flags."""
+    from lib.analysis import distributions as D
+
+    if signal in RANGES:
+        value_range = RANGES[signal]
+    elif signal in "ifozr":
+        value_range = (0.0, 1.0)
+    else:
+        value_range = D.clip_range(_acts, percentile=percentile, bin_width=bin_width)
+    edges, P = D.histograms(_acts, bin_width=bin_width, value_range=value_range)
+    Q = D.reference_distribution(P)
+    kl = D.kl_scores(P, Q, epsilon=eps)
+    table = pd.DataFrame({
+        "neuron": np.arange(P.shape[0]),
+        "kl_forward": kl["forward"], "kl_reverse": kl["reverse"], "kl_sum": kl["sum"],
+        "dead": D.dead_neurons(_acts, threshold=dead_threshold, share=dead_share),
+        "mean_abs": np.abs(_acts).mean(axis=0),
+    })
+    return {"edges": edges, "P": P, "Q": Q, "table": table, "range": value_range}
+
+
+@st.cache_data(max_entries=8, show_spinner="Recording the text through each model…")
+def model_summaries(names: tuple[str, ...], text: str, dead_threshold: float,
+                    dead_share: float) -> pd.DataFrame:
+    """Mean |h| and dead-neuron count of layer 0 of each model on the same text."""
+    from lib.analysis.distributions import dead_neurons
+
+    rows = []
+    for name in names:
+        h = recorded_trace(name, text).signals[(0, "h")]
+        rows.append({"model": name, "mean_abs": float(np.abs(h).mean()),
+                     "dead": int(dead_neurons(h, threshold=dead_threshold,
+                                              share=dead_share).sum())})
+    return pd.DataFrame(rows)
+
+
+_MAPS: OrderedDict = OrderedDict()
+_MAPS_LOCK = threading.Lock()
+
+
+def token_map(trace_key: str, layer: int, signal: str, n: int, method: str, param, k: int,
+              linkage: str, on: str, acts: np.ndarray, tokens: list[str]) -> pd.DataFrame:
+    """Sampled token occurrences projected to 2-D and clustered, with a progress bar.
+
+    Cached by hand (8 maps, shared by all sessions) rather than with st.cache_data so the
+    progress bar shows on a miss and nothing is replayed on a hit.
+    """
+    from lib.analysis import projection as P
+
+    key = (trace_key, layer, signal, n, method, param, k, linkage, on)
+    with _MAPS_LOCK:
+        if key in _MAPS:
+            _MAPS.move_to_end(key)
+            return _MAPS[key].copy()
+    bar = st.progress(0.0, text="Sampling token occurrences…")
+
+    def progress(fraction: float, message: str) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0) * 0.9, text=message)
+
+    positions = P.stratified_sample(tokens, n, seed=0)
+    options = {"perplexity": param} if method == "tsne" else (
+        {"n_neighbors": int(param)} if method == "umap" else {})
+    Y = P.project(acts[positions], method=method, seed=0, progress=progress, **options)
+    bar.progress(0.92, text="Clustering…")
+    X = Y if on == "2-D points" else acts[positions]
+    labels = P.cluster(X, n_clusters=min(k, len(positions) - 1), linkage=linkage)
+    bar.empty()
+    context = ["".join(tokens[max(0, p - 20): p]) + "[" + tokens[p] + "]" +
+               "".join(tokens[p + 1: p + 8]) for p in positions]
+    df = pd.DataFrame({"x": Y[:, 0], "y": Y[:, 1], "position": positions,
+                       "token": [display_token(tokens[p]) for p in positions],
+                       "context": context, "cluster": labels})
+    df.attrs["adjacent"] = P.adjacent_share(positions, labels)
+    with _MAPS_LOCK:
+        _MAPS[key] = df
+        while len(_MAPS) > 8:
+            _MAPS.popitem(last=False)
+    return df.copy()

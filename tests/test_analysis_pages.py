@@ -50,3 +50,39 @@ def test_fourier_page_finds_a_peak_with_its_period(registry):
     assert at.html and not at.exception
     at.slider(key="fft.band").set_value((0.3, 0.5)).run()
     assert at.dataframe[0].value["frequency"].between(0.3, 0.5).all()
+
+
+def test_distributions_page_ranks_by_kl_and_flags_dead(registry):
+    at = _open("pages/distributions.py", **{"dist.slice_len": 3000})
+    table = at.dataframe[0].value
+    assert {"kl_forward", "kl_reverse", "kl_sum", "dead"} <= set(table.columns)
+    assert (table["kl_sum"].diff().dropna() <= 1e-9).all()
+    assert any(m.label == "Dead neurons" for m in at.metric)
+    at.segmented_control(key="dist.rank").set_value("reverse").run()
+    assert (at.dataframe[0].value["kl_reverse"].diff().dropna() <= 1e-9).all()
+    at.number_input(key="dist.dead_thr").set_value(1.0).run()  # every neuron is now dead
+    assert any("Every neuron is dead" in w.value for w in at.warning)
+    assert not at.exception
+
+
+def test_word_clusters_page_maps_and_clusters(registry):
+    at = _open("pages/word_clusters.py", **{"map.slice_len": 3000, "map.method": "pca",
+                                            "map.n": 600, "map.k": 6})
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["cluster"]) == sorted(table["cluster"])
+    assert table["size"].is_monotonic_decreasing and table["size"].sum() == 600
+    at.selectbox(key="map.colour").set_value("token").run()
+    at.text_input(key="map.hide").input("␣ (space)").run()
+    assert "␣ (space)" not in " ".join(at.dataframe[0].value["tokens"])
+    assert not at.exception
+
+
+def test_memory_chips_page(registry):
+    at = _open("pages/memory_chips.py", **{"chips.slice_len": 3000, "chips.k": 4,
+                                           "chips.top_n": 60})
+    assert not at.exception, at.exception
+    detail = at.dataframe[0].value
+    assert len(detail) == 10 and detail["magnitude"].is_monotonic_decreasing
+    at.number_input(key="chips.unit").set_value(5).run()
+    assert not at.exception
