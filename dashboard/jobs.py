@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from lib.corpora import Corpus
 from lib.models import ModelSpec, TrainConfig, check_training, train
+from lib.registry import models_root
 
 _LOCK = threading.Lock()
 JOBS: dict[str, Job] = {}
@@ -30,6 +31,7 @@ class Job:
     config: TrainConfig
     corpus: Corpus
     resume: bool = False
+    root: str = ""  # the registry when the job started (the environment may change later)
     status: str = "running"  # running, stopping, done, stopped, failed
     started: float = field(default_factory=time.time)
     finished: float | None = None
@@ -78,7 +80,8 @@ class Job:
     def run(self) -> None:
         try:
             train(self.spec, self.corpus, name=self.name, config=self.config,
-                  progress=self.on_progress, stop=self.stop_event, resume=self.resume)
+                  progress=self.on_progress, stop=self.stop_event, resume=self.resume,
+                  root=self.root)
             self.status = "stopped" if self.stop_event.is_set() else "done"
         except Exception as e:  # reported on the page; the thread must not die silently
             self.status = "stopped" if self.stop_event.is_set() and not self.epochs else "failed"
@@ -99,13 +102,15 @@ def start(
     resume: bool = False,
 ) -> Job:
     """Check the settings (ValueError with a clear message), then start training."""
-    first_epoch = check_training(spec, corpus, config, name, resume=resume)
+    root = str(models_root())
+    first_epoch = check_training(spec, corpus, config, name, resume=resume, root=root)
     with _LOCK:
         busy = [j for j in JOBS.values() if j.active and j.name == name]
         if busy:
             raise ValueError(f"Model {name!r} is being trained already; wait or pick a new name.")
         job = Job(id=uuid.uuid4().hex[:8], owner=owner, name=name, spec=spec, config=config,
-                  corpus=corpus, resume=resume, first_epoch=first_epoch, epoch=first_epoch)
+                  corpus=corpus, resume=resume, root=root, first_epoch=first_epoch,
+                  epoch=first_epoch)
         JOBS[job.id] = job
     job.thread = threading.Thread(target=job.run, name=f"train-{name}", daemon=True)
     job.thread.start()
