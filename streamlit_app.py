@@ -24,6 +24,8 @@ with state.routing():
                 url_path="distributions"),
         st.Page("pages/word_clusters.py", title="Word Clusters", icon=":material/scatter_plot:",
                 url_path="word_clusters"),
+        st.Page("pages/hidden_states.py", title="Hidden States", icon=":material/timeline:",
+                url_path="hidden_states"),
         st.Page("pages/memory_chips.py", title="Memory Chips", icon=":material/memory:",
                 url_path="memory_chips"),
     ])

@@ -183,41 +183,65 @@ _MAPS: OrderedDict = OrderedDict()
 _MAPS_LOCK = threading.Lock()
 
 
-def token_map(trace_key: str, layer: int, signal: str, n: int, method: str, param, k: int,
-              linkage: str, on: str, acts: np.ndarray, tokens: list[str]) -> pd.DataFrame:
-    """Sampled token occurrences projected to 2-D and clustered, with a progress bar.
-
-    Cached by hand (8 maps, shared by all sessions) rather than with st.cache_data so the
-    progress bar shows on a miss and nothing is replayed on a hit.
-    """
-    from lib.analysis import projection as P
-
-    key = (trace_key, layer, signal, n, method, param, k, linkage, on)
+def _remembered(key):
     with _MAPS_LOCK:
         if key in _MAPS:
             _MAPS.move_to_end(key)
-            return _MAPS[key].copy()
-    bar = st.progress(0.0, text="Sampling token occurrences…")
+            return _MAPS[key]
+    return None
+
+
+def _remember(key, value) -> None:
+    with _MAPS_LOCK:
+        _MAPS[key] = value
+        while len(_MAPS) > 12:
+            _MAPS.popitem(last=False)
+
+
+def projection(key: tuple, X: np.ndarray, method: str, param) -> np.ndarray:
+    """2-D projection of the rows of X with a progress bar, remembered for 12 calls.
+
+    Cached by hand (shared by all sessions) rather than with st.cache_data so the progress
+    bar shows on a miss and nothing is replayed on a hit.
+    """
+    from lib.analysis.projection import project
+
+    key = ("projection", *key, method, param)
+    found = _remembered(key)
+    if found is not None:
+        return found
+    bar = st.progress(0.0, text=f"Projecting {len(X):,} states with {method}…")
 
     def progress(fraction: float, message: str) -> None:
-        bar.progress(min(max(fraction, 0.0), 1.0) * 0.9, text=message)
+        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
-    positions = P.stratified_sample(tokens, n, seed=0)
     options = {"perplexity": param} if method == "tsne" else (
         {"n_neighbors": int(param)} if method == "umap" else {})
-    Y = P.project(acts[positions], method=method, seed=0, progress=progress, **options)
-    bar.progress(0.92, text="Clustering…")
-    X = Y if on == "2-D points" else acts[positions]
-    labels = P.cluster(X, n_clusters=min(k, len(positions) - 1), linkage=linkage)
+    Y = project(X, method=method, seed=0, progress=progress, **options)
     bar.empty()
+    _remember(key, Y)
+    return Y
+
+
+def token_map(trace_key: str, layer: int, signal: str, n: int, method: str, param, k: int,
+              linkage: str, on: str, acts: np.ndarray, tokens: list[str]) -> pd.DataFrame:
+    """Sampled token occurrences projected to 2-D and clustered (numbered by size)."""
+    from lib.analysis import projection as P
+
+    key = ("map", trace_key, layer, signal, n, method, param, k, linkage, on)
+    found = _remembered(key)
+    if found is not None:
+        return found.copy()
+    positions = P.stratified_sample(tokens, n, seed=0)
+    Y = projection((trace_key, layer, signal, n), acts[positions], method, param)
+    with st.spinner("Clustering…"):
+        X = Y if on == "2-D points" else acts[positions]
+        labels = P.cluster(X, n_clusters=min(k, len(positions) - 1), linkage=linkage)
     context = ["".join(tokens[max(0, p - 20): p]) + "[" + tokens[p] + "]" +
                "".join(tokens[p + 1: p + 8]) for p in positions]
     df = pd.DataFrame({"x": Y[:, 0], "y": Y[:, 1], "position": positions,
                        "token": [display_token(tokens[p]) for p in positions],
                        "context": context, "cluster": labels})
     df.attrs["adjacent"] = P.adjacent_share(positions, labels)
-    with _MAPS_LOCK:
-        _MAPS[key] = df
-        while len(_MAPS) > 8:
-            _MAPS.popitem(last=False)
+    _remember(key, df)
     return df.copy()

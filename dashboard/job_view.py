@@ -9,6 +9,11 @@ from dashboard import charts, jobs
 from dashboard.fmt import md
 from lib.models import TrainConfig
 
+#: (metric, its baseline, label): bits per char, perplexity, or classifier test accuracy
+HEADLINES = [("val_bpc", "baseline_bpc", "validation bits per character"),
+             ("val_perplexity", "baseline_perplexity", "validation perplexity"),
+             ("test_accuracy", "baseline_accuracy", "test accuracy")]
+
 
 def _duration(seconds: float | None) -> str:
     if seconds is None:
@@ -29,11 +34,13 @@ def _job_card(owner: str, job: jobs.Job) -> None:
     total = job.config.epochs
     st.markdown(f"**{md(job.name)}** · {job.spec.describe()} on {md(job.corpus.name)} · "
                 f"{job.status}")
-    if job.active and not job.steps:
-        st.progress(0.0, text="Preparing the data and compiling the model (a few seconds)…")
-    elif job.active:
-        st.progress(job.fraction, text=f"epoch {min(job.epoch + 1, total)}/{total} · step "
-                    f"{job.step}/{job.steps} · ETA {_duration(job.eta_seconds())}")
+    if job.active:
+        if job.steps:
+            st.progress(job.fraction, text=f"epoch {min(job.epoch + 1, total)}/{total} · step "
+                        f"{job.step}/{job.steps} · ETA {_duration(job.eta_seconds())}")
+        else:
+            st.progress(0.0, text="Preparing the data and compiling the model (a few "
+                                  "seconds)…")
         if job.status == "running":
             st.button("Stop", key=f"stop.{job.id}", on_click=job.stop,
                       help="Stop after the current batch; the last finished epoch is kept.")
@@ -57,18 +64,19 @@ def _job_card(owner: str, job: jobs.Job) -> None:
         left.altair_chart(charts.training_curves(batches, epochs), width="stretch")
         if job.epochs:
             metrics = job.epochs[-1]["metrics"]
-            key = "val_bpc" if "val_bpc" in metrics else "val_perplexity"
-            base = "baseline_bpc" if key == "val_bpc" else "baseline_perplexity"
-            label = "bits per character" if key == "val_bpc" else "perplexity"
-            right.metric(f"Validation {label}", f"{metrics[key]:.3f}",
-                         delta=f"{metrics[key] - metrics[base]:.3f} vs unigram "
-                               f"{metrics[base]:.3f}", delta_color="inverse")
+            key, base, label = next(k for k in HEADLINES if k[0] in metrics)
+            higher_better = key == "test_accuracy"
+            right.metric(label.capitalize(), f"{metrics[key]:.3f}",
+                         delta=f"{metrics[key] - metrics[base]:+.3f} vs baseline "
+                               f"{metrics[base]:.3f}",
+                         delta_color="normal" if higher_better else "inverse")
             per_epoch = pd.DataFrame({"epoch": [e["epoch"] + 1 for e in job.epochs],
                                       "value": [e["metrics"][key] for e in job.epochs]})
             right.altair_chart(charts.metric_vs_baseline(per_epoch, metric=label,
                                                          baseline=metrics[base]),
                                width="stretch")
-            st.caption(f"Sample after epoch {job.epochs[-1]['epoch'] + 1} (temperature 0.8):")
+            st.caption(f"After epoch {job.epochs[-1]['epoch'] + 1}"
+                       + (" (a sample at temperature 0.8):" if job.spec.task == "lm" else ":"))
             st.code(job.epochs[-1]["sample"] or " ", language=None, wrap_lines=True)
 
 

@@ -15,7 +15,14 @@ import uuid
 from dataclasses import dataclass, field
 
 from lib.corpora import Corpus
-from lib.models import ModelSpec, TrainConfig, check_training, train
+from lib.models import (
+    ModelSpec,
+    TrainConfig,
+    check_classifier_training,
+    check_training,
+    train,
+    train_classifier,
+)
 from lib.registry import models_root
 
 _LOCK = threading.Lock()
@@ -29,7 +36,7 @@ class Job:
     name: str
     spec: ModelSpec
     config: TrainConfig
-    corpus: Corpus
+    corpus: Corpus  # or a lib.datasets.LabelledData for a classifier
     resume: bool = False
     root: str = ""  # the registry when the job started (the environment may change later)
     status: str = "running"  # running, stopping, done, stopped, failed
@@ -79,9 +86,10 @@ class Job:
 
     def run(self) -> None:
         try:
-            train(self.spec, self.corpus, name=self.name, config=self.config,
-                  progress=self.on_progress, stop=self.stop_event, resume=self.resume,
-                  root=self.root)
+            fit = train_classifier if self.spec.task == "classifier" else train
+            fit(self.spec, self.corpus, name=self.name, config=self.config,
+                progress=self.on_progress, stop=self.stop_event, resume=self.resume,
+                root=self.root)
             self.status = "stopped" if self.stop_event.is_set() else "done"
         except Exception as e:  # reported on the page; the thread must not die silently
             self.status = "stopped" if self.stop_event.is_set() and not self.epochs else "failed"
@@ -103,7 +111,8 @@ def start(
 ) -> Job:
     """Check the settings (ValueError with a clear message), then start training."""
     root = str(models_root())
-    first_epoch = check_training(spec, corpus, config, name, resume=resume, root=root)
+    check = check_classifier_training if spec.task == "classifier" else check_training
+    first_epoch = check(spec, corpus, config, name, resume=resume, root=root)
     with _LOCK:
         busy = [j for j in JOBS.values() if j.active and j.name == name]
         if busy:

@@ -79,14 +79,20 @@ def model_corpus_text(meta: dict) -> tuple[str | None, str]:
         return None, str(e)
 
 
-def current_bundle():
-    """The sidebar's model, loaded; stops the page with a message when there is none."""
+def current_bundle(task: str | None = "lm"):
+    """The sidebar's model, loaded; stops the page with a message when there is none or it
+    is not of the ``task`` the page needs (None: any)."""
     name = st.session_state.get("model")
     if name is None:
         st.info("There is no model yet. Train one on the Train page.")
         st.stop()
     try:
-        return name, bundle(name)
+        found = bundle(name)
     except registry.RegistryError as e:
         st.error(str(e))
         st.stop()
+    if task == "lm" and found.spec.task != "lm":
+        st.info(f"{name} is a sequence classifier: this page looks at language models. Pick "
+                "one in the sidebar, or see the classifier on the Hidden States page.")
+        st.stop()
+    return name, found

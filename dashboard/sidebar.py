@@ -15,12 +15,15 @@ def headline(meta: dict) -> str:
     if "val_perplexity" in m:
         return (f"perplexity {m['val_perplexity']:.1f} "
                 f"(unigram {m.get('baseline_perplexity', float('nan')):.1f})")
+    if "test_accuracy" in m:
+        return (f"test accuracy {m['test_accuracy']:.1%} "
+                f"(majority class {m.get('baseline_accuracy', float('nan')):.1%})")
     return "no metrics yet"
 
 
 def summary(meta: dict) -> str:
     s = meta["spec"]
-    corpus = meta.get("corpus", {}).get("name", "?")
+    corpus = meta.get("corpus", meta.get("dataset", {})).get("name", "?")
     return (f"**{s['cell'].upper()}**, {s['level']} level, {s['layers']} × {s['units']} units · "
             f"corpus: {corpus} · {meta.get('epochs_done', '?')} epochs · {headline(meta)}")
 

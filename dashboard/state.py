@@ -18,7 +18,7 @@ from typing import Any
 import streamlit as st
 
 PERSISTENT_PREFIXES = ("gen.", "train.", "pick.", "rel.", "fft.", "fftrel.", "chips.", "dist.",
-                       "map.")
+                       "map.", "hid.")
 _DEFAULTS: dict[str, Any] = {}
 
 

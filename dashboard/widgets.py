@@ -180,3 +180,38 @@ def send_to_generate(layer: int, signal: str, neurons: list[int], *,
         st.session_state["gen.source"] = "Corpus slice"
         st.session_state["gen.start"] = max(corpus_start, 0)
     st.switch_page("pages/generate.py")
+
+
+@st.cache_data(max_entries=6, show_spinner="Loading the dataset…")
+def _dataset(ref: str):
+    from lib.datasets import load_dataset
+
+    return load_dataset(ref)
+
+
+def dataset_picker(prefix: str):
+    """Choose a labelled dataset for a classifier; None (with the reason) when none yet."""
+    from lib.corpora import CorpusError
+    from lib.datasets import BROWN_DEFAULT_CATEGORIES, from_csv_bytes
+
+    state.bind({f"{prefix}.dataset": "nltk:sentence_polarity"})
+    refs = {"nltk:sentence_polarity": "Sentence polarity (NLTK, 2 classes)",
+            "nltk:movie_reviews": "Movie reviews (NLTK, 2 classes)",
+            "nltk:brown": f"Brown genres (NLTK, {len(BROWN_DEFAULT_CATEGORIES)} classes)",
+            "keras:imdb": "IMDB reviews (Keras, downloaded)",
+            "keras:reuters": "Reuters newswire topics (Keras, downloaded)",
+            "csv": "Upload a CSV (text and label columns)"}
+    ref = st.selectbox("Dataset", list(refs), format_func=refs.get, key=f"{prefix}.dataset",
+                       help="Labelled texts. NLTK and Keras data are downloaded when missing.")
+    try:
+        if ref != "csv":
+            return _dataset(ref)
+        up = st.file_uploader("CSV file", type=["csv"], key=f"upload.{prefix}.csv",
+                              help="UTF-8 CSV with a text column and a label column.")
+        if up is None:
+            st.info("Upload a CSV with a text column and a label column.")
+            return None
+        return from_csv_bytes(up.getvalue(), name=up.name)
+    except CorpusError as e:  # DatasetError too
+        st.error(str(e))
+        return None

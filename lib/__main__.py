@@ -19,6 +19,32 @@ def _corpus(args):
     return load_corpus(args.corpus)
 
 
+def _dataset(args):
+    from lib.datasets import from_csv_bytes, load_dataset, subsample
+
+    if args.csv:
+        from pathlib import Path
+
+        path = Path(args.csv)
+        try:
+            raw = path.read_bytes()
+        except OSError as err:
+            raise ValueError(f"cannot read {str(path)!r} ({err.strerror}); check the path") \
+                from None
+        data = from_csv_bytes(raw, name=path.name, text_column=args.text_column,
+                              label_column=args.label_column)
+    elif args.dataset:
+        data = load_dataset(args.dataset)
+    else:
+        raise ValueError("a classifier needs --dataset (nltk:sentence_polarity, "
+                         "nltk:movie_reviews, nltk:brown[@cat,cat...], keras:imdb, "
+                         "keras:reuters[@K]) or --csv FILE")
+    if args.limit:
+        data = subsample(data, args.limit, seed=args.seed)
+    print(repr(data), file=sys.stderr)
+    return data
+
+
 def _print_progress(event: dict) -> None:
     if event["kind"] == "batch":
         print(f"\repoch {event['epoch'] + 1} step {event['step']}/{event['steps']} "
@@ -29,17 +55,25 @@ def _print_progress(event: dict) -> None:
 
 
 def cmd_train(args) -> None:
-    from lib.models import ModelSpec, TrainConfig, train
+    from lib.models import ModelSpec, TrainConfig, train, train_classifier
 
+    classifier = args.task == "classifier"
     spec = ModelSpec(cell=args.cell, level=args.level, tokenizer_mode=args.mode,
                      layers=args.layers, units=args.units, embedding=args.embedding,
-                     dropout=args.dropout, seq_len=args.seq_len)
+                     dropout=args.dropout, seq_len=args.seq_len, task=args.task,
+                     max_len=args.max_len if classifier else None)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
                          optimizer=args.optimizer, learning_rate=args.lr,
                          clipnorm=args.clipnorm, min_count=args.min_count, seed=args.seed,
-                         max_tokens=args.max_tokens)
-    bundle = train(spec, _corpus(args), name=args.name, config=config,
-                   progress=_print_progress, resume=args.resume, overwrite=args.overwrite)
+                         max_tokens=args.max_tokens, max_vocab=args.max_vocab,
+                         test_fraction=args.test_fraction)
+    if classifier:
+        bundle = train_classifier(spec, _dataset(args), name=args.name, config=config,
+                                  progress=_print_progress, resume=args.resume,
+                                  overwrite=args.overwrite)
+    else:
+        bundle = train(spec, _corpus(args), name=args.name, config=config,
+                       progress=_print_progress, resume=args.resume, overwrite=args.overwrite)
     print(json.dumps(bundle.meta["metrics"], indent=1))
 
 
@@ -75,7 +109,8 @@ def cmd_list(args) -> None:
 
     for m in list_models():
         metrics = {k: round(v, 3) for k, v in m.get("metrics", {}).items()}
-        print(f"{m['name']:28s} {m['spec']['level']:5s} {m['spec']['cell']:5s} "
+        task = m["spec"].get("task", "lm")
+        print(f"{m['name']:28s} {task:10s} {m['spec']['level']:5s} {m['spec']['cell']:5s} "
               f"{m['spec']['layers']}x{m['spec']['units']:<5d} {metrics}")
 
 
@@ -94,8 +129,24 @@ def main(argv: list[str] | None = None) -> None:
                        help="builtin:python-reference, builtin:python-stdlib or nltk:<name>")
         q.add_argument("--file", help="a UTF-8 text file instead of --corpus")
 
-    t = sub.add_parser("train", help="train a language model into the registry")
+    t = sub.add_parser("train", help="train a language model or a sequence classifier into the "
+                       "registry")
     corpus_args(t)
+    t.add_argument("--task", default="lm", choices=["lm", "classifier"],
+                   help="lm: next-token prediction on --corpus/--file; classifier: labelled "
+                        "texts from --dataset or --csv")
+    t.add_argument("--dataset", help="classifier data: nltk:sentence_polarity, "
+                   "nltk:movie_reviews, nltk:brown[@cat,cat,...], keras:imdb, keras:reuters[@K]")
+    t.add_argument("--csv", help="classifier data: a UTF-8 CSV file with a header row")
+    t.add_argument("--text-column", help="CSV text column (default: text, review, ...)")
+    t.add_argument("--label-column", help="CSV label column (default: label, class, ...)")
+    t.add_argument("--limit", type=int, default=None,
+                   help="classifier: a stratified sample of this many texts")
+    t.add_argument("--max-len", type=int, default=100,
+                   help="classifier: tokens kept per text (the first ones)")
+    t.add_argument("--test-fraction", type=float, default=0.2,
+                   help="classifier: held-out test share of each class")
+    t.add_argument("--max-vocab", type=int, default=None, help="keep only the N commonest tokens")
     t.add_argument("--name", required=True, help="registry name (letters, digits, - and _)")
     t.add_argument("--cell", default="lstm", choices=["rnn", "lstm", "gru"])
     t.add_argument("--level", default="char", choices=["char", "word"])

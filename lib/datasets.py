@@ -67,9 +67,9 @@ class DatasetError(CorpusError):
     """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LabelledData:
-    """Texts with one class label each.
+    """Texts with one class label each (compare two datasets by their :attr:`sha1`).
 
     Parameters
     ----------
@@ -498,8 +498,8 @@ def from_csv_bytes(
     Parameters
     ----------
     data : bytes
-        UTF-8 file contents (a byte-order mark is allowed). The delimiter (``,``, ``;``,
-        tab or ``|``) is detected from the first 64 kB.
+        UTF-8 file contents (a byte-order mark is allowed). The delimiter is the most
+        frequent of ``,``, ``;``, tab and ``|`` in the header line (``,`` if none).
     name : str
         File name, for messages and the ref ``"csv:NAME"``.
     text_column, label_column : str, optional
@@ -524,11 +524,8 @@ def from_csv_bytes(
         text = corpus_from_bytes(data, name=name, max_bytes=max_bytes).text
     except CorpusError as err:
         raise DatasetError(str(err)) from None
-    try:
-        dialect = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
+    header_line = text.split("\n", 1)[0]
+    delimiter = max(",;\t|", key=header_line.count)  # the header's commonest; "," on ties
     if csv.field_size_limit() < max_bytes:
         csv.field_size_limit(max_bytes)
     try:

@@ -682,8 +682,9 @@ def train_classifier(
     data : lib.datasets.LabelledData
         Split by :func:`classifier_splits` into train / validation / test.
     name, config, progress, stop, resume, overwrite
-        As for :func:`train`. Progress records are the same: ``{"kind": "batch", ...}`` and
-        ``{"kind": "epoch", "epoch", "logs", "metrics", "sample"}``; for a classifier
+        As for :func:`train` (``config.max_tokens`` and ``spec.seq_len`` are not used;
+        ``config.test_fraction`` is). Progress records are the same: ``{"kind": "batch",
+        ...}`` and ``{"kind": "epoch", "epoch", "logs", "metrics", "sample"}``; for a classifier
         ``logs`` also holds ``test_loss`` and ``test_accuracy``, and ``sample`` is a
         one-line summary ("test accuracy 74.1% (majority class 50.0%)").
 

@@ -11,22 +11,13 @@ from dashboard.panels import (
     next_token_panel,
 )
 from dashboard.widgets import neuron_picker
-from lib.registry import RegistryError
 
 state.page_guard()
 st.title("Generate & Highlight")
 with st.expander("What am I looking at?"):
     st.markdown(WHAT_AM_I_LOOKING_AT)
 
-name = st.session_state.get("model")
-if name is None:
-    st.info("There is no model yet. Train one on the Train page.")
-    st.stop()
-try:
-    bundle = loaders.bundle(name)
-except RegistryError as e:
-    st.error(str(e))
-    st.stop()
+name, bundle = loaders.current_bundle()
 char = bundle.spec.level == "char"
 
 state.bind({

@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard import jobs, state
 from dashboard.job_view import job_panel, other_jobs_table
-from dashboard.widgets import corpus_picker
+from dashboard.widgets import corpus_picker, dataset_picker
 from lib.models import ModelSpec, TrainConfig
 
 state.page_guard()
@@ -25,19 +25,29 @@ state.bind({
     "train.dropout": 0.0, "train.seq_len": 100, "train.batch": 64, "train.epochs": 5,
     "train.optimizer": "adam", "train.lr": 3e-3, "train.max_tokens": 500_000,
     "train.min_count": 1, "train.clipnorm": 5.0, "train.name": "",
+    "train.cls_level": "word", "train.cls_mode": "words", "train.max_len": 40,
 })
 
-st.segmented_control("Task", ["Language model"], key="train.task",
-                     help="Predict the next token. Sequence classifiers come with the Hidden "
-                          "States page.")
-corpus = corpus_picker("train")
-if corpus is not None:
-    st.caption(f"{corpus.name}: {len(corpus.text):,} characters.")
+task = st.segmented_control(
+    "Task", ["Language model", "Sequence classifier"], key="train.task",
+    help="Predict the next token of a text, or the class of a whole text (e.g. its sentiment; "
+         "explored on the Hidden States page).") or "Language model"
+classifier = task == "Sequence classifier"
+if classifier:
+    corpus = dataset_picker("train")
+    if corpus is not None:
+        st.caption(f"{corpus.name}: {len(corpus.texts):,} texts; " + ", ".join(
+            f"{c} {n:,}" for c, n in zip(corpus.classes, corpus.class_counts, strict=True)))
+else:
+    corpus = corpus_picker("train")
+    if corpus is not None:
+        st.caption(f"{corpus.name}: {len(corpus.text):,} characters.")
 
 c1, c2, c3, c4 = st.columns(4)
-level = c1.selectbox("Level", ["char", "word"], key="train.level",
-                     help="Predict characters, or words.")
-mode = c1.selectbox("Word tokens", ["keep-space", "words"], key="train.mode",
+p = "train.cls_" if classifier else "train."  # a classifier's level defaults to words
+level = c1.selectbox("Level", ["char", "word"], key=f"{p}level",
+                     help="Characters or words as tokens.")
+mode = c1.selectbox("Word tokens", ["keep-space", "words"], key=f"{p}mode",
                     disabled=level == "char",
                     format_func={"keep-space": "words, spaces and newlines",
                                  "words": "words and punctuation only"}.get,
@@ -52,8 +62,14 @@ embedding = c3.number_input("Embedding", 1, 512, key="train.embedding",
                             help="Size of the learned token vectors.")
 dropout = c4.slider("Dropout", 0.0, 0.8, step=0.05, key="train.dropout",
                     help="Randomly silence this share of inputs between layers while training.")
-seq_len = c4.number_input("Sequence length", 2, 1000, key="train.seq_len",
-                          help="Tokens per training window (backpropagation through time).")
+if classifier:
+    max_len = c4.number_input("Tokens per text", 1, 2000, key="train.max_len",
+                              help="Longer texts are cut, shorter ones padded (padding is "
+                                   "masked: it changes nothing).")
+else:
+    seq_len = c4.number_input("Sequence length", 2, 1000, key="train.seq_len",
+                              help="Tokens per training window (backpropagation through "
+                                   "time).")
 
 d1, d2, d3, d4 = st.columns(4)
 batch = d1.number_input("Batch size", 1, 1024, key="train.batch", help="Windows per step.")
@@ -72,16 +88,18 @@ with st.expander("More settings"):
                                 help="Rarer tokens become <unk>.")
     clipnorm = e3.number_input("Gradient clipping", 0.1, 100.0, key="train.clipnorm",
                                help="Largest gradient norm per step.")
-default_name = f"my-{cell}-{level}-{units}"
+default_name = f"my-{cell}-{'classifier' if classifier else level}-{units}"
 name = st.text_input("Model name", key="train.name", placeholder=default_name,
                      help="Letters, digits, - and _. The model is saved under this name.")
 name = name.strip() or default_name
 
 if st.button("Train", type="primary", disabled=corpus is None, key="btn.train"):
     try:
+        shape = ({"task": "classifier", "n_classes": corpus.n_classes, "max_len": int(max_len)}
+                 if classifier else {"seq_len": int(seq_len)})
         spec = ModelSpec(cell=cell, level=level, tokenizer_mode=mode, layers=int(layers),
                          units=int(units), embedding=int(embedding), dropout=float(dropout),
-                         seq_len=int(seq_len))
+                         **shape)
         config = TrainConfig(epochs=int(epochs), batch_size=int(batch), optimizer=optimizer,
                              learning_rate=float(lr), clipnorm=float(clipnorm),
                              min_count=int(min_count), max_tokens=int(max_tokens) or None)

@@ -191,3 +191,23 @@ def test_page_run_outside_the_router_is_sent_through_it(registry, monkeypatch):
     at.run()  # AppTest reverts to the pages/-folder mode before every run
     assert at.sidebar.selectbox(key="model").value == "demo-ref-char-lstm"
     assert html_of(at).count('class="hl-label"') == 3
+
+
+def test_train_a_classifier_through_the_page(registry):
+    at = app()
+    at.switch_page("pages/train.py").run()
+    at.segmented_control(key="train.task").set_value("Sequence classifier").run()
+    assert not at.exception and any("Sentence polarity" in c.value or "texts" in c.value
+                                    for c in at.caption)
+    for key, value in {"train.units": 8, "train.embedding": 4, "train.max_len": 12,
+                       "train.batch": 256, "train.epochs": 1}.items():
+        at.number_input(key=key).set_value(value)
+    at.text_input(key="train.name").input("tiny-classifier").run()
+    at.button(key="btn.train").click().run()
+    assert not at.error, [e.value for e in at.error]
+    owner = at.session_state["session_id"]
+    _wait(at, owner, timeout=300)
+    job = jobs.jobs(owner=owner)[0]
+    assert job.status == "done", job.error
+    assert "tiny-classifier" in at.sidebar.selectbox(key="model").options
+    assert any(m.label == "Test accuracy" for m in at.metric)

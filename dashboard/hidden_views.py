@@ -1,0 +1,75 @@
+"""Data for the Hidden States page: recorded test sequences and their long-form tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard.fmt import display_token
+from dashboard.loaders import bundle as load_bundle
+from dashboard.loaders import model_key
+
+
+@st.cache_resource(max_entries=6, show_spinner="Recording the test sequences…")
+def _classifier_trace(name: str, key: str, n: int):
+    from lib.classify import held_out, record_sequences
+    from lib.datasets import subsample
+
+    bundle = load_bundle(name)
+    test = held_out(bundle)
+    n = min(n, len(test.texts))
+    test = subsample(test, n, seed=0)  # the test split is in dataset order: neg, then pos
+    trace = record_sequences(bundle, test.texts, labels=test.labels)
+    trace.meta["cache_key"] = f"cls:{key}:{n}"
+    return trace
+
+
+def classifier_trace(name: str, n: int):
+    """The first ``n`` held-out test sequences of classifier ``name``, recorded."""
+    return _classifier_trace(name, model_key(name), n)
+
+
+def overview_frames(trace) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(stacked bars, confusion matrix) frames: actual x predicted counts."""
+    from lib.classify import confusion
+
+    known = trace.labels >= 0
+    m = confusion(trace.labels[known], trace.prediction[known], trace.n_classes)
+    names = trace.classes
+    rows = [{"actual": names[a], "predicted": names[p], "count": int(m[a, p])}
+            for a in range(len(names)) for p in range(len(names))]
+    df = pd.DataFrame(rows)
+    return df[df["count"] > 0], df
+
+
+def sequence_table(trace) -> pd.DataFrame:
+    names = trace.classes
+    return pd.DataFrame({
+        "id": np.arange(len(trace)),
+        "class": [names[k] if k >= 0 else "?" for k in trace.labels],
+        "prediction": [names[k] for k in trace.prediction],
+        "correct": trace.correct,
+        "confidence": trace.final_confidence,
+        "length": trace.lengths,
+        "text": [" ".join(t)[:80] for t in trace.tokens],
+    })
+
+
+def points_frame(trace, Y: np.ndarray) -> pd.DataFrame:
+    """Every projected state with its sequence, step, expected prediction and classes."""
+    seq = np.repeat(np.arange(len(trace)), trace.lengths)
+    step = np.arange(len(seq)) - trace.offsets[seq]
+    names = trace.classes
+    binary = trace.n_classes == 2
+    return pd.DataFrame({
+        "x": Y[:, 0], "y": Y[:, 1], "seq": seq, "step": step,
+        "ep": trace.ep[:, 1] if binary else trace.ep.max(axis=1),
+        "expected prediction": [names[k] for k in trace.pred_class],
+        "actual": [names[trace.labels[s]] if trace.labels[s] >= 0 else "?" for s in seq],
+        "correct": np.where(trace.correct[seq], "correct", "wrong"),
+    })
+
+
+def step_labels(words: list[str]) -> list[str]:
+    return [f"{display_token(w)} ({t})" for t, w in enumerate(words)]

@@ -1,0 +1,131 @@
+"""Hidden States: how a classifier's hidden state travels through a sequence (seed 003)."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, loaders, state
+from dashboard.analysis_views import projection
+from dashboard.hidden_views import (
+    classifier_trace,
+    overview_frames,
+    points_frame,
+    sequence_table,
+    step_labels,
+)
+from dashboard.highlight import ColourScale, highlighted_rows_html
+from lib.classify import jump_distances, threshold_events
+
+state.page_guard()
+st.title("Hidden States")
+with st.expander("What am I looking at? (and what is linked)"):
+    st.markdown("""
+For a **sequence classifier** (seed 003): every test sentence is fed through the model and the
+hidden state after every word is kept. The **expected prediction** at a word is what the model
+would answer if the sentence ended there (its output layer applied to that hidden state); the
+last one is the model's real answer.
+
+- **Projection**: every hidden state of every loaded sequence as one point (t-SNE, PCA or
+  UMAP of the original states), coloured by its expected prediction (binary: red = class 0,
+  grey = undecided, blue = class 1), by the sentence's actual class, or by whether the model
+  got the sentence right.
+- **Pick a sequence** in the table: its **trajectory** (start to end marker) is drawn over the
+  faded cloud; its words are coloured by the expected prediction after each word; the **time ×
+  class** matrix shows how the prediction evolves; the **distance bars** show how far the
+  hidden state jumps at each word (normalised by the largest jump of all loaded sequences).
+  Words where the jump passes its threshold, the prediction moves by more than its threshold,
+  or the predicted class flips are written on the projection.
+
+Linked: the table selection drives every detail view; hovering shows the word and step in
+each chart. Streamlit does not pass a hover from one chart to another, so steps are matched
+by their labels "word (step)" instead.""")
+
+name, bundle = loaders.current_bundle(task=None)
+if bundle.spec.task != "classifier":
+    st.info("This page explores sequence classifiers: choose one in the sidebar (★ "
+            "demo-polarity-lstm), or train one on the Train page with the task "
+            "'Sequence classifier'.")
+    st.stop()
+state.bind({"hid.n": 100, "hid.method": "tsne", "hid.colour": "expected prediction",
+            "hid.dist": 0.40, "hid.ep": 0.30})
+c1, c2, c3 = st.columns(3)
+n = c1.number_input("Test sequences", 10, 2000, step=10, key="hid.n",
+                    help="How many held-out test sentences to load (seed 003: 100).")
+method = c2.selectbox("Projection", ["tsne", "pca", "umap"], key="hid.method",
+                      format_func={"tsne": "t-SNE (perplexity 100)", "pca": "PCA",
+                                   "umap": "UMAP"}.get,
+                      help="How the hidden states are mapped to 2-D.")
+colour = c3.selectbox("Colour by", ["expected prediction", "actual", "correct"],
+                      key="hid.colour", help="What a point's colour shows.")
+trace = classifier_trace(name, int(n))
+binary = trace.n_classes == 2
+
+st.subheader("Overview")
+m1, m2, m3, m4 = st.columns(4)
+counts = np.bincount(trace.labels[trace.labels >= 0], minlength=trace.n_classes)
+m1.metric("Classes", ", ".join(f"{c} ({k})" for c, k in zip(trace.classes, counts,
+                                                             strict=True)))
+m2.metric("Test accuracy (whole test set)",
+          f"{bundle.meta.get('metrics', {}).get('test_accuracy', float('nan')):.1%}")
+m3.metric("Sequences loaded", len(trace))
+m4.metric("Correctly classified", f"{int(trace.correct.sum())} of {len(trace)}")
+bars, matrix = overview_frames(trace)
+left, right = st.columns(2)
+left.altair_chart(charts.class_bars(bars), width="stretch")
+right.altair_chart(charts.confusion_matrix(matrix))
+
+states = trace.states[max(trace.states)]
+Y = projection((trace.meta["cache_key"],), states, method, 100.0 if method == "tsne" else 15)
+points = points_frame(trace, Y)
+
+table = sequence_table(trace)
+st.subheader("Sequences")
+picked = st.dataframe(table, hide_index=True, height=220, on_select="rerun",
+                      selection_mode="single-row", key="hid.table",
+                      column_config={"confidence": st.column_config.NumberColumn(format="%.3f")})
+rows = picked.selection.rows if picked is not None else []
+state.bind({"hid.seq": -1})
+chosen = st.number_input("…or sequence id (-1: none)", -1, len(table) - 1, key="hid.seq",
+                         help="Follow one sequence: pick a table row or type its id.")
+seq = int(table["id"].iloc[rows[0]]) if rows else (int(chosen) if chosen >= 0 else None)
+
+path = events = None
+if seq is not None:
+    words = trace.tokens[seq]
+    a, b = trace.offsets[seq], trace.offsets[seq + 1]
+    labels = step_labels(words)
+    dist = jump_distances(trace.sequence_states())[seq]
+    d1, d2 = st.columns(2)
+    dist_thr = d1.slider("Jump threshold", 0.0, 1.0, step=0.05, key="hid.dist",
+                         help="Mark words where the hidden state moves this far (seed 003: 0.40).")
+    ep_thr = d2.slider("Prediction-change threshold", 0.0, 1.0, step=0.05, key="hid.ep",
+                       help="Mark words where the expected prediction moves this much (0.30).")
+    flags = threshold_events(dist, trace.ep[a:b], dist_threshold=dist_thr, ep_threshold=ep_thr)
+    marked = flags["jump_after"] | flags["ep_after"] | flags["class_after"]
+    path = points[points["seq"] == seq].assign(word=labels)
+    events = path[marked]
+
+st.subheader("Projection of every hidden state")
+st.altair_chart(charts.state_projection(points, path, colour=colour, binary=binary,
+                                        events=events), width="stretch")
+
+if seq is not None:
+    st.subheader(f"Sequence {seq}: actual {table['class'][seq]}, predicted "
+                 f"{table['prediction'][seq]}")
+    ep = trace.ep[a:b]
+    value = ep[:, 1] if binary else ep[np.arange(len(ep)), max(trace.labels[seq], 0)]
+    scale = ColourScale("diverging", 0.0, 1.0, mid=0.5, label="P(class 1)" if binary else
+                        f"P({table['class'][seq]})")
+    st.html(highlighted_rows_html(words, [("expected prediction", value)], scale,
+                                  show_whitespace=False, value_name=scale.label))
+    heat = pd.DataFrame([{"label": lab, "class": c, "ep": float(ep[t, k])}
+                         for t, lab in enumerate(labels) for k, c in enumerate(trace.classes)])
+    final = [{"label": "final", "class": c, "ep": float(ep[-1, k])}
+             for k, c in enumerate(trace.classes)]
+    st.altair_chart(charts.time_class_heatmap(pd.concat([heat, pd.DataFrame(final)])),
+                    width="stretch")
+    jumps = pd.DataFrame({"label": labels[1:], "distance": dist})
+    st.altair_chart(charts.jump_bars(jumps, threshold=dist_thr), width="stretch")
+else:
+    st.caption("Select a row of the table to follow one sequence.")
+state.publish(["hid.n", "hid.method", "hid.colour"])

@@ -1,0 +1,53 @@
+"""The Hidden States page through Streamlit's AppTest, on the shipped demo classifier."""
+
+import shutil
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.test_pages import _server_like_routing, app  # noqa: F401  (fixture)
+
+CLASSIFIER = "demo-polarity-lstm"
+
+
+@pytest.fixture
+def with_classifier(registry):
+    shutil.copytree(ROOT / "models" / CLASSIFIER, registry / CLASSIFIER)
+    return registry
+
+
+def test_hidden_states_overview_projection_and_a_sequence(with_classifier):
+    at = app()
+    at.query_params["model"] = CLASSIFIER
+    at.session_state["model"] = CLASSIFIER
+    for key, value in {"hid.n": 40, "hid.method": "pca"}.items():
+        at.session_state[key] = value
+    at.switch_page("pages/hidden_states.py").run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Sequences loaded"] == "40"
+    assert "neg (20)" in metrics["Classes"] and "pos (20)" in metrics["Classes"]
+    table = at.dataframe[0].value
+    assert len(table) == 40 and set(table["class"]) == {"neg", "pos"}
+    assert not at.html  # no sequence selected yet
+
+
+def test_language_model_pages_refuse_a_classifier_politely(with_classifier):
+    at = app()
+    at.session_state["model"] = CLASSIFIER
+    at.switch_page("pages/relevance.py").run()
+    assert not at.exception
+    assert any("sequence classifier" in i.value for i in at.info)
+
+
+def test_hidden_states_follow_one_sequence(with_classifier):
+    at = app()
+    at.session_state["model"] = CLASSIFIER
+    for key, value in {"hid.n": 30, "hid.method": "pca", "hid.seq": 3}.items():
+        at.session_state[key] = value
+    at.switch_page("pages/hidden_states.py").run()
+    assert not at.exception, at.exception
+    assert at.html and "expected prediction" in at.html[0].proto.body
+    assert any(s.value.startswith("Sequence 3:") for s in at.subheader)
+    at.slider(key="hid.dist").set_value(0.0).run()  # every jump passes: words on the map
+    assert not at.exception
