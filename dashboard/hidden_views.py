@@ -6,9 +6,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboard import charts, loaders, state
+from dashboard.analysis_widgets import feature_editor, text_source
 from dashboard.fmt import display_token
 from dashboard.loaders import bundle as load_bundle
 from dashboard.loaders import model_key
+from lib.analysis.projection import pca_map, stratified_sample
 
 
 @st.cache_resource(max_entries=6, show_spinner="Recording the test sequences…")
@@ -73,3 +76,46 @@ def points_frame(trace, Y: np.ndarray) -> pd.DataFrame:
 
 def step_labels(words: list[str]) -> list[str]:
     return [f"{display_token(w)} ({t})" for t, w in enumerate(words)]
+
+
+def language_model_view(name: str, bundle) -> None:
+    """A text's trajectory over a PCA map of a corpus sample's hidden states."""
+    st.caption("A language model: the map is a sample of the states of the model's corpus "
+               "(PCA, which, unlike t-SNE, can place a new text on it); the line is your "
+               "text's path through it.")
+    sample_trace = text_source("hidlm", name, bundle)
+    if sample_trace is None:
+        return
+    state.bind({"hidlm.text": "def f(x):\n    return \"(x)\"\n", "hidlm.colour": "feature"})
+    text = st.text_area("Text to follow", key="hidlm.text", height=90,
+                        help="Its hidden states are drawn as a path over the map.")
+    colour = st.segmented_control("Colour the map by", ["feature", "expectancy"],
+                                  key="hidlm.colour",
+                                  help="A feature of the sample text, or how probable "
+                                       "each token was to the model.") or "feature"
+    layer = bundle.spec.layers - 1
+    states = sample_trace.signals[(layer, "h")]
+    positions = stratified_sample(sample_trace.tokens, 3000, seed=0)
+    if not text:
+        st.warning("Type a text to follow.")
+        return
+    path_trace = loaders.recorded_trace(name, text[:2000])
+    Ys, Yt = pca_map(states[positions], path_trace.signals[(layer, "h")])
+    points = pd.DataFrame({"x": Ys[:, 0], "y": Ys[:, 1], "seq": 0, "step": positions,
+                           "ep": 0.0, "actual": "", "correct": ""})
+    if colour == "feature":
+        feature, _ = feature_editor("hidlm", sample_trace, bundle.spec.level)
+        if feature is None:
+            return
+        points["ep"] = feature.values[positions].astype(float)
+        points["feature"] = feature.values[positions].astype(str)
+        col, binary = ("feature", False) if feature.kind == "binary" else ("ep", True)
+    else:
+        points["ep"] = np.nan_to_num(sample_trace.expectancy[positions], nan=0.0)
+        col, binary = "ep", True
+    path = pd.DataFrame({"x": Yt[:, 0], "y": Yt[:, 1], "step": np.arange(len(Yt)),
+                         "word": step_labels(path_trace.tokens),
+                         "ep": np.nan_to_num(path_trace.expectancy, nan=0.0)})
+    st.altair_chart(charts.state_projection(points, path, colour="expected prediction"
+                                            if col == "ep" else col, binary=binary),
+                    width="stretch")

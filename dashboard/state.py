@@ -18,7 +18,7 @@ from typing import Any
 import streamlit as st
 
 PERSISTENT_PREFIXES = ("gen.", "train.", "pick.", "rel.", "fft.", "fftrel.", "chips.", "dist.",
-                       "map.", "hid.")
+                       "map.", "hid.", "hidlm.")
 _DEFAULTS: dict[str, Any] = {}
 
 

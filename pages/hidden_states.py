@@ -8,6 +8,7 @@ from dashboard import charts, loaders, state
 from dashboard.analysis_views import projection
 from dashboard.hidden_views import (
     classifier_trace,
+    language_model_view,
     overview_frames,
     points_frame,
     sequence_table,
@@ -42,9 +43,9 @@ by their labels "word (step)" instead.""")
 
 name, bundle = loaders.current_bundle(task=None)
 if bundle.spec.task != "classifier":
-    st.info("This page explores sequence classifiers: choose one in the sidebar (★ "
-            "demo-polarity-lstm), or train one on the Train page with the task "
-            "'Sequence classifier'.")
+    st.info("The full view is for sequence classifiers (★ demo-polarity-lstm, or train one "
+            "on the Train page with the task 'Sequence classifier').")
+    language_model_view(name, bundle)
     st.stop()
 state.bind({"hid.n": 100, "hid.method": "tsne", "hid.colour": "expected prediction",
             "hid.dist": 0.40, "hid.ep": 0.30})

@@ -230,3 +230,15 @@ POINTS = np.random.default_rng(0).normal(size=(20, 4))
 def test_errors(call, message) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_pca_map_places_new_points_like_the_fitted_ones():
+    from lib.analysis.projection import pca_map
+
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(200, 6)) * np.array([5, 3, 1, 0.1, 0.1, 0.1])
+    a, b = pca_map(ref, ref[:7])
+    np.testing.assert_allclose(b, a[:7])
+    assert a.shape == (200, 2) and a[:, 0].var() > a[:, 1].var()
+    with pytest.raises(ValueError, match="same number of columns"):
+        pca_map(ref, ref[:, :3])

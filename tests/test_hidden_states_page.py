@@ -51,3 +51,14 @@ def test_hidden_states_follow_one_sequence(with_classifier):
     assert any(s.value.startswith("Sequence 3:") for s in at.subheader)
     at.slider(key="hid.dist").set_value(0.0).run()  # every jump passes: words on the map
     assert not at.exception
+
+
+def test_language_model_trajectory_over_a_corpus_map(registry):
+    at = app()
+    at.session_state["hidlm.slice_len"] = 4000
+    at.switch_page("pages/hidden_states.py").run()
+    assert not at.exception, at.exception
+    assert any("full view is for sequence classifiers" in i.value for i in at.info)
+    at.segmented_control(key="hidlm.colour").set_value("expectancy").run()
+    at.text_area(key="hidlm.text").input("for i in range(3):\n    pass\n").run()
+    assert not at.exception

@@ -700,3 +700,30 @@ __all__ = [
     "runs_of_consecutive",
     "stratified_sample",
 ]
+
+
+def pca_map(reference, others, *, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Fit PCA on ``reference`` states and place both them and ``others`` in its plane.
+
+    Unlike t-SNE or UMAP, PCA can place new points (a text's trajectory) on a map made
+    from a corpus sample.
+
+    Parameters
+    ----------
+    reference : ndarray of shape (n, units)
+    others : ndarray of shape (m, units)
+
+    Returns
+    -------
+    reference_2d : ndarray of shape (n, n_components)
+    others_2d : ndarray of shape (m, n_components)
+    """
+    from sklearn.decomposition import PCA
+
+    reference = np.asarray(reference, dtype=np.float64)
+    others = np.asarray(others, dtype=np.float64)
+    if reference.ndim != 2 or others.ndim != 2 or reference.shape[1] != others.shape[1]:
+        raise ValueError(f"`reference` and `others` must be 2-D with the same number of "
+                         f"columns, got {reference.shape} and {others.shape}.")
+    pca = PCA(n_components=n_components, random_state=0).fit(reference)
+    return pca.transform(reference), pca.transform(others)
