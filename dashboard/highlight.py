@@ -38,6 +38,9 @@ class ColourScale:
     mid: float = 0.0
     log: bool = False
     label: str = ""
+    low: tuple[int, int, int] = BLUE  # diverging: the colour of vmin
+    high: tuple[int, int, int] = RED  # diverging: the colour of vmax
+    centre: tuple[int, int, int] = WHITE
 
     def fraction(self, values: np.ndarray) -> np.ndarray:
         """Position of each value on the scale: -1..1 (diverging) or 0..1 (sequential)."""
@@ -60,7 +63,7 @@ class ColourScale:
             if math.isnan(x):
                 rgb = GREY
             elif self.kind == "diverging":
-                rgb = _mix(WHITE, RED if x > 0 else BLUE, abs(x))
+                rgb = _mix(self.centre, self.high if x > 0 else self.low, abs(x))
             else:
                 rgb = _mix(BLUE, RED, x) if self.log else _mix(WHITE, RED, x)
             out.append("#{:02x}{:02x}{:02x}".format(*rgb))

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import charts, loaders, state
 from dashboard.analysis_views import projection
+from dashboard.fmt import md
 from dashboard.hidden_views import (
     classifier_trace,
     language_model_view,
@@ -64,8 +65,8 @@ binary = trace.n_classes == 2
 st.subheader("Overview")
 m1, m2, m3, m4 = st.columns(4)
 counts = np.bincount(trace.labels[trace.labels >= 0], minlength=trace.n_classes)
-m1.metric("Classes", ", ".join(f"{c} ({k})" for c, k in zip(trace.classes, counts,
-                                                             strict=True)))
+m1.markdown("**Classes**  \n" + ", ".join(f"{md(c)} ({k})" for c, k in zip(
+    trace.classes, counts, strict=True)))
 m2.metric("Test accuracy (whole test set)",
           f"{bundle.meta.get('metrics', {}).get('test_accuracy', float('nan')):.1%}")
 m3.metric("Sequences loaded", len(trace))
@@ -115,9 +116,11 @@ if seq is not None:
                  f"{table['prediction'][seq]}")
     ep = trace.ep[a:b]
     value = ep[:, 1] if binary else ep[np.arange(len(ep)), max(trace.labels[seq], 0)]
-    scale = ColourScale("diverging", 0.0, 1.0, mid=0.5, label="P(class 1)" if binary else
-                        f"P({table['class'][seq]})")
-    st.html(highlighted_rows_html(words, [("expected prediction", value)], scale,
+    scale = ColourScale("diverging", 0.0, 1.0, mid=0.5, low=(214, 96, 77), high=(67, 147, 195),
+                        centre=(221, 221, 221), label=f"P({trace.classes[1]})" if binary
+                        else f"P({table['class'][seq]})")
+    spaced = words if bundle.spec.tokenizer_mode == "keep-space" else [w + " " for w in words]
+    st.html(highlighted_rows_html(spaced, [("expected prediction", value)], scale,
                                   show_whitespace=False, value_name=scale.label))
     heat = pd.DataFrame([{"label": lab, "class": c, "ep": float(ep[t, k])}
                          for t, lab in enumerate(labels) for k, c in enumerate(trace.classes)])
@@ -126,7 +129,7 @@ if seq is not None:
     st.altair_chart(charts.time_class_heatmap(pd.concat([heat, pd.DataFrame(final)])),
                     width="stretch")
     jumps = pd.DataFrame({"label": labels[1:], "distance": dist})
-    st.altair_chart(charts.jump_bars(jumps, threshold=dist_thr), width="stretch")
+    st.altair_chart(charts.jump_bars(jumps, threshold=dist_thr), width="stretch", height=300)
 else:
     st.caption("Select a row of the table to follow one sequence.")
 state.publish(["hid.n", "hid.method", "hid.colour"])

@@ -26,7 +26,7 @@ def test_hidden_states_overview_projection_and_a_sequence(with_classifier):
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Sequences loaded"] == "40"
-    assert "neg (20)" in metrics["Classes"] and "pos (20)" in metrics["Classes"]
+    assert any("neg (20), pos (20)" in m.value for m in at.markdown)
     table = at.dataframe[0].value
     assert len(table) == 40 and set(table["class"]) == {"neg", "pos"}
     assert not at.html  # no sequence selected yet
