@@ -18,7 +18,7 @@ from typing import Any
 import streamlit as st
 
 PERSISTENT_PREFIXES = ("gen.", "train.", "pick.", "rel.", "fft.", "fftrel.", "chips.", "dist.",
-                       "map.", "hid.", "hidlm.")
+                       "map.", "hid.", "hidlm.", "cmp.")
 _DEFAULTS: dict[str, Any] = {}
 
 

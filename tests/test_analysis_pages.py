@@ -86,3 +86,19 @@ def test_memory_chips_page(registry):
     assert len(detail) == 10 and detail["magnitude"].is_monotonic_decreasing
     at.number_input(key="chips.unit").set_value(5).run()
     assert not at.exception
+
+
+def test_compare_page_two_models_and_two_layers(registry):
+    import shutil
+
+    from tests.conftest import ROOT
+
+    shutil.copytree(ROOT / "models" / "demo-ref-char-gru", registry / "demo-ref-char-gru")
+    at = _open("pages/compare.py", **{"cmp.a": "demo-ref-char-lstm", "cmp.b": "demo-ref-char-gru",
+                                      "cmp.chars": 3000})
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert table.shape[1] == 2 and "dead" in table.index and "q < 0.05" in table.index
+    assert len(at.code) == 2 and at.code[0].value != at.code[1].value
+    at.selectbox(key="cmp.b").set_value("demo-ref-char-lstm").run()
+    assert any("same layer of the same model" in c.value for c in at.caption)

@@ -1,0 +1,121 @@
+"""Compare: two models (or two layers of one model) side by side on the same text."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import loaders, state
+from dashboard.analysis_views import (
+    coclusters,
+    feature_digest,
+    layer_distributions,
+    neuron_table,
+    response_matrix,
+)
+from dashboard.analysis_widgets import make_feature
+from dashboard.fmt import md
+from dashboard.sidebar import headline
+from lib.analysis.features import REGEX_PRESETS, STRUCTURAL, FeatureError
+from lib.analysis.significance import rank_agreement
+from lib.registry import list_models
+
+state.page_guard()
+st.title("Compare")
+with st.expander("What am I looking at?"):
+    st.markdown("""
+Two models — or two layers of one model — read **the same text** and are scored against **the
+same feature**: their metrics, the neurons that track the feature (seed 000's relevance) and
+how far the two top-k lists share neurons, how many neurons are dead or unusual (KL, seed
+001), their mean |activation|, how their units cluster by the tokens they respond to (RNNVis
+memory chips, seed 004), and a sample from each with the same random seed. Models of
+different sizes have different neuron numbers: compare the counts and scores, not the ids.""")
+
+models = [m for m in list_models() if m["spec"]["task"] == "lm"]
+names = [m["name"] for m in models]
+if not names:
+    st.info("No language model to compare yet.")
+    st.stop()
+first = st.session_state.get("model") if st.session_state.get("model") in names else names[0]
+state.bind({"cmp.a": first, "cmp.b": names[1] if len(names) > 1 else first, "cmp.la": 0,
+            "cmp.lb": 0, "cmp.signal": "h", "cmp.feature": "space", "cmp.k": 10,
+            "cmp.chars": 8000, "cmp.seed": 1})
+for key in ("cmp.a", "cmp.b"):
+    if st.session_state[key] not in names:
+        st.session_state[key] = first
+c1, c2 = st.columns(2)
+a = c1.selectbox("Model A", names, key="cmp.a", help="The first model.")
+b = c2.selectbox("Model B", names, key="cmp.b", help="The second (the same for two layers).")
+ba, bb = loaders.bundle(a), loaders.bundle(b)
+if ba.spec.level != bb.spec.level:
+    st.warning("The two models read text at different levels (characters vs words): the "
+               "text is the same but token counts differ.")
+la = c1.number_input("Layer of A", 0, ba.spec.layers - 1, key="cmp.la", help="Layer to read.")
+lb = c2.number_input("Layer of B", 0, bb.spec.layers - 1, key="cmp.lb", help="Layer to read.")
+d1, d2, d3, d4 = st.columns(4)
+signal = d1.selectbox("Signal", ["h", "c"] if "lstm" == ba.spec.cell == bb.spec.cell else ["h"],
+                      key="cmp.signal", help="Both models' hidden state (or LSTM cell state).")
+feature_name = d2.selectbox("Feature", list(REGEX_PRESETS) + list(STRUCTURAL),
+                            key="cmp.feature", help="The feature both are scored against.")
+k = d3.slider("Top k", 1, 30, key="cmp.k", help="How many top neurons to compare.")
+chars = d4.slider("Text length (characters)", 1000, 50_000, step=1000, key="cmp.chars",
+                  help="The first characters of model A's corpus.")
+
+corpus, problem = loaders.model_corpus_text(ba.meta)
+if corpus is None:
+    st.warning(f"Model A's corpus is not available here: {problem}")
+    st.stop()
+text = corpus[:chars]
+spec = ("Preset", feature_name, "universal") if feature_name in REGEX_PRESETS else (
+    "Structure", feature_name, "universal")
+rows, tops = [], []
+for label, name, bundle, layer in (("A", a, ba, int(la)), ("B", b, bb, int(lb))):
+    trace = loaders.recorded_trace(name, text)
+    key = trace.meta["cache_key"]
+    acts = trace.signals[(layer, signal)]
+    try:
+        feature = make_feature(spec, trace, bundle.spec.level)
+    except FeatureError as e:
+        st.warning(f"Model {label}: {e}")
+        st.stop()
+    table = neuron_table(key, layer, signal, feature_digest(feature), acts, feature)
+    score = "R" if feature.kind == "binary" else "|r|"
+    dist = layer_distributions(key, layer, signal, 0.01, 1e-10, 0.01, 0.9, 99.0, acts)
+    resp = response_matrix(key, layer, signal, 300, acts, trace.tokens)
+    clusters = coclusters(key, layer, signal, 300, min(8, len(resp.types)), "abs", resp.S)
+    chip_sizes = pd.Series(clusters.col_labels).value_counts().sort_index().tolist()
+    tops.append(table)
+    rows.append({
+        "": f"{label}: {name} L{layer}",
+        "model": bundle.spec.describe(), "metric": headline(bundle.meta),
+        "tokens": len(trace), f"top-{k} by {score}": ", ".join(
+            map(str, table["neuron"].head(k))),
+        "best separation": (f"|r| {table['|r|'].max():.3f}" if score == "|r|" else
+                            f"AUROC {table['AUROC'].sub(0.5).abs().max() + 0.5:.3f}"),
+        "q < 0.05": int((table["q"] < 0.05).sum()),
+        "dead": int(dist["table"]["dead"].sum()),
+        "max KL (bits)": float(dist["table"]["kl_sum"].max()),
+        "mean |activation|": float(abs(acts).mean()),
+        "memory chips (units each)": ", ".join(map(str, chip_sizes)),
+    })
+st.dataframe(pd.DataFrame(rows).set_index("").T, width="stretch")
+if (a, int(la)) == (b, int(lb)):
+    st.caption("A and B are the same layer of the same model.")
+elif tops[0].shape[0] == tops[1].shape[0]:
+    by_unit = [t.sort_values("neuron") for t in tops]
+    col = "R" if "R" in by_unit[0] else "|r|"
+    agree = rank_agreement(by_unit[0][col].to_numpy(), by_unit[1][col].to_numpy(),
+                           k=min(k, len(by_unit[0])))
+    st.markdown(f"Neuron by neuron (same layer size): top-{agree['k']} overlap "
+                f"**{agree['overlap']:.0%}**, Spearman ρ of the scores **{agree['spearman']:.2f}**"
+                " — meaningful for two layers or checkpoints of one model, where neuron *n* is "
+                "the same unit.")
+
+st.subheader("Samples from the same seed")
+seed = st.number_input("Random seed", 0, 2**31 - 1, key="cmp.seed", help="Same seed for both.")
+s1, s2 = st.columns(2)
+for col, name, bundle in ((s1, a, ba), (s2, b, bb)):
+    trace = loaders.generated_trace(name, text[:40], 300 if bundle.spec.level == "char"
+                                    else 80, 0.8, None, int(seed))
+    col.markdown(f"**{md(name)}**")
+    col.code(bundle.tokenizer.detokenize(trace.tokens[trace.n_seed:]) or " ", language=None,
+             wrap_lines=True)
+state.publish(["cmp.a", "cmp.b", "cmp.la", "cmp.lb", "cmp.feature", "cmp.k"])
