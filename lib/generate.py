@@ -4,14 +4,21 @@ The seed text is read as one sequence from a zero state (lib.record's exact path
 each step feeds the sampled token back. Sampling draws from softmax(logits / temperature)
 restricted to the ``top_k`` most probable tokens, never ``<unk>``; temperature 0 takes the
 most probable token. A fixed ``seed`` gives the same text every time.
+
+``interventions`` (lib.interventions) edit chosen neurons after every step, of the seed
+text and of every sampled token alike, so the sample is what the edited model writes.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from lib.cells import WIDTH, split_signals, step
+from lib.interventions import Intervention, edit_step, layer_edits
 from lib.record import forward, output_probs, require_language_model
 from lib.trace import Trace
 
@@ -52,6 +59,7 @@ def generate(
     seed: int | None = None,
     *,
     record_top_k: int = 10,
+    interventions: Sequence[Intervention] = (),
 ) -> Trace:
     """Trace of ``seed_text`` followed by ``length`` sampled tokens.
 
@@ -65,6 +73,9 @@ def generate(
     temperature, top_k, seed : sampling settings (module docstring).
     record_top_k : int
         How many next-token candidates the Trace keeps per step.
+    interventions : sequence of Intervention, default ()
+        Edits applied after every step (module docstring); the signals recorded are the
+        edited ones and ``trace.meta["generate"]["interventions"]`` lists them.
 
     Returns
     -------
@@ -80,7 +91,9 @@ def generate(
     weights = bundle.numpy_weights
     rng = np.random.default_rng(seed)
     seed_ids = bundle.vocab.encode(tokens)
-    per_layer, h_last, _ = forward(weights, seed_ids, streams=1)
+    interventions = tuple(interventions)
+    edits = layer_edits(weights, [interventions])
+    per_layer, h_last, _ = forward(weights, seed_ids, streams=1, interventions=interventions)
     n_layers = len(weights.layers)
     # the state after the seed, then one step at a time
     hs = [sig["h"][-1:].copy() for sig in per_layer]
@@ -98,12 +111,18 @@ def generate(
                 h_out = np.empty((1, w.units), np.float32)
                 s_out = np.empty((1, WIDTH[w.cell] * w.units), np.float32)
                 step(w, xp, hs[k], cs[k], h_out, s_out)
+                if not edits[k].empty:
+                    edit_step(w, edits[k], h_out, s_out)
                 steps[k].append((h_out, s_out))
                 hs[k] = h_out
                 if cs[k] is not None:
                     cs[k] = s_out[:, 4 * w.units :]
                 x = h_out
             logits = hs[-1][0] @ weights.dense_w + weights.dense_b
+    meta = {"seed_text": seed_text, "length": length, "temperature": temperature,
+            "top_k": top_k, "seed": seed}
+    if interventions:
+        meta["interventions"] = [asdict(iv) for iv in interventions]
     signals = {}
     for k, w in enumerate(weights.layers):
         if steps[k]:
@@ -127,6 +146,5 @@ def generate(
         next_prob=next_prob,
         model_name=bundle.name,
         n_seed=len(tokens),
-        meta={"generate": {"seed_text": seed_text, "length": length,
-                           "temperature": temperature, "top_k": top_k, "seed": seed}},
+        meta={"generate": meta},
     )

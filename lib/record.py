@@ -12,16 +12,24 @@ linear recurrence where h already agrees; segments whose h disagrees (a long mem
 as "inside a string" outlasting the warm-up) are run again from the true state. The fast
 path thus equals the exact path within ``tol`` plus float32 round-off; how much rerunning
 it needed is in ``trace.meta["record"]``.
+
+With ``interventions`` (lib.interventions) the text is always run on the exact path: the
+fast path's repairs compare segments with the unedited recurrence, which an edit breaks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lib.cells import CellWeights, cell_weights, run, split_signals, state_of
 from lib.trace import Trace
+
+if TYPE_CHECKING:
+    from lib.interventions import Intervention
 
 
 @dataclass
@@ -145,6 +153,7 @@ def forward(
     streams: int | str = "auto",
     warmup: int = 128,
     tol: float = 1e-5,
+    interventions: Sequence[Intervention] = (),
 ) -> tuple[list[dict[str, np.ndarray]], np.ndarray, dict]:
     """All signals of all layers for ``ids`` read as one sequence from a zero state.
 
@@ -156,6 +165,10 @@ def forward(
         1 is the exact sequential path; "auto" picks up to 64 streams of at least
         2,000 tokens each.
     warmup, tol : see the module docstring.
+    interventions : sequence of Intervention, default ()
+        Edits applied inside the recurrence after every step (lib.interventions); the
+        signals returned are the edited ones. Any intervention forces the exact path:
+        ``streams`` and ``warmup`` are then ignored.
 
     Returns
     -------
@@ -167,6 +180,14 @@ def forward(
     T = len(ids)
     if T == 0:
         raise ValueError("cannot record an empty text (0 tokens)")
+    interventions = tuple(interventions)
+    edits = None
+    if interventions:
+        # imported here: lib.interventions imports this module
+        from lib.interventions import layer_edits, run_edited
+
+        edits = layer_edits(weights, [list(interventions)])
+        streams = 1
     if streams == "auto":  # long segments: trained LSTMs remember for ~1,000 tokens
         streams = max(1, min(64, T // 2000))
     streams = int(max(1, min(streams, T)))
@@ -180,9 +201,13 @@ def forward(
              "sequential_segments": 0}
     x = ids
     for k, w in enumerate(weights.layers):
-        H, S, st = _run_layer_streams(w, weights.project(k, x[gather]), warmup, tol)
-        for name, count in st.items():
-            stats[name] += count
+        xp = weights.project(k, x[gather])
+        if edits is None:
+            H, S, st = _run_layer_streams(w, xp, warmup, tol)
+            for name, count in st.items():
+                stats[name] += count
+        else:
+            H, S = run_edited(w, xp, edits[k])
         # stream-major segments are consecutive: reading order is a reshape
         H = H.reshape(streams * seg, -1)[:T]
         S = S.reshape(streams * seg, -1)[:T]
@@ -241,17 +266,26 @@ def record(
     streams: int | str = "auto",
     warmup: int = 128,
     tol: float = 1e-5,
+    interventions: Sequence[Intervention] = (),
 ) -> Trace:
     """Record ``text`` (a string, or a list of tokens) through ``bundle``'s model.
 
     Returns a Trace with every signal of every layer (see lib.trace), the next-token
     top-k and the expectancy. ``streams=1`` forces the exact sequential path.
+
+    ``interventions`` (lib.interventions.Intervention) edit chosen neurons after every
+    step; they force the exact path, the Trace shows the edited signals, and
+    ``trace.meta["record"]["interventions"]`` lists them.
     """
     require_language_model(bundle)
     tokens = bundle.tokenizer.tokenize(text) if isinstance(text, str) else list(text)
     ids = bundle.vocab.encode(tokens)
     weights = bundle.numpy_weights
-    per_layer, h_last, stats = forward(weights, ids, streams=streams, warmup=warmup, tol=tol)
+    interventions = tuple(interventions)
+    per_layer, h_last, stats = forward(weights, ids, streams=streams, warmup=warmup, tol=tol,
+                                       interventions=interventions)
+    if interventions:
+        stats["interventions"] = [asdict(iv) for iv in interventions]
     topk_ids, topk_probs, next_prob = output_probs(weights, h_last, ids, top_k=top_k)
     signals = {(k, name): v for k, sig in enumerate(per_layer) for name, v in sig.items()}
     return Trace(
