@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import loaders, state
+from dashboard.intervention_views import intervention_panel
 from dashboard.panels import (
     WHAT_AM_I_LOOKING_AT,
     bits_per_token,
@@ -84,6 +85,10 @@ if mode == "Neuron activations":
                                     "instead of the state after reading it (t).")
     st.html(neuron_rows_html(trace, choice, output_aligned=output_aligned,
                              show_whitespace=whitespace))
+    with st.expander("Switch these neurons off — does the model need them?"):
+        intervention_panel(name, bundle, choice, bundle.tokenizer.detokenize(trace.tokens),
+                           (seed_text, length, temperature, top_k or None, seed)
+                           if source == "Generate" else None)
     state.publish(["pick.layer", "pick.signal", "pick.neurons", "gen.output_aligned"])
 else:
     log = o2.toggle("Log scale", key="gen.log",

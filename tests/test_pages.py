@@ -211,3 +211,14 @@ def test_train_a_classifier_through_the_page(registry):
     assert job.status == "done", job.error
     assert "tiny-classifier" in at.sidebar.selectbox(key="model").options
     assert any(m.label == "Test accuracy" for m in at.metric)
+
+
+def test_intervention_panel_compares_samples_and_losses(registry):
+    at = app()
+    at.session_state["gen.iv_chars"] = 2000
+    at.text_input(key="pick.neurons").input("0-255").run()  # switch the whole layer off
+    assert not at.exception, at.exception
+    codes = [c.value for c in at.code]
+    assert len(codes) >= 2 and codes[-2] != codes[-1]  # without / with
+    bpc = next(m for m in at.metric if m.label.startswith("bits per character (whole"))
+    assert float(bpc.delta) > 0.5  # losing every unit makes prediction much worse
