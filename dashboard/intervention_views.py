@@ -109,3 +109,12 @@ def sweep_chart(df: pd.DataFrame, column: str) -> alt.LayerChart:
     top = alt.Chart(df[df["kind"] == "top"]).mark_line(point=True, color="#b40426").encode(
         x="k:O", y=f"{column}:Q", tooltip=["k:O", alt.Tooltip(f"{column}:Q", format=".4f")])
     return (box + dots + top).properties(height=300)
+
+
+@st.cache_data(max_entries=8, show_spinner="Recording the text after every epoch…")
+def evolution_table(name: str, key: str, text: str, layer: int, signal: str, neuron: int,
+                    digest: str, _mask) -> pd.DataFrame:
+    from lib.evolution import evolution
+
+    return evolution(loaders.bundle(name), text, layer=layer, signal=signal, neuron=neuron,
+                     feature_mask=_mask)

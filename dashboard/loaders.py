@@ -96,3 +96,19 @@ def current_bundle(task: str | None = "lm"):
                 "one in the sidebar, or see the classifier on the Hidden States page.")
         st.stop()
     return name, found
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the checkpoint…")
+def _checkpoint(name: str, key: str, epoch: int):
+    return registry.load_checkpoint(bundle(name), epoch)
+
+
+def checkpoint_bundle(name: str, epoch: int):
+    """Model ``name`` with the weights it had after ``epoch``."""
+    return _checkpoint(name, model_key(name), epoch)
+
+
+def checkpoint_trace(name: str, epoch: int, text: str) -> Trace:
+    """``text`` recorded through model ``name`` as it was after ``epoch``."""
+    return _recorded(checkpoint_bundle(name, epoch), f"{model_key(name)}@{epoch}",
+                     text_hash(text), text)

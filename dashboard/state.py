@@ -18,7 +18,7 @@ from typing import Any
 import streamlit as st
 
 PERSISTENT_PREFIXES = ("gen.", "train.", "pick.", "rel.", "fft.", "fftrel.", "chips.", "dist.",
-                       "map.", "hid.", "hidlm.", "cmp.")
+                       "map.", "hid.", "hidlm.", "cmp.", "abl.", "pat.")
 _DEFAULTS: dict[str, Any] = {}
 
 

@@ -102,3 +102,23 @@ def test_compare_page_two_models_and_two_layers(registry):
     assert len(at.code) == 2 and at.code[0].value != at.code[1].value
     at.selectbox(key="cmp.b").set_value("demo-ref-char-lstm").run()
     assert any("same layer of the same model" in c.value for c in at.caption)
+
+
+def test_ablation_page_sweep_and_training_evolution(registry):
+    import shutil
+
+    from tests.conftest import ROOT
+
+    shutil.copytree(ROOT / "models" / "demo-stdlib-char-lstm",
+                    registry / "demo-stdlib-char-lstm")
+    at = app()
+    at.session_state["model"] = "demo-stdlib-char-lstm"
+    for key, value in {"abl.chars": 1000, "abl.kmax": 2, "abl.n_random": 5}.items():
+        at.session_state[key] = value
+    at.switch_page("pages/ablation.py").run()
+    assert not at.exception, at.exception
+    assert any("Share of random draws" in c.value for c in at.caption)
+    evo = at.dataframe[0].value
+    assert list(evo["epoch"]) == list(range(1, 9))
+    assert any("is the best from epoch" in m.value for m in at.markdown)
+    assert at.html and "neuron" in at.html[0].proto.body
