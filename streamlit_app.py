@@ -28,6 +28,8 @@ with state.routing():
                 url_path="hidden_states"),
         st.Page("pages/memory_chips.py", title="Memory Chips", icon=":material/memory:",
                 url_path="memory_chips"),
+        st.Page("pages/pattern_search.py", title="Pattern Search", icon=":material/search:",
+                url_path="pattern_search"),
         st.Page("pages/ablation.py", title="Ablation", icon=":material/block:",
                 url_path="ablation"),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare:",

@@ -152,6 +152,7 @@ def highlighted_rows_html(
     show_whitespace: bool = True,
     n_seed: int = 0,
     value_name: str = "value",
+    colour_bar: bool = True,
 ) -> str:
     """An HTML table: one row per (label, values) pair, tokens coloured by the values.
 
@@ -165,7 +166,7 @@ def highlighted_rows_html(
     n_seed : int
         Tokens at positions below this were given, not generated: underlined.
     """
-    parts = [STYLE, colour_bar_html(scale), '<table class="hl-table">']
+    parts = [STYLE, colour_bar_html(scale) if colour_bar else "", '<table class="hl-table">']
     for label, values in rows:
         values = np.asarray(values, dtype=np.float64)
         if values.shape != (len(tokens),):

@@ -122,3 +122,17 @@ def test_ablation_page_sweep_and_training_evolution(registry):
     assert list(evo["epoch"]) == list(range(1, 9))
     assert any("is the best from epoch" in m.value for m in at.markdown)
     assert at.html and "neuron" in at.html[0].proto.body
+
+
+def test_pattern_search_page_lists_matches(registry):
+    at = _open("pages/pattern_search.py", **{"pat.slice_len": 4000, "pat.span_start": 200,
+                                             "pat.span_len": 3, "pat.threshold": 0.2})
+    assert not at.exception, at.exception
+    if at.warning:  # no neuron on throughout: a clear message, and a lower threshold helps
+        assert "No neuron is on" in at.warning[0].value
+        at.slider(key="pat.threshold").set_value(-0.5).run()
+    matches = at.dataframe[0].value
+    assert 0 < len(matches) <= 50
+    assert (matches["score"].diff().dropna() <= 0).all()
+    assert not ((matches["start"] <= 202) & (matches["end"] >= 200)).any()  # span excluded
+    assert at.html and "#1 at" in at.html[0].proto.body
