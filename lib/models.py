@@ -321,6 +321,34 @@ def prepare(corpus: Corpus, spec: ModelSpec, config: TrainConfig, vocab: Vocab |
         train_ids, val_ids, len(vocab), spec.level))
 
 
+def _check_registry(spec: ModelSpec, config: TrainConfig, name: str, *, resume: bool,
+                    overwrite: bool, root, source: tuple[str, str, str]) -> int | None:
+    """The registry rules of both tasks: the epochs already done when resuming, else None.
+
+    ``source`` = (meta.json key, sha1 of the training data, its name in messages).
+    """
+    key, sha1, what = source
+    exists = name in {m["name"] for m in list_models(root=root)}
+    if not resume:
+        if exists and not overwrite:
+            raise ValueError(f"A model named {name!r} exists already: choose another name.")
+        return None
+    if not exists:
+        raise ValueError(f"There is no model {name!r} to resume.")
+    meta = read_meta(name, root=root)
+    if ModelSpec.from_dict(meta["spec"]) != spec:
+        raise ValueError(f"Model {name!r} was built with other settings: "
+                         f"{ModelSpec.from_dict(meta['spec']).describe()}.")
+    if meta.get(key, {}).get("sha1") != sha1:
+        raise ValueError(f"Model {name!r} was trained on another {what} "
+                         f"({meta.get(key, {}).get('ref', '?')}).")
+    done = int(meta.get("epochs_done", len(meta.get("history", []))))
+    if done >= config.epochs:
+        raise ValueError(f"Model {name!r} already has {done} epochs; set more than that "
+                         "to resume.")
+    return done
+
+
 def check_training(
     spec: ModelSpec,
     corpus: Corpus,
@@ -340,23 +368,10 @@ def check_training(
     config.validate()
     if not corpus.text.strip():
         raise ValueError("The corpus is empty: choose or paste a text first.")
-    exists = name in {m["name"] for m in list_models(root=root)}
-    if resume:
-        if not exists:
-            raise ValueError(f"There is no model {name!r} to resume.")
-        meta = read_meta(name, root=root)
-        if ModelSpec.from_dict(meta["spec"]) != spec:
-            raise ValueError(f"Model {name!r} was built with other settings: "
-                             f"{ModelSpec.from_dict(meta['spec']).describe()}.")
-        if meta.get("corpus", {}).get("sha1") != corpus_sha1(corpus):
-            raise ValueError(f"Model {name!r} was trained on another corpus text.")
-        done = int(meta.get("epochs_done", len(meta.get("history", []))))
-        if done >= config.epochs:
-            raise ValueError(f"Model {name!r} already has {done} epochs; set more than that "
-                             "to resume.")
+    done = _check_registry(spec, config, name, resume=resume, overwrite=overwrite, root=root,
+                           source=("corpus", corpus_sha1(corpus), "corpus text"))
+    if done is not None:
         return done
-    if exists and not overwrite:
-        raise ValueError(f"A model named {name!r} exists already: choose another name.")
     _check_length(len(_tokens(corpus, spec, config)), spec, config)
     return 0
 
@@ -639,24 +654,10 @@ def check_classifier_training(
     if spec.n_classes != data.n_classes:
         raise ValueError(f"the spec has n_classes={spec.n_classes} but the dataset "
                          f"{data.name!r} has {data.n_classes} classes {data.classes}")
-    exists = name in {m["name"] for m in list_models(root=root)}
-    if resume:
-        if not exists:
-            raise ValueError(f"There is no model {name!r} to resume.")
-        meta = read_meta(name, root=root)
-        if ModelSpec.from_dict(meta["spec"]) != spec:
-            raise ValueError(f"Model {name!r} was built with other settings: "
-                             f"{ModelSpec.from_dict(meta['spec']).describe()}.")
-        if meta.get("dataset", {}).get("sha1") != data.sha1:
-            raise ValueError(f"Model {name!r} was trained on another dataset "
-                             f"({meta.get('dataset', {}).get('ref', '?')}).")
-        done = int(meta.get("epochs_done", len(meta.get("history", []))))
-        if done >= config.epochs:
-            raise ValueError(f"Model {name!r} already has {done} epochs; set more than that "
-                             "to resume.")
+    done = _check_registry(spec, config, name, resume=resume, overwrite=overwrite, root=root,
+                           source=("dataset", data.sha1, "dataset"))
+    if done is not None:
         return done
-    if exists and not overwrite:
-        raise ValueError(f"A model named {name!r} exists already: choose another name.")
     return 0
 
 
