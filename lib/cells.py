@@ -196,9 +196,11 @@ def run(
     h_next = np.empty_like(h)
     sig = np.empty((B, WIDTH[w.cell] * u), np.float32)
     warm = None
-    # One BLAS thread: these matmuls are small, and threads that wait for each other at
-    # every step cost several times the work when the machine is busy (a shared server).
-    with threadpool_limits(1, user_api="blas"):
+    # Small matmuls get one BLAS thread: threads that wait for each other at every step
+    # cost several times the work when the machine is busy (a shared server). Large ones
+    # (many streams of a wide layer) are worth splitting across cores.
+    threads = None if B * w.recurrent.size >= 16_000_000 else 1
+    with threadpool_limits(threads, user_api="blas"):
         for t in range(T):
             step(w, xp[t], h, c, h_next, sig)
             h, h_next = h_next, h

@@ -163,7 +163,7 @@ def forward(
     ids : ndarray of shape (T,)
     streams : int or "auto"
         1 is the exact sequential path; "auto" picks up to 64 streams of at least
-        2,000 tokens each.
+        1,500 tokens each.
     warmup, tol : see the module docstring.
     interventions : sequence of Intervention, default ()
         Edits applied inside the recurrence after every step (lib.interventions); the
@@ -189,7 +189,7 @@ def forward(
         edits = layer_edits(weights, [list(interventions)])
         streams = 1
     if streams == "auto":  # long segments: trained LSTMs remember for ~1,000 tokens
-        streams = max(1, min(64, T // 2000))
+        streams = max(1, min(64, T // 1500))
     streams = int(max(1, min(streams, T)))
     if streams == 1:
         warmup = 0
