@@ -116,21 +116,6 @@ def layer_overview(df: pd.DataFrame) -> alt.Chart:
     )
 
 
-def score_scatter(df: pd.DataFrame, *, x: str, y: str, highlight: str = "top") -> alt.Chart:
-    """Two rankings of the same neurons against each other; ``highlight`` is a bool column."""
-    return (
-        alt.Chart(df)
-        .mark_circle(size=40)
-        .encode(
-            x=alt.X(f"{x}:Q"), y=alt.Y(f"{y}:Q"),
-            color=alt.condition(f"datum.{highlight}", alt.value("#b40426"), alt.value("#999")),
-            tooltip=["neuron:Q", alt.Tooltip(f"{x}:Q", format=".3f"),
-                     alt.Tooltip(f"{y}:Q", format=".3f")],
-        )
-        .properties(height=260)
-    )
-
-
 def spectrum_heatmap(df: pd.DataFrame) -> alt.Chart:
     """Neuron x frequency amplitude (seed 000's heat surface, seen from above).
 
