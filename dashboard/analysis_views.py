@@ -15,7 +15,7 @@ from dashboard.loaders import recorded_trace
 from lib.analysis.features import Feature
 from lib.analysis.fourier import band_peaks, spectrum
 from lib.analysis.ranking import rank_neurons
-from lib.trace import Trace
+from lib.trace import SIGNAL_RANGES, Trace
 
 
 def feature_digest(feature: Feature) -> str:
@@ -136,9 +136,6 @@ def percentile_rows(samples: dict[str, np.ndarray], *, min_count: int = 1) -> pd
     return pd.DataFrame(rows)
 
 
-RANGES = {"h": (-1.0, 1.0), "g": (-1.0, 1.0), "n": (-1.0, 1.0)}
-
-
 @st.cache_data(max_entries=16, show_spinner="Histograms and KL divergences of every neuron…")
 def layer_distributions(trace_key: str, layer: int, signal: str, bin_width: float, eps: float,
                         dead_threshold: float, dead_share: float, percentile: float,
@@ -146,12 +143,8 @@ def layer_distributions(trace_key: str, layer: int, signal: str, bin_width: floa
     """Histograms, the layer reference, KL in both directions and the dead-neuron flags."""
     from lib.analysis import distributions as D
 
-    if signal in RANGES:
-        value_range = RANGES[signal]
-    elif signal in "ifozr":
-        value_range = (0.0, 1.0)
-    else:
-        value_range = D.clip_range(_acts, percentile=percentile, bin_width=bin_width)
+    value_range = SIGNAL_RANGES[signal] or D.clip_range(_acts, percentile=percentile,
+                                                         bin_width=bin_width)
     edges, P = D.histograms(_acts, bin_width=bin_width, value_range=value_range)
     Q = D.reference_distribution(P)
     kl = D.kl_scores(P, Q, epsilon=eps)

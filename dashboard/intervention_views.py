@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import loaders, state
+from dashboard.analysis_views import feature_digest
 from dashboard.analysis_widgets import feature_editor
 from dashboard.widgets import NeuronChoice
 from lib.interventions import Intervention, ablation_sweep, loss_change
@@ -76,7 +77,7 @@ def intervention_panel(name: str, bundle, choice: NeuronChoice, base_text: str,
     feature, _ = feature_editor("gen.iv", val_trace, bundle.spec.level)
     mask = feature.values.astype(bool) if feature is not None and feature.kind == "binary" \
         else None
-    digest = "" if mask is None else str(hash(mask.tobytes()))
+    digest = "" if mask is None else feature_digest(feature)
     out = _loss(name, loaders.model_key(name), text, iv, digest, mask)
     m1, m2 = st.columns(2)
     m1.metric(f"{out['metric']} (whole text)", f"{out['metric_intervened']:.4f}",

@@ -20,11 +20,16 @@ def random_bundle(cell="lstm", layers=1, units=12, level="char", scale=0.25, see
     spec = ModelSpec(cell=cell, level=level, layers=layers, units=units, embedding=embedding,
                      seq_len=20)
     vocab = Vocab.build(spec.tokenizer.tokenize(text))
-    model = build(spec, len(vocab))
+    model = randomize_weights(build(spec, len(vocab)), scale=scale, seed=seed)
+    return ModelBundle(model=model, vocab=vocab, tokenizer=spec.tokenizer, spec=spec,
+                       name=f"test-{cell}")
+
+
+def randomize_weights(model, *, scale: float, seed: int):
+    """Replace every weight of ``model`` by N(0, scale) draws; returns the model."""
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         weights = layer.get_weights()
         if weights:
             layer.set_weights([rng.normal(0, scale, w.shape).astype("float32") for w in weights])
-    return ModelBundle(model=model, vocab=vocab, tokenizer=spec.tokenizer, spec=spec,
-                       name=f"test-{cell}")
+    return model

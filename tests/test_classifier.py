@@ -33,6 +33,7 @@ from lib.models import (
 from lib.record import record
 from lib.registry import ModelBundle
 from lib.tokenizer import Vocab
+from tests.helpers import randomize_weights
 
 TEXTS = [
     "the cat sat on the mat",
@@ -50,12 +51,7 @@ def random_classifier(cell="lstm", layers=1, n_classes=2, units=12, scale=0.5, s
                      layers=layers, units=units, embedding=6, n_classes=n_classes,
                      max_len=max_len)
     vocab = Vocab.build(w for t in TEXTS for w in spec.tokenizer.tokenize(t))
-    model = build(spec, len(vocab))
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        weights = layer.get_weights()
-        if weights:
-            layer.set_weights([rng.normal(0, scale, w.shape).astype("float32") for w in weights])
+    model = randomize_weights(build(spec, len(vocab)), scale=scale, seed=seed)
     classes = [f"c{k}" for k in range(n_classes)]
     return ModelBundle(model=model, vocab=vocab, tokenizer=spec.tokenizer, spec=spec,
                        meta={"classes": classes}, name=f"clf-{cell}")
