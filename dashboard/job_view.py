@@ -30,6 +30,13 @@ def _resume(owner: str, job: jobs.Job, epochs: int) -> None:
         st.session_state["train.resume_error"] = str(e)
 
 
+def _resume_interrupted(owner: str, job: jobs.Job, epochs: int) -> None:
+    try:
+        jobs.resume_interrupted(owner, job.id, epochs)
+    except ValueError as e:
+        st.session_state["train.resume_error"] = str(e)
+
+
 def _job_card(owner: str, job: jobs.Job) -> None:
     total = job.config.epochs
     st.markdown(f"**{md(job.name)}** · {job.spec.describe()} on {md(job.corpus.name)} · "
@@ -44,6 +51,15 @@ def _job_card(owner: str, job: jobs.Job) -> None:
         if job.status == "running":
             st.button("Stop", key=f"stop.{job.id}", on_click=job.stop,
                       help="Stop after the current batch; the last finished epoch is kept.")
+    elif job.status == "interrupted":
+        done = job.epochs[-1]["epoch"] + 1 if job.epochs else 0
+        c1, c2 = st.columns([1, 3])
+        more = c1.number_input("Continue to epoch", done + 1, done + 200, max(total, done + 1),
+                               key=f"more.{job.id}",
+                               help="Resume training from the last saved epoch.")
+        c2.button("Resume", key=f"btn.resume.{job.id}", on_click=_resume_interrupted,
+                  args=(owner, job, int(more)), disabled=not done,
+                  help="Continue this model from its last saved epoch (needs one).")
     elif job.status in ("stopped", "done") and job.epochs:
         done = job.epochs[-1]["epoch"] + 1
         c1, c2 = st.columns([1, 3])
@@ -81,7 +97,9 @@ def _job_card(owner: str, job: jobs.Job) -> None:
 
 
 def _panel(owner: str) -> None:
-    mine = jobs.jobs(owner=owner)
+    everyone = [j for j in jobs.jobs() if j.kind == "train"]
+    # after a restart no session owns an interrupted job: anyone may resume it
+    mine = [j for j in everyone if j.owner == owner or j.status == "interrupted"]
     if err := st.session_state.pop("train.resume_error", None):
         st.error(f"Not resumed: {err}")
     if not mine:
@@ -100,13 +118,13 @@ def _panel(owner: str) -> None:
 
 def job_panel(owner: str) -> None:
     """This session's jobs: progress, charts, sample, Stop / Resume (polled while active)."""
-    active = any(j.active for j in jobs.jobs(owner=owner))
+    active = any(j.active for j in jobs.jobs(owner=owner) if j.kind == "train")
     st.fragment(_panel, run_every=1.0 if active else None)(owner)
 
 
 def other_jobs_table(owner: str) -> None:
     """Jobs of other sessions on this server (read-only)."""
-    others = [j for j in jobs.jobs() if j.owner != owner and j.active]
+    others = [j for j in jobs.jobs() if j.owner != owner and j.active and j.kind == "train"]
     if others:
         st.caption("Also training on this server (started by other sessions):")
         st.dataframe(pd.DataFrame([{

@@ -1,0 +1,177 @@
+"""Server limits: the one place a server operator caps what a request may cost.
+
+A lab or a class shares one Streamlit server, so every request that could exhaust the
+machine is checked against these limits *before* any work starts, and refused with a
+message that names the limit, the value asked for and where to change it.
+
+The defaults keep the app within a 2-core, 24 GB machine. An operator changes them in
+``rnn_lens.toml`` at the repository root (or the file named by ``$RNN_LENS_CONFIG``)::
+
+    [limits]
+    max_corpus_chars = 5_000_000
+    max_units = 1024
+    max_tokens_per_analysis = 200_000
+    max_concurrent_jobs = 2
+
+or one at a time in the environment, e.g. ``RNN_LENS_MAX_UNITS=512`` (environment wins).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class LimitError(ValueError):
+    """A request over a server limit; refused before any work starts."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may cost (see the module docstring for where to set them)."""
+
+    max_corpus_chars: int = 5_000_000
+    """Characters of a training or analysis corpus (seed 000's TED corpus is 5 M)."""
+    max_upload_mb: int = 20
+    """Size of one uploaded file, in MB."""
+    max_units: int = 1024
+    """Units of one recurrent layer."""
+    max_layers: int = 3
+    """Recurrent layers of one model."""
+    max_tokens_per_analysis: int = 200_000
+    """Tokens one Trace may record for an analysis page."""
+    max_trace_gb: float = 6.0
+    """Memory the recorded signals of one Trace may take, in GB (float32)."""
+    max_concurrent_jobs: int = 2
+    """Training or experiment jobs running at once on the server (one per core here)."""
+    max_jobs_per_session: int = 1
+    """Jobs one browser session may run at once."""
+    max_trials: int = 50
+    """Trials of one hyperparameter search or sweep."""
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 2**20)
+
+
+def _source() -> Path:
+    return Path(os.environ.get("RNN_LENS_CONFIG") or ROOT / "rnn_lens.toml")
+
+
+def load_limits(path: str | os.PathLike | None = None, env: dict | None = None) -> Limits:
+    """The limits from the config file (if any), then ``RNN_LENS_MAX_*`` variables.
+
+    Raises
+    ------
+    LimitError
+        The file is not TOML, names an unknown limit, or a value is not a positive number.
+    """
+    env = os.environ if env is None else env
+    path = Path(path) if path is not None else _source()
+    known = {f.name: f.type for f in fields(Limits)}
+    values: dict[str, object] = {}
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8")).get("limits", {})
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise LimitError(f"{path} is not valid TOML: {e}") from None
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise LimitError(f"{path} names unknown limits {unknown}; known: {sorted(known)}")
+        values.update(data)
+    for name in known:
+        key = f"RNN_LENS_{name.upper()}"
+        if key in env:
+            values[name] = env[key]
+    out = {}
+    for name, raw in values.items():
+        cast = float if known[name] in ("float", float) else int
+        try:
+            value = cast(raw)
+        except (TypeError, ValueError):
+            raise LimitError(f"limit {name} must be a number, got {raw!r}") from None
+        if value <= 0:
+            raise LimitError(f"limit {name} must be positive, got {raw!r}")
+        out[name] = value
+    return replace(Limits(), **out)
+
+
+def limits() -> Limits:
+    """The server's limits, read afresh (cheap), so an operator's edit applies at once."""
+    return load_limits()
+
+
+def _refuse(what: str, asked, limit_name: str, limit) -> None:
+    raise LimitError(f"{what} is {asked:,}, over this server's limit of {limit:,} "
+                     f"({limit_name}; an operator can raise it in rnn_lens.toml).")
+
+
+def check_corpus(n_chars: int, lim: Limits | None = None) -> None:
+    """Refuse a corpus longer than ``max_corpus_chars``."""
+    lim = lim or limits()
+    if n_chars > lim.max_corpus_chars:
+        _refuse("The corpus length (characters)", n_chars, "max_corpus_chars",
+                lim.max_corpus_chars)
+
+
+def check_upload(n_bytes: int, lim: Limits | None = None) -> None:
+    """Refuse an upload over ``max_upload_mb``."""
+    lim = lim or limits()
+    if n_bytes > lim.max_upload_bytes:
+        raise LimitError(f"The file is {n_bytes / 2**20:.1f} MB, over this server's limit of "
+                         f"{lim.max_upload_mb} MB (max_upload_mb).")
+
+
+def check_model(units: int, layers: int, lim: Limits | None = None) -> None:
+    """Refuse a model wider or deeper than the limits."""
+    lim = lim or limits()
+    if units > lim.max_units:
+        _refuse("The number of units", units, "max_units", lim.max_units)
+    if layers > lim.max_layers:
+        _refuse("The number of layers", layers, "max_layers", lim.max_layers)
+
+
+def trace_bytes(n_tokens: int, units: int, layers: int, signals_per_layer: int,
+                topk: int = 10, itemsize: int = 4) -> int:
+    """Memory of a recorded Trace: T x units x signals x layers values, plus top-k."""
+    return int(n_tokens) * (units * signals_per_layer * layers * itemsize + topk * 8 + 16)
+
+
+def check_trace(n_tokens: int, units: int, layers: int, signals_per_layer: int,
+                lim: Limits | None = None) -> None:
+    """Refuse a recording over ``max_tokens_per_analysis`` tokens or ``max_trace_gb``."""
+    lim = lim or limits()
+    if n_tokens > lim.max_tokens_per_analysis:
+        _refuse("The number of tokens to record", n_tokens, "max_tokens_per_analysis",
+                lim.max_tokens_per_analysis)
+    need = trace_bytes(n_tokens, units, layers, signals_per_layer)
+    if need > lim.max_trace_gb * 1e9:
+        raise LimitError(
+            f"Recording {n_tokens:,} tokens of {layers} x {units} units with "
+            f"{signals_per_layer} signals needs {need / 1e9:.1f} GB, over this server's "
+            f"limit of {lim.max_trace_gb:g} GB (max_trace_gb); record fewer tokens or "
+            f"fewer signals.")
+
+
+def check_jobs(n_running: int, n_mine: int, lim: Limits | None = None) -> None:
+    """Refuse a new job when the server or this session runs its maximum already."""
+    lim = lim or limits()
+    if n_running >= lim.max_concurrent_jobs:
+        raise LimitError(f"{n_running} jobs are running on this server, its limit "
+                         f"(max_concurrent_jobs = {lim.max_concurrent_jobs}); try again when "
+                         f"one has finished.")
+    if n_mine >= lim.max_jobs_per_session:
+        raise LimitError(f"You are running {n_mine} job(s), the limit per session "
+                         f"(max_jobs_per_session = {lim.max_jobs_per_session}); stop it or "
+                         f"wait for it to finish.")
+
+
+def check_trials(n_trials: int, lim: Limits | None = None) -> None:
+    """Refuse a search or sweep with more than ``max_trials`` trials."""
+    lim = lim or limits()
+    if n_trials > lim.max_trials:
+        _refuse("The number of trials", n_trials, "max_trials", lim.max_trials)
