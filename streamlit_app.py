@@ -35,5 +35,5 @@ with state.routing():
         st.Page("pages/compare.py", title="Compare", icon=":material/compare:",
                 url_path="compare"),
     ])
-    sidebar.model_picker()
+    sidebar.model_files(sidebar.model_picker())
     nav.run()

@@ -23,7 +23,11 @@ from lib.trace import Trace
 def model_key(name: str) -> str:
     """Changes whenever model ``name`` is saved again."""
     path = registry.model_dir(name) / "model.keras"
-    stat = path.stat()
+    try:
+        stat = path.stat()
+    except OSError:
+        raise registry.RegistryError(f"Model {name!r} has no model.keras any more; pick "
+                                     "another model.") from None
     return f"{registry.models_root()}:{name}:{stat.st_mtime_ns}:{stat.st_size}"
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import state
+from lib import limits
 from lib.trace import SIGNAL_LABELS, SIGNALS, Trace
 
 
@@ -119,6 +120,7 @@ def corpus_picker(prefix: str):
         corpus_from_text,
     )
 
+    lim = limits.limits()
     state.bind({f"{prefix}.corpus_kind": "Built-in"})
     kind = st.segmented_control(
         "Corpus", ["Built-in", "NLTK", "Upload", "Paste"], key=f"{prefix}.corpus_kind",
@@ -137,18 +139,22 @@ def corpus_picker(prefix: str):
             return _builtin_or_nltk(f"nltk:{name}")
         if kind == "Upload":
             up = st.file_uploader("UTF-8 text file", type=["txt", "md", "py", "csv"],
-                                  key=f"upload.{prefix}", help="Up to 20 MB of UTF-8 text.")
+                                  key=f"upload.{prefix}",
+                                  help=f"Up to {lim.max_upload_mb} MB of UTF-8 text.")
             if up is None:
                 st.info("Upload a text file to train on.")
                 return None
-            return corpus_from_bytes(up.getvalue(), name=up.name)
-        text = st.text_area("Text", key=f"{prefix}.paste", height=150,
-                            help="Paste the training text here.")
-        if not text.strip():
+            corpus = corpus_from_bytes(up.getvalue(), name=up.name,
+                                       max_bytes=lim.max_upload_bytes)
+        elif not (text := st.text_area("Text", key=f"{prefix}.paste", height=150,
+                                       help="Paste the training text here.")).strip():
             st.info("Paste a text to train on.")
             return None
-        return corpus_from_text(text)
-    except CorpusError as e:
+        else:
+            corpus = corpus_from_text(text)
+        limits.check_corpus(len(corpus.text), lim)
+        return corpus
+    except (CorpusError, limits.LimitError) as e:
         st.error(str(e))
         return None
 
@@ -211,7 +217,8 @@ def dataset_picker(prefix: str):
         if up is None:
             st.info("Upload a CSV with a text column and a label column.")
             return None
-        return from_csv_bytes(up.getvalue(), name=up.name)
+        return from_csv_bytes(up.getvalue(), name=up.name,
+                              max_bytes=limits.limits().max_upload_bytes)
     except CorpusError as e:  # DatasetError too
         st.error(str(e))
         return None

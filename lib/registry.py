@@ -16,11 +16,13 @@ is still on disk as ``.<name>.old-*`` and ``load`` uses it.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
 import shutil
 import uuid
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,9 +178,7 @@ def model_dir(name: str, *, root: str | os.PathLike | None = None) -> Path:
     return target
 
 
-def read_meta(name: str, *, root: str | os.PathLike | None = None) -> dict:
-    """meta.json of model ``name`` (cheap: does not load the model)."""
-    path = model_dir(name, root=root) / "meta.json"
+def _read_meta_file(path: Path, name: str) -> dict:
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -188,16 +188,24 @@ def read_meta(name: str, *, root: str | os.PathLike | None = None) -> dict:
     return meta
 
 
+def read_meta(name: str, *, root: str | os.PathLike | None = None) -> dict:
+    """meta.json of model ``name`` (cheap: does not load the model)."""
+    return _read_meta_file(model_dir(name, root=root) / "meta.json", name)
+
+
 def load(name: str, *, root: str | os.PathLike | None = None, compile: bool = False):
     """Load model ``name`` in Keras safe mode; RegistryError for anything unusable."""
+    return _load_folder(model_dir(name, root=root), name)
+
+
+def _load_folder(folder: Path, name: str) -> ModelBundle:
     import keras
 
     from lib.models import ModelSpec
 
-    folder = model_dir(name, root=root)
-    meta = read_meta(name, root=root)
+    meta = _read_meta_file(folder / "meta.json", name)
     try:
-        spec = ModelSpec.from_dict(meta["spec"])
+        spec = ModelSpec.from_dict(meta["spec"]).validate()
         v = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
         tokenizer, vocab = Tokenizer.from_dict(v["tokenizer"]), Vocab.from_dict(v["vocab"])
     except (OSError, KeyError, TypeError, ValueError) as e:
@@ -233,21 +241,71 @@ def load(name: str, *, root: str | os.PathLike | None = None, compile: bool = Fa
     )
 
 
+def entry_problem(name: str, *, root: str | os.PathLike | None = None) -> str | None:
+    """Why registry entry ``name`` cannot be used, or None when it looks whole.
+
+    Cheap (no model is loaded): meta.json and its spec must be valid, vocab.json must be
+    JSON, model.keras must be a zip archive (the Keras format) with ``config.json``.
+    """
+    try:
+        return _folder_problem(model_dir(name, root=root), name)
+    except RegistryError as e:
+        return str(e)
+
+
+def _folder_problem(folder: Path, name: str) -> str | None:
+    from lib.models import ModelSpec
+
+    try:
+        meta = _read_meta_file(folder / "meta.json", name)
+        ModelSpec.from_dict(meta["spec"]).validate()
+    except (RegistryError, TypeError, ValueError) as e:
+        return str(e)
+    try:
+        json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        return f"vocab.json cannot be read: {type(e).__name__}"
+    path = folder / "model.keras"
+    if not path.is_file():
+        return "model.keras is missing"
+    try:
+        with zipfile.ZipFile(path) as z:
+            if "config.json" not in z.namelist():
+                return "model.keras is not a Keras model (no config.json inside)"
+    except (OSError, zipfile.BadZipFile):
+        return "model.keras is corrupt (not a zip archive)"
+    return None
+
+
+def _entries(base: Path) -> list[str]:
+    return sorted(f.name for f in base.iterdir()
+                  if f.is_dir() and not f.name.startswith(".") and NAME_RE.fullmatch(f.name))
+
+
 def list_models(*, root: str | os.PathLike | None = None) -> list[dict]:
-    """Every readable model's meta.json: demo models first (in their shipped order), then
-    the others by name."""
+    """Every usable model's meta.json: demo models first (in their shipped order), then
+    the others by name. Broken entries are left out (see :func:`broken_models`)."""
     base = models_root(root)
     if not base.is_dir():
         return []
     out = []
-    for folder in base.iterdir():
-        if folder.name.startswith(".") or not folder.is_dir() or not NAME_RE.fullmatch(folder.name):
-            continue
-        try:
-            out.append(read_meta(folder.name, root=base))
-        except RegistryError:
-            continue
+    for name in _entries(base):
+        if entry_problem(name, root=base) is None:
+            out.append(read_meta(name, root=base))
     return sorted(out, key=lambda m: (not m.get("demo", False), m.get("demo_rank", 0), m["name"]))
+
+
+def broken_models(*, root: str | os.PathLike | None = None) -> list[tuple[str, str]]:
+    """(name, problem) of every registry folder that cannot be used as a model."""
+    base = models_root(root)
+    if not base.is_dir():
+        return []
+    found = []
+    for name in _entries(base):
+        problem = entry_problem(name, root=base)
+        if problem is not None:
+            found.append((name, problem))
+    return found
 
 
 def checkpoints(name: str, *, root: str | os.PathLike | None = None) -> list[tuple[int, Path]]:
@@ -285,3 +343,95 @@ def load_checkpoint(bundle: ModelBundle, epoch: int) -> ModelBundle:
 def delete(name: str, *, root: str | os.PathLike | None = None) -> None:
     """Remove model ``name`` from the registry."""
     shutil.rmtree(model_dir(name, root=root))
+
+
+# --- model archives (download a model, upload it on another server) ---------------------------
+
+ARCHIVE_FILES = re.compile(r"(model\.keras|vocab\.json|meta\.json|"
+                           r"checkpoints/epoch-\d{3,4}\.weights\.npz)")
+MAX_ARCHIVE_UNPACKED = 2 * 2**30  # bytes once unpacked: refuses zip bombs
+
+
+def export_archive(name: str, *, root: str | os.PathLike | None = None) -> bytes:
+    """Model ``name`` as a zip archive (the files of its folder) for :func:`import_archive`."""
+    folder = model_dir(name, root=root)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for path in sorted(folder.rglob("*")):
+            rel = path.relative_to(folder).as_posix()
+            if path.is_file() and ARCHIVE_FILES.fullmatch(rel):
+                z.write(path, rel)
+    return buf.getvalue()
+
+
+def import_archive(data: bytes, name: str, *, root: str | os.PathLike | None = None,
+                   max_bytes: int = 200 * 2**20) -> ModelBundle:
+    """Add a model from an archive made by :func:`export_archive`, as ``name``.
+
+    The archive is checked before anything reaches the registry: a zip of at most
+    `max_bytes`, only the files a model folder holds (no other paths, so nothing can be
+    written outside it), at most :data:`MAX_ARCHIVE_UNPACKED` bytes unpacked, and a model
+    that loads in Keras safe mode. It then appears in one atomic rename.
+
+    Raises
+    ------
+    RegistryError
+        The name is taken or invalid, or the file is not a model archive; the message says
+        what was found.
+    """
+    validate_name(name)
+    base = models_root(root)
+    if (base / name).exists():
+        raise RegistryError(f"There is a model named {name!r} already; pick another name.")
+    if not data:
+        raise RegistryError("The file is empty; upload a model archive (.zip) made by RNN Lens.")
+    if len(data) > max_bytes:
+        raise RegistryError(f"The archive is {len(data) / 2**20:.0f} MB, over the "
+                            f"{max_bytes / 2**20:.0f} MB cap.")
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+        infos = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise RegistryError("The file is not a model archive (not a zip file); download one "
+                            "with 'Download this model'.") from None
+    with z:
+        names = [i.filename for i in infos]
+        foreign = [n for n in names if not ARCHIVE_FILES.fullmatch(n)]
+        if foreign:
+            raise RegistryError(f"The archive holds files a model folder never has: "
+                                f"{foreign[:5]}; expected model.keras, vocab.json, meta.json "
+                                f"and checkpoints/.")
+        missing = {"model.keras", "vocab.json", "meta.json"} - set(names)
+        if missing:
+            raise RegistryError(f"The archive lacks {sorted(missing)}; it is not a model "
+                                f"archive.")
+        if sum(i.file_size for i in infos) > MAX_ARCHIVE_UNPACKED:
+            raise RegistryError("The archive unpacks to over 2 GB; refused.")
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = base / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            for info in infos:
+                target = tmp / info.filename
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with z.open(info) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            meta_path = tmp / "meta.json"
+            try:
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise RegistryError(f"meta.json in the archive is not JSON: {e}") from None
+            if not isinstance(meta, dict):
+                raise RegistryError("meta.json in the archive is not an object.")
+            meta.update(name=name, demo=False)
+            meta.pop("demo_rank", None)
+            _write_json(meta_path, meta)
+            problem = _folder_problem(tmp, name)
+            if problem:
+                raise RegistryError(f"The archive is not a usable model: {problem}")
+            _load_folder(tmp, name)  # Keras safe mode: refuses foreign code
+            os.rename(tmp, base / name)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return load(name, root=base)

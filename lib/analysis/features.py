@@ -16,10 +16,12 @@ from __future__ import annotations
 import functools
 import re
 import string
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import regex
 
 #: label -> regular expression matched with ``re.fullmatch`` against each token (seed 000)
 REGEX_PRESETS: dict[str, str] = {
@@ -55,6 +57,8 @@ STRUCTURAL = (
 )
 
 _WORD = re.compile(r"\w+")
+REGEX_TIMEOUT = 2.0
+"""Seconds a user's regular expression may take over a whole text (a shared server)."""
 _TAG_CHUNK = 1_000  # words per tagger call
 _TAGGER_DATA = {
     "penn": ("averaged_perceptron_tagger_eng",),
@@ -154,14 +158,21 @@ def check_binary(mask, name: str = "feature") -> np.ndarray:
     return mask
 
 
-def regex_mask(tokens: Sequence[str], pattern: str) -> np.ndarray:
+def regex_mask(tokens: Sequence[str], pattern: str, *,
+               timeout: float = REGEX_TIMEOUT) -> np.ndarray:
     """Tokens that match a regular expression in full (``re.fullmatch``, seed 000).
+
+    The pattern runs on the ``regex`` package (``re``'s syntax) with a time budget: a
+    pattern with catastrophic backtracking, e.g. ``(a+)+b``, is stopped after `timeout`
+    seconds in all instead of hanging a shared server.
 
     Parameters
     ----------
     tokens : sequence of str, length T
     pattern : str
         E.g. a value of :data:`REGEX_PRESETS`.
+    timeout : float
+        Seconds for matching every distinct token.
 
     Returns
     -------
@@ -170,16 +181,28 @@ def regex_mask(tokens: Sequence[str], pattern: str) -> np.ndarray:
     Raises
     ------
     FeatureError
-        If `pattern` is not a valid regular expression.
+        If `pattern` is not a valid regular expression, or matching takes over `timeout`.
     """
+    if not isinstance(pattern, str):
+        raise FeatureError(f"The regular expression must be a str, got {pattern!r}.")
     try:
-        regex = re.compile(pattern)
-    except re.error as err:
+        compiled = regex.compile(pattern, flags=regex.VERSION0)
+    except (regex.error, re.error) as err:
         raise FeatureError(f"Invalid regular expression {pattern!r}: {err}.") from None
-    except TypeError:
-        raise FeatureError(f"The regular expression must be a str, got {pattern!r}.") from None
     # match each distinct token once: texts have far fewer distinct tokens than tokens
-    hits = {tok: regex.fullmatch(tok) is not None for tok in set(tokens)}
+    deadline = time.monotonic() + timeout
+    hits = {}
+    try:
+        for tok in set(tokens):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            hits[tok] = compiled.fullmatch(tok, timeout=left) is not None
+    except TimeoutError:
+        raise FeatureError(
+            f"The regular expression {pattern!r} took over {timeout:g} s and was stopped; it "
+            "probably backtracks catastrophically (nested repeats such as (a+)+). Simplify "
+            "it.") from None
     return np.fromiter((hits[tok] for tok in tokens), dtype=bool, count=len(tokens))
 
 
