@@ -169,6 +169,16 @@ class TrainConfig:
     seed: int = 0
     max_tokens: int | None = None  # train on the first max_tokens tokens of the corpus
     test_fraction: float = 0.2  # classifiers: held-out test share of each class
+    early_stopping: int = 0
+    """Language models: stop after this many epochs without a lower val_loss (0 = off;
+    seed 000 used Keras' EarlyStopping(monitor="val_loss", patience=2))."""
+    keep_best: bool = False
+    """Language models: when training ends, the saved model is the epoch with the lowest
+    val_loss (meta.json ``best_epoch``); later epochs stay in the history and checkpoints."""
+    embedding_file: str | None = None
+    """Word level: start the embedding from this GloVe / word2vec text file (lib.embeddings)."""
+    freeze_embedding: bool = False
+    """With ``embedding_file``: keep the embedding fixed (else it is fine-tuned)."""
 
     def validate(self) -> TrainConfig:
         checks = [
@@ -183,6 +193,11 @@ class TrainConfig:
             (self.min_count >= 1, f"min count must be >= 1, got {self.min_count}"),
             (0 < self.test_fraction < 0.5, f"test fraction must be in (0, 0.5), got "
              f"{self.test_fraction}"),
+            (isinstance(self.early_stopping, int) and 0 <= self.early_stopping <= 100,
+             f"early stopping patience must be 0 (off) to 100 epochs, got "
+             f"{self.early_stopping!r}"),
+            (not self.freeze_embedding or bool(self.embedding_file), "freezing the embedding "
+             "needs pre-trained vectors (embedding_file)"),
         ]
         for ok, message in checks:
             if not ok:
@@ -368,6 +383,10 @@ def check_training(
     config.validate()
     if not corpus.text.strip():
         raise ValueError("The corpus is empty: choose or paste a text first.")
+    if config.embedding_file:
+        from lib.embeddings import check_pretrained
+
+        check_pretrained(config.embedding_file, level=spec.level, embedding=spec.embedding)
     done = _check_registry(spec, config, name, resume=resume, overwrite=overwrite, root=root,
                            source=("corpus", corpus_sha1(corpus), "corpus text"))
     if done is not None:
@@ -462,17 +481,26 @@ def train(
         data = prepare(corpus, spec, config, vocab=previous.vocab)
         model = previous.model
         history = list(previous.meta.get("history", []))[:start_epoch]
+        extra_meta = {**{k: previous.meta[k] for k in CARRIED_META if k in previous.meta},
+                      **(extra_meta or {})}
     else:
         data = prepare(corpus, spec, config)
         if name in {m["name"] for m in list_models(root=root)}:
             delete(name, root=root)
         keras.utils.set_random_seed(config.seed)
         model = build(spec, len(data.vocab))
+        if config.embedding_file:
+            from lib.embeddings import init_embedding
+
+            extra_meta = {**(extra_meta or {}), "pretrained": init_embedding(
+                model, data.vocab.tokens, data.vocab.counts, config.embedding_file,
+                freeze=config.freeze_embedding)}
         compile_model(model, config)
     x, y = windows(data.train_ids, spec.seq_len)
     vx, vy = windows(data.val_ids, spec.seq_len)
     bundle = ModelBundle(model=model, vocab=data.vocab, tokenizer=spec.tokenizer, spec=spec)
     seed_text = sample_seed_text or corpus.text[:40]
+    samples: dict[int, str] = {}
 
     def on_epoch(epoch: int, logs: dict) -> dict:
         metrics = {
@@ -500,12 +528,17 @@ def train(
             "vocab_size": len(data.vocab),
             "params": int(model.count_params()),
             "sample": sample_text,
+            "best_epoch": best_epoch(history),
             "updated": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
+        samples[epoch + 1] = sample_text
         save(bundle, name, root=root, new_checkpoint=(epoch + 1, model))
         return {"logs": logs, "metrics": metrics, "sample": sample_text}
 
-    callback = _progress_callback(progress, stop, on_epoch)
+    callbacks = [_progress_callback(progress, stop, on_epoch)]
+    if config.early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss",
+                                                       patience=config.early_stopping))
     model.fit(
         x, y,
         batch_size=config.batch_size,
@@ -513,12 +546,48 @@ def train(
         initial_epoch=start_epoch,
         validation_data=(vx, vy),
         shuffle=True,
-        callbacks=[callback],
+        callbacks=callbacks,
         verbose=0,
     )
     if not history:
         raise RuntimeError("training stopped before the first epoch ended; nothing was saved")
+    if config.keep_best and bundle.meta["best_epoch"] != history[-1]["epoch"]:
+        _restore_best(bundle, name, root, data.baseline, samples)
     return bundle
+
+
+CARRIED_META = ("pretrained", "group", "experiment")
+"""meta.json entries a resumed model keeps from its previous version."""
+
+
+def best_epoch(history: list[dict]) -> int:
+    """The epoch (1-based, as in ``history``) with the lowest val_loss; the first on ties."""
+    return min(history, key=lambda h: h["val_loss"])["epoch"]
+
+
+def _restore_best(bundle: ModelBundle, name: str, root, baseline: dict,
+                  samples: dict[int, str]) -> None:
+    """Save the best epoch's weights (from its checkpoint) as the model ``name``.
+
+    ``epochs_done`` becomes that epoch, so ``resume=True`` continues from it; ``history``
+    keeps every epoch trained, for the learning curves (``epochs_trained``).
+    """
+    best = bundle.meta["best_epoch"]
+    path = dict(checkpoints(name, root=root))[best]
+    with np.load(path, allow_pickle=False) as z:
+        bundle.model.set_weights([z[f"arr_{i}"] for i in range(len(z.files))])
+    bundle._weights = None
+    row = next(h for h in bundle.meta["history"] if h["epoch"] == best)
+    bundle.meta = {
+        **bundle.meta,
+        "metrics": {"val_loss": row["val_loss"], "val_accuracy": row["val_accuracy"],
+                    **derived_metrics(row["val_loss"], bundle.spec.level), **baseline},
+        "epochs_done": best,
+        "epochs_trained": bundle.meta["history"][-1]["epoch"],
+        "sample": samples.get(best, bundle.meta.get("sample", "")),
+        "updated": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    save(bundle, name, root=root)
 
 
 # --- sequence classifiers (seed 003) ----------------------------------------------------------
@@ -654,6 +723,13 @@ def check_classifier_training(
     if spec.n_classes != data.n_classes:
         raise ValueError(f"the spec has n_classes={spec.n_classes} but the dataset "
                          f"{data.name!r} has {data.n_classes} classes {data.classes}")
+    if config.early_stopping or config.keep_best:
+        raise ValueError("early stopping and keep-best are for language models; got "
+                         f"early_stopping={config.early_stopping}, keep_best={config.keep_best}")
+    if config.embedding_file:
+        from lib.embeddings import check_pretrained
+
+        check_pretrained(config.embedding_file, level=spec.level, embedding=spec.embedding)
     done = _check_registry(spec, config, name, resume=resume, overwrite=overwrite, root=root,
                            source=("dataset", data.sha1, "dataset"))
     if done is not None:
@@ -713,6 +789,8 @@ def train_classifier(
         previous = load(name, root=root, compile=True)
         vocab, model = previous.vocab, previous.model
         history = list(previous.meta.get("history", []))[:start_epoch]
+        extra_meta = {**{k: previous.meta[k] for k in CARRIED_META if k in previous.meta},
+                      **(extra_meta or {})}
     else:
         vocab = Vocab.build((tok for i in splits.train for tok in splits.tokens[i][:spec.max_len]),
                             min_count=config.min_count, max_size=config.max_vocab)
@@ -720,6 +798,12 @@ def train_classifier(
             delete(name, root=root)
         keras.utils.set_random_seed(config.seed)
         model = build(spec, len(vocab))
+        if config.embedding_file:
+            from lib.embeddings import init_embedding
+
+            extra_meta = {**(extra_meta or {}), "pretrained": init_embedding(
+                model, vocab.tokens, vocab.counts, config.embedding_file,
+                freeze=config.freeze_embedding, offset=ID_OFFSET)}
         compile_classifier(model, config, spec.n_classes)
     x, _ = classifier_ids(vocab, splits.tokens, spec.max_len)
     parts = {k: getattr(splits, k) for k in ("train", "val", "test")}

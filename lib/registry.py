@@ -435,3 +435,22 @@ def import_archive(data: bytes, name: str, *, root: str | os.PathLike | None = N
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return load(name, root=base)
+
+
+# --- model groups (sweeps: one architecture at several values of one setting) ----------------
+
+
+def list_groups(*, root: str | os.PathLike | None = None) -> dict[str, list[dict]]:
+    """Model groups and their members' meta.json, members in sweep order.
+
+    A model belongs to group ``g`` when its meta.json holds ``"group": {"name": g,
+    "setting", "value", "index", ...}`` (written by :func:`lib.experiments.run_sweep`).
+    Groups come in name order; a group's members by ``index``, then name.
+    """
+    groups: dict[str, list[dict]] = {}
+    for meta in list_models(root=root):
+        group = meta.get("group")
+        if isinstance(group, dict) and isinstance(group.get("name"), str):
+            groups.setdefault(group["name"], []).append(meta)
+    return {g: sorted(members, key=lambda m: (m["group"].get("index", 0), m["name"]))
+            for g, members in sorted(groups.items())}
