@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import charts, loaders, state
+from dashboard import charts, glyph_views, loaders, state
 from dashboard.analysis_views import (
     coclusters,
     most_frequent_tag,
@@ -11,7 +11,7 @@ from dashboard.analysis_views import (
     response_matrix,
 )
 from dashboard.analysis_widgets import pos_tags_cached, text_source
-from dashboard.fmt import display_token
+from dashboard.fmt import display_token, md
 from dashboard.widgets import layer_signal_picker
 from lib.analysis.coclustering import SIGNS, cluster_edges, memory_chips, unit_detail
 from lib.analysis.coclustering import word_cloud_data as cloud_words
@@ -34,6 +34,10 @@ change of the unit, Δh (or Δc), when the model reads that token. The matrix of
 - **Edges** are the mean signed response of a word cluster on a chip (weak ones, under the
   threshold, are hidden); **unit detail** shows one unit's most responsive tokens as box
   plots (25–75 % box, 9–91 % whiskers). Works for character models too: types are characters.
+- **Sentence glyphs** follow a sentence token by token, one bar per chip: the grey box spans
+  the chip's mean negative and mean positive state, the orange / blue hats show how far it
+  moved up / down on this token, and the cursor above is the share of the chip's previous
+  state it kept (seed 004, Eqs. 6–7).
 """)
 
 name, bundle = loaders.current_bundle()
@@ -97,4 +101,29 @@ c1, c2 = st.columns([2, 3])
 shown = detail.assign(word=detail["word"].map(display_token))
 c1.dataframe(shown, hide_index=True)
 c2.altair_chart(charts.box_percentiles(percentile_rows(samples)), width="stretch")
+st.subheader("Sentence glyphs")
+state.bind({"chips.sentence": "if x is not None:", "chips.sentence2": "", "chips.beta": "clip"})
+betas = glyph_views.beta_choices(bundle.spec.cell, signal)
+if st.session_state["chips.beta"] not in betas:
+    st.session_state["chips.beta"] = "clip"
+c1, c2, c3 = st.columns([3, 3, 2])
+first = c1.text_input("Sentence", key="chips.sentence", max_chars=120,
+                      help="Read from a zero state: one glyph per token, one bar per chip.")
+second = c2.text_input("Compare with (optional)", key="chips.sentence2", max_chars=120,
+                       help="A second sentence, drawn beside the first on the same scale.")
+beta = c3.selectbox("Preserved from", betas, key="chips.beta",
+                    format_func=glyph_views.BETA_LABELS.get,
+                    help="How much of the previous state a chip kept: Eq. 7's sign-aware "
+                         "overlap of the states, or the gate that keeps them (LSTM f, GRU z).")
+sentences = [text for text in (first, second) if text.strip()]
+if not sentences:
+    st.info("Type a sentence to see its glyphs.")
+else:
+    panels, scale = glyph_views.glyph_panels(name, sentences, layer, signal,
+                                             labels.col_labels, words, beta)
+    st.caption(f"Bars: mean {signal} per unit of each chip (chips 0, 1, … left to right), "
+               f"scale ±{scale:g}. Hover a bar for its chip and top words.")
+    for column, text, panel in zip(st.columns(len(panels)), sentences, panels, strict=True):
+        column.caption(f"{panel.n_tokens} tokens: “{md(text)}”")
+        column.vega_lite_chart(panel.spec, width="content")
 state.publish(["chips.layer", "chips.signal", "chips.k", "chips.sign", "chips.top_n"])
