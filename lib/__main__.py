@@ -10,6 +10,8 @@ import json
 import sys
 import time
 
+from lib.distribute import STRATEGIES
+
 
 def _corpus(args):
     from lib.corpora import corpus_from_file, load_corpus
@@ -54,9 +56,31 @@ def _print_progress(event: dict) -> None:
         print(f"\repoch {event['epoch'] + 1} done: {m}", file=sys.stderr, flush=True)
 
 
+def _strategy(args):
+    """The tf.distribute strategy of ``--strategy`` and the registry root to write to (a
+    throw-away folder on workers other than the chief)."""
+    import shutil
+    import tempfile
+
+    from lib.distribute import describe, is_chief, make_strategy, split_cpu
+    from lib.models import model_dir
+
+    if args.cpu_devices:
+        split_cpu(args.cpu_devices)
+    strategy = make_strategy(args.strategy)
+    print(f"training with {describe(strategy)}", file=sys.stderr)
+    if is_chief():
+        return strategy, None
+    root = tempfile.mkdtemp(prefix="rnn-lens-worker-")
+    if args.resume:
+        shutil.copytree(model_dir(args.name), f"{root}/{args.name}")
+    return strategy, root
+
+
 def cmd_train(args) -> None:
     from lib.models import ModelSpec, TrainConfig, train, train_classifier
 
+    strategy, root = _strategy(args)
     classifier = args.task == "classifier"
     spec = ModelSpec(cell=args.cell, level=args.level, tokenizer_mode=args.mode,
                      layers=args.layers, units=args.units, embedding=args.embedding,
@@ -70,10 +94,11 @@ def cmd_train(args) -> None:
     if classifier:
         bundle = train_classifier(spec, _dataset(args), name=args.name, config=config,
                                   progress=_print_progress, resume=args.resume,
-                                  overwrite=args.overwrite)
+                                  overwrite=args.overwrite, root=root, strategy=strategy)
     else:
         bundle = train(spec, _corpus(args), name=args.name, config=config,
-                       progress=_print_progress, resume=args.resume, overwrite=args.overwrite)
+                       progress=_print_progress, resume=args.resume, overwrite=args.overwrite,
+                       root=root, strategy=strategy)
     print(json.dumps(bundle.meta["metrics"], indent=1))
 
 
@@ -167,6 +192,12 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", action="store_true", help="continue a stopped model")
     t.add_argument("--overwrite", action="store_true", help="replace a model of that name")
+    t.add_argument("--strategy", default="auto", choices=STRATEGIES,
+                   help="tf.distribute: auto = multiworker when TF_CONFIG is set, mirrored "
+                        "over the GPUs when there are several, else none (lib.distribute)")
+    t.add_argument("--cpu-devices", type=int, default=0,
+                   help="split the CPU into N logical devices, to try --strategy mirrored "
+                        "without GPUs (not faster)")
     t.set_defaults(func=cmd_train)
 
     r = sub.add_parser("record", help="record a text through a model into a .npz Trace")

@@ -48,6 +48,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from lib.corpora import Corpus  # noqa: E402
+from lib.distribute import in_strategy_scope  # noqa: E402
 from lib.registry import (  # noqa: E402,F401  (re-exported API)
     ModelBundle,
     RegistryError,
@@ -430,6 +431,7 @@ def _progress_callback(hook: ProgressHook | None, stop: threading.Event | None, 
     return Progress()
 
 
+@in_strategy_scope  # strategy=: a tf.distribute strategy (lib.distribute)
 def train(
     spec: ModelSpec,
     corpus: Corpus,
@@ -463,6 +465,9 @@ def train(
         Continue model ``name`` (same spec and corpus) up to ``config.epochs`` epochs.
     overwrite : bool
         Replace an existing model ``name`` (else an existing name is refused).
+    strategy : tf.distribute.Strategy, optional
+        Train under this strategy (lib.distribute.make_strategy): built, compiled and fitted
+        inside its scope; ``config.batch_size`` is the global batch.
 
     Returns
     -------
@@ -737,6 +742,7 @@ def check_classifier_training(
     return 0
 
 
+@in_strategy_scope  # strategy=: a tf.distribute strategy (lib.distribute)
 def train_classifier(
     spec: ModelSpec,
     data,
@@ -758,7 +764,7 @@ def train_classifier(
         ``task="classifier"``; ``n_classes=None`` takes the dataset's class count.
     data : lib.datasets.LabelledData
         Split by :func:`classifier_splits` into train / validation / test.
-    name, config, progress, stop, resume, overwrite
+    name, config, progress, stop, resume, overwrite, strategy
         As for :func:`train` (``config.max_tokens`` and ``spec.seq_len`` are not used;
         ``config.test_fraction`` is). Progress records are the same: ``{"kind": "batch",
         ...}`` and ``{"kind": "epoch", "epoch", "logs", "metrics", "sample"}``; for a classifier

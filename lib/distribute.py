@@ -1,0 +1,149 @@
+"""tf.distribute for training past one device: the strategy the CLI trains with.
+
+``python -m lib train --strategy auto`` (the default) picks, in this order:
+
+- ``multiworker``: ``tf.distribute.MultiWorkerMirroredStrategy`` when ``$TF_CONFIG`` is set.
+  Every machine runs the same command with its own ``TF_CONFIG`` (``cluster`` plus its
+  ``task``); the variables are mirrored on all of them and every batch is split across the
+  workers. Only the chief (task ``chief``, else ``worker`` 0) writes to the registry; the
+  other workers save into a temporary folder that is thrown away.
+- ``mirrored``: ``tf.distribute.MirroredStrategy`` over every GPU when there is more than
+  one, else over the logical CPU devices (more than one only when the CPU was split, as
+  ``--cpu-devices N`` does to try this on a laptop).
+- ``none``: Keras' default, one device.
+
+:func:`in_strategy_scope` is how ``lib.models.train`` and ``train_classifier`` take a
+``strategy=``: the whole call runs inside ``strategy.scope()``, so the model is built,
+compiled (or, to resume, loaded) under the strategy and ``model.fit`` splits every batch
+across the replicas. ``batch_size`` stays the global batch: with 2 replicas and 64, each
+replica computes 32 windows per step.
+
+TensorFlow is imported only inside the functions that need it, and must not have set up
+its devices before :func:`split_cpu` runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import os
+from collections.abc import Callable
+
+STRATEGIES = ("auto", "none", "mirrored", "multiworker")
+
+
+def strategy_kind(requested: str, *, tf_config: str | None, n_devices: int) -> str:
+    """The strategy ``requested`` resolves to: ``"none"``, ``"mirrored"`` or ``"multiworker"``.
+
+    Parameters
+    ----------
+    requested : {"auto", "none", "mirrored", "multiworker"}
+    tf_config : str or None
+        The value of ``$TF_CONFIG`` (None or empty when unset).
+    n_devices : int
+        GPUs present, or logical CPU devices when there is no GPU.
+
+    Raises
+    ------
+    ValueError
+        An unknown strategy, or ``"multiworker"`` without ``TF_CONFIG``.
+    """
+    if requested not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {requested!r}")
+    if requested == "multiworker" and not tf_config:
+        raise ValueError("strategy 'multiworker' needs TF_CONFIG (a JSON cluster and task) "
+                         "in the environment of every worker; it is not set")
+    if requested == "auto":
+        if tf_config:
+            return "multiworker"
+        return "mirrored" if n_devices > 1 else "none"
+    return requested
+
+
+def split_cpu(n: int) -> None:
+    """Split the CPU into ``n`` logical devices (before TensorFlow sets up its devices).
+
+    Lets MirroredStrategy run on a machine without GPUs, to try or test the distributed
+    path; it makes nothing faster. Raises RuntimeError once TensorFlow has initialised
+    its devices (say, after a model was built in this process).
+    """
+    import tensorflow as tf
+
+    if n < 1:
+        raise ValueError(f"the number of CPU devices must be >= 1, got {n}")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
+
+
+def _devices() -> list[str]:
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    return [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+
+
+def make_strategy(requested: str = "auto"):
+    """The ``tf.distribute`` strategy for ``requested`` (see the module docstring), or None.
+
+    Returns
+    -------
+    tf.distribute.Strategy or None
+        None for ``"none"`` (and for ``"auto"`` on one device).
+    """
+    tf_config = os.environ.get("TF_CONFIG")
+    if requested == "multiworker" or (requested == "auto" and tf_config):
+        kind = strategy_kind(requested, tf_config=tf_config, n_devices=1)
+    else:
+        devices = _devices() if requested in ("auto", "mirrored") else []
+        kind = strategy_kind(requested, tf_config=tf_config, n_devices=len(devices))
+    if kind == "none":
+        return None
+    import tensorflow as tf
+
+    if kind == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.MirroredStrategy(devices=devices)
+
+
+def is_chief(tf_config: str | None = None) -> bool:
+    """Whether this process writes results: no ``TF_CONFIG``, or its task is the chief
+    (``chief``, else ``worker`` 0 of a cluster without a chief)."""
+    tf_config = os.environ.get("TF_CONFIG") if tf_config is None else tf_config
+    if not tf_config:
+        return True
+    try:
+        config = json.loads(tf_config)
+        task = config.get("task", {})
+        kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    except (ValueError, AttributeError, TypeError):
+        raise ValueError(f"TF_CONFIG must be JSON with a 'task' of type and index, got "
+                         f"{tf_config[:80]!r}") from None
+    if kind == "chief":
+        return True
+    return kind == "worker" and index == 0 and "chief" not in config.get("cluster", {})
+
+
+def describe(strategy) -> str:
+    """One line for logs: the strategy's class and its number of replicas."""
+    if strategy is None:
+        return "no tf.distribute strategy (one device)"
+    return f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s)"
+
+
+def in_strategy_scope(train_fn: Callable) -> Callable:
+    """Give ``train_fn`` a keyword ``strategy=None``: when set, the call runs inside
+    ``strategy.scope()`` (the model must be built there to be trained by it)."""
+
+    @functools.wraps(train_fn)
+    def wrapper(*args, strategy=None, **kwargs):
+        if strategy is None:
+            return train_fn(*args, **kwargs)
+        with strategy.scope():
+            return train_fn(*args, **kwargs)
+
+    sig = inspect.signature(train_fn)
+    extra = inspect.Parameter("strategy", inspect.Parameter.KEYWORD_ONLY, default=None)
+    wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), extra])
+    return wrapper
