@@ -333,3 +333,48 @@ def jump_bars(df: pd.DataFrame, *, threshold: float) -> alt.LayerChart:
     rule = alt.Chart(pd.DataFrame({"t": [threshold]})).mark_rule(strokeDash=[4, 4]).encode(
         y="t:Q")
     return (bars + rule).properties(height=180)
+
+
+def metric_vs_params(df: pd.DataFrame, *, metric: str, params: list[str],
+                     log: tuple[str, ...] = ("learning_rate",)) -> alt.ConcatChart:
+    """A search's metric against each setting (one small scatter per setting, seed 000's
+    Tables 4.1-4.4 as a picture).
+
+    ``df``: one row per finished trial with ``trial``, ``stage``, the ``params`` columns and
+    ``metric``; settings in ``log`` get a log-scaled axis, text settings (cell) a nominal one.
+    """
+    kinds = {p: "Q" if pd.api.types.is_numeric_dtype(df[p]) else "N" for p in params}
+    panels = []
+    for param in params:
+        scale = (alt.Scale(type="log") if param in log else alt.Scale(zero=False)) \
+            if kinds[param] == "Q" else alt.Undefined
+        panels.append(alt.Chart(df).mark_circle(size=70, opacity=0.8).encode(
+            x=alt.X(f"{param}:{kinds[param]}", title=param.replace("_", " "), scale=scale),
+            y=alt.Y(f"{metric}:Q", scale=alt.Scale(zero=False), title=metric),
+            color=alt.Color("stage:N", title="stage"),
+            tooltip=["trial:Q", "stage:N", *[f"{p}:{kinds[p]}" for p in params],
+                     alt.Tooltip(f"{metric}:Q", format=".4f")],
+        ).properties(width=200, height=160))
+    return alt.concat(*panels, columns=3)
+
+
+def setting_line(df: pd.DataFrame, *, x: str, y: str, title: str) -> alt.Chart:
+    """A value against a sweep's setting (seed 001 fig. 5.7: mean |activation| against
+    dropout): columns ``x``, ``y`` and ``model``."""
+    return alt.Chart(df).mark_line(point=True).encode(
+        x=alt.X(f"{x}:Q", title=x.replace("_", " ")), y=alt.Y(f"{y}:Q", title=title),
+        tooltip=["model:N", f"{x}:Q", alt.Tooltip(f"{y}:Q", format=".4f")],
+    ).properties(height=220)
+
+
+def embedding_map(df: pd.DataFrame) -> alt.LayerChart:
+    """Seed 000's PCA projection of word vectors: points labelled with their token (Altair
+    text marks, never HTML). ``df``: columns ``x``, ``y``, ``label``, ``count``, ``rank``."""
+    base = alt.Chart(df).encode(
+        x=alt.X("x:Q", title="component 1", scale=alt.Scale(zero=False)),
+        y=alt.Y("y:Q", title="component 2", scale=alt.Scale(zero=False)),
+        tooltip=["label:N", "rank:Q", "count:Q"],
+    )
+    points = base.mark_circle(size=60, color="#2ca02c", opacity=0.8)
+    labels = base.mark_text(align="left", dx=6, dy=-4, fontSize=12).encode(text="label:N")
+    return (points + labels).properties(height=480).interactive()

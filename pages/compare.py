@@ -12,6 +12,7 @@ from dashboard.analysis_views import (
     response_matrix,
 )
 from dashboard.analysis_widgets import make_feature
+from dashboard.experiment_view import group_picker
 from dashboard.fmt import md
 from dashboard.sidebar import headline
 from lib.analysis.features import REGEX_PRESETS, STRUCTURAL, FeatureError
@@ -38,12 +39,19 @@ first = st.session_state.get("model") if st.session_state.get("model") in names 
 state.bind({"cmp.a": first, "cmp.b": names[1] if len(names) > 1 else first, "cmp.la": 0,
             "cmp.lb": 0, "cmp.signal": "h", "cmp.feature": "space", "cmp.k": 10,
             "cmp.chars": 8000, "cmp.seed": 1})
+members = group_picker("cmp.group", names, help="Choose A and B among a sweep's models "
+                       "(Train page, Experiments tab); picking a group sets its first and last.")
+if st.session_state.get("cmp.group_applied") != st.session_state.get("cmp.group"):
+    st.session_state["cmp.group_applied"] = st.session_state.get("cmp.group")
+    if members:
+        st.session_state["cmp.a"], st.session_state["cmp.b"] = members[0], members[-1]
+options = members or names
 for key in ("cmp.a", "cmp.b"):
-    if st.session_state[key] not in names:
-        st.session_state[key] = first
+    if st.session_state[key] not in options:
+        st.session_state[key] = options[0]
 c1, c2 = st.columns(2)
-a = c1.selectbox("Model A", names, key="cmp.a", help="The first model.")
-b = c2.selectbox("Model B", names, key="cmp.b", help="The second (the same for two layers).")
+a = c1.selectbox("Model A", options, key="cmp.a", help="The first model.")
+b = c2.selectbox("Model B", options, key="cmp.b", help="The second (the same for two layers).")
 ba, bb = loaders.bundle(a), loaders.bundle(b)
 if ba.spec.level != bb.spec.level:
     st.warning("The two models read text at different levels (characters vs words): the "

@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import charts, loaders, state
 from dashboard.analysis_views import layer_distributions, model_summaries
 from dashboard.analysis_widgets import pos_tags_cached, text_source
+from dashboard.experiment_view import group_picker, group_values
 from dashboard.widgets import layer_signal_picker, register_top_neurons, send_to_generate
 from lib.analysis.distributions import token_percentiles
 from lib.analysis.features import FeatureError
@@ -111,9 +112,17 @@ st.altair_chart(alt.Chart(means).mark_bar().encode(
     tooltip=["signal:N", alt.Tooltip("mean |activation|:Q", format=".4f")]).properties(
     height=200), width="stretch")
 
-with st.expander("Compare several models (e.g. the same architecture at several dropouts)"):
+with st.expander("Compare several models (e.g. the same architecture at several dropouts)",
+                 expanded=st.session_state.get("dist.model_group", "(none)") != "(none)"
+                 or "dist.model_group_open" in st.session_state):
     same = [m["name"] for m in list_models() if m["spec"]["level"] == bundle.spec.level
             and m["spec"]["task"] == "lm"]
+    members = group_picker("dist.model_group", same, help="A sweep's models (Train page, "
+                           "Experiments tab), e.g. seed 001's dropouts: chooses them all.")
+    if st.session_state.get("dist.model_group_applied") != st.session_state.get("dist.model_group"):
+        st.session_state["dist.model_group_applied"] = st.session_state.get("dist.model_group")
+        if members:
+            st.session_state["dist.models"] = members
     st.session_state["dist.models"] = [m for m in st.session_state.get("dist.models", [name])
                                        if m in same]
     chosen = st.multiselect("Models", same, key="dist.models",
@@ -126,4 +135,11 @@ with st.expander("Compare several models (e.g. the same architecture at several 
                                               title="mean |h|"), width="stretch")
         c2.altair_chart(charts.per_model_bars(summary, value="dead", title="dead neurons"),
                         width="stretch")
+        values = group_values(list(chosen))
+        if len(values) == len(chosen) > 1 and len({s for s, _ in values.values()}) == 1:
+            setting = next(iter(values.values()))[0]
+            line = summary.assign(**{setting: [values[m][1] for m in summary["model"]]})
+            st.altair_chart(charts.setting_line(line, x=setting, y="mean_abs",
+                                                title="mean |h|"), width="stretch")
+            st.caption(f"Seed 001 (fig. 5.7): mean |activation| falls as {setting} rises.")
 state.publish(["dist.layer", "dist.signal", "dist.rank", "dist.unit"])

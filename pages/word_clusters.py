@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard import charts, loaders, state
 from dashboard.analysis_views import token_map
 from dashboard.analysis_widgets import make_feature, pos_tags_cached, text_source
+from dashboard.embedding_view import embedding_map_view
 from dashboard.widgets import layer_signal_picker
 from lib.analysis.features import STRUCTURAL, FeatureError
 
@@ -19,9 +20,20 @@ frequent tokens do not swamp the map. **Clusters** come from agglomerative clust
 seed 001, on the 2-D points by default) and are numbered by size, 0 the largest. Hover a point
 for its token in context. Seed 001 found that hidden-state clusters group tokens of one kind
 (pronouns, forms of *be*) while cell-state clusters are runs of consecutive tokens: the
-positions view shows which you have.""")
+positions view shows which you have.
+
+The **embedding map** (seed 000, fig. 5.3) shows the model's token vectors themselves — its
+embedding layer, learned or pre-trained — for the most frequent tokens: tokens the model
+treats alike sit together (seed 000 found "you" next to "I", punctuation apart from words).""")
 
 name, bundle = loaders.current_bundle()
+state.bind({"map.view": "Token states"})
+view = st.segmented_control("View", ["Token states", "Embedding map"], key="map.view",
+                            help="States after each token in a text, or the token vectors "
+                                 "of the embedding layer.") or "Token states"
+if view == "Embedding map":
+    embedding_map_view(name, bundle)
+    st.stop()
 trace = text_source("map", name, bundle)
 if trace is None:
     st.stop()
