@@ -12,7 +12,7 @@ endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install run test lint browser demo-models bench clean
+.PHONY: install run test e2e lint browser demo-models bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,11 +39,17 @@ lint: install
 test: install browser lint
 	$(PY) -m pytest
 
+# The app in Debian's chromium: every page, its main action, screenshots in e2e-screenshots/.
+e2e: install browser
+	$(PY) -m pytest tests/test_browser.py
+
 demo-models: install
 	$(PY) -m lib demo-models
 
+# Benchmarks (issue 9): writes benchmarks/results.json and BENCHMARKS.md, under 10 min here.
+# BENCH_ARGS picks sections or a smoke run, e.g. make bench BENCH_ARGS="--pages --quick".
 bench: install
-	$(PY) benchmarks/record_benchmark.py
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

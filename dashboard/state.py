@@ -10,6 +10,7 @@ back, so a shared link opens the same model, page and settings.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,11 +23,31 @@ PERSISTENT_PREFIXES = ("gen.", "train.", "pick.", "rel.", "fft.", "fftrel.", "ch
 _DEFAULTS: dict[str, Any] = {}
 
 
+OWNER_COOKIE = "rnn_lens_owner"
+_TOKEN = re.compile(r"[0-9a-f]{12}")
+
+
 def session_id() -> str:
-    """A random id for this browser session (owner of its training jobs)."""
+    """A random id for this browser (owner of its training jobs).
+
+    Kept in a cookie, so a page reload or a second tab still owns the jobs it started,
+    while a copied link (settings travel in the URL) never carries it.
+    """
     if "session_id" not in st.session_state:
-        st.session_state["session_id"] = uuid.uuid4().hex[:12]
+        token = st.context.cookies.get(OWNER_COOKIE, "")
+        if not _TOKEN.fullmatch(token):
+            token = uuid.uuid4().hex[:12]
+            st.session_state["owner.new_cookie"] = True
+        st.session_state["session_id"] = token
     return st.session_state["session_id"]
+
+
+def remember_owner() -> None:
+    """Set the owner cookie once per new browser (called by the router)."""
+    token = session_id()
+    if st.session_state.pop("owner.new_cookie", False):
+        st.html(f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; "
+                f"max-age=31536000; SameSite=Strict';</script>", unsafe_allow_javascript=True)
 
 
 def keep_alive() -> None:

@@ -1,6 +1,14 @@
-"""The whole app in a real browser: Debian's chromium driven by Playwright."""
+"""The whole app in a real browser: Debian's chromium driven by Playwright.
+
+One server (on a free port, with a copy of the shipped models as its registry) serves
+every test of this module and is stopped at the end whatever happens. Each page is
+visited on a demo model, its main action performed, checked for Streamlit exception
+boxes, and a screenshot saved in ``e2e-screenshots/``. ``make e2e`` runs only these.
+"""
 
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = Path(os.environ.get("E2E_SCREENSHOTS", ROOT / "e2e-screenshots"))
+HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(2)> **bold** # head \x07|a|b|"
 
 
 def _free_port() -> int:
@@ -23,64 +33,240 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(registry, tmp_path):
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    root = tmp / "models"
+    shutil.copytree(ROOT / "models", root, ignore=shutil.ignore_patterns(".*"))
     port = _free_port()
-    env = {**os.environ, "RNN_LENS_MODELS": str(registry), "PYTHONPATH": str(ROOT)}
-    log = open(tmp_path / "server.log", "w")
+    env = {**os.environ, "RNN_LENS_MODELS": str(root), "PYTHONPATH": str(ROOT),
+           "RNN_LENS_MAX_CONCURRENT_JOBS": "2"}
+    log = open(tmp / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
          "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
+        for _ in range(240):
             try:
                 if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
                     break
             except OSError:
                 time.sleep(0.5)
         else:
-            raise RuntimeError((tmp_path / "server.log").read_text()[-2000:])
-        yield url
+            raise RuntimeError((tmp / "server.log").read_text()[-2000:])
+        server_info = type("Server", (), {"url": url, "root": root})
+        yield server_info
     finally:
         proc.terminate()
-        proc.wait(20)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
         log.close()
 
 
-@pytest.fixture
-def page():
+@pytest.fixture(scope="module")
+def browser():
     assert Path(CHROMIUM).exists(), "Debian's chromium is missing: `make test` installs it"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.dialogs = []
-        pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
-        yield pg
-        browser.close()
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
 
 
-def test_deep_link_opens_highlighted_demo_text_and_escapes_script(server, page):
-    page.goto(f"{server}/generate?model=demo-ref-char-lstm&pick.neurons=4,9")
+def _new_page(browser):
+    # tall, so a screenshot holds the page (Streamlit scrolls its main block, not the page)
+    pg = browser.new_context(viewport={"width": 1400, "height": 2400}).new_page()
+    # generous: CI machines are slow, and two trainings share their 2 cores with the server
+    pg.set_default_navigation_timeout(180_000)
+    pg.set_default_timeout(60_000)
+    pg.dialogs = []
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    return pg
+
+
+@pytest.fixture
+def page(browser):
+    pg = _new_page(browser)
+    yield pg
+    pg.context.close()
+
+
+def settle(page, timeout: float = 240.0) -> None:
+    """Wait until the script has stopped running for a moment (charts drawn, jobs polled)."""
+    app = page.locator("[data-testid=stApp]")
+    calm, end = 0, time.time() + timeout
+    while calm < 6:
+        assert time.time() < end, "the page kept running"
+        time.sleep(0.25)
+        calm = calm + 1 if app.get_attribute("data-test-script-state") == "notRunning" else 0
+
+
+def check_clean(page, name: str) -> None:
+    """No exception box, no script dialog; save a screenshot."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    errors = page.locator("[data-testid=stException]")
+    assert errors.count() == 0, errors.first.inner_text()[:2000]
+    assert not page.dialogs
+
+
+def open_page(page, server, path: str) -> None:
+    page.goto(f"{server.url}/{path}")
+    expect(page.locator("[data-testid=stMain] h1").first).to_be_visible(timeout=90_000)
+    settle(page)
+
+
+def charts(page):
+    return page.locator("[data-testid=stMain] .vega-embed")
+
+
+# --- every page, its main action ------------------------------------------------------------
+
+
+def test_generate_highlights_a_new_sample_and_shows_hostile_text_as_text(server, page):
+    open_page(page, server, "generate?model=demo-ref-char-lstm&pick.neurons=4,9")
     rows = page.locator("td.hl-label")
-    expect(rows.first).to_be_visible(timeout=60_000)
     expect(rows).to_have_text(["neuron 4", "neuron 9"])
     assert page.locator("td.hl-text span.tok").count() > 100
     assert "position 0" in page.locator("td.hl-text span.tok").first.get_attribute("title")
     expect(page.get_by_test_id("stSidebar")).to_contain_text("LSTM, char level")
+    seed = page.get_by_role("textbox", name="Seed text")
+    seed.fill("def main(")
+    seed.press("Enter")
+    settle(page)
+    # spaces are drawn visibly (·)
+    expect(page.locator("td.hl-text").first).to_have_text(re.compile(r"^def.main\("))
+    check_clean(page, "generate")
 
     page.get_by_text("Paste text", exact=True).click()
     box = page.get_by_role("textbox", name="Text to record")
-    box.fill("<script>alert('x')</script><b>bold</b>")
+    box.fill(HOSTILE)
     box.press("Control+Enter")
-    expect(page.locator("td.hl-text").first).to_contain_text("<script>alert('x')</script>",
-                                                             timeout=30_000)
-    assert page.locator("td.hl-text b").count() == 0 and not page.dialogs
+    settle(page)
+    expect(page.locator("td.hl-text").first).to_contain_text("<script>alert('x')</script>")
+    expect(page.locator("td.hl-text").first).to_contain_text(
+        re.compile(r"<img.src=x.onerror=alert\(2\)>.\*\*bold\*\*.#.head"))
+    assert page.locator("td.hl-text b, td.hl-text img, td.hl-text h1, td.hl-text script, "
+                        "[data-testid=stMain] img[src=x]").count() == 0
+    check_clean(page, "generate-hostile-text")
 
 
-def test_train_page_renders_its_controls(server, page):
-    page.goto(f"{server}/train")
-    expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=60_000)
-    expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
-    expect(page.get_by_text("Python language reference").first).to_be_visible()
+def test_relevance_ranks_neurons_for_a_regex_and_refuses_a_bad_one(server, page):
+    open_page(page, server, "relevance?model=demo-ref-char-lstm")
+    page.get_by_text("Regex", exact=True).click()
+    settle(page)
+    box = page.get_by_role("textbox", name="Regular expression")
+    box.fill("[0-9]")
+    box.press("Enter")
+    settle(page)
+    expect(page.get_by_text("Feature regex '[0-9]'")).to_be_visible()
+    assert page.locator("[data-testid=stDataFrame]").count() >= 1 and charts(page).count() >= 1
+    check_clean(page, "relevance")
+    box.fill("([")
+    box.press("Enter")
+    settle(page)
+    expect(page.get_by_text("Invalid regular expression").first).to_be_visible()
+    check_clean(page, "relevance-bad-regex")
+
+
+@pytest.mark.parametrize(("path", "want"), [
+    ("fourier?model=demo-ref-char-lstm", "Detected neurons in the text"),
+    ("distributions?model=demo-ref-char-lstm", "One neuron"),
+    ("word_clusters?model=demo-ref-char-lstm", "Clusters"),
+    ("hidden_states?model=demo-polarity-lstm", "Projection of every hidden state"),
+    ("memory_chips?model=demo-ref-word-lstm", "Unit detail"),
+    ("ablation?model=demo-stdlib-char-lstm", "Training evolution"),
+])
+def test_analysis_page_draws_its_charts(server, page, path, want):
+    open_page(page, server, path)
+    expect(page.get_by_role("heading", name=want).first).to_be_visible()
+    assert charts(page).count() >= 1
+    check_clean(page, path.split("?")[0])
+
+
+def test_pattern_search_and_compare_show_their_tables(server, page):
+    open_page(page, server, "pattern_search?model=demo-ref-char-lstm")
+    assert page.locator("[data-testid=stDataFrame]").count() >= 1
+    check_clean(page, "pattern_search")
+    open_page(page, server, "compare?model=demo-ref-char-lstm")
+    assert page.locator("[data-testid=stDataFrame]").count() >= 1
+    expect(page.get_by_role("heading", name="Samples from the same seed")).to_be_visible()
+    check_clean(page, "compare")
+
+
+# --- training, alone and from two sessions at once --------------------------------------------
+
+
+def _start_training(page, server, name: str, seed_text: str = "") -> None:
+    open_page(page, server, "train")
+    page.get_by_role("radio", name="Paste", exact=True).first.click()
+    settle(page)
+    text = seed_text or "".join(f"line {i}: the quick brown fox.\n" for i in range(400))
+    page.get_by_role("textbox", name="Text").fill(text)
+    page.get_by_role("textbox", name="Text").press("Control+Enter")
+    settle(page)
+    for label, value in (("Units", "16"), ("Epochs", "1"), ("Sequence length", "20")):
+        field = page.get_by_role("spinbutton", name=label, exact=True).first
+        field.fill(value)
+        field.press("Enter")
+        settle(page)
+    page.get_by_role("textbox", name="Model name").fill(name)
+    page.get_by_role("textbox", name="Model name").press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+
+
+def _wait_trained(page, name: str) -> None:
+    card = page.get_by_test_id("stMain").get_by_text(name, exact=True).first
+    expect(card).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(" · done").first).to_be_visible(timeout=240_000)
+    settle(page)
+
+
+def _picker_names(page) -> list[str]:
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").click()
+    options = page.get_by_role("option").all_inner_texts()
+    page.keyboard.press("Escape")
+    return [o.strip().lstrip("★ ") for o in options]
+
+
+def test_train_a_tiny_model_for_one_epoch_and_see_it_in_the_picker(server, page):
+    _start_training(page, server, "e2e-tiny")
+    _wait_trained(page, "e2e-tiny")
+    assert "e2e-tiny" in _picker_names(page)
+    assert (server.root / "e2e-tiny" / "model.keras").is_file()
+    check_clean(page, "train")
+
+
+def test_two_sessions_train_and_analyse_at_once_without_cross_talk(server, browser):
+    a, b = _new_page(browser), _new_page(browser)
+    try:
+        _start_training(a, server, "e2e-alice")
+        _start_training(b, server, "e2e-bob",
+                        "".join(f"row {i}, a lazy dog jumps;\n" for i in range(400)))
+        # while both train, each session analyses a different model
+        open_page(a, server, "relevance?model=demo-ref-char-gru")
+        open_page(b, server, "fourier?model=demo-ref-char-rnn")
+        check_clean(a, "two-sessions-a-relevance")
+        check_clean(b, "two-sessions-b-fourier")
+        expect(a.get_by_test_id("stSidebar")).to_contain_text("GRU")
+        expect(b.get_by_test_id("stSidebar")).to_contain_text("RNN")
+        for pg, mine, theirs in ((a, "e2e-alice", "e2e-bob"), (b, "e2e-bob", "e2e-alice")):
+            open_page(pg, server, "train")
+            _wait_trained(pg, mine)
+            main = pg.get_by_test_id("stMain")
+            expect(main.get_by_text("Your training jobs")).to_be_visible()
+            # the other session's job is never shown as this session's
+            assert main.locator("[data-testid=stVerticalBlockBorderWrapper]").filter(
+                has_text=theirs).count() == 0
+            check_clean(pg, f"two-sessions-{mine}")
+        for name in ("e2e-alice", "e2e-bob"):
+            assert (server.root / name / "model.keras").is_file()
+        assert {"e2e-alice", "e2e-bob"} <= set(_picker_names(a))
+    finally:
+        a.context.close()
+        b.context.close()
