@@ -6,12 +6,87 @@ import streamlit as st
 
 from dashboard import loaders, state
 from dashboard.fmt import md
+from lib import limits
 from lib.analysis import features as F
-from lib.trace import Trace
+from lib.trace import Trace, TraceError
+
+SOURCES = ["Corpus slice", "Generated", "Recorded on disk"]
 
 
 def text_source(prefix: str, name: str, bundle) -> Trace | None:
-    """Generated text or a slice of the model's corpus, recorded; None with a message."""
+    """Generated text, a slice of the model's corpus, or a window of a trace recorded on
+    disk; None with a message. A caption says how many tokens the analyses use."""
+    trace = _text_source(prefix, name, bundle)
+    if trace is not None:
+        st.caption(analysed_caption(trace))
+    return trace
+
+
+def analysed_caption(trace: Trace) -> str:
+    """The caption under the text: "Analysed 20,000 tokens (float32)." and, for a window
+    of a trace on disk, of how many and from where; for a float16 recording, why."""
+    window = trace.meta.get("window")
+    storage = trace.meta.get("storage", {})
+    count, where = f"{len(trace):,} tokens", ""
+    if window:
+        count = f"{len(trace):,} of {window['of']:,} tokens"
+        where = (f" (tokens {window['start']:,} to {window['stop'] - 1:,} of "
+                 f"{md(storage.get('path', 'the trace on disk'))})")
+    why = storage.get("why")
+    return f"Analysed {count}{where} ({trace.dtype}{'; ' + why if why else ''})."
+
+
+def _disk_source(prefix: str, name: str, bundle) -> Trace | None:
+    """A window of a trace recorded with ``python -m lib record`` (file or folder)."""
+    state.bind({f"{prefix}.trace_path": "", f"{prefix}.trace_start": 0,
+                f"{prefix}.trace_len": 20_000})
+    roots = " or ".join(f"`{r}`" for r in loaders.trace_roots())
+    path = st.text_input(
+        "Trace file or folder", key=f"{prefix}.trace_path",
+        help=f"Written by `python -m lib record --out PATH` (a .npz file, a trace folder, or "
+             f"a folder of shards), under {roots}; relative paths start at the first.")
+    if not path.strip():
+        st.info(f"Give the path of a recorded trace under {roots}: see the README, *Train "
+                "on a GPU server, then explore on a laptop*.")
+        return None
+    try:
+        whole = loaders.disk_trace(path)
+    except TraceError as e:
+        st.warning(str(e))
+        return None
+    if whole.model_name != name:
+        st.warning(f"This trace was recorded through model **{md(whole.model_name)}**; pick "
+                   "that model in the sidebar to analyse it.")
+        return None
+    recorded_with = whole.meta.get("model", {}).get("updated")
+    if recorded_with and recorded_with != bundle.meta.get("updated"):
+        st.caption(f"Recorded through the version of {md(name)} saved {recorded_with}; the "
+                   f"model here was saved {bundle.meta.get('updated')}.")
+    spec, n = bundle.spec, len(whole)
+    n_signals = loaders.signals_per_layer(spec)
+    most = max(1, min(n, limits.max_tokens(spec.units, spec.layers, n_signals,
+                                           itemsize=whole.dtype.itemsize)))
+    st.session_state[f"{prefix}.trace_start"] = min(st.session_state[f"{prefix}.trace_start"],
+                                                    n - 1)
+    st.session_state[f"{prefix}.trace_len"] = min(st.session_state[f"{prefix}.trace_len"], most)
+    c1, c2 = st.columns(2)
+    start = c1.number_input(f"First token (of {n:,})", 0, n - 1, step=1000,
+                            key=f"{prefix}.trace_start",
+                            help="Where in the recorded text the analysed window begins.")
+    length = c2.number_input("Tokens", 1, most, step=1000, key=f"{prefix}.trace_len",
+                             help=f"Up to {most:,} tokens at a time on this server "
+                                  "(max_tokens_per_analysis, max_trace_gb).")
+    stop = min(n, int(start) + int(length))
+    try:
+        limits.check_trace(stop - int(start), spec.units, spec.layers, n_signals,
+                           itemsize=whole.dtype.itemsize)
+    except limits.LimitError as e:
+        st.error(str(e))
+        return None
+    return loaders.disk_window(whole, int(start), stop)
+
+
+def _text_source(prefix: str, name: str, bundle) -> Trace | None:
     char = bundle.spec.level == "char"
     state.bind({
         f"{prefix}.source": "Corpus slice", f"{prefix}.seed_text": "The ",
@@ -19,10 +94,13 @@ def text_source(prefix: str, name: str, bundle) -> Trace | None:
         f"{prefix}.seed": 1, f"{prefix}.start": 0, f"{prefix}.slice_len": 20_000,
     })
     source = st.segmented_control(
-        "Text", ["Corpus slice", "Generated"], key=f"{prefix}.source",
-        help="Record a slice of the model's own corpus (many feature instances), or "
-             "sample new text as seed 000 did.",
+        "Text", SOURCES, key=f"{prefix}.source",
+        help="Record a slice of the model's own corpus (many feature instances), sample "
+             "new text as seed 000 did, or open a trace recorded with `python -m lib "
+             "record` (say, on a GPU server).",
     ) or "Corpus slice"
+    if source == "Recorded on disk":
+        return _disk_source(prefix, name, bundle)
     if source == "Generated":
         c1, c2, c3, c4 = st.columns([3, 2, 2, 1])
         seed_text = c1.text_input("Seed text", key=f"{prefix}.seed_text",

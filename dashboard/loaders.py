@@ -5,19 +5,26 @@ reloaded. Traces are cached as resources, shared read-only: a corpus-slice Trace
 hundreds of MB, and st.cache_data would copy it on every rerun. Each Trace carries its
 cache key in ``trace.meta["cache_key"]`` so analyses of it can be cached with st.cache_data
 on (trace key, parameters).
+
+Every recording is checked against the server's limits (lib.limits) before it starts:
+over them the page shows the refusal and stops; where float32 would not fit but float16
+does, the Trace is recorded as float16 and ``trace.meta["storage"]["why"]`` says so.
+Traces recorded elsewhere (``python -m lib record``) are opened memory-mapped from the
+traces folder or the registry (:func:`disk_trace`), and analysed a window at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import streamlit as st
 
-from lib import registry
+from lib import limits, registry
 from lib.corpora import CorpusError, load_corpus
 from lib.generate import generate
 from lib.record import record
-from lib.trace import Trace
+from lib.trace import SIGNALS, Trace, open_trace, resolve_trace_path, traces_root
 
 
 def model_key(name: str) -> str:
@@ -59,14 +66,42 @@ def generated_trace(name: str, seed_text: str, length: int, temperature: float,
 
 
 @st.cache_resource(max_entries=12, show_spinner="Recording the text through the model…")
-def _recorded(_bundle, key: str, digest: str, _text: str) -> Trace:
-    trace = record(_bundle, _text)
-    trace.meta["cache_key"] = f"rec:{key}:{digest}"
+def _recorded(_bundle, key: str, digest: str, _text: str, dtype: str = "float32",
+              why: str = "") -> Trace:
+    trace = record(_bundle, _text, dtype=dtype)
+    trace.meta["cache_key"] = f"rec:{key}:{digest}:{dtype}"
+    trace.meta["storage"] = {"kind": "memory", "dtype": dtype, "why": why}
     return trace
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def _token_count(key: str, digest: str, _text: str, _tokenizer) -> int:
+    return len(_tokenizer.tokenize(_text))
+
+
+def signals_per_layer(spec) -> int:
+    """How many signals a recording of this model keeps per layer (h and the gates)."""
+    return len(SIGNALS[spec.cell])
+
+
+def storage(found, key: str, text: str) -> tuple[str, str]:
+    """``(dtype, why)`` to record ``text`` through model ``found`` within the server's limits
+    (lib.limits.trace_dtype); over them, shows the refusal and stops the page."""
+    spec = found.spec
+    n = _token_count(key, text_hash(text), text, found.tokenizer)
+    try:
+        return limits.trace_dtype(n, spec.units, spec.layers, signals_per_layer(spec))
+    except limits.LimitError as e:
+        st.error(str(e))
+        st.stop()
+
+
 def recorded_trace(name: str, text: str) -> Trace:
-    return _recorded(bundle(name), model_key(name), text_hash(text), text)
+    """``text`` recorded through model ``name``, checked against the server's limits first
+    (module docstring)."""
+    found, key = bundle(name), model_key(name)
+    dtype, why = storage(found, key, text)
+    return _recorded(found, key, text_hash(text), text, dtype, why)
 
 
 @st.cache_data(max_entries=8, show_spinner="Loading the corpus…")
@@ -114,5 +149,47 @@ def checkpoint_bundle(name: str, epoch: int):
 
 def checkpoint_trace(name: str, epoch: int, text: str) -> Trace:
     """``text`` recorded through model ``name`` as it was after ``epoch``."""
-    return _recorded(checkpoint_bundle(name, epoch), f"{model_key(name)}@{epoch}",
-                     text_hash(text), text)
+    found, key = checkpoint_bundle(name, epoch), f"{model_key(name)}@{epoch}"
+    dtype, why = storage(found, key, text)
+    return _recorded(found, key, text_hash(text), text, dtype, why)
+
+
+# --- traces recorded elsewhere (python -m lib record) -------------------------------------
+
+
+def trace_roots() -> list[Path]:
+    """Folders the app opens recorded traces from: the traces folder, then the registry."""
+    return [traces_root(), registry.models_root()]
+
+
+def _stamp(path: Path) -> str:
+    """Changes when the trace at ``path`` is written again."""
+    marks = [path] if path.is_file() else [path / "manifest.json", path / "trace.json",
+                                           *sorted(path.glob("shard-*/trace.json"))]
+    return ":".join(f"{m.stat().st_mtime_ns}" for m in marks if m.exists())
+
+
+@st.cache_resource(max_entries=4, show_spinner="Opening the recorded trace…")
+def _opened(path: str, stamp: str) -> Trace:
+    trace = open_trace(path)
+    trace.meta["cache_key"] = f"disk:{path}:{stamp}"
+    return trace
+
+
+def disk_trace(path_text: str) -> Trace:
+    """The recorded trace at ``path_text`` (a .npz file, trace folder or shard folder under
+    :func:`trace_roots`), memory-mapped. Raises lib.trace.TraceError with the reason."""
+    path = resolve_trace_path(path_text, trace_roots())
+    return _opened(str(path), _stamp(path))
+
+
+@st.cache_resource(max_entries=8, show_spinner="Reading the tokens from disk…")
+def _window(_whole: Trace, key: str, start: int, stop: int) -> Trace:
+    window = _whole.window(start, stop)
+    window.meta["cache_key"] = f"{key}:{start}:{stop}"
+    return window
+
+
+def disk_window(whole: Trace, start: int, stop: int) -> Trace:
+    """Tokens ``start`` to ``stop - 1`` of a trace from :func:`disk_trace`, in memory."""
+    return _window(whole, whole.meta["cache_key"], start, stop)

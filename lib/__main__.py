@@ -104,16 +104,34 @@ def cmd_train(args) -> None:
 
 def cmd_record(args) -> None:
     from lib.models import load
-    from lib.record import record
+    from lib.record import record, record_shards
+    from lib.trace import TraceError, open_trace, read_manifest
 
     bundle = load(args.model)
     text = open(args.text, encoding="utf-8").read() if args.text else _corpus(args).text
     if args.max_chars:
         text = text[: args.max_chars]
+    streams = 1 if args.exact else "auto"
     t0 = time.perf_counter()
-    trace = record(bundle, text, streams=1 if args.exact else "auto")
-    dt = time.perf_counter() - t0
-    trace.save(args.out)
+    if args.shards:
+        record_shards(bundle, text, args.out, args.shards, shard=args.shard_index,
+                      shard_warmup=args.shard_warmup, dtype=args.dtype, streams=streams)
+        dt = time.perf_counter() - t0
+        try:
+            trace = open_trace(args.out)
+        except TraceError as e:  # other shards still to come
+            n = len(read_manifest(args.out)["shards"])
+            print(f"shard {args.shard_index} of {n} written to {args.out} in {dt:,.0f} s; {e}")
+            return
+    elif args.shard_index is not None:
+        raise ValueError("--shard-index needs --shards N")
+    elif args.out.endswith(".npz"):
+        trace = record(bundle, text, streams=streams, dtype=args.dtype)
+        dt = time.perf_counter() - t0
+        trace.save(args.out)
+    else:
+        trace = record(bundle, text, streams=streams, dtype=args.dtype, out_dir=args.out)
+        dt = time.perf_counter() - t0
     print(f"{trace!r}\n{len(trace) / dt:,.0f} tokens/s; written to {args.out}")
 
 
@@ -200,13 +218,24 @@ def main(argv: list[str] | None = None) -> None:
                         "without GPUs (not faster)")
     t.set_defaults(func=cmd_train)
 
-    r = sub.add_parser("record", help="record a text through a model into a .npz Trace")
+    r = sub.add_parser("record", help="record a text through a model into a Trace (.npz file, "
+                       "trace folder or shard folder)")
     corpus_args(r)
     r.add_argument("--model", required=True)
     r.add_argument("--text", help="a UTF-8 text file to record (else the corpus)")
-    r.add_argument("--max-chars", type=int, default=100_000)
+    r.add_argument("--max-chars", type=int, default=100_000, help="record the first N "
+                   "characters (0: all)")
     r.add_argument("--exact", action="store_true", help="one sequential stream (slow)")
-    r.add_argument("--out", required=True, help="output .npz path")
+    r.add_argument("--dtype", default="float32", choices=["float32", "float16"],
+                   help="storage of the signals (float16: half the size)")
+    r.add_argument("--shards", type=int, default=0, help="write N shard folders of "
+                   "contiguous slices plus a manifest into the --out folder")
+    r.add_argument("--shard-index", type=int, default=None, help="with --shards: record only "
+                   "shard K (several machines at once), warmed up from a zero state")
+    r.add_argument("--shard-warmup", type=int, default=2000, help="with --shard-index: tokens "
+                   "read before the shard to warm its state up")
+    r.add_argument("--out", required=True, help="a .npz file, else a folder (memory-mapped "
+                   "trace folder, or shard folder with --shards)")
     r.set_defaults(func=cmd_record)
 
     g = sub.add_parser("generate", help="sample text from a model")

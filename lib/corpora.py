@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +26,11 @@ if str(NLTK_DATA_DIR) not in nltk.data.path:
 BUILTIN_CORPORA = {
     "python-reference": "Python language reference",
     "python-stdlib": "Python standard library source",
+    "python-stdlib-5m": "Python standard library source, shuffled, 5 M characters",
 }
 STDLIB_MAX_CHARS = 5_000_000
+#: length of ``python-stdlib-5m``: seed 000's TED corpus, the scale the app must handle
+SHUFFLED_CHARS = 5_000_000
 NLTK_CORPORA = (
     "brown",
     "gutenberg",
@@ -118,10 +122,29 @@ def _join_capped(docs: Iterable[str], *, sep: str, max_chars: int | None) -> str
     return sep.join(parts)
 
 
+def _shuffled_repeated(docs: list[str], n_chars: int, *, seed: int = 0) -> str:
+    """Documents in a seeded random order, reshuffled and repeated until there are
+    `n_chars` characters, joined by newlines and cut at exactly `n_chars`."""
+    rng = random.Random(seed)
+    parts: list[str] = []
+    size = 0
+    while size < n_chars:
+        order = list(docs)
+        rng.shuffle(order)
+        for doc in order:
+            parts.append(doc)
+            size += len(doc) + 1
+            if size >= n_chars:
+                break
+    return "\n".join(parts)[:n_chars]
+
+
 @functools.lru_cache(maxsize=8)
 def _builtin_text(key: str, max_chars: int | None) -> str:
     if key == "python-reference":
         return _join_capped(_reference_docs(), sep="\n\n", max_chars=max_chars)
+    if key == "python-stdlib-5m":
+        return _shuffled_repeated(list(_stdlib_docs()), max_chars or SHUFFLED_CHARS)
     return _join_capped(_stdlib_docs(), sep="\n", max_chars=max_chars)
 
 
@@ -132,11 +155,15 @@ def builtin_corpus(key: str, *, max_chars: int | None = None) -> Corpus:
     ----------
     key : str
         A key of :data:`BUILTIN_CORPORA`: ``"python-reference"`` (the ``pydoc`` topics, about
-        0.47 MB) or ``"python-stdlib"`` (standard-library ``.py`` files, without tests).
+        0.47 MB), ``"python-stdlib"`` (standard-library ``.py`` files, without tests) or
+        ``"python-stdlib-5m"`` (those files in a seeded random order, repeated if the
+        library is smaller, cut at exactly 5,000,000 characters: the size of seed 000's
+        TED corpus).
     max_chars : int, optional
         Cap on the text length. Whole documents (topics or files) are kept, stopping before the
         first that would exceed the cap. Default: no cap for ``python-reference``,
-        :data:`STDLIB_MAX_CHARS` for ``python-stdlib``.
+        :data:`STDLIB_MAX_CHARS` for ``python-stdlib``. For ``python-stdlib-5m`` the exact
+        length (default :data:`SHUFFLED_CHARS`), cut mid-file.
 
     Returns
     -------

@@ -45,7 +45,8 @@ class Limits:
     max_tokens_per_analysis: int = 200_000
     """Tokens one Trace may record for an analysis page."""
     max_trace_gb: float = 6.0
-    """Memory the recorded signals of one Trace may take, in GB (float32)."""
+    """Memory the recorded signals of one Trace may take, in GB. A recording over it as
+    float32 is stored as float16 when that fits (:func:`trace_dtype`)."""
     max_concurrent_jobs: int = 2
     """Training or experiment jobs running at once on the server (one per core here)."""
     max_jobs_per_session: int = 1
@@ -142,19 +143,72 @@ def trace_bytes(n_tokens: int, units: int, layers: int, signals_per_layer: int,
 
 
 def check_trace(n_tokens: int, units: int, layers: int, signals_per_layer: int,
-                lim: Limits | None = None) -> None:
-    """Refuse a recording over ``max_tokens_per_analysis`` tokens or ``max_trace_gb``."""
+                lim: Limits | None = None, *, itemsize: int = 4) -> None:
+    """Refuse a recording over ``max_tokens_per_analysis`` tokens or ``max_trace_gb``.
+
+    ``itemsize`` is the bytes per stored value: 4 for float32, 2 for float16.
+    """
     lim = lim or limits()
     if n_tokens > lim.max_tokens_per_analysis:
         _refuse("The number of tokens to record", n_tokens, "max_tokens_per_analysis",
                 lim.max_tokens_per_analysis)
-    need = trace_bytes(n_tokens, units, layers, signals_per_layer)
+    need = trace_bytes(n_tokens, units, layers, signals_per_layer, itemsize=itemsize)
     if need > lim.max_trace_gb * 1e9:
+        as_type = "" if itemsize == 4 else f" (as float{8 * itemsize})"
         raise LimitError(
             f"Recording {n_tokens:,} tokens of {layers} x {units} units with "
-            f"{signals_per_layer} signals needs {need / 1e9:.1f} GB, over this server's "
-            f"limit of {lim.max_trace_gb:g} GB (max_trace_gb); record fewer tokens or "
-            f"fewer signals.")
+            f"{signals_per_layer} signals needs {need / 1e9:.1f} GB{as_type}, over this "
+            f"server's limit of {lim.max_trace_gb:g} GB (max_trace_gb); record fewer tokens "
+            f"or fewer signals.")
+
+
+def trace_dtype(n_tokens: int, units: int, layers: int, signals_per_layer: int,
+                lim: Limits | None = None) -> tuple[str, str]:
+    """How to store a recording within the limits: ``(dtype, why)``.
+
+    Returns ``("float32", "")`` when float32 fits ``max_trace_gb``, else ``("float16",
+    why)`` when half the memory fits, with ``why`` a sentence for the app to show.
+
+    Raises
+    ------
+    LimitError
+        Over ``max_tokens_per_analysis``, or over ``max_trace_gb`` even as float16 (the
+        message gives both sizes).
+    """
+    lim = lim or limits()
+    try:
+        check_trace(n_tokens, units, layers, signals_per_layer, lim)
+        return "float32", ""
+    except LimitError:
+        if n_tokens > lim.max_tokens_per_analysis:
+            raise
+    full = _gb(trace_bytes(n_tokens, units, layers, signals_per_layer))
+    half_bytes = trace_bytes(n_tokens, units, layers, signals_per_layer, itemsize=2)
+    if half_bytes > lim.max_trace_gb * 1e9:
+        most = max_tokens(units, layers, signals_per_layer, lim)
+        raise LimitError(
+            f"Recording {n_tokens:,} tokens of {layers} x {units} units with "
+            f"{signals_per_layer} signals needs {full} as float32 and {_gb(half_bytes)} "
+            f"as float16, over this server's limit of {lim.max_trace_gb:g} GB "
+            f"(max_trace_gb); record at most {most:,} tokens of this model.")
+    return "float16", (f"stored as float16: as float32 the {n_tokens:,} tokens would need "
+                       f"{full}, over this server's {lim.max_trace_gb:g} GB (max_trace_gb)")
+
+
+def _gb(n_bytes: float) -> str:
+    """7.4 GB, 0.025 GB: a tenth of a GB, or two significant digits below that."""
+    gb = n_bytes / 1e9
+    return f"{gb:.1f} GB" if gb >= 0.1 else f"{gb:.2g} GB"
+
+
+def max_tokens(units: int, layers: int, signals_per_layer: int,
+               lim: Limits | None = None, *, itemsize: int = 2) -> int:
+    """The most tokens a model of this shape may record for an analysis, by
+    ``max_tokens_per_analysis`` and ``max_trace_gb`` (``itemsize`` 2: as float16, where
+    float32 would not fit; 4: as float32)."""
+    lim = lim or limits()
+    per_token = trace_bytes(1, units, layers, signals_per_layer, itemsize=itemsize)
+    return int(min(lim.max_tokens_per_analysis, lim.max_trace_gb * 1e9 // per_token))
 
 
 def check_jobs(n_running: int, n_mine: int, lim: Limits | None = None) -> None:

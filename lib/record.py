@@ -15,18 +15,36 @@ it needed is in ``trace.meta["record"]``.
 
 With ``interventions`` (lib.interventions) the text is always run on the exact path: the
 fast path's repairs compare segments with the unedited recurrence, which an edit breaks.
+
+Long texts are recorded in chunks of about :data:`CHUNK_BYTES` of working memory each,
+written into the Trace as they finish (``dtype="float16"`` halves the Trace,
+``out_dir=`` writes it to a trace folder instead of memory; see lib.trace). The exact
+state at the end of a chunk is carried into the next: the next chunk's first segment
+warms up on the tokens before it and is checked against that state like any other
+segment, so a chunked recording equals an unchunked one within ``tol``.
+:func:`record_shards` writes the chunks of a text into several trace folders (shards)
+plus a manifest, which ``lib.trace.open_trace`` opens as one Trace.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lib.cells import CellWeights, cell_weights, run, split_signals, state_of
-from lib.trace import Trace
+from lib.cells import LAYOUT, WIDTH, CellWeights, cell_weights, run, split_signals, state_of
+from lib.trace import Trace, TraceWriter, check_dtype, write_manifest
+
+#: working memory (float32 temporaries) one recording chunk may take; long texts are cut
+#: into chunks of about this size (a 100,000-token chunk of a 512-unit LSTM is ~1.3 GB)
+CHUNK_BYTES = 2 * 2**30
+#: a chunk is never shorter than this many tokens (but the text may be)
+MIN_CHUNK_TOKENS = 4096
 
 if TYPE_CHECKING:
     from lib.interventions import Intervention
@@ -119,48 +137,109 @@ def _align(w: CellWeights, H: np.ndarray, S: np.ndarray, k: int, exact: np.ndarr
 
 
 def _run_layer_streams(
-    w: CellWeights, xp: np.ndarray, warmup: int, tol: float, max_rounds: int = 3
+    w: CellWeights, xp: np.ndarray, warmup: int, tol: float, max_rounds: int = 3,
+    init0: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Run one layer over stream windows, then make every segment exact.
 
-    ``xp`` has shape (warmup + L, S, G*units); stream 0 is held at zero for its warm-up
-    (it starts at position 0), so its segment is exact. In reading order, each next
-    segment is checked against the exact end state of the one before (``_align``). The
-    segments that fail are run again, in one batch, from their predecessors' end states
-    (up to ``max_rounds`` times: each round fixes at least the first failing segment and
-    usually all); any left after that are run one by one from exact states.
+    ``xp`` has shape (warmup + L, S, G*units). Without ``init0`` the text starts at
+    stream 0's segment: it is held at zero for its warm-up, so its segment is exact.
+    With ``init0`` (shape (state width,), the exact state before the segment, when a
+    chunk continues a text) stream 0 warms up like the others and is checked against
+    ``init0``. In reading order, each next segment is checked against the exact end
+    state of the one before (``_align``). The segments that fail are run again, in one
+    batch, from their predecessors' end states (up to ``max_rounds`` times: each round
+    fixes at least the first failing segment and usually all); any left after that are
+    run one by one from exact states.
 
     Returns the segments' outputs, stream-major (S, L, ...), and statistics.
     """
     n_win, n_streams, _ = xp.shape
     reset = np.zeros(n_streams, dtype=int)
-    reset[0] = warmup
-    H, S, start = run(w, xp, reset_until=reset, keep_from=warmup)
     stats = {"rerun_rounds": 0, "rerun_segments": 0, "sequential_segments": 0}
-    if n_streams == 1:
+    if init0 is not None and warmup == 0:  # one stream from the exact state
+        H, S, _ = run(w, xp, init=init0[None])
         return H, S, stats
+    if init0 is None:
+        reset[0] = warmup
+    H, S, start = run(w, xp, reset_until=reset, keep_from=warmup)
+    if n_streams == 1 and init0 is None:
+        return H, S, stats
+
+    def exact_before(k: int) -> np.ndarray:
+        return init0 if k == 0 else _end_state(w, H, S, k - 1)
+
     exact = np.zeros(n_streams, dtype=bool)
-    exact[0] = True
+    exact[0] = init0 is None
     for rounds in range(max_rounds + 1):
-        for k in range(1, n_streams):
-            if not exact[k] and exact[k - 1]:
-                exact[k] = _align(w, H, S, k, _end_state(w, H, S, k - 1), start[k], tol)
+        for k in range(n_streams):
+            if not exact[k] and (k == 0 or exact[k - 1]):
+                exact[k] = _align(w, H, S, k, exact_before(k), start[k], tol)
         bad = np.flatnonzero(~exact)
         if bad.size == 0:
             break
         if rounds == max_rounds:  # the slow, always-exact way, in reading order
             for k in bad:
-                init = _end_state(w, H, S, k - 1)[None]
+                init = exact_before(k)[None]
                 H[k:k + 1], S[k:k + 1], _ = run(w, xp[warmup:, k:k + 1], init=init)
                 start[k] = init[0]
             stats["sequential_segments"] = int(bad.size)
             break
-        init = np.stack([_end_state(w, H, S, k - 1) for k in bad])
+        init = np.stack([exact_before(k) for k in bad])
         H[bad], S[bad], _ = run(w, xp[warmup:, bad], init=init)
         start[bad] = init
         stats["rerun_rounds"] += 1
         stats["rerun_segments"] += int(bad.size)
     return H, S, stats
+
+
+@dataclass
+class Carry:
+    """Where a recording left off, to continue it exactly in the next chunk.
+
+    ``states[k]`` is layer k's state after the last token recorded (h, or h and c side
+    by side); ``tails[k]`` the last (up to ``warmup``) inputs of layer k: token ids for
+    layer 0, the previous layer's h (float32) for the others. The tails only warm up the
+    next chunk's first segment, which is then checked against ``states``.
+    """
+
+    states: list[np.ndarray]
+    tails: list[np.ndarray]
+
+
+def _layers(
+    weights: StackWeights, ids: np.ndarray, *, streams: int | str, warmup: int, tol: float,
+    carry: Carry | None = None,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, dict]]:
+    """Run ``ids`` through every layer; yield ``(k, H, S, stats)`` per layer, in order.
+
+    ``H`` (T, units) and ``S`` (T, WIDTH*units) are in reading order (views of the run's
+    buffers: copy what is kept before the next layer runs). With ``carry`` the text
+    continues an earlier chunk from its exact end state.
+    """
+    T = len(ids)
+    if streams == "auto":  # long segments: trained LSTMs remember for ~1,000 tokens
+        streams = max(1, min(64, T // 1500))
+    streams = int(max(1, min(streams, T)))
+    if streams == 1:
+        warmup = 0
+    seg = -(-T // streams)
+    pos = np.arange(-warmup, seg)[:, None] + seg * np.arange(streams)[None, :]
+    x = ids
+    for k, w in enumerate(weights.layers):
+        lead = carry.tails[k][max(0, len(carry.tails[k]) - warmup):] if carry and warmup \
+            else x[:0]
+        xk = np.concatenate([lead, x]) if len(lead) else x
+        gather = np.clip(pos + len(lead), 0, T + len(lead) - 1)
+        xp = Lookup(weights.table0, xk[gather]) if k == 0 else weights.project(k, xk[gather])
+        H, S, stats = _run_layer_streams(w, xp, warmup, tol,
+                                         init0=carry.states[k] if carry else None)
+        del xp, xk
+        # stream-major segments are consecutive: reading order is a reshape
+        H = H.reshape(streams * seg, -1)[:T]
+        S = S.reshape(streams * seg, -1)[:T]
+        yield k, H, S, {"streams": streams, "warmup": warmup, **stats}
+        x = H
 
 
 def forward(
@@ -198,42 +277,38 @@ def forward(
     if T == 0:
         raise ValueError("cannot record an empty text (0 tokens)")
     interventions = tuple(interventions)
-    edits = None
+    out = []
     if interventions:
         # imported here: lib.interventions imports this module
         from lib.interventions import layer_edits, run_edited
 
         edits = layer_edits(weights, [list(interventions)])
-        streams = 1
-    if streams == "auto":  # long segments: trained LSTMs remember for ~1,000 tokens
-        streams = max(1, min(64, T // 1500))
-    streams = int(max(1, min(streams, T)))
-    if streams == 1:
-        warmup = 0
-    seg = -(-T // streams)
-    pos = np.arange(-warmup, seg)[:, None] + seg * np.arange(streams)[None, :]
-    gather = np.clip(pos, 0, T - 1)
-    out = []
-    stats = {"streams": streams, "warmup": warmup, "rerun_rounds": 0, "rerun_segments": 0,
-             "sequential_segments": 0}
-    x = ids
-    for k, w in enumerate(weights.layers):
-        if edits is None:
-            xp = (Lookup(weights.table0, x[gather]) if k == 0 else
-                  weights.project(k, x[gather]))
-            H, S, st = _run_layer_streams(w, xp, warmup, tol)
-            for name, count in st.items():
-                stats[name] += count
-        else:
-            H, S = run_edited(w, weights.project(k, x[gather]), edits[k])
-        # stream-major segments are consecutive: reading order is a reshape
-        H = H.reshape(streams * seg, -1)[:T]
-        S = S.reshape(streams * seg, -1)[:T]
-        sig = {name: np.ascontiguousarray(v) for name, v in
-               split_signals(w.cell, w.units, H, S).items()}
-        out.append(sig)
-        x = sig["h"]
+        x = ids
+        for k, w in enumerate(weights.layers):
+            xp = weights.table0[x][:, None] if k == 0 else weights.project(k, x[:, None])
+            H, S = run_edited(w, xp, edits[k])
+            sig = {name: np.ascontiguousarray(v) for name, v in
+                   split_signals(w.cell, w.units, H.reshape(T, -1), S.reshape(T, -1)).items()}
+            out.append(sig)
+            x = sig["h"]
+        stats = {"streams": 1, "warmup": 0, "rerun_rounds": 0, "rerun_segments": 0,
+                 "sequential_segments": 0}
+        return out, out[-1]["h"], stats
+    stats = {}
+    for k, H, S, st in _layers(weights, ids, streams=streams, warmup=warmup, tol=tol):
+        w = weights.layers[k]
+        out.append({name: np.ascontiguousarray(v) for name, v in
+                    split_signals(w.cell, w.units, H, S).items()})
+        _add_stats(stats, st)
     return out, out[-1]["h"], stats
+
+
+def _add_stats(total: dict, part: dict) -> None:
+    for name, value in part.items():
+        if name in ("streams", "warmup"):
+            total[name] = max(total.get(name, 0), value)
+        else:
+            total[name] = total.get(name, 0) + value
 
 
 def output_probs(
@@ -243,7 +318,8 @@ def output_probs(
     """Next-token top-k and the probability of the actual next token, chunked over T.
 
     Returns ``topk_ids`` (T, k) int32, ``topk_probs`` (T, k) float32 and ``next_prob`` (T,)
-    float32 where next_prob[t] = p(ids[t+1] | ids[..t]) and next_prob[-1] = NaN.
+    float32 where next_prob[t] = p(ids[t+1] | ids[..t]) and next_prob[-1] = NaN, unless
+    ``ids`` holds T + 1 ids (a chunk and the token after it).
     """
     T, V = len(h), weights.dense_w.shape[1]
     k = min(top_k, V)
@@ -261,7 +337,7 @@ def output_probs(
         order = np.argsort(-pk, axis=1, kind="stable")
         topk_ids[a:b] = np.take_along_axis(part, order, axis=1)
         topk_probs[a:b] = np.take_along_axis(pk, order, axis=1)
-        nb = min(b, T - 1)
+        nb = min(b, len(ids) - 1)
         if nb > a:
             next_prob[a:nb] = p[np.arange(nb - a), ids[a + 1 : nb + 1]]
     return topk_ids, topk_probs, next_prob
@@ -276,6 +352,65 @@ def require_language_model(bundle) -> None:
         )
 
 
+def auto_chunk_tokens(weights: StackWeights, budget: int = CHUNK_BYTES) -> int:
+    """Tokens per recording chunk so that one chunk's float32 temporaries take ~``budget``.
+
+    Per token and layer the run keeps h and the other signals ((1 + WIDTH) x units), the
+    input projection of layers after the first (G x units) and the previous layer's h;
+    segments are ~10 % longer for their warm-up.
+    """
+    per_token, prev = 0, 0
+    for k, w in enumerate(weights.layers):
+        inputs = w.recurrent.shape[1] + prev if k else 0
+        per_token = max(per_token, (1 + WIDTH[w.cell]) * w.units + inputs + prev)
+        prev = w.units
+    return max(MIN_CHUNK_TOKENS, int(budget / (4 * per_token * 1.1)))
+
+
+def _units(weights: StackWeights) -> dict[tuple[int, str], int]:
+    """Width of every signal, in the order ``split_signals`` names them."""
+    return {(k, name): w.units for k, w in enumerate(weights.layers)
+            for name in ("h", *LAYOUT[w.cell])}
+
+
+def _record_span(
+    weights: StackWeights, ids: np.ndarray, start: int, stop: int, writer: TraceWriter | None,
+    offset: int, carry: Carry | None, *, size: int, streams: int | str, warmup: int,
+    tol: float, top_k: int, stats: dict,
+) -> Carry:
+    """Record ``ids[start:stop]`` in chunks of about ``size`` tokens, continuing from
+    ``carry`` (None: the zero state), into rows ``start - offset ...`` of ``writer`` (None:
+    only run, to warm up). Returns the carry after ``stop``."""
+    n_chunks = max(1, -(-(stop - start) // size))
+    bounds = np.linspace(start, stop, n_chunks + 1).round().astype(int)
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        states, tails = [], [ids[max(0, b - warmup):b]]
+        H = None
+        for k, H, S, st in _layers(weights, ids[a:b], streams=streams, warmup=warmup,
+                                   tol=tol, carry=carry):
+            w = weights.layers[k]
+            if writer is not None:
+                writer.write_signals(k, a - offset, split_signals(w.cell, w.units, H, S))
+            states.append(state_of(H[-1], S[-1, 4 * w.units:] if w.cell == "lstm" else None))
+            if k + 1 < len(weights.layers):  # the next layer's input tail
+                before = carry.tails[k + 1] if carry else H[:0]
+                tails.append(np.concatenate([before, H[max(0, len(H) - warmup):]])[-warmup:]
+                             if warmup else H[:0].copy())
+            _add_stats(stats, st)
+        stats["chunks"] = stats.get("chunks", 0) + 1
+        carry = Carry(states, tails)
+        if writer is not None:
+            probs = output_probs(weights, H, ids[a: b + 1], top_k=top_k)
+            writer.write_outputs(a - offset, *probs)
+    return carry
+
+
+def _model_meta(bundle) -> dict:
+    meta = getattr(bundle, "meta", None) or {}
+    return {"name": bundle.name, "updated": meta.get("updated"),
+            "epochs_done": meta.get("epochs_done")}
+
+
 def record(
     bundle,
     text: str | list[str],
@@ -285,6 +420,9 @@ def record(
     warmup: int = 128,
     tol: float = 1e-5,
     interventions: Sequence[Intervention] = (),
+    dtype: str = "float32",
+    out_dir=None,
+    chunk_tokens: int | None = None,
 ) -> Trace:
     """Record ``text`` (a string, or a list of tokens) through ``bundle``'s model.
 
@@ -294,29 +432,148 @@ def record(
     ``interventions`` (lib.interventions.Intervention) edit chosen neurons after every
     step; they force the exact path, the Trace shows the edited signals, and
     ``trace.meta["record"]["interventions"]`` lists them.
+
+    Parameters
+    ----------
+    dtype : {"float32", "float16"}, default "float32"
+        Storage of the signals; float16 halves the Trace (computation stays float32).
+    out_dir : path, optional
+        Write a trace folder there (lib.trace) and return it memory-mapped, so the Trace
+        need not fit in memory; without it the arrays are kept in memory.
+    chunk_tokens : int, optional
+        Tokens per chunk (default :func:`auto_chunk_tokens`, ~:data:`CHUNK_BYTES` of
+        working memory). Chunks continue each other exactly (module docstring).
     """
     require_language_model(bundle)
     tokens = bundle.tokenizer.tokenize(text) if isinstance(text, str) else list(text)
-    ids = bundle.vocab.encode(tokens)
+    ids = np.asarray(bundle.vocab.encode(tokens))
+    if len(ids) == 0:
+        raise ValueError("cannot record an empty text (0 tokens)")
+    dtype = check_dtype(dtype)
     weights = bundle.numpy_weights
     interventions = tuple(interventions)
-    per_layer, h_last, stats = forward(weights, ids, streams=streams, warmup=warmup, tol=tol,
-                                       interventions=interventions)
+    writer = TraceWriter(len(ids), _units(weights), min(top_k, weights.dense_w.shape[1]),
+                         dtype=dtype, folder=out_dir)
     if interventions:
+        per_layer, h_last, stats = forward(weights, ids, interventions=interventions)
         stats["interventions"] = [asdict(iv) for iv in interventions]
-    topk_ids, topk_probs, next_prob = output_probs(weights, h_last, ids, top_k=top_k)
-    signals = {(k, name): v for k, sig in enumerate(per_layer) for name, v in sig.items()}
-    return Trace(
-        tokens=tokens,
-        ids=ids,
-        signals=signals,
-        topk_ids=topk_ids,
-        topk_probs=topk_probs,
-        next_prob=next_prob,
-        model_name=bundle.name,
-        meta={"record": stats},
-    )
+        for k, sig in enumerate(per_layer):
+            writer.write_signals(k, 0, sig)
+        writer.write_outputs(0, *output_probs(weights, h_last, ids, top_k=top_k))
+    else:
+        stats = {}
+        _record_span(weights, ids, 0, len(ids), writer, 0, None,
+                     size=chunk_tokens or auto_chunk_tokens(weights), streams=streams,
+                     warmup=warmup, tol=tol, top_k=top_k, stats=stats)
+    stats["dtype"] = dtype.name
+    return writer.finish(tokens, ids, model_name=bundle.name,
+                         meta={"record": stats, "model": _model_meta(bundle)})
 
 
-__all__ = ["record", "forward", "output_probs", "stack_weights", "StackWeights",
-           "require_language_model"]
+def record_shards(
+    bundle,
+    text: str | list[str],
+    out_dir,
+    n_shards: int,
+    *,
+    shard: int | None = None,
+    shard_warmup: int = 2000,
+    dtype: str = "float16",
+    top_k: int = 10,
+    streams: int | str = "auto",
+    warmup: int = 128,
+    tol: float = 1e-5,
+    chunk_tokens: int | None = None,
+) -> Path:
+    """Record ``text`` as ``n_shards`` trace folders of contiguous slices plus a manifest.
+
+    ``out_dir/manifest.json`` lists the shards (``shard-000`` ...: token ranges of equal
+    length); ``lib.trace.open_trace(out_dir)`` opens them as one Trace.
+
+    Parameters
+    ----------
+    n_shards : int
+        1 to the number of tokens.
+    shard : int, optional
+        None records every shard, in order, each continuing from the exact end state of
+        the one before: the shards together equal one recording of the whole text. An
+        index K records shard K alone (to record shards on several machines at once): it
+        starts ``shard_warmup`` tokens early from the zero state, so its first states are
+        approximate until the warm-up is forgotten (exact for shard 0, or when the
+        warm-up reaches the text's start); ``meta["shard"]["start_state"]`` says which.
+    dtype : {"float16", "float32"}, default "float16"
+    top_k, streams, warmup, tol, chunk_tokens
+        As for :func:`record`.
+
+    Returns
+    -------
+    out_dir : Path
+
+    Raises
+    ------
+    ValueError
+        An empty text, ``n_shards`` outside [1, T], ``shard`` outside [0, n_shards), or an
+        ``out_dir`` whose manifest describes another recording (other model, text or
+        shards).
+    """
+    require_language_model(bundle)
+    tokens = bundle.tokenizer.tokenize(text) if isinstance(text, str) else list(text)
+    ids = np.asarray(bundle.vocab.encode(tokens))
+    T = len(ids)
+    if T == 0:
+        raise ValueError("cannot record an empty text (0 tokens)")
+    if not 1 <= int(n_shards) <= T:
+        raise ValueError(f"the number of shards must be 1 to {T:,} (the text's tokens), got "
+                         f"{n_shards!r}")
+    n_shards = int(n_shards)
+    if shard is not None and not 0 <= shard < n_shards:
+        raise ValueError(f"shard index must be 0 to {n_shards - 1}, got {shard!r}")
+    dtype = check_dtype(dtype)
+    out_dir = Path(out_dir)
+    bounds = np.linspace(0, T, n_shards + 1).round().astype(int).tolist()
+    manifest = {
+        "model_name": bundle.name, "model": _model_meta(bundle), "n_tokens": T,
+        "ids_sha1": hashlib.sha1(ids.astype(np.int32).tobytes()).hexdigest(),
+        "dtype": dtype.name,
+        "shards": [{"index": i, "folder": f"shard-{i:03d}", "start": bounds[i],
+                    "stop": bounds[i + 1]} for i in range(n_shards)],
+    }
+    old = out_dir / "manifest.json"
+    if old.is_file():
+        previous = json.loads(old.read_text(encoding="utf-8"))
+        same = all(previous.get(key) == manifest[key]
+                   for key in ("model_name", "n_tokens", "ids_sha1", "dtype", "shards"))
+        if not same:
+            raise ValueError(f"{out_dir} holds shards of another recording (model "
+                             f"{previous.get('model_name')!r}, {previous.get('n_tokens')} "
+                             f"tokens, {len(previous.get('shards', []))} shards); choose "
+                             "another folder")
+    write_manifest(out_dir, manifest)
+    weights = bundle.numpy_weights
+    k = min(top_k, weights.dense_w.shape[1])
+    size = chunk_tokens or auto_chunk_tokens(weights)
+    options = {"size": size, "streams": streams, "warmup": warmup, "tol": tol, "top_k": top_k}
+    carry = None
+    for spec in manifest["shards"] if shard is None else [manifest["shards"][shard]]:
+        a, b = spec["start"], spec["stop"]
+        if shard is None or a == 0:
+            start_state = "exact"
+        else:
+            w0 = max(0, a - int(shard_warmup))
+            carry = _record_span(weights, ids, w0, a, None, 0, None, stats={}, **options)
+            start_state = ("exact" if w0 == 0 else
+                           f"zero state {a - w0:,} tokens before the shard (approximate)")
+        stats = {}
+        writer = TraceWriter(b - a, _units(weights), k, dtype=dtype,
+                             folder=out_dir / spec["folder"])
+        carry = _record_span(weights, ids, a, b, writer, a, carry, stats=stats, **options)
+        stats["dtype"] = dtype.name
+        writer.finish(tokens[a:b], ids[a:b], model_name=bundle.name,
+                      meta={"record": stats, "model": manifest["model"],
+                            "shard": {**spec, "n_shards": n_shards,
+                                      "start_state": start_state}})
+    return out_dir
+
+
+__all__ = ["record", "record_shards", "forward", "output_probs", "stack_weights",
+           "StackWeights", "require_language_model", "auto_chunk_tokens", "Carry"]

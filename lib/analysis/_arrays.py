@@ -18,8 +18,19 @@ MAX_THREADS = 4
 _ROW_TILE = 256
 
 
-def check_acts(acts, *, min_steps: int = 1) -> np.ndarray:
+def work_dtype(dtype) -> np.dtype:
+    """The dtype to compute in for activations stored as `dtype`: float16 is upcast to
+    float32 (its sums and products would lose digits), float32 and float64 stay."""
+    return np.dtype(np.float32) if np.dtype(dtype) == np.float16 else np.dtype(dtype)
+
+
+def check_acts(acts, *, min_steps: int = 1, keep_half: bool = False) -> np.ndarray:
     """Return `acts` as a floating 2-D array, float32 kept as float32 (no copy when possible).
+
+    A memory-mapped array (a trace folder, lib.trace) stays mapped. float16 is upcast to
+    float32 as a whole, unless `keep_half`: the caller then reads it in blocks and upcasts
+    each with :func:`work_dtype` (:func:`unit_block` does), so a float16 trace is never
+    copied whole. Other numbers become float64.
 
     Raises ValueError if `acts` is not 2-D (n_steps, n_units), has no unit, has fewer than
     `min_steps` steps, or is not numeric.
@@ -29,7 +40,10 @@ def check_acts(acts, *, min_steps: int = 1) -> np.ndarray:
         raise ValueError(f"`acts` must be 2-D (n_steps, n_units), got shape {acts.shape}.")
     if acts.dtype.kind not in "fiub":
         raise ValueError(f"`acts` must hold numbers, got dtype {acts.dtype}.")
-    if acts.dtype not in (np.float32, np.float64):
+    if acts.dtype == np.float16:
+        if not keep_half:
+            acts = acts.astype(np.float32)
+    elif acts.dtype not in (np.float32, np.float64):
         acts = acts.astype(np.float64)
     if acts.shape[1] == 0:
         raise ValueError(f"`acts` has no unit (shape {acts.shape}).")
@@ -66,13 +80,15 @@ def unit_block(
     strided first axis of a (n_steps, n_units) array, and the tiled copy is cheap. With
     `subtract` (shape (n_units,), e.g. the column means) each unit's value is subtracted
     during the copy. Without it the result is a view (do not write to it) when `acts` is
-    already stored unit by unit.
+    already stored unit by unit. float16 is upcast to float32 in the copy
+    (:func:`work_dtype`).
     """
     cols = acts[:, first : first + block]
-    shift = None if subtract is None else subtract[first : first + block].astype(acts.dtype)
-    if cols.flags.f_contiguous and shift is None:
+    dtype = work_dtype(acts.dtype)
+    shift = None if subtract is None else subtract[first : first + block].astype(dtype)
+    if cols.flags.f_contiguous and shift is None and dtype == acts.dtype:
         return cols.T
-    out = np.empty((cols.shape[1], acts.shape[0]), dtype=acts.dtype)
+    out = np.empty((cols.shape[1], acts.shape[0]), dtype=dtype)
     for i in range(0, acts.shape[0], _ROW_TILE):
         tile = cols[i : i + _ROW_TILE]
         if shift is None:

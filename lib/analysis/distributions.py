@@ -143,7 +143,7 @@ def histograms(acts, *, bin_width: float = 0.01, value_range=None) -> tuple[np.n
     of all units are counted by one ``numpy.bincount`` per block of 2,048 rows, with each
     unit's bins offset by ``u * (n_bins + 1)``.
     """
-    acts = check_acts(acts)
+    acts = check_acts(acts, keep_half=True)
     n_steps, n_units = acts.shape
     bin_width = _check_positive(bin_width, "bin_width")
     column_sums(acts)  # NaN / inf check
@@ -183,7 +183,7 @@ def outside_share(acts, value_range) -> np.ndarray:
     share : ndarray of float64, shape (n_units,)
         In [0, 1].
     """
-    acts = check_acts(acts)
+    acts = check_acts(acts, keep_half=True)
     lo, hi = _check_range(value_range)
     outside = np.zeros(acts.shape[1], dtype=np.int64)
     for first in range(0, acts.shape[0], _ROW_BLOCK):
@@ -223,7 +223,7 @@ def clip_range(acts, *, percentile: float = 99.0, bin_width: float | None = None
     over a fixed interval "chosen by observing what values the cell state contains" and
     leaves the bounds open; this is its suggested default.
     """
-    acts = check_acts(acts)
+    acts = check_acts(acts, keep_half=True)
     column_sums(acts)  # NaN / inf check
     percentile = _number(percentile, "percentile", "a number in (0, 100]", lambda x: 0 < x <= 100)
     k = float(np.percentile(np.abs(acts).ravel(), percentile))
@@ -392,7 +392,7 @@ def dead_neurons(acts, *, threshold: float = 0.01, share: float = 0.9) -> np.nda
     dead. Seed 001 leaves these units out of its analysis: in a hidden state they top the
     KL ranking without showing any pattern. NaN never counts as near zero.
     """
-    acts = check_acts(acts)
+    acts = check_acts(acts, keep_half=True)
     threshold = _number(threshold, "threshold", "a number >= 0", lambda x: x >= 0)
     share = _number(share, "share", "a number in [0, 1]", lambda x: 0 <= x <= 1)
     near_zero = np.zeros(acts.shape[1], dtype=np.int64)
@@ -418,7 +418,7 @@ def mean_abs_per_unit(acts) -> np.ndarray:
     ValueError
         If `acts` is not 2-D, empty or holds NaN/inf.
     """
-    acts = check_acts(acts)
+    acts = check_acts(acts, keep_half=True)
     column_sums(acts)  # NaN / inf check
     total = np.zeros(acts.shape[1], dtype=np.float64)
     for first in range(0, acts.shape[0], _ROW_BLOCK):

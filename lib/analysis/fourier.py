@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft
 
-from lib.analysis._arrays import check_acts, column_sums, map_unit_blocks, n_threads
+from lib.analysis._arrays import check_acts, column_sums, map_unit_blocks, n_threads, work_dtype
 
 WINDOWS = (None, "hann")
 
@@ -37,10 +37,10 @@ def spectrum(
         ``rfftfreq(N)``: 0, 1/N, ..., up to 0.5 (included for even N); n_freqs = N // 2 + 1.
         With ``thesis=True``: ``arange(N // 2) / N`` (n_freqs = N // 2, 0.5 excluded).
     amps : ndarray of shape (n_freqs, n_units)
-        Amplitudes |F|, in activation units; float32 for float32 input. A sine of amplitude
-        A on bin k gives A at f = k / N, and the DC bin holds the mean. (Returned as a
-        transposed view of a (n_units, n_freqs) array; ``np.ascontiguousarray`` it if a
-        row-major copy is needed.)
+        Amplitudes |F|, in activation units; float32 for float32 (or float16) input. A sine
+        of amplitude A on bin k gives A at f = k / N, and the DC bin holds the mean.
+        (Returned as a transposed view of a (n_units, n_freqs) array;
+        ``np.ascontiguousarray`` it if a row-major copy is needed.)
 
     Raises
     ------
@@ -62,7 +62,7 @@ def spectrum(
     the Nyquist bin is dropped (section 7 item 4). Use it only to reproduce the thesis's
     numbers.
     """
-    acts = check_acts(acts, min_steps=2)
+    acts = check_acts(acts, min_steps=2, keep_half=True)
     if window not in WINDOWS:
         raise ValueError(f"`window` must be one of {WINDOWS}, got {window!r}.")
     if thesis and (remove_mean or window is not None):
@@ -72,7 +72,7 @@ def spectrum(
         )
     sums = column_sums(acts)  # also the NaN / inf check
     n_steps, n_units = acts.shape
-    dtype = acts.dtype
+    dtype = work_dtype(acts.dtype)  # float16 is read in float32 blocks
     if window == "hann":
         from scipy.signal import get_window  # slow to import; only needed here
 

@@ -42,7 +42,9 @@ def rank_neurons(acts: np.ndarray, feature: Feature, *, n_shifts: int | None = N
     ``AUROC``, ``r``, ``p``, ``q``, ``mean_inside``, ``mean_outside``; for numeric
     features ``r``, ``|r|``, ``p``, ``q``.
     """
-    acts = np.asarray(acts, dtype=np.float32)
+    acts = np.asarray(acts)
+    if acts.dtype not in (np.float16, np.float32):  # float16 is upcast block by block
+        acts = acts.astype(np.float32)
     if acts.ndim != 2 or acts.shape[0] != len(feature):
         raise ValueError(f"`acts` must be (T, n_units) with T = {len(feature)}, got "
                          f"{acts.shape}.")
@@ -62,8 +64,8 @@ def rank_neurons(acts: np.ndarray, feature: Feature, *, n_shifts: int | None = N
         "r": r,
         "p": p,
         "q": q,
-        "mean_inside": acts[mask].mean(axis=0),
-        "mean_outside": acts[~mask].mean(axis=0),
+        "mean_inside": acts[mask].mean(axis=0, dtype=np.float32),
+        "mean_outside": acts[~mask].mean(axis=0, dtype=np.float32),
     })
     return table.sort_values("R", ascending=False, kind="stable").reset_index(drop=True)
 

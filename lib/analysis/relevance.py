@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from lib.analysis._arrays import check_acts, column_sums
+from lib.analysis._arrays import check_acts, column_sums, work_dtype
 from lib.analysis.features import as_mask, check_binary
+
+#: feature steps per block: (8192, 1024) float32 temporaries are 32 MB each
+STEP_BLOCK = 8192
 
 #: half-width of the neuron window around each hypothesis (seed 000, section 1.7 [code]):
 #: [n-1, n+1] for relevance, [n-2, n+2] for the Fourier band peak
@@ -49,21 +52,32 @@ def relevance(acts, mask, *, normalize: bool = True) -> np.ndarray:
     sample (thesis eq. 2.42): a_-1 := a_1 and a_T := a_T-2. With ``normalize`` the scores
     are divided by their maximum over all units given, as in seed 000's auto-detect mode
     (its manual mode normalizes over the listed neurons only, section 7 item 3).
+
+    The feature steps are read in blocks of :data:`STEP_BLOCK` (float16 upcast to float32
+    per block), so a long or memory-mapped `acts` is never copied whole.
     """
-    acts = check_acts(acts, min_steps=3)
-    n_steps = acts.shape[0]
+    acts = check_acts(acts, min_steps=3, keep_half=True)
+    n_steps, n_units = acts.shape
     mask = check_binary(as_mask(mask, n_steps), "mask")
     total = column_sums(acts)
+    dtype = work_dtype(acts.dtype)
 
     steps = np.flatnonzero(mask)
-    prev = np.where(steps == 0, 1, steps - 1)
-    nxt = np.where(steps == n_steps - 1, n_steps - 2, steps + 1)
-    at_feature = acts[steps]
-    prominence = 2 * at_feature - acts[prev] - acts[nxt]
-    spike = np.abs(prominence).mean(axis=0, dtype=np.float64)
+    spike = np.zeros(n_units)
+    sum_in = np.zeros(n_units)
+    for first in range(0, steps.size, STEP_BLOCK):
+        block = steps[first : first + STEP_BLOCK]
+        prev = np.where(block == 0, 1, block - 1)
+        nxt = np.where(block == n_steps - 1, n_steps - 2, block + 1)
+        at_feature = acts[block].astype(dtype, copy=False)
+        prominence = 2 * at_feature
+        prominence -= acts[prev]
+        prominence -= acts[nxt]
+        spike += np.abs(prominence).sum(axis=0, dtype=np.float64)
+        sum_in += at_feature.sum(axis=0, dtype=np.float64)
 
     n_in = steps.size
-    sum_in = at_feature.sum(axis=0, dtype=np.float64)
+    spike /= n_in
     delta = np.abs(sum_in / n_in - (total - sum_in) / (n_steps - n_in))
     scores = delta + spike
     if normalize:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse
 
-from lib.analysis._arrays import check_acts
+from lib.analysis._arrays import check_acts, work_dtype
 
 #: rows per block when summing the updates: sums over at most this many rows are taken in the
 #: activations' dtype (float32 round-off stays ~1e-6 relative), block sums in float64
@@ -77,9 +77,9 @@ def _updates_into(out: np.ndarray, acts: np.ndarray, first: int, starts: np.ndar
     stop = first + out.shape[0]
     if first == 0:
         out[0] = acts[0]
-        np.subtract(acts[1:stop], acts[: stop - 1], out=out[1:])
+        np.subtract(acts[1:stop], acts[: stop - 1], out=out[1:], dtype=out.dtype)
     else:
-        np.subtract(acts[first:stop], acts[first - 1 : stop - 1], out=out)
+        np.subtract(acts[first:stop], acts[first - 1 : stop - 1], out=out, dtype=out.dtype)
     local = np.flatnonzero(starts[first:stop])
     out[local] = acts[first + local]
 
@@ -148,7 +148,7 @@ def expected_response(
     blocks of 1,024 rows in that dtype and the block sums in float64; the full
     (n_steps, n_units) Δ matrix is never held in memory.
     """
-    acts = check_acts(acts)
+    acts = check_acts(acts, keep_half=True)
     n_steps, n_units = acts.shape
     values = _check_tokens(tokens, n_steps)
     if top_n is not None and (int(top_n) != top_n or top_n < 1):
@@ -178,7 +178,7 @@ def expected_response(
     row_of_code[kept] = np.arange(kept.size)
     rows = row_of_code[codes]
     sums = np.zeros((kept.size, n_units))
-    buffer = np.empty((min(_ROW_BLOCK, n_steps), n_units), dtype=acts.dtype)
+    buffer = np.empty((min(_ROW_BLOCK, n_steps), n_units), dtype=work_dtype(acts.dtype))
     for first in range(0, n_steps, _ROW_BLOCK):
         stop = min(first + _ROW_BLOCK, n_steps)
         block_rows = rows[first:stop]
@@ -188,7 +188,7 @@ def expected_response(
         updates = buffer[: stop - first]
         _updates_into(updates, acts, first, starts)
         one_hot = scipy.sparse.csr_array(
-            (np.ones(steps.size, dtype=acts.dtype), (block_rows[steps], steps)),
+            (np.ones(steps.size, dtype=buffer.dtype), (block_rows[steps], steps)),
             shape=(kept.size, stop - first),
         )
         sums += one_hot @ updates
@@ -282,7 +282,7 @@ def unit_responses(
     means are kept for the whole layer and the samples of one unit are computed when it is
     selected: one (n_steps,) column, one stable argsort of the type codes.
     """
-    acts = check_acts(acts)
+    acts = check_acts(acts, keep_half=True)
     n_steps, n_units = acts.shape
     values = _check_tokens(tokens, n_steps)
     if int(unit) != unit or not 0 <= unit < n_units:

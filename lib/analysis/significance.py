@@ -19,7 +19,13 @@ import warnings
 import numpy as np
 import scipy.fft
 
-from lib.analysis._arrays import check_acts, column_sums, map_unit_blocks, n_threads
+from lib.analysis._arrays import (
+    check_acts,
+    column_sums,
+    map_unit_blocks,
+    n_threads,
+    work_dtype,
+)
 from lib.analysis.features import FeatureError, as_mask, check_binary
 
 #: rows per block in :func:`correlation`: short float32 running sums, a 2 MB buffer at 512 units
@@ -115,7 +121,7 @@ def auroc(acts, mask) -> np.ndarray:
     ties counts (feature, non-feature) pairs of equal value. Not in seed 000; equal to
     ``sklearn.metrics.roc_auc_score(mask, acts[:, n])``.
     """
-    acts = check_acts(acts, min_steps=2)
+    acts = check_acts(acts, min_steps=2, keep_half=True)
     n_steps, n_units = acts.shape
     mask = check_binary(as_mask(mask, n_steps), "mask")
     column_sums(acts)  # NaN / inf check
@@ -189,11 +195,11 @@ def correlation(acts, values) -> np.ndarray:
     float32 activations are never copied whole and r stays within ~1e-6 of
     ``scipy.stats.pearsonr`` per unit. Not in seed 000.
     """
-    acts = check_acts(acts, min_steps=2)
+    acts = check_acts(acts, min_steps=2, keep_half=True)
     n_steps, n_units = acts.shape
     v, _ = _feature_values(values, n_steps)
     mean = column_sums(acts) / n_steps  # also the NaN / inf check
-    dtype = acts.dtype
+    dtype = work_dtype(acts.dtype)  # float16 blocks are centred into float32
     v = v - v.mean()
     v_cast, mean_cast = v.astype(dtype), mean.astype(dtype)
     cross = np.zeros(n_units)
@@ -221,7 +227,7 @@ def point_biserial(acts, mask) -> np.ndarray:
     relevance's mean-difference term. Raises FeatureError if the mask matches no step or
     every step.
     """
-    acts = check_acts(acts, min_steps=2)
+    acts = check_acts(acts, min_steps=2, keep_half=True)
     mask = check_binary(as_mask(mask, acts.shape[0]), "mask")
     return correlation(acts, mask)
 
@@ -283,7 +289,7 @@ def circular_shift_pvalues(
     The test is two-sided; not in seed 000. Units are processed 64 at a time in float32 for
     float32 input (~130 MB per block in flight for 100,000 steps, one block per thread).
     """
-    acts = check_acts(acts, min_steps=3)
+    acts = check_acts(acts, min_steps=3, keep_half=True)
     n_steps, n_units = acts.shape
     values, _ = _feature_values(feature, n_steps)
     means = column_sums(acts) / n_steps  # also the NaN / inf check
@@ -306,7 +312,7 @@ def circular_shift_pvalues(
             shifts = np.unique(np.round(np.linspace(min_shift, last, int(n_shifts))).astype(int))
             n_null = shifts.size
 
-    dtype = acts.dtype
+    dtype = work_dtype(acts.dtype)  # unit blocks of float16 are upcast to float32
     centred = values - values.mean()
     feature_norm = float(np.sqrt(centred @ centred))
     conj_f = np.conj(scipy.fft.rfft(centred.astype(dtype)))
