@@ -84,24 +84,42 @@ def signals_per_layer(spec) -> int:
     return len(SIGNALS[spec.cell])
 
 
-def storage(found, key: str, text: str) -> tuple[str, str]:
-    """``(dtype, why)`` to record ``text`` through model ``found`` within the server's limits
-    (lib.limits.trace_dtype); over them, shows the refusal and stops the page."""
-    spec = found.spec
-    n = _token_count(key, text_hash(text), text, found.tokenizer)
+#: recordings held by ``_recorded``'s cache -> their bytes (an over-estimate: the cache also
+#: evicts by count, without telling)
+_HELD: dict[str, int] = {}
+
+
+def _record_checked(found, key: str, text: str) -> Trace:
+    """Record ``text`` through ``found`` (cached) within the server's limits.
+
+    lib.limits.trace_dtype picks float32, or float16 where float32 would not fit; over the
+    limits the page shows the refusal and stops. The cached recordings together stay
+    under twice ``max_trace_gb`` (one being analysed and one more): a recording that would
+    pass that first empties the cache.
+    """
+    spec, digest = found.spec, text_hash(text)
+    n = _token_count(key, digest, text, found.tokenizer)
+    n_signals = signals_per_layer(spec)
     try:
-        return limits.trace_dtype(n, spec.units, spec.layers, signals_per_layer(spec))
+        dtype, why = limits.trace_dtype(n, spec.units, spec.layers, n_signals)
     except limits.LimitError as e:
         st.error(str(e))
         st.stop()
+    entry = f"{key}:{digest}:{dtype}"
+    if entry not in _HELD:
+        need = limits.trace_bytes(n, spec.units, spec.layers, n_signals,
+                                  itemsize=2 if dtype == "float16" else 4)
+        if sum(_HELD.values()) + need > 2 * limits.limits().max_trace_gb * 1e9:
+            _recorded.clear()
+            _HELD.clear()
+        _HELD[entry] = need
+    return _recorded(found, key, digest, text, dtype, why)
 
 
 def recorded_trace(name: str, text: str) -> Trace:
     """``text`` recorded through model ``name``, checked against the server's limits first
     (module docstring)."""
-    found, key = bundle(name), model_key(name)
-    dtype, why = storage(found, key, text)
-    return _recorded(found, key, text_hash(text), text, dtype, why)
+    return _record_checked(bundle(name), model_key(name), text)
 
 
 @st.cache_data(max_entries=8, show_spinner="Loading the corpus…")
@@ -149,9 +167,7 @@ def checkpoint_bundle(name: str, epoch: int):
 
 def checkpoint_trace(name: str, epoch: int, text: str) -> Trace:
     """``text`` recorded through model ``name`` as it was after ``epoch``."""
-    found, key = checkpoint_bundle(name, epoch), f"{model_key(name)}@{epoch}"
-    dtype, why = storage(found, key, text)
-    return _recorded(found, key, text_hash(text), text, dtype, why)
+    return _record_checked(checkpoint_bundle(name, epoch), f"{model_key(name)}@{epoch}", text)
 
 
 # --- traces recorded elsewhere (python -m lib record) -------------------------------------

@@ -252,3 +252,19 @@ def test_a_recording_over_the_limit_is_refused_before_it_starts(registry, monkey
 def test_trace_type_is_unchanged_for_callers():
     trace = record(random_bundle(), "abc")
     assert isinstance(trace, Trace) and trace.signals[(0, "h")].flags.c_contiguous
+
+
+def test_cached_recordings_stay_under_twice_the_trace_limit(registry, monkeypatch):
+    from dashboard import loaders
+    from tests.conftest import DEMO
+
+    # demo model (1 x 256 LSTM): 2,000 tokens are 12.5 MB as float32; the cache may hold 40 MB
+    monkeypatch.setenv("RNN_LENS_MAX_TRACE_GB", "0.02")
+    monkeypatch.setattr(loaders, "_HELD", {})
+    loaders._recorded.clear()
+    held = []
+    for k in range(4):
+        trace = loaders.recorded_trace(DEMO, (TEXT * 4)[k: k + 2000])
+        assert trace.dtype == np.float32 and len(trace) == 2000
+        held.append(len(loaders._HELD))
+    assert held == [1, 2, 3, 1]
