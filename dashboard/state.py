@@ -35,7 +35,7 @@ def session_id() -> str:
     """
     if "session_id" not in st.session_state:
         token = st.context.cookies.get(OWNER_COOKIE, "")
-        if not _TOKEN.fullmatch(token):
+        if not (isinstance(token, str) and _TOKEN.fullmatch(token)):
             token = uuid.uuid4().hex[:12]
             st.session_state["owner.new_cookie"] = True
         st.session_state["session_id"] = token

@@ -1,0 +1,95 @@
+"""Bad input on a shared server: a clear message, nothing crashing, nothing lost."""
+
+import shutil
+
+import pytest
+
+from dashboard.widgets import parse_neurons
+from lib.analysis.features import FeatureError, regex_mask
+from lib.datasets import from_csv_bytes
+from tests.test_pages import _server_like_routing, app  # noqa: F401  (fixture)
+
+DEMO = "demo-ref-char-lstm"
+
+
+def test_catastrophic_regex_is_stopped_with_a_message():
+    tokens = ["a" * 60 + "c", "b", "aa"]
+    with pytest.raises(FeatureError, match=r"took over 0.2 s and was stopped.*backtracks"):
+        regex_mask(tokens, "(a|aa)+b", timeout=0.2)
+    # the same engine gives re's answers to ordinary patterns
+    assert regex_mask(["ab", "a", "(b", "B"], r"a.?|\(b").tolist() == [True, True, True, False]
+
+
+@pytest.mark.parametrize(("text", "neurons", "ignored"), [
+    ("5, 300, abc, 7-3, -1, 254-255", [5, 254, 255], ["'300'", "'abc'", "'7-3'", "'-1'"]),
+    ("99999999999999999999999", [], ["'99999999999999999999999'"]),
+    ("0-255", list(range(64)), []),  # at most 64 rows
+    ("  ", [], []),
+])
+def test_neuron_numbers_out_of_range_are_named_and_skipped(text, neurons, ignored):
+    got, problem = parse_neurons(text, 256)
+    assert got == neurons
+    assert all(b in problem for b in ignored) and ("0 to 255" in problem) == bool(ignored)
+
+
+def test_csv_with_extra_columns_uses_the_text_and_label_columns():
+    data = from_csv_bytes(b"id,text,label,notes\n1,good film,pos,x\n2,bad film,neg,y\n",
+                          name="extra.csv")
+    assert data.texts == ["good film", "bad film"] and data.classes == ["neg", "pos"]
+
+
+def test_out_of_range_neurons_in_the_page_warn_and_keep_the_text(registry):
+    at = app()
+    at.text_input(key="pick.neurons").input("5, 300, <b>x</b>").run()
+    assert not at.exception
+    assert any("Ignored '300', '<b>x</b>'" in w.value for w in at.warning), \
+        [w.value for w in at.warning]
+    body = "".join(h.proto.body for h in at.html)
+    assert "neuron 5" in body and "<b>x</b>" not in body
+
+
+def test_sliders_and_numbers_at_their_extremes_on_generate(registry):
+    at = app()
+    for key, value in [("gen.length", 10), ("gen.temperature", 0.0), ("gen.top_k", 1000),
+                       ("gen.length", 2000), ("gen.temperature", 2.0), ("gen.top_k", 0),
+                       ("gen.seed", 2**31 - 1)]:
+        widget = at.slider(key=key) if key in ("gen.length", "gen.temperature") \
+            else at.number_input(key=key)
+        widget.set_value(value).run()
+        assert not at.exception, (key, value, at.exception)
+        assert "hl-text" in "".join(h.proto.body for h in at.html), (key, value)
+
+
+@pytest.mark.parametrize("page", ["pages/relevance.py", "pages/fourier.py",
+                                  "pages/pattern_search.py"])
+def test_analysis_sliders_at_their_extremes(registry, page):
+    at = app()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    keys = [s.key for s in at.slider if s.key]
+    assert keys, "the page has sliders"
+    for key in keys:
+        for end in ("min", "max"):
+            if key not in [s.key for s in at.slider]:
+                continue  # another extreme hid it (e.g. a band with no neurons)
+            s = at.slider(key=key)
+            value = s.min if end == "min" else s.max
+            if isinstance(s.value, tuple):
+                value = (s.min, s.min) if end == "min" else (s.max, s.max)
+            s.set_value(value).run()
+            assert not at.exception, (key, end, at.exception)
+
+
+def test_broken_entries_and_unsafe_links_never_break_the_picker(registry):
+    shutil.copytree(registry / DEMO, registry / "half-copied")
+    (registry / "half-copied" / "model.keras").write_bytes(b"PK\x03\x04 truncated")
+    (registry / "dotted.name").mkdir()
+    at = app()
+    at.query_params["model"] = "../../etc/passwd"
+    at.run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="model").options == [f"★ {DEMO}"]
+    assert at.sidebar.selectbox(key="model").value == DEMO
+    assert any(e.label == "1 broken model folder(s)" for e in at.sidebar.expander)
+    shown = [m.value.replace("\\", "") for m in at.sidebar.markdown]  # markdown-escaped
+    assert any("half-copied" in m and "model.keras is corrupt" in m for m in shown), shown
