@@ -188,6 +188,23 @@ def test_analysis_page_draws_its_charts(server, page, path, want):
     check_clean(page, path.split("?")[0])
 
 
+def test_hostile_sentence_in_chart_labels_and_tooltips_stays_text(server, page):
+    open_page(page, server, "memory_chips?model=demo-ref-char-lstm")
+    box = page.get_by_role("textbox", name="Sentence")
+    box.fill(HOSTILE.replace("\x07", ""))
+    box.press("Enter")
+    settle(page)
+    expect(page.get_by_role("heading", name="Sentence glyphs")).to_be_visible()
+    main = page.get_by_test_id("stMain")
+    expect(main).to_contain_text("<script>alert('x')</script>")
+    # hover over every glyph chart so Vega's tooltips render the token labels
+    for chart in charts(page).all()[-2:]:
+        chart.hover()
+        page.mouse.move(chart.bounding_box()["x"] + 200, chart.bounding_box()["y"] + 120)
+    assert page.locator("img[src=x], script:text('alert')").count() == 0
+    check_clean(page, "memory_chips-hostile-sentence")
+
+
 def test_pattern_search_and_compare_show_their_tables(server, page):
     open_page(page, server, "pattern_search?model=demo-ref-char-lstm")
     assert page.locator("[data-testid=stDataFrame]").count() >= 1
