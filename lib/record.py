@@ -41,8 +41,8 @@ from lib.cells import LAYOUT, WIDTH, CellWeights, cell_weights, run, split_signa
 from lib.trace import Trace, TraceWriter, check_dtype, write_manifest
 
 #: working memory (float32 temporaries) one recording chunk may take; long texts are cut
-#: into chunks of about this size (a 100,000-token chunk of a 512-unit LSTM is ~1.3 GB)
-CHUNK_BYTES = 2 * 2**30
+#: into chunks of about this size (100,000 tokens of a 512-unit LSTM take ~2.7 GB)
+CHUNK_BYTES = 3 * 2**30
 #: a chunk is never shorter than this many tokens (but the text may be)
 MIN_CHUNK_TOKENS = 4096
 
@@ -357,14 +357,17 @@ def auto_chunk_tokens(weights: StackWeights, budget: int = CHUNK_BYTES) -> int:
 
     Per token and layer the run keeps h and the other signals ((1 + WIDTH) x units), the
     input projection of layers after the first (G x units) and the previous layer's h;
-    segments are ~10 % longer for their warm-up.
+    segments are ~10 % longer for their warm-up, and segments run again from exact states
+    get new output arrays (up to twice the first), hence the factor 2: 5,000,000 tokens of
+    a trained 128-unit LSTM recorded in chunks estimated at 2 GB without it (490 segments
+    run again) peaked at 6.3 GB, about 1 GB of it TensorFlow and the model.
     """
     per_token, prev = 0, 0
     for k, w in enumerate(weights.layers):
         inputs = w.recurrent.shape[1] + prev if k else 0
         per_token = max(per_token, (1 + WIDTH[w.cell]) * w.units + inputs + prev)
         prev = w.units
-    return max(MIN_CHUNK_TOKENS, int(budget / (4 * per_token * 1.1)))
+    return max(MIN_CHUNK_TOKENS, int(budget / (4 * per_token * 1.1 * 2)))
 
 
 def _units(weights: StackWeights) -> dict[tuple[int, str], int]:

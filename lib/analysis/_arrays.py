@@ -10,6 +10,9 @@ import numpy as np
 
 #: units per block in the FFT and sorting loops: (64, 100_000) float32 is 25 MB
 UNIT_BLOCK = 64
+#: most memory one block may take (float32, every step): a long series gets fewer units per
+#: block, e.g. 13 at 5,000,000 steps (250 MB; its FFT temporaries take as much again)
+BLOCK_BYTES = 256 * 2**20
 #: blocks processed at once: numpy's sorts and ufuncs and scipy's FFTs release the GIL, so
 #: threads use every core; capped to bound memory (~130 MB per block at 100,000 steps)
 MAX_THREADS = 4
@@ -98,24 +101,30 @@ def unit_block(
     return out
 
 
-def n_threads(acts: np.ndarray, block: int = UNIT_BLOCK) -> int:
+def block_units(acts: np.ndarray) -> int:
+    """Units per block: :data:`UNIT_BLOCK`, fewer when that would pass :data:`BLOCK_BYTES`."""
+    return int(max(1, min(UNIT_BLOCK, BLOCK_BYTES // (4 * max(acts.shape[0], 1)))))
+
+
+def n_threads(acts: np.ndarray, block: int | None = None) -> int:
     """Threads worth using: one per core, at most one per block and :data:`MAX_THREADS`."""
-    n_blocks = -(-acts.shape[1] // block)
+    n_blocks = -(-acts.shape[1] // (block or block_units(acts)))
     return max(1, min(os.cpu_count() or 1, MAX_THREADS, n_blocks))
 
 
 def map_unit_blocks(
     fn: Callable[[int, np.ndarray], object],
     acts: np.ndarray,
-    block: int = UNIT_BLOCK,
+    block: int | None = None,
     *,
     subtract: np.ndarray | None = None,
 ) -> list:
     """``[fn(first, unit_block(acts, first, ...)) for first in 0, block, 2 block ...]``.
 
-    Blocks run on :func:`n_threads` threads; each thread copies its own block, so at most
-    that many blocks are in memory at once.
+    Blocks (default :func:`block_units` units each) run on :func:`n_threads` threads; each
+    thread copies its own block, so at most that many blocks are in memory at once.
     """
+    block = block or block_units(acts)
 
     def run(first: int):
         return fn(first, unit_block(acts, first, block, subtract=subtract))
