@@ -10,7 +10,6 @@ from dashboard import sidebar, state
 
 st.set_page_config(page_title="RNN Lens", page_icon=":material/biotech:", layout="wide")
 state.keep_alive()
-state.remember_owner()
 with state.routing():
     nav = st.navigation([
         st.Page("pages/generate.py", title="Generate & Highlight", icon=":material/edit_note:",

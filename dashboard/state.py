@@ -31,23 +31,18 @@ def session_id() -> str:
     """A random id for this browser (owner of its training jobs).
 
     Kept in a cookie, so a page reload or a second tab still owns the jobs it started,
-    while a copied link (settings travel in the URL) never carries it.
+    while a copied link (settings travel in the URL) never carries it. The cookie is set
+    by the first page that asks (an invisible script element).
     """
     if "session_id" not in st.session_state:
         token = st.context.cookies.get(OWNER_COOKIE, "")
         if not (isinstance(token, str) and _TOKEN.fullmatch(token)):
             token = uuid.uuid4().hex[:12]
-            st.session_state["owner.new_cookie"] = True
+            st.html(f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; "
+                    f"max-age=31536000; SameSite=Strict';</script>",
+                    unsafe_allow_javascript=True)
         st.session_state["session_id"] = token
     return st.session_state["session_id"]
-
-
-def remember_owner() -> None:
-    """Set the owner cookie once per new browser (called by the router)."""
-    token = session_id()
-    if st.session_state.pop("owner.new_cookie", False):
-        st.html(f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; "
-                f"max-age=31536000; SameSite=Strict';</script>", unsafe_allow_javascript=True)
 
 
 def keep_alive() -> None:
