@@ -282,6 +282,8 @@ def _delete(experiment: str) -> None:
 
 def _table(data: dict, metric: str) -> pd.DataFrame:
     df = X.results_table(data["rows"], metric)
+    if data["kind"] == "sweep" and "trial" in df:  # in the setting's order, ranks shown
+        df = df.sort_values("trial", kind="stable")
     first = ["rank", "trial", "stage", "status"] + (["value"] if data["kind"] == "sweep" else [])
     metrics = [m for m in X.METRICS if m in df]
     rest = [c for c in ("seed", "epochs", "best_epoch", "seconds", "model", "error") if c in df]
@@ -292,6 +294,9 @@ def _table(data: dict, metric: str) -> pd.DataFrame:
 def _results_panel(owner: str) -> None:
     if kind_msg := st.session_state.pop(P + "message", None):
         getattr(st, kind_msg[0])(kind_msg[1])
+    failed = [j for j in jobs.jobs(owner=owner) if j.kind in KINDS and j.status == "failed"]
+    for job in failed[:3]:  # e.g. a check that failed in the job, before any trial ran
+        st.error(f"Experiment {md(job.name)} failed: {md(job.error)}")
     experiments = X.list_experiments()
     if not experiments:
         return

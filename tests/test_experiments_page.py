@@ -82,9 +82,12 @@ def test_sweep_group_opens_together_on_distributions_and_compare(registry):
                 values=[0.0, 0.4], root=registry)
     at = app()
     at.session_state["dist.slice_len"] = 1000
-    at.session_state["dist.model_group_open"] = "dg"  # as the Experiments tab's "Open the group"
-    at.switch_page("pages/distributions.py").run()
+    at.switch_page("pages/train.py").run()
+    table = at.dataframe[-1].value  # the sweep's results, in the Experiments tab
+    assert table["value"].tolist() == [0.0, 0.4] and set(table["status"]) == {"done"}
+    at.button(key="btn.exp.open_group").click().run()
     assert not at.exception, at.exception
+    assert at.title[0].value == "Distributions"
     assert at.multiselect(key="dist.models").value == ["dg-dropout-0", "dg-dropout-0p4"]
     assert any("dropout" in json.dumps(s) and "mean |h|" in json.dumps(s)
                for s in _vega_specs(at))
