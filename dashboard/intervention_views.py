@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import loaders, state
 from dashboard.analysis_views import feature_digest
 from dashboard.analysis_widgets import feature_editor
+from dashboard.fmt import md
 from dashboard.widgets import NeuronChoice
 from lib.interventions import Intervention, ablation_sweep, loss_change
 
@@ -18,7 +19,7 @@ def validation_text(bundle, chars: int) -> str | None:
     """The end of the model's corpus (the validation split is its last part)."""
     corpus, problem = loaders.model_corpus_text(bundle.meta)
     if corpus is None:
-        st.warning(f"The model's corpus is not available here: {problem}")
+        st.warning(f"The model's corpus is not available here: {md(problem)}")
         return None
     return corpus[-chars:]
 

@@ -70,7 +70,7 @@ def _job_card(owner: str, job: jobs.Job) -> None:
         c2.button("Resume", key=f"resume.{job.id}", on_click=_resume,
                   args=(owner, job, int(more)), help="Continue training this model.")
     if job.error:
-        (st.warning if job.status == "stopped" else st.error)(job.error)
+        (st.warning if job.status == "stopped" else st.error)(md(job.error))
     if job.batch_losses:
         batches = pd.DataFrame(job.batch_losses, columns=["epoch", "loss"])
         rows = [{"epoch": e["epoch"] + 1, "series": k, "value": e["logs"][k]}
@@ -101,7 +101,7 @@ def _panel(owner: str) -> None:
     # after a restart no session owns an interrupted job: anyone may resume it
     mine = [j for j in everyone if j.owner == owner or j.status == "interrupted"]
     if err := st.session_state.pop("train.resume_error", None):
-        st.error(f"Not resumed: {err}")
+        st.error(f"Not resumed: {md(err)}")
     if not mine:
         return
     st.subheader("Your training jobs")

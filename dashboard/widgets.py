@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import state
+from dashboard.fmt import md
 from lib import limits
 from lib.trace import SIGNAL_LABELS, SIGNALS, Trace
 
@@ -155,7 +156,7 @@ def corpus_picker(prefix: str):
         limits.check_corpus(len(corpus.text), lim)
         return corpus
     except (CorpusError, limits.LimitError) as e:
-        st.error(str(e))
+        st.error(md(str(e)))
         return None
 
 
@@ -220,5 +221,5 @@ def dataset_picker(prefix: str):
         return from_csv_bytes(up.getvalue(), name=up.name,
                               max_bytes=limits.limits().max_upload_bytes)
     except CorpusError as e:  # DatasetError too
-        st.error(str(e))
+        st.error(md(str(e)))
         return None

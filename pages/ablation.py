@@ -6,6 +6,7 @@ import streamlit as st
 from dashboard import loaders, state
 from dashboard.analysis_views import feature_digest, neuron_table
 from dashboard.analysis_widgets import feature_editor
+from dashboard.fmt import md
 from dashboard.intervention_views import evolution_table, sweep, sweep_chart, validation_text
 from dashboard.panels import neuron_rows_html
 from dashboard.widgets import NeuronChoice, layer_signal_picker
@@ -78,7 +79,7 @@ neuron = int(st.number_input("Neuron", 0, acts.shape[1] - 1, key="abl.neuron",
 evo = evolution_table(name, loaders.model_key(name), text, layer, signal, neuron,
                       feature_digest(feature), feature.values.astype(bool))
 st.dataframe(evo, hide_index=True)
-st.markdown(f"The final best neuron for **{feature.name}** is the best from epoch "
+st.markdown(f"The final best neuron for **{md(feature.name)}** is the best from epoch "
             f"**{first_epoch_of_best(evo)}** on.")
 chart = pd.DataFrame({"epoch": evo["epoch"], "relevance R (raw)": evo["relevance"]})
 st.line_chart(chart, x="epoch", y="relevance R (raw)", height=200)

@@ -69,7 +69,7 @@ chars = d4.slider("Text length (characters)", 1000, 50_000, step=1000, key="cmp.
 
 corpus, problem = loaders.model_corpus_text(ba.meta)
 if corpus is None:
-    st.warning(f"Model A's corpus is not available here: {problem}")
+    st.warning(f"Model A's corpus is not available here: {md(problem)}")
     st.stop()
 text = corpus[:chars]
 spec = ("Preset", feature_name, "universal") if feature_name in REGEX_PRESETS else (
@@ -82,7 +82,7 @@ for label, name, bundle, layer in (("A", a, ba, int(la)), ("B", b, bb, int(lb)))
     try:
         feature = make_feature(spec, trace, bundle.spec.level)
     except FeatureError as e:
-        st.warning(f"Model {label}: {e}")
+        st.warning(f"Model {label}: {md(str(e))}")
         st.stop()
     table = neuron_table(key, layer, signal, feature_digest(feature), acts, feature)
     score = "R" if feature.kind == "binary" else "|r|"

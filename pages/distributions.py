@@ -9,6 +9,7 @@ from dashboard import charts, loaders, state
 from dashboard.analysis_views import layer_distributions, model_summaries
 from dashboard.analysis_widgets import pos_tags_cached, text_source
 from dashboard.experiment_view import group_picker, group_values
+from dashboard.fmt import md
 from dashboard.widgets import layer_signal_picker, register_top_neurons, send_to_generate
 from lib.analysis.distributions import token_percentiles
 from lib.analysis.features import FeatureError
@@ -99,7 +100,7 @@ if group == "part of speech":
     try:
         groups = pos_tags_cached(key, trace.tokens, bundle.spec.level, "universal")
     except FeatureError as e:
-        st.warning(str(e))
+        st.warning(md(str(e)))
 box = token_percentiles(acts[:, unit], groups, top=25)
 right.altair_chart(charts.box_percentiles(box.rename(columns={box.columns[0]: "token"})),
                    width="stretch")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import loaders, state
+from dashboard.fmt import md
 from dashboard.intervention_views import intervention_panel
 from dashboard.panels import (
     WHAT_AM_I_LOOKING_AT,
@@ -61,7 +62,7 @@ elif source == "Paste text":
 else:
     corpus, problem = loaders.model_corpus_text(bundle.meta)
     if corpus is None:
-        st.warning(f"The model's corpus is not available here: {problem}")
+        st.warning(f"The model's corpus is not available here: {md(problem)}")
         st.stop()
     c1, c2 = st.columns([3, 1])
     st.session_state["gen.start"] = min(st.session_state["gen.start"], len(corpus) - 1)

@@ -113,8 +113,8 @@ st.altair_chart(charts.state_projection(points, path, colour=colour, binary=bina
                                         events=events), width="stretch")
 
 if seq is not None:
-    st.subheader(f"Sequence {seq}: actual {table['class'][seq]}, predicted "
-                 f"{table['prediction'][seq]}")
+    st.subheader(f"Sequence {seq}: actual {md(str(table['class'][seq]))}, predicted "
+                 f"{md(str(table['prediction'][seq]))}")
     ep = trace.ep[a:b]
     value = ep[:, 1] if binary else ep[np.arange(len(ep)), max(trace.labels[seq], 0)]
     scale = ColourScale("diverging", 0.0, 1.0, mid=0.5, low=(214, 96, 77), high=(67, 147, 195),

@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard import loaders, state
 from dashboard.analysis_widgets import text_source
-from dashboard.fmt import display_token
+from dashboard.fmt import display_token, md
 from dashboard.highlight import highlighted_rows_html, scale_for
 from dashboard.widgets import layer_signal_picker
 from lib.patterns import pattern, search
@@ -37,7 +37,7 @@ threshold = c3.slider("Threshold", -1.0, 1.0, step=0.05, key="pat.threshold",
                       help="A neuron is 'on' at or above this value.")
 end = min(start + length - 1, T - 1)
 span = "".join(display_token(t) if t.isspace() else t for t in trace.tokens[start:end + 1])
-st.markdown(f"Span {start}–{end}: `{span}`")
+st.markdown(f"Span {start}–{end}: **{md(span)}**")
 acts = trace.signals[(layer, signal)]
 neurons = pattern(acts, start, end, threshold=threshold)
 if len(neurons) == 0:

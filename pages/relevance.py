@@ -13,6 +13,7 @@ from dashboard.analysis_views import (
     windows_to_neurons,
 )
 from dashboard.analysis_widgets import feature_editor, make_feature, text_source
+from dashboard.fmt import md
 from dashboard.panels import neuron_rows_html
 from dashboard.widgets import (
     NeuronChoice,
@@ -149,7 +150,7 @@ with st.expander("Reliability: do the same neurons come out on another text?"):
         try:
             other_feature = make_feature(feature_spec, other, bundle.spec.level)
         except FeatureError as e:
-            st.warning(f"On the second text: {e}")
+            st.warning(f"On the second text: {md(str(e))}")
         else:
             t2 = neuron_table(other.meta["cache_key"], layer, signal,
                               feature_digest(other_feature), other.signals[(layer, signal)],

@@ -6,6 +6,7 @@ import streamlit as st
 from dashboard import jobs, state
 from dashboard.embedding_view import pretrained_picker
 from dashboard.experiment_view import experiments_tab
+from dashboard.fmt import md
 from dashboard.job_view import job_panel, other_jobs_table
 from dashboard.widgets import corpus_picker, dataset_picker
 from lib.models import ModelSpec, TrainConfig
@@ -42,12 +43,12 @@ with tab_train:
     if classifier:
         corpus = dataset_picker("train")
         if corpus is not None:
-            st.caption(f"{corpus.name}: {len(corpus.texts):,} texts; " + ", ".join(
+            st.caption(f"{md(corpus.name)}: {len(corpus.texts):,} texts; " + ", ".join(
                 f"{c} {n:,}" for c, n in zip(corpus.classes, corpus.class_counts, strict=True)))
     else:
         corpus = corpus_picker("train")
         if corpus is not None:
-            st.caption(f"{corpus.name}: {len(corpus.text):,} characters.")
+            st.caption(f"{md(corpus.name)}: {len(corpus.text):,} characters.")
 
     c1, c2, c3, c4 = st.columns(4)
     p = "train.cls_" if classifier else "train."  # a classifier's level defaults to words
@@ -125,7 +126,7 @@ with tab_train:
                                  embedding_file=vectors, freeze_embedding=freeze)
             jobs.start(owner, spec, corpus, config, name)
         except ValueError as e:
-            st.error(f"Not started: {e}")
+            st.error(f"Not started: {md(str(e))}")
 
     job_panel(owner)
     other_jobs_table(owner)

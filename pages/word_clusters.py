@@ -6,6 +6,7 @@ from dashboard import charts, loaders, state
 from dashboard.analysis_views import token_map
 from dashboard.analysis_widgets import make_feature, pos_tags_cached, text_source
 from dashboard.embedding_view import embedding_map_view
+from dashboard.fmt import md
 from dashboard.widgets import layer_signal_picker
 from lib.analysis.features import STRUCTURAL, FeatureError
 
@@ -74,7 +75,7 @@ if colour == "part of speech":
         tags = pos_tags_cached(key, trace.tokens, bundle.spec.level, "universal")
         df["part of speech"] = [tags[p] for p in df["position"]]
     except FeatureError as e:
-        st.warning(str(e))
+        st.warning(md(str(e)))
         colour = "cluster"
 elif colour == "feature":
     structural = st.selectbox("Feature", STRUCTURAL, key="map.feature",

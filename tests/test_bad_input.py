@@ -93,3 +93,15 @@ def test_broken_entries_and_unsafe_links_never_break_the_picker(registry):
     assert any(e.label == "1 broken model folder(s)" for e in at.sidebar.expander)
     shown = [m.value.replace("\\", "") for m in at.sidebar.markdown]  # markdown-escaped
     assert any("half-copied" in m and "model.keras is corrupt" in m for m in shown), shown
+
+
+def test_user_text_in_messages_is_markdown_escaped(registry):
+    at = app()
+    at.session_state["rel.fkind"] = "Regex"
+    at.session_state["rel.slice_len"] = 2000
+    at.switch_page("pages/relevance.py").run()
+    at.text_input(key="rel.regex").input("![x](http://e.x/p.png) **(").run()
+    assert not at.exception
+    warning = next(w.value for w in at.warning if "Invalid regular expression" in w.value)
+    # shown literally: no image, no bold
+    assert r"\!\[x\]\(http://e\.x/p\.png\) \*\*\(" in warning
