@@ -127,7 +127,7 @@ def pretrained_picker(prefix: str, *, level: str, embedding: int, corpus=None, s
             path = resolve_vectors_path(text)
         info = sniff(path)
     except (VectorsError, limits.LimitError) as e:
-        st.error(str(e))
+        st.error(md(str(e)))
         return None, False
     freeze = st.checkbox("Freeze the vectors", key=f"{prefix}.vec_freeze",
                          help="Keep them fixed while training; unticked, they are fine-tuned "
@@ -147,7 +147,7 @@ def pretrained_picker(prefix: str, *, level: str, embedding: int, corpus=None, s
                                        hashlib.sha1(corpus.text.encode()).hexdigest(),
                                        spec.to_dict(), config_key, corpus)
             except (VectorsError, ValueError) as e:
-                st.error(str(e))
+                st.error(md(str(e)))
                 return None, False
             st.caption(f"Coverage: {md(cov['describe'])}." + (
                 " Without a vector (most frequent first): " +
@@ -210,7 +210,7 @@ def embedding_map_view(name: str, bundle) -> None:
         df = _map((loaders.model_key(name), source), weights, tokens,
                   tuple(int(c) for c in bundle.vocab.counts), int(n), method, offset, exclude)
     except (OSError, VectorsError, ValueError) as e:
-        st.warning(f"No map: {e}")
+        st.warning(f"No map: {md(str(e))}")
         return
     df["label"] = df["token"].map(display_token)
     st.altair_chart(charts.embedding_map(df), width="stretch")

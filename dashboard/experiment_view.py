@@ -198,7 +198,7 @@ def _search_form(owner: str, spec: ModelSpec, config: TrainConfig, corpus) -> No
             _launch(owner, "search", name, spec, corpus, config, plan.total_trials,
                     plan.max_epochs, run)
         except ValueError as e:
-            st.error(f"Not started: {e}")
+            st.error(f"Not started: {md(str(e))}")
 
 
 def _sweep_form(owner: str, spec: ModelSpec, config: TrainConfig, corpus) -> None:
@@ -251,7 +251,7 @@ def _sweep_form(owner: str, spec: ModelSpec, config: TrainConfig, corpus) -> Non
 
             _launch(owner, "sweep", group, base, corpus, conf, len(values), int(epochs), run)
         except ValueError as e:
-            st.error(f"Not started: {e}")
+            st.error(f"Not started: {md(str(e))}")
 
 
 def _default_values() -> None:
@@ -293,7 +293,7 @@ def _table(data: dict, metric: str) -> pd.DataFrame:
 
 def _results_panel(owner: str) -> None:
     if kind_msg := st.session_state.pop(P + "message", None):
-        getattr(st, kind_msg[0])(kind_msg[1])
+        getattr(st, kind_msg[0])(md(kind_msg[1]))
     failed = [j for j in jobs.jobs(owner=owner) if j.kind in KINDS and j.status == "failed"]
     for job in failed[:3]:  # e.g. a check that failed in the job, before any trial ran
         st.error(f"Experiment {md(job.name)} failed: {md(job.error)}")
@@ -324,7 +324,7 @@ def _results_panel(owner: str) -> None:
         st.warning("This experiment's job is not running any more (the server stopped?); its "
                    "finished trials are below. Start it again under a new name to continue.")
     for note in data.get("notes", []):
-        st.info(note)
+        st.info(md(note))
     metrics = [m for m in X.METRICS if any(m in r for r in rows)] or ["val_loss"]
     if st.session_state.get(P + "rank_by") not in metrics:
         st.session_state[P + "rank_by"] = metric if metric in metrics else metrics[0]
