@@ -17,10 +17,13 @@ Every step works on a batch of B independent streams, so the recurrent product i
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 
 @dataclass
@@ -196,12 +199,10 @@ def run(
     h_next = np.empty_like(h)
     sig = np.empty((B, WIDTH[w.cell] * u), np.float32)
     warm = None
-    # Small matmuls get one BLAS thread: threads that wait for each other at every step
-    # cost several times the work when the machine is busy (a shared server). Large ones
-    # (many streams of a wide layer) are worth splitting across cores.
-    threads = None if B * w.recurrent.size >= 16_000_000 else 1
-    with threadpool_limits(threads, user_api="blas"):
-        for t in range(T):
+
+    def advance(start: int, stop: int) -> None:
+        nonlocal h, h_next, c, warm
+        for t in range(start, stop):
             step(w, xp[t], h, c, h_next, sig)
             h, h_next = h_next, h
             if c is not None:
@@ -217,7 +218,71 @@ def run(
                 S[:, t - keep_from] = sig
             elif t == keep_from - 1:
                 warm = state_of(h, c)
+
+    if B * w.recurrent.size >= PARALLEL_MIN_WORK:
+        advance_with_faster_threads(advance, T)
+    else:
+        with blas_threads(1):
+            advance(0, T)
     return H, S, warm
+
+
+#: a step's recurrent product of at least this many multiply-adds (streams x units x
+#: gates*units) may be split across BLAS threads; smaller ones always get one thread
+PARALLEL_MIN_WORK = 16_000_000
+#: steps timed with each thread setting, and the first interval before timing again
+PROBE_STEPS = 4
+PROBE_EVERY = 256
+
+
+@cache
+def _controller() -> ThreadpoolController:
+    return ThreadpoolController()  # scanning the loaded libraries once, not at every limit
+
+
+def max_blas_threads() -> int:
+    """The BLAS threads available when not limited (1 when no BLAS is found)."""
+    pools = _controller().select(user_api="blas").lib_controllers
+    return max((pool.num_threads for pool in pools), default=1)
+
+
+def blas_threads(n: int):
+    """Context manager: at most ``n`` BLAS threads inside."""
+    return _controller().limit(limits=n, user_api="blas")
+
+
+def advance_with_faster_threads(advance: Callable[[int, int], None], n_steps: int) -> None:
+    """Call ``advance(start, stop)`` over steps 0..n_steps with the faster BLAS setting.
+
+    Threads that wait for each other at every step cost several times the work when other
+    processes keep the cores busy (a shared server: 20x slower measured here), and save
+    time on an idle machine when the product is large. So a few steps run with one thread
+    and a few with all, the faster setting runs on, and the choice is timed again after an
+    interval that doubles while the same setting keeps winning.
+    """
+    n_all = max_blas_threads()
+    if n_all <= 1:
+        with blas_threads(1):
+            advance(0, n_steps)
+        return
+    t, interval, last = 0, PROBE_EVERY, None
+    while t < n_steps:
+        per_step = {}
+        for n in (1, n_all):
+            stop = min(t + PROBE_STEPS, n_steps)
+            with blas_threads(n):
+                start = time.perf_counter()
+                advance(t, stop)
+            if stop > t:
+                per_step[n] = (time.perf_counter() - start) / (stop - t)
+            t = stop
+        best = min(per_step, key=per_step.get) if per_step else 1
+        interval = interval * 2 if best == last else PROBE_EVERY
+        last = best
+        stop = min(t + interval, n_steps)
+        with blas_threads(best):
+            advance(t, stop)
+        t = stop
 
 
 def state_of(h: np.ndarray, c: np.ndarray | None) -> np.ndarray:
