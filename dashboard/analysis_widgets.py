@@ -52,7 +52,7 @@ def _disk_source(prefix: str, name: str, bundle) -> Trace | None:
     try:
         whole = loaders.disk_trace(path)
     except TraceError as e:
-        st.warning(str(e))
+        st.warning(md(str(e)))
         return None
     if whole.model_name != name:
         st.warning(f"This trace was recorded through model **{md(whole.model_name)}**; pick "
@@ -81,7 +81,7 @@ def _disk_source(prefix: str, name: str, bundle) -> Trace | None:
         limits.check_trace(stop - int(start), spec.units, spec.layers, n_signals,
                            itemsize=whole.dtype.itemsize)
     except limits.LimitError as e:
-        st.error(str(e))
+        st.error(md(str(e)))
         return None
     return loaders.disk_window(whole, int(start), stop)
 
@@ -118,7 +118,7 @@ def _text_source(prefix: str, name: str, bundle) -> Trace | None:
         return loaders.generated_trace(name, seed_text, length, temperature, None, seed)
     corpus, problem = loaders.model_corpus_text(bundle.meta)
     if corpus is None:
-        st.warning(f"The model's corpus is not available here ({problem}); use generated "
+        st.warning(f"The model's corpus is not available here ({md(problem)}); use generated "
                    "text instead.")
         return None
     c1, c2 = st.columns([3, 2])
@@ -203,7 +203,7 @@ def feature_editor(prefix: str, trace: Trace, level: str) -> tuple[F.Feature | N
     try:
         feature = make_feature(spec, trace, level)
     except F.FeatureError as e:
-        st.warning(str(e))
+        st.warning(md(str(e)))
         return None, spec
     n = len(feature)
     if feature.kind == "binary":

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.fmt import md
 from lib import limits, registry
 from lib.corpora import CorpusError, load_corpus
 from lib.generate import generate
@@ -103,7 +104,7 @@ def _record_checked(found, key: str, text: str) -> Trace:
     try:
         dtype, why = limits.trace_dtype(n, spec.units, spec.layers, n_signals)
     except limits.LimitError as e:
-        st.error(str(e))
+        st.error(md(str(e)))
         st.stop()
     entry = f"{key}:{digest}:{dtype}"
     if entry not in _HELD:
@@ -146,7 +147,7 @@ def current_bundle(task: str | None = "lm"):
     try:
         found = bundle(name)
     except registry.RegistryError as e:
-        st.error(str(e))
+        st.error(md(str(e)))
         st.stop()
     if task == "lm" and found.spec.task != "lm":
         st.info(f"{name} is a sequence classifier: this page looks at language models. Pick "
