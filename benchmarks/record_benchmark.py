@@ -1,16 +1,33 @@
-"""Recorder throughput: a 1-layer 512-unit char LSTM with all gates, on this machine.
+"""Recorder throughput (issue 9): lib.record.record against the seeds' way and a roofline.
 
-Prints tokens/s of lib.record (fast stream path and exact path), and the same figure for
-a roofline: the same number of (streams, 512) x (512, 2048) float32 matmuls alone, timed in
-the same run. Target (issue 2): >= 20,000 tokens/s for the fast path.
+For each of a 1-layer 512-unit and a 2-layer 256-unit LSTM and GRU (Keras initialisation,
+embedding 64, a char vocabulary of Python's 100 printable characters), on the Python
+standard library's source:
 
-    make bench        or        .venv/bin/python benchmarks/record_benchmark.py [--tokens N]
+- ``record``: tokens/s of :func:`lib.record.record` (all signals of all layers, top-10
+  next-token probabilities), best of ``repeats``;
+- the seeds' way: the same weights in a stateful Keras model of batch 1, one
+  ``model.predict`` call per token returning every layer's h and the logits (the seeds
+  computed the gates by hand on top, which is not counted here); timed on 60 tokens per
+  model after three warm-up calls and extrapolated (a call costs about the same each time);
+- a roofline: the matrix products the recording cannot avoid, with the recorder's own
+  batch of streams and number of steps (warm-up included), timed alone in the same run:
+  per layer the recurrent (streams, units) x (units, gates*units) product at every step
+  (with one BLAS thread or all, whichever is faster) plus the input projection as one
+  (steps*streams, n_in) x (n_in, gates*units) product, and the output layer as one
+  (T, units) x (units, vocab) product. Layer 0's input projection is a table lookup in the
+  recorder, so counting it as a product makes the roofline slightly easier to reach.
+
+Targets: >= 1,000x the seeds' way and >= 50 % of the roofline.
+
+    .venv/bin/python benchmarks/record_benchmark.py [--tokens N] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import string
 import sys
 import time
 from pathlib import Path
@@ -19,96 +36,296 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
-from lib.corpora import builtin_corpus  # noqa: E402
-from lib.models import ModelSpec, build  # noqa: E402
-from lib.record import forward, record  # noqa: E402
-from lib.registry import ModelBundle  # noqa: E402
-from lib.tokenizer import Vocab  # noqa: E402
+from benchmarks.common import Figure, Spent, best_of, print_figures  # noqa: E402
 
-
-def best_of(fn, repeats=3):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+CONFIGS = (("lstm", 1, 512), ("lstm", 2, 256), ("gru", 1, 512), ("gru", 2, 256))
+VOCAB = string.printable  # 100 characters
+TARGET_SEEDS = 1000.0
+TARGET_ROOFLINE = 0.5
+TRAINED = "demo-stdlib-char-lstm"
+SOURCE = "issue 9"
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--tokens", type=int, default=100_000)
-    p.add_argument("--exact-tokens", type=int, default=10_000)
-    args = p.parse_args()
+def gap_seeds(r: dict) -> str:
+    seeds = r["seeds_way"]["tokens_per_s"]
+    text = (f"A predict call took {1000 / seeds:.0f} ms here, so 1,000x needs "
+            f"{1000 * seeds:,.0f} tokens/s and the recorder reached {r['tokens_per_s']:,.0f}; ")
+    if r["roofline_tokens_per_s"] < 1000 * seeds:
+        return text + (f"even the matrix products alone (the roofline, "
+                       f"{r['roofline_tokens_per_s']:,.0f} tokens/s) fall short of that.")
+    return text + (f"its roofline would allow {r['roofline_tokens_per_s']:,.0f} tokens/s and "
+                   f"it reached {r['ratio_roofline']:.0%} of that (next row).")
 
-    text = builtin_corpus("python-stdlib").text[: args.tokens]
-    spec = ModelSpec(cell="lstm", level="char", units=512, embedding=64)
-    vocab = Vocab.build(list(text))
+
+def gap_roofline(r: dict) -> str:
+    text = f"{1 - r['ratio_roofline']:.0%} of the recording is spent outside the products"
+    where = r.get("where")
+    if not where:
+        return text + "."
+    elementwise = max(0.0, where["per_step_function"] - where["products_alone"])
+    copies = where["step_loop"] - where["per_step_function"]
+    outside = where["total"] - where["step_loop"]
+    return (text + f". Of its {where['total']:.1f} s, {elementwise:.1f} s are the per-step gate "
+            f"nonlinearities and cell update (NumPy, one pass per operation; the products "
+            f"take {where['products_alone']:.1f} s), {copies:.1f} s copying each step's "
+            f"signals into their arrays (first touch of the Trace's memory included) and "
+            f"{outside:.1f} s outside the step loop (the input projection of layers above the "
+            "first, Trace assembly, output top-k, lookups). "
+            "Narrow layers make the same per-element work weigh more against smaller products.")
+
+
+def text_of(n_chars: int) -> str:
+    from lib.corpora import builtin_corpus
+
+    return builtin_corpus("python-stdlib").text[:n_chars]
+
+
+def lm_bundle(cell: str, layers: int, units: int, *, embedding: int = 64):
+    """A Keras-initialised char language model (seeded) over :data:`VOCAB`."""
+    import keras
+
+    from lib.models import ModelSpec, build
+    from lib.registry import ModelBundle
+    from lib.tokenizer import Vocab
+
+    spec = ModelSpec(cell=cell, level="char", layers=layers, units=units, embedding=embedding)
+    vocab = Vocab.build(list(VOCAB))
+    keras.utils.set_random_seed(0)
     bundle = ModelBundle(model=build(spec, len(vocab)), vocab=vocab, tokenizer=spec.tokenizer,
                          spec=spec)
     _ = bundle.numpy_weights
-    ids = vocab.encode(list(text))
+    return bundle
+
+
+def roofline(weights, stats: dict, n_tokens: int, *, repeats: int = 3,
+             sample_steps: int = 500) -> dict:
+    """Seconds of the unavoidable products at the recorder's shape (see the module doc).
+
+    The recurrent products are timed on ``sample_steps`` steps (best of ``repeats``, with
+    one BLAS thread and with all) and scaled to the recorder's number of steps.
+    """
+    streams = stats["streams"]
+    n_steps = stats["warmup"] + -(-n_tokens // streams)
+    rng = np.random.default_rng(0)
+    sampled = min(n_steps, sample_steps)  # every step costs the same: time some, scale up
+    out = {"steps": n_steps, "streams": streams, "recurrent": 0.0, "input": 0.0, "threads": []}
+    for w in weights.layers:
+        h = rng.standard_normal((streams, w.units), dtype=np.float32)
+        z = np.empty((streams, w.recurrent.shape[1]), np.float32)
+
+        def steps(h=h, z=z, w=w):
+            for _ in range(sampled):
+                np.matmul(h, w.recurrent, out=z)
+
+        by_threads = {}
+        for threads in (1, None):
+            with threadpool_limits(threads, user_api="blas"):
+                by_threads[threads or "all"] = best_of(steps, repeats)[0] * n_steps / sampled
+        best = min(by_threads, key=by_threads.get)
+        out["recurrent"] += by_threads[best]
+        out["threads"].append(best)
+        # the input's width: the embedding for layer 0, the layer below's units otherwise
+        x = rng.standard_normal((n_steps * streams, w.kernel.shape[0]), dtype=np.float32)
+        out["input"] += best_of(lambda x=x, w=w: x @ w.kernel, repeats)[0]
+    h_last = rng.standard_normal((n_tokens, weights.layers[-1].units), dtype=np.float32)
+    out["output"] = best_of(lambda: h_last @ weights.dense_w, repeats)[0]
+    out["seconds"] = out["recurrent"] + out["input"] + out["output"]
+    return out
+
+
+def step_model(bundle):
+    """The seeds' way: the same weights in a stateful batch-1 model fed one token a call."""
+    import keras
+    from keras import layers
+
+    spec = bundle.spec
+    rnn = {"rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}[spec.cell]
+    ids = keras.Input(batch_shape=(1, 1), dtype="int32")
+    x = layers.Embedding(len(bundle.vocab), spec.embedding, name="embedding")(ids)
+    outputs = []
+    for k in range(spec.layers):
+        x = rnn(spec.units, return_sequences=True, stateful=True, name=f"recurrent_{k}")(x)
+        outputs.append(x)
+    outputs.append(layers.Dense(len(bundle.vocab), name="logits")(x))
+    model = keras.Model(ids, outputs)
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights(bundle.model.get_layer(layer.name).get_weights())
+    return model
+
+
+def seeds_way(bundle, ids: np.ndarray, n_tokens: int, *, warmup: int = 3) -> dict:
+    """Tokens/s of one ``predict`` call per token, timed on ``n_tokens`` tokens."""
+    model = step_model(bundle)
+    for t in range(warmup):  # the first call builds the predict function
+        model.predict(ids[t].reshape(1, 1), verbose=0)
+    start = time.perf_counter()
+    for t in range(warmup, warmup + n_tokens):
+        model.predict(ids[t].reshape(1, 1), verbose=0)
+    seconds = time.perf_counter() - start
+    return {"tokens": n_tokens, "seconds": seconds, "tokens_per_s": n_tokens / seconds}
+
+
+def measure(cell: str, layers: int, units: int, text: str, *, repeats: int = 2,
+            seed_tokens: int = 200, exact_tokens: int = 0, keep_trace: bool = False) -> dict:
+    """Every figure of one configuration (see the module docstring)."""
+    from lib.record import forward, record
+
+    bundle = lm_bundle(cell, layers, units)
+    ids = bundle.vocab.encode(list(text))
     T = len(ids)
-
-    dt, trace = best_of(lambda: record(bundle, text))
+    seconds, trace, parts = timed_record(bundle, text)
+    for _ in range(repeats - 1):  # keep the fastest run (one Trace in memory at a time)
+        again = timed_record(bundle, text)
+        if again[0] < seconds:
+            seconds, trace, parts = again
+        del again
     stats = trace.meta["record"]
-    fast = T / dt
+    roof = roofline(bundle.numpy_weights, stats, T)
+    result = {
+        "model": f"{cell.upper()} {layers}x{units}",
+        "tokens": T,
+        "record_seconds": seconds,
+        "tokens_per_s": T / seconds,
+        "record_stats": stats,
+        "roofline": roof,
+        "roofline_tokens_per_s": T / roof["seconds"],
+        "roofline_recurrent_only_tokens_per_s": T / roof["recurrent"],
+    }
+    if parts:
+        result["where"] = {
+            "total": seconds,
+            "step_loop": parts["run"],
+            "per_step_function": parts["step"],
+            "products_alone": roof["recurrent"],
+        }
+    result["ratio_roofline"] = result["tokens_per_s"] / result["roofline_tokens_per_s"]
+    result["ratio_roofline_recurrent_only"] = (
+        result["tokens_per_s"] / result["roofline_recurrent_only_tokens_per_s"])
+    if exact_tokens:
+        n = min(exact_tokens, T)
+        dt, _ = best_of(lambda: forward(bundle.numpy_weights, ids[:n], streams=1), 1)
+        fast = record(bundle, text[:n])
+        exact = record(bundle, text[:n], streams=1)
+        result["exact_path_tokens_per_s"] = n / dt
+        result["max_abs_fast_minus_exact"] = float(max(
+            np.abs(fast.signals[key] - exact.signals[key]).max() for key in exact.signals))
+    if keep_trace:
+        result["trace"] = trace
+    del trace
+    seeds = seeds_way(bundle, ids, min(seed_tokens, T - 3))
+    result["seeds_way"] = seeds
+    result["ratio_seeds"] = result["tokens_per_s"] / seeds["tokens_per_s"]
+    return result
 
-    # roofline: the recurrent matmuls of the same shape and count, nothing else
-    w = bundle.numpy_weights.layers[0]
-    n_steps = stats["warmup"] + -(-T // stats["streams"])
-    h = np.random.default_rng(0).standard_normal((stats["streams"], 512)).astype(np.float32)
-    out = np.empty((stats["streams"], 2048), np.float32)
 
-    def matmuls():
-        for _ in range(n_steps):
-            np.matmul(h, w.recurrent, out=out)
+def timed_record(bundle, text: str):
+    """(seconds, Trace, seconds spent in the step loop and the per-step function) of one
+    recording; the split is empty if lib.record no longer calls lib.cells.run."""
+    import lib.cells
+    import lib.record
 
-    dt_mm, _ = best_of(matmuls)
-    roof = T / dt_mm
-
-    n_exact = min(args.exact_tokens, T)
-    dt_exact, _ = best_of(lambda: forward(bundle.numpy_weights, ids[:n_exact], streams=1), 1)
-    exact_fast = record(bundle, text[:n_exact])
-    exact_ref = record(bundle, text[:n_exact], streams=1)
-    err = max(np.abs(exact_fast.signals[k] - exact_ref.signals[k]).max()
-              for k in exact_ref.signals)
-
-    print(f"text: {T:,} chars of Python stdlib source; model: 1-layer LSTM, 512 units "
-          f"(Keras initialisation), all 6 signals + top-10 next-token probabilities")
-    print(f"streams {stats['streams']}, warm-up {stats['warmup']}, segments run again "
-          f"{stats['rerun_segments']} in {stats['rerun_rounds']} rounds, one by one "
-          f"{stats['sequential_segments']}")
-    print(f"record (fast path):      {fast:12,.0f} tokens/s   ({dt:.2f} s)")
-    print(f"matmul roofline:         {roof:12,.0f} tokens/s   ({dt_mm:.2f} s)")
-    print(f"ratio to roofline:       {fast / roof:12.2f}")
-    print(f"exact sequential path:   {n_exact / dt_exact:12,.0f} tokens/s   "
-          f"(first {n_exact:,} tokens)")
-    print(f"max |fast - exact| over all signals, first {n_exact:,} tokens: {err:.2e}")
-    print(f"target >= 20,000 tokens/s: {'met' if fast >= 20_000 else 'NOT met'}")
-    trained(text)
+    if not hasattr(lib.record, "run"):
+        start = time.perf_counter()
+        trace = lib.record.record(bundle, text)
+        return time.perf_counter() - start, trace, {}
+    with Spent((lib.record, "run"), (lib.cells, "step")) as spent:
+        start = time.perf_counter()
+        trace = lib.record.record(bundle, text)
+        seconds = time.perf_counter() - start
+    return seconds, trace, spent.seconds
 
 
-def trained(text: str, name: str = "demo-stdlib-char-lstm") -> None:
-    """The same on a shipped trained model, whose long memories force segment reruns."""
-    from lib.models import load
-    from lib.registry import RegistryError
+def trained(text: str, *, exact_tokens: int = 20_000, name: str = TRAINED) -> dict | None:
+    """The shipped trained LSTM, whose long memories make the fast path rerun segments."""
+    from lib.record import record
+    from lib.registry import RegistryError, load
 
     try:
         bundle = load(name)
     except RegistryError as e:
-        print(f"(trained model skipped: {e})")
-        return
-    ids = bundle.vocab.encode(list(text))
-    dt, trace = best_of(lambda: record(bundle, text))
-    dt_exact, _ = best_of(lambda: record(bundle, text, streams=1), 1)
-    st = trace.meta["record"]
-    print(f"\ntrained {name} ({bundle.spec.describe()}), same text, {len(ids):,} tokens:")
-    print(f"record (fast path):      {len(ids) / dt:12,.0f} tokens/s   ({st['streams']} "
-          f"streams, {st['rerun_segments']} segments run again in {st['rerun_rounds']} rounds, "
-          f"{st['sequential_segments']} one by one)")
-    print(f"exact sequential path:   {len(ids) / dt_exact:12,.0f} tokens/s")
+        return {"skipped": str(e)}
+    T = len(bundle.vocab.encode(list(text)))
+    seconds, trace = best_of(lambda: record(bundle, text), 1)
+    n = min(exact_tokens, len(text))
+    exact_seconds, _ = best_of(lambda: record(bundle, text[:n], streams=1), 1)
+    return {
+        "model": f"{name} ({bundle.spec.describe()})",
+        "tokens": T,
+        "tokens_per_s": T / seconds,
+        "record_stats": trace.meta["record"],
+        "exact_path_tokens_per_s": n / exact_seconds,
+    }
+
+
+def figures(results: list[dict]) -> list[Figure]:
+    out = []
+    for r in results:
+        seeds = r["seeds_way"]
+        out.append(Figure(
+            "Recording", f"{r['model']}: record vs the seeds' way", r["ratio_seeds"], "x",
+            TARGET_SEEDS, source=SOURCE, gap=gap_seeds(r),
+            extra=f"{r['tokens_per_s']:,.0f} vs {seeds['tokens_per_s']:.1f} tokens/s",
+            note=(f"{r['tokens_per_s']:,.0f} vs {seeds['tokens_per_s']:.1f} tokens/s "
+                  f"({1000 / seeds['tokens_per_s']:.0f} ms a predict call, "
+                  f"{seeds['tokens']} tokens)"),
+        ))
+        roof = r["roofline"]
+        out.append(Figure(
+            "Recording", f"{r['model']}: record / matmul roofline", r["ratio_roofline"], "x",
+            TARGET_ROOFLINE, source=SOURCE, gap=gap_roofline(r),
+            extra=f"{r['tokens_per_s']:,.0f} vs {r['roofline_tokens_per_s']:,.0f} tokens/s",
+            note=(f"{r['tokens_per_s']:,.0f} vs {r['roofline_tokens_per_s']:,.0f} tokens/s; "
+                  f"{roof['streams']} streams x {roof['steps']} steps; recurrent products "
+                  f"alone {r['ratio_roofline_recurrent_only']:.2f}"),
+        ))
+    return out
+
+
+def run(*, quick: bool = False, tokens: int | None = None, keep_trace: bool = True,
+        exact_tokens: int = 0, with_trained: bool = False,
+        log=print) -> tuple[list[Figure], dict]:
+    """All configurations; details include the 1x512 LSTM's Trace when ``keep_trace``.
+
+    ``exact_tokens`` > 0 also times the exact path on that many tokens and compares it
+    with the fast path; ``with_trained`` adds the shipped trained LSTM (tests/test_record.py
+    checks the equality; these are for a closer look, outside ``make bench``'s budget).
+    """
+    tokens = tokens or (20_000 if quick else 100_000)
+    text = text_of(tokens)
+    results = []
+    for cell, layers, units in CONFIGS:
+        start = time.perf_counter()
+        r = measure(cell, layers, units, text, repeats=1 if quick else 2,
+                    seed_tokens=30 if quick else 60, exact_tokens=exact_tokens,
+                    keep_trace=keep_trace and (cell, layers, units) == CONFIGS[0])
+        results.append(r)
+        log(f"  {r['model']}: {r['tokens_per_s']:,.0f} tokens/s, {r['ratio_seeds']:,.0f}x seeds' "
+            f"way, {r['ratio_roofline']:.2f} of roofline ({time.perf_counter() - start:.0f} s)")
+    details = {"text": f"{len(text):,} chars of the Python stdlib source", "models": results}
+    if with_trained:
+        details["trained"] = trained(text)
+    return figures(results), details
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tokens", type=int, default=None)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--exact-tokens", type=int, default=10_000)
+    p.add_argument("--no-trained", action="store_true")
+    args = p.parse_args()
+    figs, details = run(quick=args.quick, tokens=args.tokens, keep_trace=False,
+                        exact_tokens=args.exact_tokens, with_trained=not args.no_trained)
+    for r in details["models"]:
+        if "exact_path_tokens_per_s" in r:
+            print(f"  {r['model']}: exact path {r['exact_path_tokens_per_s']:,.0f} tokens/s, "
+                  f"max |fast - exact| {r['max_abs_fast_minus_exact']:.1e}")
+    print_figures(figs)
+    if details.get("trained"):
+        print(f"  trained: {details['trained']}")
 
 
 if __name__ == "__main__":
