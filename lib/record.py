@@ -69,7 +69,9 @@ class StackWeights:
         if layer == 0:
             return self.table0[x]
         w = self.layers[layer]
-        return x @ w.kernel + w.bias
+        # one 2-D product: NumPy runs (T, B, d) @ (d, n) as T small products
+        flat = x.reshape(-1, x.shape[-1]) @ w.kernel + w.bias
+        return flat.reshape(*x.shape[:-1], flat.shape[-1])
 
 
 class Lookup:

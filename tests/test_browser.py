@@ -114,6 +114,11 @@ def check_clean(page, name: str) -> None:
     assert not page.dialogs
 
 
+def shown(locator, timeout: float = 120_000) -> None:
+    """At least one element of ``locator`` becomes visible (a slow CI machine may still draw)."""
+    expect(locator.first).to_be_visible(timeout=timeout)
+
+
 def open_page(page, server, path: str) -> None:
     page.goto(f"{server.url}/{path}")
     expect(page.locator("[data-testid=stMain] h1").first).to_be_visible(timeout=90_000)
@@ -164,7 +169,8 @@ def test_relevance_ranks_neurons_for_a_regex_and_refuses_a_bad_one(server, page)
     box.press("Enter")
     settle(page)
     expect(page.get_by_text("Feature regex '[0-9]'")).to_be_visible()
-    assert page.locator("[data-testid=stDataFrame]").count() >= 1 and charts(page).count() >= 1
+    shown(page.locator("[data-testid=stDataFrame]"))
+    shown(charts(page))
     check_clean(page, "relevance")
     box.fill("([")
     box.press("Enter")
@@ -184,7 +190,7 @@ def test_relevance_ranks_neurons_for_a_regex_and_refuses_a_bad_one(server, page)
 def test_analysis_page_draws_its_charts(server, page, path, want):
     open_page(page, server, path)
     expect(page.get_by_role("heading", name=want).first).to_be_visible()
-    assert charts(page).count() >= 1
+    shown(charts(page))
     check_clean(page, path.split("?")[0])
 
 
@@ -207,10 +213,10 @@ def test_hostile_sentence_in_chart_labels_and_tooltips_stays_text(server, page):
 
 def test_pattern_search_and_compare_show_their_tables(server, page):
     open_page(page, server, "pattern_search?model=demo-ref-char-lstm")
-    assert page.locator("[data-testid=stDataFrame]").count() >= 1
+    shown(page.locator("[data-testid=stDataFrame]"))
     check_clean(page, "pattern_search")
     open_page(page, server, "compare?model=demo-ref-char-lstm")
-    assert page.locator("[data-testid=stDataFrame]").count() >= 1
+    shown(page.locator("[data-testid=stDataFrame]"))
     expect(page.get_by_role("heading", name="Samples from the same seed")).to_be_visible()
     check_clean(page, "compare")
 
