@@ -94,16 +94,17 @@ for label, name, bundle, layer in (("A", a, ba, int(la)), ("B", b, bb, int(lb)))
     rows.append({
         "": f"{label}: {name} L{layer}",
         "model": bundle.spec.describe(), "metric": headline(bundle.meta),
-        "tokens": len(trace), f"top-{k} by {score}": ", ".join(
+        "tokens": f"{len(trace):,}", f"top-{k} by {score}": ", ".join(
             map(str, table["neuron"].head(k))),
         "best separation": (f"|r| {table['|r|'].max():.3f}" if score == "|r|" else
                             f"AUROC {table['AUROC'].sub(0.5).abs().max() + 0.5:.3f}"),
-        "q < 0.05": int((table["q"] < 0.05).sum()),
-        "dead": int(dist["table"]["dead"].sum()),
-        "max KL (bits)": float(dist["table"]["kl_sum"].max()),
-        "mean |activation|": float(abs(acts).mean()),
+        "q < 0.05": str(int((table["q"] < 0.05).sum())),
+        "dead": str(int(dist["table"]["dead"].sum())),
+        "max KL (bits)": f"{dist['table']['kl_sum'].max():.3f}",
+        "mean |activation|": f"{abs(acts).mean():.3f}",
         "memory chips (units each)": ", ".join(map(str, chip_sizes)),
     })
+# all text: one column per model, so Arrow sees one type per column
 st.dataframe(pd.DataFrame(rows).set_index("").T, width="stretch")
 if (a, int(la)) == (b, int(lb)):
     st.caption("A and B are the same layer of the same model.")
