@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import charts, loaders, state
 from dashboard.analysis_widgets import feature_editor, text_source
-from dashboard.fmt import display_token
+from dashboard.fmt import display_token, md
 from dashboard.loaders import bundle as load_bundle
 from dashboard.loaders import model_key
 from lib.analysis.projection import pca_map, stratified_sample
@@ -29,8 +29,15 @@ def _classifier_trace(name: str, key: str, n: int):
 
 
 def classifier_trace(name: str, n: int):
-    """The first ``n`` held-out test sequences of classifier ``name``, recorded."""
-    return _classifier_trace(name, model_key(name), n)
+    """The first ``n`` held-out test sequences of classifier ``name``, recorded; None (with
+    a message shown) when its dataset cannot be loaded here."""
+    from lib.corpora import CorpusError
+
+    try:
+        return _classifier_trace(name, model_key(name), n)
+    except CorpusError as e:  # e.g. an NLTK corpus neither installed nor downloadable
+        st.error(f"Cannot load the test sentences of {md(name)}: {md(str(e))}")
+        return None
 
 
 def overview_frames(trace) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -61,6 +61,8 @@ method = c2.selectbox("Projection", ["umap", "tsne", "pca"], key="hid.method",
 colour = c3.selectbox("Colour by", ["expected prediction", "actual", "correct"],
                       key="hid.colour", help="What a point's colour shows.")
 trace = classifier_trace(name, int(n))
+if trace is None:
+    st.stop()
 binary = trace.n_classes == 2
 
 st.subheader("Overview")

@@ -1,5 +1,6 @@
 """The Hidden States page through Streamlit's AppTest, on the shipped demo classifier."""
 
+import re
 import shutil
 
 import pytest
@@ -62,3 +63,26 @@ def test_language_model_trajectory_over_a_corpus_map(registry):
     at.segmented_control(key="hidlm.colour").set_value("expectancy").run()
     at.text_area(key="hidlm.text").input("for i in range(3):\n    pass\n").run()
     assert not at.exception
+
+
+def test_a_dataset_that_cannot_be_loaded_gets_a_message_not_a_traceback(with_classifier,
+                                                                         monkeypatch):
+    import lib.classify
+    from lib.datasets import DatasetError
+
+    def unavailable(bundle):
+        raise DatasetError("NLTK corpus 'sentence_polarity' is not installed and could not "
+                           "be downloaded")
+
+    monkeypatch.setattr(lib.classify, "held_out", unavailable)
+    at = app()
+    at.query_params["model"] = CLASSIFIER
+    at.session_state["model"] = CLASSIFIER
+    for key, value in {"hid.n": 37, "hid.method": "pca"}.items():  # n: not cached before
+        at.session_state[key] = value
+    at.switch_page("pages/hidden_states.py").run()
+    assert not at.exception, at.exception
+    shown = [re.sub(r"\\(.)", r"\1", e.value) for e in at.error]  # Markdown-escaped
+    assert any(s.startswith("Cannot load the test sentences of demo-polarity-lstm: NLTK "
+                            "corpus 'sentence_polarity' is not installed") for s in shown), shown
+    assert not at.metric
