@@ -123,13 +123,16 @@ def test_appending_padding_changes_nothing():
     padded = np.concatenate([x, np.zeros((len(x), 30), "int32")], axis=1)
     np.testing.assert_allclose(bundle.model.predict(padded, verbose=0),
                                bundle.model.predict(x, verbose=0), atol=1e-6)
-    # recorded alone (no padding) or beside a long text (padded in the batch): identical
+    # recorded alone (no padding) or beside a long text (padded in the batch): the same up to
+    # float32 rounding (BLAS sums in a different order for another batch shape); a padding
+    # leak would move states by 1e-2 or more
     alone = record_sequences(bundle, ["a dog"])
     batched = record_sequences(bundle, ["a dog", TEXTS[2]])
     assert alone.tokens == [["a", "dog"]] and batched.lengths.tolist() == [2, 14]
     for k in (0, 1):
-        np.testing.assert_array_equal(batched.sequence_states(k)[0], alone.states[k])
-    np.testing.assert_array_equal(batched.per_sequence(batched.ep)[0], alone.ep)
+        np.testing.assert_allclose(batched.sequence_states(k)[0], alone.states[k],
+                                   rtol=0, atol=1e-6)
+    np.testing.assert_allclose(batched.per_sequence(batched.ep)[0], alone.ep, rtol=0, atol=1e-6)
     # padded steps never appear: one row per real token
     trace = record_sequences(bundle, TEXTS)
     n_tokens = [len(bundle.tokenizer.tokenize(t)) for t in TEXTS]
@@ -144,7 +147,7 @@ def test_max_len_keeps_the_first_tokens():
     assert trace.tokens == [["the", "quick", "brown"]]
     assert trace.labels.tolist() == [1] and trace.correct.dtype == bool
     longer = record_sequences(bundle, [TEXTS[2]], max_len=5)
-    np.testing.assert_array_equal(longer.ep[:3], trace.ep)
+    np.testing.assert_allclose(longer.ep[:3], trace.ep, rtol=0, atol=1e-6)
 
 
 def test_trace_views_and_save_roundtrip(tmp_path):
