@@ -114,14 +114,20 @@ def most_frequent_tag(tokens: list[str], tags: list[str], types: list[str]) -> l
     return [top.get(t, "X") for t in types]
 
 
-def pack_clouds(words: pd.DataFrame, *, per_row: int = 5) -> pd.DataFrame:
-    """Slots for word clouds: each cluster's words, largest first, ``per_row`` to a line."""
+def pack_clouds(words: pd.DataFrame, *, per_row: int = 5, label_chars: int = 11) -> pd.DataFrame:
+    """Slots for word clouds: each cluster's words, largest first, ``per_row`` to a line.
+
+    ``label`` is the word cut to ``label_chars`` (with "…") so it stays inside its slot;
+    ``word`` keeps it whole for the tooltip.
+    """
     words = words.sort_values(["word_cluster", "size"], ascending=[True, False]).copy()
     rank = words.groupby("word_cluster").cumcount()
     words["x"] = (rank % per_row) * 1.2
     words["y"] = rank // per_row
     words["cluster"] = words["word_cluster"].astype(str)
     words["word"] = words["word"].map(display_token)
+    words["label"] = words["word"].map(
+        lambda w: w if len(w) <= label_chars else w[: label_chars - 1] + "…")
     return words
 
 

@@ -232,15 +232,17 @@ def memory_chips(df: pd.DataFrame) -> alt.FacetChart:
 def word_clouds(df: pd.DataFrame) -> alt.FacetChart:
     """Word clusters as packed word lists sized by response, coloured by POS.
 
-    ``df``: columns ``word``, ``cluster``, ``x``, ``y`` (packing slots), ``size`` and ``pos``.
+    ``df``: columns ``word``, ``label`` (shown), ``cluster``, ``x``, ``y`` (packing slots),
+    ``size`` and ``pos``. Lines are a band scale, one 24 px step each, so a cloud is as tall
+    as its lines and the largest font (18 px) never reaches the next cloud.
     """
     return alt.Chart(df).mark_text(align="left", baseline="middle").encode(
         x=alt.X("x:Q", axis=None, scale=alt.Scale(domain=[0, 6])),
-        y=alt.Y("y:Q", axis=None, scale=alt.Scale(reverse=True)),
-        text="word:N", size=alt.Size("size:Q", scale=alt.Scale(range=[9, 18]), legend=None),
+        y=alt.Y("y:O", axis=None),
+        text="label:N", size=alt.Size("size:Q", scale=alt.Scale(range=[9, 18]), legend=None),
         color=alt.Color("pos:N", title="POS", scale=alt.Scale(scheme="tableau10")),
         tooltip=["word:N", "pos:N", alt.Tooltip("size:Q", format=".3f", title="response")],
-    ).properties(width=520, height=alt.Step(16)).facet(
+    ).properties(width=520, height=alt.Step(24)).facet(
         row=alt.Row("cluster:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
         spacing=4,
     ).resolve_scale(y="independent")
