@@ -138,3 +138,21 @@ def test_pattern_search_page_lists_matches(registry):
     assert (matches["score"].diff().dropna() <= 0).all()
     assert not ((matches["start"] <= 202) & (matches["end"] >= 200)).any()  # span excluded
     assert at.html and "#1 at" in at.html[0].proto.body
+
+
+def test_word_cloud_slots_keep_lines_apart_and_cut_long_words() -> None:
+    import pandas as pd
+
+    from dashboard import charts
+    from dashboard.analysis_views import pack_clouds
+
+    words = pd.DataFrame({"word": ["a", "starred_expression_debug", "b", "c", "\n"],
+                          "word_cluster": [0, 0, 0, 1, 1], "size": [1.0, 3.0, 2.0, 1.0, 2.0]})
+    packed = pack_clouds(words, per_row=2, label_chars=8)
+    # largest first within a cluster, two to a line; lines count from 0 in every cluster
+    assert packed["word"].tolist() == ["starred_expression_debug", "b", "a", "↵ (newline)", "c"]
+    assert packed["label"].tolist() == ["starred…", "b", "a", "↵ (newl…", "c"]
+    assert packed["y"].tolist() == [0, 0, 1, 0, 0] and packed["x"].tolist() == [0, 1.2, 0, 0, 1.2]
+    spec = charts.word_clouds(packed.assign(pos="NOUN")).to_dict()
+    assert spec["spec"]["encoding"]["y"]["type"] == "ordinal"  # one band per line
+    assert spec["spec"]["encoding"]["text"]["field"] == "label"
