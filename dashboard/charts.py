@@ -213,14 +213,19 @@ def cluster_positions(df: pd.DataFrame) -> alt.Chart:
     ).properties(height=alt.Step(22))
 
 
-def memory_chips(df: pd.DataFrame) -> alt.FacetChart:
+def memory_chips(df: pd.DataFrame, *, highlight: int | None = None) -> alt.FacetChart:
     """RNNVis memory chips: each unit a cell, each unit cluster a chip, coloured blue
     (negative) / orange (positive) by the selected word's response.
 
-    ``df``: columns ``unit``, ``cluster``, ``row``, ``col`` and ``response``.
+    ``df``: columns ``unit``, ``cluster``, ``row``, ``col`` and ``response``. With
+    ``highlight``, the other chips are faded (the chip picked in the sentence glyphs).
     """
+    opacity = alt.value(1.0)
+    if highlight is not None:
+        opacity = alt.condition(alt.datum.cluster == int(highlight), alt.value(1.0),
+                                alt.value(0.15))
     return alt.Chart(df).mark_rect(stroke="white", strokeWidth=1).encode(
-        x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None),
+        x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None), opacity=opacity,
         color=alt.Color("response:Q", scale=BLUE_ORANGE, title="response"),
         tooltip=["unit:Q", "cluster:N", alt.Tooltip("response:Q", format=".3f")],
     ).properties(width=alt.Step(14), height=alt.Step(14)).facet(

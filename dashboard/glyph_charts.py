@@ -12,6 +12,11 @@ Every glyph holds one bar per unit cluster, in the memory chips' order:
   information the cluster kept; no cursor where there was nothing to keep (the first
   token).
 
+Clicking a bar selects its chip (the Vega-Lite point selection :data:`CHIP_SELECTION`,
+over the field ``cluster``): its bars are drawn bold in every glyph and the page reads the
+selection to pick the chip out on the memory chips (seed 004 §3.2 links bars to chips on
+hover; a Streamlit chart can only report a click). A double click clears it.
+
 All glyphs share one vertical scale ±scale (average value per unit), so two sentences
 drawn with the same scale can be compared bar by bar.
 """
@@ -31,6 +36,8 @@ UP, DOWN = "up (Δ > 0)", "down (Δ < 0)"
 #: control chart and gaps, as shares of the glyph's half-height (the scale)
 _CONTROL_GAP, _CONTROL, _BETWEEN = 0.08, 0.6, 0.5
 _BAR, _TRACK = 0.38, 0.1  # half the width of a bar and of a control track, in cluster slots
+#: name of the click selection of a chip (read back by the page through ``on_select``)
+CHIP_SELECTION = "chip"
 
 
 def _label(token: str, limit: int) -> str:
@@ -43,7 +50,7 @@ def sentence_glyphs(
     *,
     scale: float,
     glyph_px: int = 56,
-    bar_px: int = 20,
+    bar_px: int = 28,
     label_chars: int = 12,
 ) -> alt.LayerChart:
     """Seed 004's glyph per token: aggregate box, update hats and preserved-fraction cursor.
@@ -129,9 +136,14 @@ def sentence_glyphs(
     labels = token.mark_text(align="right", baseline="middle", fontSize=12).encode(
         x=X("text_x"), y=Y("centre"), text="label:N", tooltip=where[:2])
 
+    pick = alt.selection_point(name=CHIP_SELECTION, fields=["cluster"], on="click",
+                               clear="dblclick", empty=False)
     bar = alt.Chart()
-    boxes = bar.mark_rect(fill="#eeeeee", stroke="#222222", strokeWidth=1.5).encode(
-        x=X("x0"), x2="x1:Q", y=Y("low"), y2="high:Q", tooltip=tooltip)
+    boxes = bar.mark_rect(stroke="#222222").encode(
+        x=X("x0"), x2="x1:Q", y=Y("low"), y2="high:Q", tooltip=tooltip,
+        fill=alt.condition(pick, alt.value("#ffe08a"), alt.value("#eeeeee")),
+        strokeWidth=alt.condition(pick, alt.value(3.0), alt.value(1.5)),
+    ).add_params(pick)
     tracks = bar.mark_rect(color="#e3e3e3").encode(
         x=X("t0"), x2="t1:Q", y=Y("track_low"), y2="track_high:Q")
     valid = bar.transform_filter("isValid(datum.fraction)")

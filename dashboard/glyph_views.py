@@ -40,6 +40,24 @@ class GlyphPanel(NamedTuple):
     spec: dict
 
 
+def selected_chip(*states) -> int | None:
+    """The chip clicked in a glyph chart, from the charts' selection states, or None.
+
+    Each state is what ``st.vega_lite_chart(..., on_select="rerun", key=...)`` keeps in
+    ``st.session_state[key]``: ``{"selection": {CHIP_SELECTION: [{"cluster": 3}]}}``.
+    The first chart with a selection wins.
+    """
+    for state in states:
+        try:
+            picked = state["selection"][glyph_charts.CHIP_SELECTION]
+        except (KeyError, TypeError):
+            continue
+        for point in picked or ():
+            if isinstance(point, dict) and point.get("cluster") is not None:
+                return int(point["cluster"])
+    return None
+
+
 def labels_digest(col_labels: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(col_labels, dtype=np.int64).tobytes()).hexdigest()[:16]
 

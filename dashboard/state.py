@@ -2,8 +2,9 @@
 
 Widgets keep their values in ``st.session_state`` under namespaced keys ("gen.length").
 Streamlit drops a widget's state when its page is not shown; ``keep_alive`` (called by
-the router on every run) re-assigns those keys so they persist; buttons and file
-uploaders cannot be assigned, so their keys start with "btn." or "upload." instead.
+the router on every run) re-assigns those keys so they persist; buttons, file uploaders
+and chart selections cannot be assigned, so their keys start with "btn.", "upload." or
+"event." instead.
 ``bind`` initialises settings from the query string once and ``publish`` writes them
 back, so a shared link opens the same model, page and settings.
 """

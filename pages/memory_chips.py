@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import charts, glyph_views, loaders, state
+from dashboard import charts, glyph_charts, glyph_views, loaders, state
 from dashboard.analysis_views import (
     coclusters,
     most_frequent_tag,
@@ -37,7 +37,7 @@ change of the unit, Δh (or Δc), when the model reads that token. The matrix of
 - **Sentence glyphs** follow a sentence token by token, one bar per chip: the grey box spans
   the chip's mean negative and mean positive state, the orange / blue hats show how far it
   moved up / down on this token, and the cursor above is the share of the chip's previous
-  state it kept (seed 004, Eqs. 6–7).
+  state it kept (seed 004, Eqs. 6–7). Click a bar to pick its chip out on the chips above.
 """)
 
 name, bundle = loaders.current_bundle()
@@ -76,7 +76,10 @@ word_index = types.index(word)
 
 left, right = st.columns([2, 3])
 left.caption("Memory chips (one square per unit)")
-left.altair_chart(charts.memory_chips(memory_chips(resp.S, labels.col_labels, word_index)))
+glyph_keys = ["event.chips.glyphs.0", "event.chips.glyphs.1"]  # chart selections, not settings
+picked = glyph_views.selected_chip(*(st.session_state.get(key) for key in glyph_keys))
+left.altair_chart(charts.memory_chips(memory_chips(resp.S, labels.col_labels, word_index),
+                                      highlight=picked))
 words = cloud_words(resp.S, resp.types, resp.counts, labels.row_labels, labels.col_labels)
 try:
     tags = pos_tags_cached(key, trace.tokens, bundle.spec.level, "universal")
@@ -122,8 +125,16 @@ else:
     panels, scale = glyph_views.glyph_panels(name, sentences, layer, signal,
                                              labels.col_labels, words, beta)
     st.caption(f"Bars: mean {signal} per unit of each chip (chips 0, 1, … left to right), "
-               f"scale ±{scale:g}. Hover a bar for its chip and top words.")
-    for column, text, panel in zip(st.columns(len(panels)), sentences, panels, strict=True):
+               f"scale ±{scale:g}. Hover a bar for its chip and top words; click it to pick "
+               "the chip out on the memory chips above (double-click to clear).")
+    if picked is not None:
+        top = glyph_views.cluster_words(words).get(picked, "")
+        st.caption(md(f"Picked: chip {picked} (its bars in yellow; the other chips are faded "
+                      f"above). Its words: {top}."))
+    columns = st.columns(len(panels))
+    for column, text, panel, key in zip(columns, sentences, panels, glyph_keys[: len(panels)],
+                                        strict=True):
         column.caption(f"{panel.n_tokens} tokens: “{md(text)}”")
-        column.vega_lite_chart(panel.spec, width="content")
+        column.vega_lite_chart(panel.spec, width="content", on_select="rerun",
+                               selection_mode=glyph_charts.CHIP_SELECTION, key=key)
 state.publish(["chips.layer", "chips.signal", "chips.k", "chips.sign", "chips.top_n"])

@@ -211,6 +211,24 @@ def test_hostile_sentence_in_chart_labels_and_tooltips_stays_text(server, page):
     check_clean(page, "memory_chips-hostile-sentence")
 
 
+def test_clicking_a_glyph_bar_picks_its_chip_out(server, page):
+    open_page(page, server, "memory_chips")
+    glyphs = charts(page).last
+    # the bold box of chip 2 at the sentence's last token (its tooltip holds α₊)
+    box = glyphs.locator("path[aria-label*='chip (cluster): 2;'][aria-label*='α₊']").last
+    shown(box)
+    assert page.get_by_text("Picked: chip").count() == 0
+    box.click()
+    shown(page.get_by_text("Picked: chip 2 "))
+    settle(page)
+    expect(glyphs.locator("path[fill='#ffe08a']").first).to_be_attached()  # picked bars yellow
+    chips = charts(page).first  # the other chips faded, chip 2's units not
+    expect(chips.locator("path[opacity='0.15']").first).to_be_attached()
+    expect(chips.locator("path[aria-label$='cluster: 2'][opacity='1']").first).to_be_attached()
+    assert chips.locator("path[aria-label$='cluster: 2'][opacity='0.15']").count() == 0
+    check_clean(page, "memory_chips-picked-chip")
+
+
 def test_pattern_search_and_compare_show_their_tables(server, page):
     open_page(page, server, "pattern_search?model=demo-ref-char-lstm")
     shown(page.locator("[data-testid=stDataFrame]"))
