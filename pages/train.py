@@ -33,7 +33,10 @@ state.bind({
     "train.patience": 0, "train.keep_best": False,
 })
 
-tab_train, tab_experiments = st.tabs(["Train a model", "Experiments"])
+# keyed, so the open tab survives reruns: unkeyed, it fell back to the first tab whenever a
+# widget in the second changed
+tab_train, tab_experiments = st.tabs(["Train a model", "Experiments"], key="train.tab",
+                                     on_change="rerun")
 with tab_train:
     task = st.segmented_control(
         "Task", ["Language model", "Sequence classifier"], key="train.task",
@@ -131,4 +134,5 @@ with tab_train:
     job_panel(owner)
     other_jobs_table(owner)
 with tab_experiments:
-    experiments_tab(owner)
+    if tab_experiments.open:  # its results poll running jobs: only while it is shown
+        experiments_tab(owner)

@@ -283,6 +283,37 @@ def test_train_a_tiny_model_for_one_epoch_and_see_it_in_the_picker(server, page)
     check_clean(page, "train")
 
 
+def test_a_small_random_search_keeps_its_best_model(server, page):
+    open_page(page, server, "train")
+    page.get_by_role("tab", name="Experiments").click()
+    panel = page.get_by_role("tabpanel", name="Experiments")
+    panel.get_by_role("radio", name="Paste", exact=True).click()
+    settle(page)
+    text = "".join(f"item {i}: a small search over tiny models.\n" for i in range(300))
+    panel.get_by_role("textbox", name="Text").fill(text)
+    panel.get_by_role("textbox", name="Text").press("Control+Enter")
+    settle(page)
+    for label, value in (("Sequence length", "20"), ("Trials", "2"),
+                         ("Max epochs per trial", "1"), ("Keep the best as models", "1")):
+        field = panel.get_by_role("spinbutton", name=label, exact=True)
+        field.fill(value)
+        field.press("Enter")
+        settle(page)
+    panel.get_by_role("textbox", name="Experiment name").fill("e2e-search")
+    panel.get_by_role("textbox", name="Experiment name").press("Enter")
+    settle(page)
+    panel.get_by_role("button", name="Start the search").click()
+    # the results poll the job; when it ends, the best trial is kept and the page reruns
+    expect(panel.get_by_role("combobox", name="Experiment")).to_have_value(
+        "e2e-search (search, done)", timeout=300_000)
+    settle(page)
+    shown(panel.locator("[data-testid=stDataFrame]"))  # the trials, ranked
+    expect(panel.get_by_role("combobox", name="Keep trial")).to_be_visible()
+    assert (server.root / "e2e-search-best-1" / "model.keras").is_file()
+    assert "e2e-search-best-1" in _picker_names(page)
+    check_clean(page, "train-experiments-search")
+
+
 def test_two_sessions_train_and_analyse_at_once_without_cross_talk(server, browser):
     a, b = _new_page(browser), _new_page(browser)
     try:

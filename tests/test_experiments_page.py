@@ -21,6 +21,7 @@ def _wait(at, owner, timeout=300):
 
 
 def _experiments_tab(at):
+    at.session_state["train.tab"] = "Experiments"
     at.switch_page("pages/train.py").run()
     assert not at.exception, at.exception
     at.segmented_control(key="train.exp.corpus_kind").set_value("Paste").run()
@@ -82,6 +83,7 @@ def test_sweep_group_opens_together_on_distributions_and_compare(registry):
                 values=[0.0, 0.4], root=registry)
     at = app()
     at.session_state["dist.slice_len"] = 1000
+    at.session_state["train.tab"] = "Experiments"
     at.switch_page("pages/train.py").run()
     table = at.dataframe[-1].value  # the sweep's results, in the Experiments tab
     assert table["value"].tolist() == [0.0, 0.4] and set(table["status"]) == {"done"}
