@@ -100,7 +100,8 @@ st.altair_chart(charts.token_map(shown.assign(cluster=shown["cluster"].astype(st
 st.caption(f"{len(shown):,} of {len(df):,} points shown.")
 
 st.subheader("Clusters")
-tab1, tab2 = st.tabs(["Most frequent tokens", "Positions in the text"])
+tab1, tab2 = st.tabs(["Most frequent tokens", "Positions in the text"], key="map.tab",
+                     on_change="rerun")  # keyed: the open tab survives other widgets' reruns
 table = (shown.groupby("cluster")
          .agg(size=("token", "size"), distinct=("token", "nunique"),
               tokens=("token", lambda s: ", ".join(f"{t} ×{c}" for t, c in
