@@ -314,6 +314,40 @@ def test_a_small_random_search_keeps_its_best_model(server, page):
     check_clean(page, "train-experiments-search")
 
 
+def test_a_dropout_sweep_opens_as_a_group_on_distributions(server, page):
+    open_page(page, server, "train")
+    page.get_by_role("tab", name="Experiments").click()
+    panel = page.get_by_role("tabpanel", name="Experiments")
+    panel.get_by_role("radio", name="Sweep", exact=True).click()
+    settle(page)
+    panel.get_by_role("radio", name="Paste", exact=True).click()
+    settle(page)
+    text = "".join(f"member {i}: the same net at another dropout.\n" for i in range(300))
+    panel.get_by_role("textbox", name="Text").fill(text)
+    panel.get_by_role("textbox", name="Text").press("Control+Enter")
+    settle(page)
+    for role, label, value in (("spinbutton", "Sequence length", "20"),
+                               ("spinbutton", "Units", "16"), ("spinbutton", "Epochs", "1"),
+                               ("textbox", "Values", "0, 0.5"),
+                               ("textbox", "Group name", "e2e-dg")):
+        field = panel.get_by_role(role, name=label, exact=True)
+        field.fill(value)
+        field.press("Enter")
+        settle(page)
+    panel.get_by_role("button", name="Start the sweep").click()
+    expect(panel.get_by_role("combobox", name="Experiment")).to_have_value(
+        "e2e-dg (sweep, done)", timeout=300_000)
+    settle(page)
+    panel.get_by_role("button", name="Open the group on Distributions").click()
+    expect(page.locator("[data-testid=stMain] h1").first).to_have_text("Distributions")
+    settle(page)
+    main = page.get_by_test_id("stMain")
+    for member in ("e2e-dg-dropout-0", "e2e-dg-dropout-0p5"):
+        expect(main.get_by_text(member, exact=True).first).to_be_visible()
+    shown(charts(page))
+    check_clean(page, "distributions-sweep-group")
+
+
 def test_two_sessions_train_and_analyse_at_once_without_cross_talk(server, browser):
     a, b = _new_page(browser), _new_page(browser)
     try:
