@@ -83,7 +83,8 @@ def _launch(owner: str, kind: str, name: str, spec: ModelSpec, corpus, config: T
                    work=_work(kind, run, n_trials, max_epochs),
                    detail={"experiment": name, "n_trials": n_trials})
     jobs.launch(job)  # no data copy: an interrupted experiment is started again, not resumed
-    st.session_state[P + "view"] = name
+    # shown in the results as soon as its job has written its record (a moment later)
+    st.session_state[P + "pending"] = name
 
 
 # --- the forms ---------------------------------------------------------------------------------
@@ -301,7 +302,9 @@ def _results_panel(owner: str) -> None:
     if not experiments:
         return
     names = [e["name"] for e in experiments]
-    if st.session_state.get(P + "view") not in names:
+    if st.session_state.get(P + "pending") in names:  # the experiment just started
+        st.session_state[P + "view"] = st.session_state.pop(P + "pending")
+    elif st.session_state.get(P + "view") not in names:
         st.session_state[P + "view"] = names[0]
     st.subheader("Results")
     by_name = {e["name"]: e for e in experiments}

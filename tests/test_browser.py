@@ -283,25 +283,30 @@ def test_train_a_tiny_model_for_one_epoch_and_see_it_in_the_picker(server, page)
     check_clean(page, "train")
 
 
-def test_a_small_random_search_keeps_its_best_model(server, page):
+def _experiment(page, server, kind: str, text: str, fields) -> object:
+    """The Experiments tab with ``kind`` chosen, ``text`` pasted and each (role, label,
+    value) of ``fields`` filled in; returns the tab's panel."""
     open_page(page, server, "train")
     page.get_by_role("tab", name="Experiments").click()
     panel = page.get_by_role("tabpanel", name="Experiments")
-    panel.get_by_role("radio", name="Paste", exact=True).click()
-    settle(page)
-    text = "".join(f"item {i}: a small search over tiny models.\n" for i in range(300))
-    panel.get_by_role("textbox", name="Text").fill(text)
-    panel.get_by_role("textbox", name="Text").press("Control+Enter")
-    settle(page)
-    for label, value in (("Sequence length", "20"), ("Trials", "2"),
-                         ("Max epochs per trial", "1"), ("Keep the best as models", "1")):
-        field = panel.get_by_role("spinbutton", name=label, exact=True)
-        field.fill(value)
-        field.press("Enter")
+    for choice in (kind, "Paste"):
+        panel.get_by_role("radio", name=choice, exact=True).click()
         settle(page)
-    panel.get_by_role("textbox", name="Experiment name").fill("e2e-search")
-    panel.get_by_role("textbox", name="Experiment name").press("Enter")
-    settle(page)
+    for role, label, value in (("textbox", "Text", text), *fields):
+        field = panel.get_by_role(role, name=label, exact=True)
+        field.fill(value)
+        field.press("Control+Enter" if label == "Text" else "Enter")
+        settle(page)
+    return panel
+
+
+def test_a_small_random_search_keeps_its_best_model(server, page):
+    text = "".join(f"item {i}: a small search over tiny models.\n" for i in range(300))
+    panel = _experiment(page, server, "Random search", text, (
+        ("spinbutton", "Sequence length", "20"), ("spinbutton", "Trials", "2"),
+        ("spinbutton", "Max epochs per trial", "1"),
+        ("spinbutton", "Keep the best as models", "1"),
+        ("textbox", "Experiment name", "e2e-search")))
     panel.get_by_role("button", name="Start the search").click()
     # the results poll the job; when it ends, the best trial is kept and the page reruns
     expect(panel.get_by_role("combobox", name="Experiment")).to_have_value(
@@ -315,25 +320,11 @@ def test_a_small_random_search_keeps_its_best_model(server, page):
 
 
 def test_a_dropout_sweep_opens_as_a_group_on_distributions(server, page):
-    open_page(page, server, "train")
-    page.get_by_role("tab", name="Experiments").click()
-    panel = page.get_by_role("tabpanel", name="Experiments")
-    panel.get_by_role("radio", name="Sweep", exact=True).click()
-    settle(page)
-    panel.get_by_role("radio", name="Paste", exact=True).click()
-    settle(page)
     text = "".join(f"member {i}: the same net at another dropout.\n" for i in range(300))
-    panel.get_by_role("textbox", name="Text").fill(text)
-    panel.get_by_role("textbox", name="Text").press("Control+Enter")
-    settle(page)
-    for role, label, value in (("spinbutton", "Sequence length", "20"),
-                               ("spinbutton", "Units", "16"), ("spinbutton", "Epochs", "1"),
-                               ("textbox", "Values", "0, 0.5"),
-                               ("textbox", "Group name", "e2e-dg")):
-        field = panel.get_by_role(role, name=label, exact=True)
-        field.fill(value)
-        field.press("Enter")
-        settle(page)
+    panel = _experiment(page, server, "Sweep", text, (
+        ("spinbutton", "Sequence length", "20"), ("spinbutton", "Units", "16"),
+        ("spinbutton", "Epochs", "1"), ("textbox", "Values", "0, 0.5"),
+        ("textbox", "Group name", "e2e-dg")))
     panel.get_by_role("button", name="Start the sweep").click()
     expect(panel.get_by_role("combobox", name="Experiment")).to_have_value(
         "e2e-dg (sweep, done)", timeout=300_000)
