@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.fmt import display_token
+from dashboard.fmt import display_token, short_label
 from dashboard.loaders import recorded_trace
 from lib.analysis.features import Feature
 from lib.analysis.fourier import band_peaks, spectrum
@@ -125,9 +125,8 @@ def pack_clouds(words: pd.DataFrame, *, per_row: int = 5, label_chars: int = 11)
     words["x"] = (rank % per_row) * 1.2
     words["y"] = rank // per_row
     words["cluster"] = words["word_cluster"].astype(str)
+    words["label"] = words["word"].map(lambda w: short_label(w, label_chars))
     words["word"] = words["word"].map(display_token)
-    words["label"] = words["word"].map(
-        lambda w: w if len(w) <= label_chars else w[: label_chars - 1] + "…")
     return words
 
 

@@ -19,3 +19,9 @@ def display_token(token: str) -> str:
     if token in NAMED:
         return NAMED[token]
     return repr(token)[1:-1] if token.isspace() or not token.isprintable() else token
+
+
+def short_label(token: str, limit: int) -> str:
+    """:func:`display_token`, cut to ``limit`` characters with "…" when longer."""
+    text = display_token(str(token))
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -27,7 +27,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from dashboard.fmt import display_token
+from dashboard.fmt import short_label
 
 #: seed 004's colours (its reference code): orange up / positive, blue down / negative
 ORANGE = "#ff5b09"
@@ -38,11 +38,6 @@ _CONTROL_GAP, _CONTROL, _BETWEEN = 0.08, 0.6, 0.5
 _BAR, _TRACK = 0.38, 0.1  # half the width of a bar and of a control track, in cluster slots
 #: name of the click selection of a chip (read back by the page through ``on_select``)
 CHIP_SELECTION = "chip"
-
-
-def _label(token: str, limit: int) -> str:
-    text = display_token(str(token))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def sentence_glyphs(
@@ -77,7 +72,7 @@ def sentence_glyphs(
     track_low = centre + s * (1 + _CONTROL_GAP)
     # one row per token and cluster, only the columns the marks and tooltips read
     rows = pd.DataFrame({
-        "step": df["step"], "label": df["token"].map(lambda t: _label(t, label_chars)),
+        "step": df["step"], "label": df["token"].map(lambda t: short_label(t, label_chars)),
         "cluster": df["cluster"], "size": df["size"], "words": df["words"],
         "positive": df["positive"], "negative": df["negative"],
         "delta_positive": df["delta_positive"], "delta_negative": df["delta_negative"],

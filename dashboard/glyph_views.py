@@ -40,12 +40,13 @@ class GlyphPanel(NamedTuple):
     spec: dict
 
 
-def selected_chip(*states) -> int | None:
+def selected_chip(*states, chips: np.ndarray | None = None) -> int | None:
     """The chip clicked in a glyph chart, from the charts' selection states, or None.
 
     Each state is what ``st.vega_lite_chart(..., on_select="rerun", key=...)`` keeps in
     ``st.session_state[key]``: ``{"selection": {CHIP_SELECTION: [{"cluster": 3}]}}``.
-    The first chart with a selection wins.
+    The first chart with a selection wins. With ``chips`` (the unit clusters shown), a
+    chip picked under another clustering (a larger k) that no longer exists is ignored.
     """
     for state in states:
         try:
@@ -54,7 +55,8 @@ def selected_chip(*states) -> int | None:
             continue
         for point in picked or ():
             if isinstance(point, dict) and point.get("cluster") is not None:
-                return int(point["cluster"])
+                chip = int(point["cluster"])
+                return chip if chips is None or chip in set(np.asarray(chips).tolist()) else None
     return None
 
 

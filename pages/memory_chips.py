@@ -77,7 +77,8 @@ word_index = types.index(word)
 left, right = st.columns([2, 3])
 left.caption("Memory chips (one square per unit)")
 glyph_keys = ["event.chips.glyphs.0", "event.chips.glyphs.1"]  # chart selections, not settings
-picked = glyph_views.selected_chip(*(st.session_state.get(key) for key in glyph_keys))
+picked = glyph_views.selected_chip(*(st.session_state.get(key) for key in glyph_keys),
+                                   chips=labels.col_labels)
 left.altair_chart(charts.memory_chips(memory_chips(resp.S, labels.col_labels, word_index),
                                       highlight=picked))
 words = cloud_words(resp.S, resp.types, resp.counts, labels.row_labels, labels.col_labels)

@@ -92,6 +92,10 @@ def test_selected_chip_reads_the_first_chart_with_a_selection():
     assert selected_chip(empty, {"selection": {"chip": [{"cluster": 3}]}}) == 3
     assert selected_chip({"selection": {"chip": [{"cluster": "2"}]}},
                          {"selection": {"chip": [{"cluster": 3}]}}) == 2
+    # picked when k was larger: not among the chips shown now
+    picked = {"selection": {"chip": [{"cluster": 5}]}}
+    assert selected_chip(picked, chips=[0, 1, 1, 2]) is None
+    assert selected_chip(picked, chips=[5, 0, 5]) == 5
 
 
 def test_memory_chips_fade_all_but_the_picked_chip():
@@ -116,7 +120,7 @@ def test_page_picks_out_the_clicked_chip(registry, monkeypatch):
     assert list(element.proto.selection_mode) == ["chip"]  # clicks rerun the page
     assert not any("Picked" in c.value for c in at.caption)
     # AppTest cannot click a chart: stand in for Streamlit's selection state
-    monkeypatch.setattr(glyph_views, "selected_chip", lambda *states: 1)
+    monkeypatch.setattr(glyph_views, "selected_chip", lambda *states, chips=None: 1)
     at.run()
     assert not at.exception, at.exception
     assert any(c.value.startswith("Picked: chip 1 ") for c in at.caption)
