@@ -11,29 +11,67 @@ from dashboard import sidebar, state
 st.set_page_config(page_title="RNN Lens", page_icon=":material/biotech:", layout="wide")
 state.keep_alive()
 with state.routing():
-    nav = st.navigation([
-        st.Page("pages/generate.py", title="Generate & Highlight", icon=":material/edit_note:",
-                url_path="generate", default=True),
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:",
-                url_path="train"),
-        st.Page("pages/relevance.py", title="Neuron Relevance", icon=":material/target:",
-                url_path="relevance"),
-        st.Page("pages/fourier.py", title="Fourier", icon=":material/graphic_eq:",
-                url_path="fourier"),
-        st.Page("pages/distributions.py", title="Distributions", icon=":material/bar_chart:",
-                url_path="distributions"),
-        st.Page("pages/word_clusters.py", title="Word Clusters", icon=":material/scatter_plot:",
-                url_path="word_clusters"),
-        st.Page("pages/hidden_states.py", title="Hidden States", icon=":material/timeline:",
-                url_path="hidden_states"),
-        st.Page("pages/memory_chips.py", title="Memory Chips", icon=":material/memory:",
-                url_path="memory_chips"),
-        st.Page("pages/pattern_search.py", title="Pattern Search", icon=":material/search:",
-                url_path="pattern_search"),
-        st.Page("pages/ablation.py", title="Ablation", icon=":material/block:",
-                url_path="ablation"),
-        st.Page("pages/compare.py", title="Compare", icon=":material/compare:",
-                url_path="compare"),
-    ])
+    nav = st.navigation(
+        [
+            st.Page(
+                "pages/generate.py",
+                title="Generate & Highlight",
+                icon=":material/edit_note:",
+                url_path="generate",
+                default=True,
+            ),
+            st.Page(
+                "pages/train.py", title="Train", icon=":material/model_training:", url_path="train"
+            ),
+            st.Page(
+                "pages/relevance.py",
+                title="Neuron Relevance",
+                icon=":material/target:",
+                url_path="relevance",
+            ),
+            st.Page(
+                "pages/fourier.py",
+                title="Fourier",
+                icon=":material/graphic_eq:",
+                url_path="fourier",
+            ),
+            st.Page(
+                "pages/distributions.py",
+                title="Distributions",
+                icon=":material/bar_chart:",
+                url_path="distributions",
+            ),
+            st.Page(
+                "pages/word_clusters.py",
+                title="Word Clusters",
+                icon=":material/scatter_plot:",
+                url_path="word_clusters",
+            ),
+            st.Page(
+                "pages/hidden_states.py",
+                title="Hidden States",
+                icon=":material/timeline:",
+                url_path="hidden_states",
+            ),
+            st.Page(
+                "pages/memory_chips.py",
+                title="Memory Chips",
+                icon=":material/memory:",
+                url_path="memory_chips",
+            ),
+            st.Page(
+                "pages/pattern_search.py",
+                title="Pattern Search",
+                icon=":material/search:",
+                url_path="pattern_search",
+            ),
+            st.Page(
+                "pages/ablation.py", title="Ablation", icon=":material/block:", url_path="ablation"
+            ),
+            st.Page(
+                "pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"
+            ),
+        ]
+    )
     sidebar.model_files(sidebar.model_picker())
     nav.run()

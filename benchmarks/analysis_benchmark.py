@@ -66,21 +66,39 @@ def time_analyses(acts: np.ndarray, mask: np.ndarray, *, repeats: int = 3) -> di
 
 def figures(seconds: dict[str, float], shape: tuple, what: str) -> list[Figure]:
     parts = ", ".join(f"{name} {s:.2f} s" for name, s in seconds.items())
-    return [Figure(
-        "Analyses", f"relevance + AUROC + circular-shift p + spectra, {shape[0]:,} x {shape[1]}",
-        sum(seconds.values()), "s", TARGET_SECONDS, higher_is_better=False, source="issue 4",
-        gap=GAP, note=f"{what}; {parts}",
-    )]
+    return [
+        Figure(
+            "Analyses",
+            f"relevance + AUROC + circular-shift p + spectra, {shape[0]:,} x {shape[1]}",
+            sum(seconds.values()),
+            "s",
+            TARGET_SECONDS,
+            higher_is_better=False,
+            source="issue 4",
+            gap=GAP,
+            note=f"{what}; {parts}",
+        )
+    ]
 
 
-def run(acts: np.ndarray | None = None, mask: np.ndarray | None = None, *, what: str = "",
-        repeats: int = 3) -> tuple[list[Figure], dict]:
+def run(
+    acts: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
+    *,
+    what: str = "",
+    repeats: int = 3,
+) -> tuple[list[Figure], dict]:
     if acts is None:
         acts, mask = make_layer(100_000, 512)
         what = "AR(1) activations, ~10 % mask"
     seconds = time_analyses(acts, mask, repeats=repeats)
-    details = {"acts": list(acts.shape), "mask_density": float(np.mean(mask)),
-               "seconds": seconds, "data": what, "repeats": repeats}
+    details = {
+        "acts": list(acts.shape),
+        "mask_density": float(np.mean(mask)),
+        "seconds": seconds,
+        "data": what,
+        "repeats": repeats,
+    }
     details["point_biserial_seconds"] = best_of(lambda: point_biserial(acts, mask), repeats)[0]
     return figures(seconds, acts.shape, what), details
 

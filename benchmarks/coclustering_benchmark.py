@@ -73,8 +73,9 @@ def time_response(acts: np.ndarray, tokens: Sequence[str], *, repeats: int = 3) 
     return {"seconds": seconds, "S": list(response.S.shape)}
 
 
-def time_coclustering(n_types: int = 1_000, n_units: int = 512, k: int = 10, *,
-                      repeats: int = 3) -> dict:
+def time_coclustering(
+    n_types: int = 1_000, n_units: int = 512, k: int = 10, *, repeats: int = 3
+) -> dict:
     """Every sign mode and choice of singular vectors on planted blocks, and the tables."""
     S, words, units = make_planted(n_types, n_units, k)
     runs, results = [], {}
@@ -87,11 +88,15 @@ def time_coclustering(n_types: int = 1_000, n_units: int = 512, k: int = 10, *,
                 repeats,
             )
             results[sign, n_vectors] = labels
-            runs.append({
-                "sign": sign, "n_vectors": n_vectors, "seconds": seconds,
-                "ari_words": adjusted_rand_score(words, labels.row_labels),
-                "ari_units": adjusted_rand_score(units, labels.col_labels),
-            })
+            runs.append(
+                {
+                    "sign": sign,
+                    "n_vectors": n_vectors,
+                    "seconds": seconds,
+                    "ari_words": adjusted_rand_score(words, labels.row_labels),
+                    "ari_units": adjusted_rand_score(units, labels.col_labels),
+                }
+            )
     rows, cols = results["abs", "k-1"]
     types = [f"w{i}" for i in range(S.shape[0])]
     counts = np.arange(S.shape[0], 0, -1)
@@ -101,14 +106,21 @@ def time_coclustering(n_types: int = 1_000, n_units: int = 512, k: int = 10, *,
         "word_cloud_data": lambda: word_cloud_data(S, types, counts, rows, cols),
     }
     return {
-        "S": [n_types, n_units], "k": k, "runs": runs,
+        "S": [n_types, n_units],
+        "k": k,
+        "runs": runs,
         "slowest": max(r["seconds"] for r in runs),
         "tables": {name: best_of(fn, repeats)[0] for name, fn in tables.items()},
     }
 
 
-def run(acts: np.ndarray | None = None, tokens: Sequence[str] | None = None, *,
-        what: str = "", repeats: int = 3) -> tuple[list[Figure], dict]:
+def run(
+    acts: np.ndarray | None = None,
+    tokens: Sequence[str] | None = None,
+    *,
+    what: str = "",
+    repeats: int = 3,
+) -> tuple[list[Figure], dict]:
     if acts is None:
         acts, tokens = make_text(100_000, 512, 2_000)
         what = "random states, Zipf tokens over 2,000 types"
@@ -116,14 +128,30 @@ def run(acts: np.ndarray | None = None, tokens: Sequence[str] | None = None, *,
     co = time_coclustering(repeats=repeats)
     slowest = max(co["runs"], key=lambda r: r["seconds"])
     figs = [
-        Figure("Analyses", f"expected response, {acts.shape[0]:,} tokens x {acts.shape[1]}",
-               response["seconds"], "s", None, higher_is_better=False, source="issue 5",
-               note=f"{what}; S {tuple(response['S'])} (top 300 types)"),
-        Figure("Analyses", f"co-clustering, {co['S'][0]:,} types x {co['S'][1]} units, k = "
-               f"{co['k']}", co["slowest"], "s", TARGET_SECONDS, higher_is_better=False,
-               source="issue 5", gap=GAP,
-               note=(f"slowest of {len(co['runs'])} settings (sign={slowest['sign']}, "
-                     f"n_vectors={slowest['n_vectors']}); planted blocks")),
+        Figure(
+            "Analyses",
+            f"expected response, {acts.shape[0]:,} tokens x {acts.shape[1]}",
+            response["seconds"],
+            "s",
+            None,
+            higher_is_better=False,
+            source="issue 5",
+            note=f"{what}; S {tuple(response['S'])} (top 300 types)",
+        ),
+        Figure(
+            "Analyses",
+            f"co-clustering, {co['S'][0]:,} types x {co['S'][1]} units, k = {co['k']}",
+            co["slowest"],
+            "s",
+            TARGET_SECONDS,
+            higher_is_better=False,
+            source="issue 5",
+            gap=GAP,
+            note=(
+                f"slowest of {len(co['runs'])} settings (sign={slowest['sign']}, "
+                f"n_vectors={slowest['n_vectors']}); planted blocks"
+            ),
+        ),
     ]
     return figs, {"expected_response": {**response, "data": what}, "cocluster": co}
 
@@ -135,8 +163,10 @@ def main() -> None:
     figs, details = run(repeats=args.repeats)
     print_figures(figs)
     for r in details["cocluster"]["runs"]:
-        print(f"    sign={r['sign']:<10} n_vectors={r['n_vectors']:<5} {r['seconds']:6.3f} s   "
-              f"ARI words {r['ari_words']:5.3f}, units {r['ari_units']:5.3f}")
+        print(
+            f"    sign={r['sign']:<10} n_vectors={r['n_vectors']:<5} {r['seconds']:6.3f} s   "
+            f"ARI words {r['ari_words']:5.3f}, units {r['ari_units']:5.3f}"
+        )
     for name, seconds in details["cocluster"]["tables"].items():
         print(f"  {name:<18} {seconds:6.3f} s")
 

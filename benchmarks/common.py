@@ -123,8 +123,13 @@ class Figure:
 def fmt(value: float, unit: str) -> str:
     """A value with its unit, rounded to what a reader needs."""
     if unit == "x":
-        return f"{value:,.0f}x" if value >= 100 else f"{value:.2f}x" if value >= 1 else (
-            f"{value:.3f}x")
+        return (
+            f"{value:,.0f}x"
+            if value >= 100
+            else f"{value:.2f}x"
+            if value >= 1
+            else (f"{value:.3f}x")
+        )
     if unit == "s":
         return f"{value:.2f} s" if value < 10 else f"{value:.0f} s"
     if unit == "tokens/s":
@@ -144,8 +149,10 @@ def print_figures(figures: list[Figure]) -> None:
     for fig in figures:
         verdict = {True: "met", False: "NOT met", None: ""}[fig.met]
         extra = f"  ({fig.extra})" if fig.extra else ""
-        print(f"  {fig.name:<58} {fmt(fig.value, fig.unit):>10}   target {target_text(fig):<12}"
-              f" {verdict}{extra}")
+        print(
+            f"  {fig.name:<58} {fmt(fig.value, fig.unit):>10}   target {target_text(fig):<12}"
+            f" {verdict}{extra}"
+        )
         if fig.met is False and fig.gap:
             print(f"      gap: {fig.gap}")
 
@@ -160,6 +167,7 @@ class Spent:
     def __enter__(self):
         self.originals = [getattr(module, name) for module, name in self.targets]
         for (module, name), original in zip(self.targets, self.originals, strict=True):
+
             def timed(*args, _original=original, _name=name, **kwargs):
                 start = time.perf_counter()
                 try:

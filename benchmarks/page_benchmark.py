@@ -46,14 +46,22 @@ IGNORED_WARNINGS = ("No runtime found", "missing ScriptRunContext")
 
 #: where a profiled run's own time goes, by the top-level package of each function
 AREAS = {
-    "altair": "building Altair charts", "jsonschema": "building Altair charts",
-    "referencing": "building Altair charts", "narwhals": "building Altair charts",
-    "streamlit": "Streamlit's element marshalling", "google": "Streamlit's element marshalling",
-    "pandas": "pandas and Arrow tables", "pyarrow": "pandas and Arrow tables",
-    "numpy": "the page's own computations", "scipy": "the page's own computations",
-    "sklearn": "the page's own computations", "lib": "the page's own computations",
-    "dashboard": "the page's own computations", "pages": "the page's own computations",
-    "keras": "Keras and TensorFlow", "tensorflow": "Keras and TensorFlow",
+    "altair": "building Altair charts",
+    "jsonschema": "building Altair charts",
+    "referencing": "building Altair charts",
+    "narwhals": "building Altair charts",
+    "streamlit": "Streamlit's element marshalling",
+    "google": "Streamlit's element marshalling",
+    "pandas": "pandas and Arrow tables",
+    "pyarrow": "pandas and Arrow tables",
+    "numpy": "the page's own computations",
+    "scipy": "the page's own computations",
+    "sklearn": "the page's own computations",
+    "lib": "the page's own computations",
+    "dashboard": "the page's own computations",
+    "pages": "the page's own computations",
+    "keras": "Keras and TensorFlow",
+    "tensorflow": "Keras and TensorFlow",
 }
 
 
@@ -113,7 +121,7 @@ def _area(filename: str) -> str | None:
     if "site-packages/" in filename:
         top = filename.split("site-packages/")[1].split("/")[0]
     elif filename.startswith(str(ROOT)):
-        top = filename[len(str(ROOT)) + 1:].split("/")[0]
+        top = filename[len(str(ROOT)) + 1 :].split("/")[0]
     else:
         return None
     return AREAS.get(top, "other libraries")
@@ -159,7 +167,7 @@ def slowest_own_call(profile: cProfile.Profile) -> tuple[str, float] | None:
     stats = pstats.Stats(profile).stats
 
     def ours(func) -> bool:
-        rel = func[0][len(str(ROOT)) + 1:] if func[0].startswith(str(ROOT)) else ""
+        rel = func[0][len(str(ROOT)) + 1 :] if func[0].startswith(str(ROOT)) else ""
         return rel.startswith(("lib/", "dashboard/"))
 
     mine = {f: v[3] for f, v in stats.items() if ours(f)}
@@ -172,7 +180,7 @@ def slowest_own_call(profile: cProfile.Profile) -> tuple[str, float] | None:
         if deeper is None or mine[deeper] < 0.9 * mine[func]:
             break
         func = deeper
-    return f"{func[0][len(str(ROOT)) + 1:]} {func[2]}", mine[func]
+    return f"{func[0][len(str(ROOT)) + 1 :]} {func[2]}", mine[func]
 
 
 class Warnings(logging.Filter):
@@ -209,8 +217,11 @@ def time_page(clock: Clock, page: str, *, warm_runs: int = 3) -> dict:
     at = AppTest.from_file(APP, default_timeout=600)
     at.switch_page(page)
     cold, cold_run = clock.run(at)
-    result = {"cold": cold, "cold_run": cold_run,
-              "exception": [str(e.value)[:300] for e in at.exception]}
+    result = {
+        "cold": cold,
+        "cold_run": cold_run,
+        "exception": [str(e.value)[:300] for e in at.exception],
+    }
     warm = [clock.run(at) for _ in range(max(1, warm_runs))]
     result["warm"] = min(s for s, _ in warm)
     result["warm_run"] = min(r for _, r in warm)
@@ -232,34 +243,54 @@ def gap_sentence(r: dict) -> str:
     areas = r.get("areas") or []
     total = sum(s for _, s in areas) or 1.0
     parts = [f"{s / total:.0%} {name}" for name, s in areas[:3] if s / total >= 0.1]
-    text = ("In a profiled warm run the time went to " + ", ".join(parts) + "."
-            if parts else "No single part of the run dominates.")
+    text = (
+        "In a profiled warm run the time went to " + ", ".join(parts) + "."
+        if parts
+        else "No single part of the run dominates."
+    )
     slowest = r.get("slowest_own_call")
     if slowest and slowest[1] >= 0.2 * r["profiled"]:
-        text += (f" The largest of its own calls, made again on every rerun: {slowest[0]} "
-                 f"({slowest[1]:.2f} s).")
+        text += (
+            f" The largest of its own calls, made again on every rerun: {slowest[0]} "
+            f"({slowest[1]:.2f} s)."
+        )
     return text
 
 
 def figures(results: dict[str, dict]) -> list[Figure]:
     figs = []
     for page, r in results.items():
-        note = ("warm runs " + ", ".join(f"{s:.2f}" for s in r["warm_all"])
-                + f" s; with Streamlit's end-of-run cleanup {r['warm_run']:.2f} s warm, "
-                f"{r['cold_run']:.1f} s cold")
+        note = (
+            "warm runs "
+            + ", ".join(f"{s:.2f}" for s in r["warm_all"])
+            + f" s; with Streamlit's end-of-run cleanup {r['warm_run']:.2f} s warm, "
+            f"{r['cold_run']:.1f} s cold"
+        )
         if r["exception"]:
             note += f"; EXCEPTION: {r['exception'][0]}"
         for message in r.get("streamlit_warnings", []):
             note += f"; Streamlit logged: {message}"
-        figs.append(Figure("Pages", f"{Path(page).stem}: warm run", r["warm"], "s", TARGET_WARM,
-                           higher_is_better=False, source="issue 9", gap=gap_sentence(r),
-                           note=note, extra=f"cold {r['cold']:.1f} s",
-                           detail={"cold_seconds": r["cold"]}))
+        figs.append(
+            Figure(
+                "Pages",
+                f"{Path(page).stem}: warm run",
+                r["warm"],
+                "s",
+                TARGET_WARM,
+                higher_is_better=False,
+                source="issue 9",
+                gap=gap_sentence(r),
+                note=note,
+                extra=f"cold {r['cold']:.1f} s",
+                detail={"cold_seconds": r["cold"]},
+            )
+        )
     return figs
 
 
-def run(*, quick: bool = False, only: list[str] | None = None, warm_runs: int | None = None,
-        log=print) -> tuple[list[Figure], dict]:
+def run(
+    *, quick: bool = False, only: list[str] | None = None, warm_runs: int | None = None, log=print
+) -> tuple[list[Figure], dict]:
     os.environ["RNN_LENS_MODELS"] = str(ROOT / "models")
     chosen = [p for p in pages() if not only or Path(p).stem in only]
     warm_runs = warm_runs or (1 if quick else 2)
@@ -276,10 +307,16 @@ def run(*, quick: bool = False, only: list[str] | None = None, warm_runs: int | 
             warnings.messages.clear()
             results[page] = r = time_page(clock, page, warm_runs=warm_runs)
             r["streamlit_warnings"] = sorted(set(warnings.messages))
-            log(f"  {page:<26} cold {r['cold']:6.2f} s   warm {r['warm']:5.2f} s"
-                + ("   EXCEPTION" if r["exception"] else ""))
-    details = {"first_run_with_imports": imports, "registry": "models/", "pages": results,
-               "warm_runs": warm_runs}
+            log(
+                f"  {page:<26} cold {r['cold']:6.2f} s   warm {r['warm']:5.2f} s"
+                + ("   EXCEPTION" if r["exception"] else "")
+            )
+    details = {
+        "first_run_with_imports": imports,
+        "registry": "models/",
+        "pages": results,
+        "warm_runs": warm_runs,
+    }
     return figures(results), details
 
 

@@ -51,10 +51,12 @@ FIRST_CALL = {
 def gap_sentence(method: str, r: dict) -> str:
     """Why a cold projection missed its target, from its own cold and warm times."""
     first = max(0.0, r["cold"] - r["warm"])
-    return (f"A second call in the same process took {r['warm']:.1f} s, so {first:.1f} s of the "
-            f"cold call went to {FIRST_CALL.get(method, 'first-call costs')} and "
-            f"{r['warm']:.1f} s to the computation itself, with the 2 cores shared "
-            f"(load average {os.getloadavg()[0]:.1f} at the end of it).")
+    return (
+        f"A second call in the same process took {r['warm']:.1f} s, so {first:.1f} s of the "
+        f"cold call went to {FIRST_CALL.get(method, 'first-call costs')} and "
+        f"{r['warm']:.1f} s to the computation itself, with the 2 cores shared "
+        f"(load average {os.getloadavg()[0]:.1f} at the end of it)."
+    )
 
 
 def synthetic_states(n: int, dims: int = 512, *, seed: int = 0) -> np.ndarray:
@@ -147,12 +149,20 @@ def projection_figures(times: dict[str, dict], X: np.ndarray, label: str) -> lis
         extra = f", {r['iterations']} iterations" if "iterations" in r else ""
         if method == "umap":
             extra = f"; import umap before it {r['import']:.1f} s (it loads TensorFlow)"
-        figs.append(Figure(
-            "Analyses", f"projection {method.upper() if method != 'tsne' else 't-SNE'} of "
-            f"{n:,} x {X.shape[1]} states, cold", r["cold"], "s", TARGET_SECONDS,
-            higher_is_better=False, source=SOURCES.get(n, "issue 5"), gap=gap_sentence(method, r),
-            note=f"{label}; fresh process; warm {r['warm']:.1f} s{extra}",
-        ))
+        figs.append(
+            Figure(
+                "Analyses",
+                f"projection {method.upper() if method != 'tsne' else 't-SNE'} of "
+                f"{n:,} x {X.shape[1]} states, cold",
+                r["cold"],
+                "s",
+                TARGET_SECONDS,
+                higher_is_better=False,
+                source=SOURCES.get(n, "issue 5"),
+                gap=gap_sentence(method, r),
+                note=f"{label}; fresh process; warm {r['warm']:.1f} s{extra}",
+            )
+        )
     return figs
 
 
@@ -177,8 +187,7 @@ def projection_section(X: np.ndarray, label: str, quality: bool) -> None:
         ("single on the 2-D PCA map", Y, "single"),
         ("ward on the 512-D states", X, "ward"),
     ):
-        seconds, labels = best_of(lambda d=data, k=linkage: cluster(d, n_clusters=20, linkage=k),
-                                  1)
+        seconds, labels = best_of(lambda d=data, k=linkage: cluster(d, n_clusters=20, linkage=k), 1)
         sizes = np.bincount(labels)
         print(f"  cluster {name:<28} {seconds:6.2f} s  (sizes {sizes[:5].tolist()}... {sizes[-1]})")
 
@@ -212,32 +221,43 @@ def quality_section(X: np.ndarray, maps: dict, path: str) -> None:
         )
 
 
-def time_distributions(acts: np.ndarray, cell: np.ndarray | None = None, *,
-                       repeats: int = 3) -> dict[str, float]:
+def time_distributions(
+    acts: np.ndarray, cell: np.ndarray | None = None, *, repeats: int = 3
+) -> dict[str, float]:
     """Best-of seconds of what the Distributions page computes for ``acts`` (and ``cell``)."""
     from lib.analysis import distributions as D
 
     out = {}
     out["histograms h, (-1, 1), 200 bins"], (_, P) = best_of(
-        lambda: D.histograms(acts, bin_width=0.01, value_range=(-1, 1)), repeats)
+        lambda: D.histograms(acts, bin_width=0.01, value_range=(-1, 1)), repeats
+    )
     out["kl_scores (forward, reverse, sum)"], _ = best_of(lambda: D.kl_scores(P), repeats)
     out["dead_neurons"], _ = best_of(lambda: D.dead_neurons(acts), repeats)
     out["mean_abs_per_unit"], _ = best_of(lambda: D.mean_abs_per_unit(acts), repeats)
     if cell is not None:
         out["clip_range c (99th percentile of |c|)"], value_range = best_of(
-            lambda: D.clip_range(cell, bin_width=0.01), repeats)
+            lambda: D.clip_range(cell, bin_width=0.01), repeats
+        )
         out["histograms c over that range"], _ = best_of(
-            lambda: D.histograms(cell, value_range=value_range), repeats)
+            lambda: D.histograms(cell, value_range=value_range), repeats
+        )
     return out
 
 
 def distributions_figures(seconds: dict[str, float], shape: tuple, what: str) -> list[Figure]:
     kl = seconds["histograms h, (-1, 1), 200 bins"] + seconds["kl_scores (forward, reverse, sum)"]
-    return [Figure(
-        "Analyses", f"KL: histograms + KL both ways, {shape[0]:,} x {shape[1]}", kl, "s", None,
-        higher_is_better=False, source="issue 5",
-        note=f"{what}; " + ", ".join(f"{k} {v:.2f} s" for k, v in seconds.items()),
-    )]
+    return [
+        Figure(
+            "Analyses",
+            f"KL: histograms + KL both ways, {shape[0]:,} x {shape[1]}",
+            kl,
+            "s",
+            None,
+            higher_is_better=False,
+            source="issue 5",
+            note=f"{what}; " + ", ".join(f"{k} {v:.2f} s" for k, v in seconds.items()),
+        )
+    ]
 
 
 def synthetic_layer(n_steps: int, n_units: int) -> tuple[np.ndarray, np.ndarray]:

@@ -50,13 +50,19 @@ SOURCE = "issue 9"
 
 def gap_seeds(r: dict) -> str:
     seeds = r["seeds_way"]["tokens_per_s"]
-    text = (f"A predict call took {1000 / seeds:.0f} ms here, so 1,000x needs "
-            f"{1000 * seeds:,.0f} tokens/s and the recorder reached {r['tokens_per_s']:,.0f}; ")
+    text = (
+        f"A predict call took {1000 / seeds:.0f} ms here, so 1,000x needs "
+        f"{1000 * seeds:,.0f} tokens/s and the recorder reached {r['tokens_per_s']:,.0f}; "
+    )
     if r["roofline_tokens_per_s"] < 1000 * seeds:
-        return text + (f"even the matrix products alone (the roofline, "
-                       f"{r['roofline_tokens_per_s']:,.0f} tokens/s) fall short of that.")
-    return text + (f"its roofline would allow {r['roofline_tokens_per_s']:,.0f} tokens/s and "
-                   f"it reached {r['ratio_roofline']:.0%} of that (next row).")
+        return text + (
+            f"even the matrix products alone (the roofline, "
+            f"{r['roofline_tokens_per_s']:,.0f} tokens/s) fall short of that."
+        )
+    return text + (
+        f"its roofline would allow {r['roofline_tokens_per_s']:,.0f} tokens/s and "
+        f"it reached {r['ratio_roofline']:.0%} of that (next row)."
+    )
 
 
 def gap_roofline(r: dict) -> str:
@@ -67,13 +73,15 @@ def gap_roofline(r: dict) -> str:
     elementwise = max(0.0, where["per_step_function"] - where["products_alone"])
     copies = where["step_loop"] - where["per_step_function"]
     outside = where["total"] - where["step_loop"]
-    return (text + f". Of its {where['total']:.1f} s, {elementwise:.1f} s are the per-step gate "
-            f"nonlinearities and cell update (NumPy, one pass per operation; the products "
-            f"take {where['products_alone']:.1f} s), {copies:.1f} s copying each step's "
-            f"signals into their arrays (first touch of the Trace's memory included) and "
-            f"{outside:.1f} s outside the step loop (the input projection of layers above the "
-            "first, Trace assembly, output top-k, lookups). "
-            "Narrow layers make the same per-element work weigh more against smaller products.")
+    return (
+        text + f". Of its {where['total']:.1f} s, {elementwise:.1f} s are the per-step gate "
+        f"nonlinearities and cell update (NumPy, one pass per operation; the products "
+        f"take {where['products_alone']:.1f} s), {copies:.1f} s copying each step's "
+        f"signals into their arrays (first touch of the Trace's memory included) and "
+        f"{outside:.1f} s outside the step loop (the input projection of layers above the "
+        "first, Trace assembly, output top-k, lookups). "
+        "Narrow layers make the same per-element work weigh more against smaller products."
+    )
 
 
 def text_of(n_chars: int) -> str:
@@ -93,14 +101,16 @@ def lm_bundle(cell: str, layers: int, units: int, *, embedding: int = 64):
     spec = ModelSpec(cell=cell, level="char", layers=layers, units=units, embedding=embedding)
     vocab = Vocab.build(list(VOCAB))
     keras.utils.set_random_seed(0)
-    bundle = ModelBundle(model=build(spec, len(vocab)), vocab=vocab, tokenizer=spec.tokenizer,
-                         spec=spec)
+    bundle = ModelBundle(
+        model=build(spec, len(vocab)), vocab=vocab, tokenizer=spec.tokenizer, spec=spec
+    )
     _ = bundle.numpy_weights
     return bundle
 
 
-def roofline(weights, stats: dict, n_tokens: int, *, repeats: int = 3,
-             sample_steps: int = 500) -> dict:
+def roofline(
+    weights, stats: dict, n_tokens: int, *, repeats: int = 3, sample_steps: int = 500
+) -> dict:
     """Seconds of the unavoidable products at the recorder's shape (see the module doc).
 
     The recurrent products are timed on ``sample_steps`` steps (best of ``repeats``, with
@@ -168,8 +178,17 @@ def seeds_way(bundle, ids: np.ndarray, n_tokens: int, *, warmup: int = 3) -> dic
     return {"tokens": n_tokens, "seconds": seconds, "tokens_per_s": n_tokens / seconds}
 
 
-def measure(cell: str, layers: int, units: int, text: str, *, repeats: int = 2,
-            seed_tokens: int = 200, exact_tokens: int = 0, keep_trace: bool = False) -> dict:
+def measure(
+    cell: str,
+    layers: int,
+    units: int,
+    text: str,
+    *,
+    repeats: int = 2,
+    seed_tokens: int = 200,
+    exact_tokens: int = 0,
+    keep_trace: bool = False,
+) -> dict:
     """Every figure of one configuration (see the module docstring)."""
     from lib.record import forward, record
 
@@ -207,15 +226,17 @@ def measure(cell: str, layers: int, units: int, text: str, *, repeats: int = 2,
         }
     result["ratio_roofline"] = result["tokens_per_s"] / result["roofline_tokens_per_s"]
     result["ratio_roofline_recurrent_only"] = (
-        result["tokens_per_s"] / result["roofline_recurrent_only_tokens_per_s"])
+        result["tokens_per_s"] / result["roofline_recurrent_only_tokens_per_s"]
+    )
     if exact_tokens:
         n = min(exact_tokens, T)
         dt, _ = best_of(lambda: forward(bundle.numpy_weights, ids[:n], streams=1), 1)
         fast = record(bundle, text[:n])
         exact = record(bundle, text[:n], streams=1)
         result["exact_path_tokens_per_s"] = n / dt
-        result["max_abs_fast_minus_exact"] = float(max(
-            np.abs(fast.signals[key] - exact.signals[key]).max() for key in exact.signals))
+        result["max_abs_fast_minus_exact"] = float(
+            max(np.abs(fast.signals[key] - exact.signals[key]).max() for key in exact.signals)
+        )
     if keep_trace:
         result["trace"] = trace
     del trace
@@ -268,29 +289,53 @@ def figures(results: list[dict]) -> list[Figure]:
     out = []
     for r in results:
         seeds = r["seeds_way"]
-        out.append(Figure(
-            "Recording", f"{r['model']}: record vs the seeds' way", r["ratio_seeds"], "x",
-            TARGET_SEEDS, source=SOURCE, gap=gap_seeds(r),
-            extra=f"{r['tokens_per_s']:,.0f} vs {seeds['tokens_per_s']:.1f} tokens/s",
-            note=(f"{r['tokens_per_s']:,.0f} vs {seeds['tokens_per_s']:.1f} tokens/s "
-                  f"({1000 / seeds['tokens_per_s']:.0f} ms a predict call, "
-                  f"{seeds['tokens']} tokens)"),
-        ))
+        out.append(
+            Figure(
+                "Recording",
+                f"{r['model']}: record vs the seeds' way",
+                r["ratio_seeds"],
+                "x",
+                TARGET_SEEDS,
+                source=SOURCE,
+                gap=gap_seeds(r),
+                extra=f"{r['tokens_per_s']:,.0f} vs {seeds['tokens_per_s']:.1f} tokens/s",
+                note=(
+                    f"{r['tokens_per_s']:,.0f} vs {seeds['tokens_per_s']:.1f} tokens/s "
+                    f"({1000 / seeds['tokens_per_s']:.0f} ms a predict call, "
+                    f"{seeds['tokens']} tokens)"
+                ),
+            )
+        )
         roof = r["roofline"]
-        out.append(Figure(
-            "Recording", f"{r['model']}: record / matmul roofline", r["ratio_roofline"], "x",
-            TARGET_ROOFLINE, source=SOURCE, gap=gap_roofline(r),
-            extra=f"{r['tokens_per_s']:,.0f} vs {r['roofline_tokens_per_s']:,.0f} tokens/s",
-            note=(f"{r['tokens_per_s']:,.0f} vs {r['roofline_tokens_per_s']:,.0f} tokens/s; "
-                  f"{roof['streams']} streams x {roof['steps']} steps; recurrent products "
-                  f"alone {r['ratio_roofline_recurrent_only']:.2f}"),
-        ))
+        out.append(
+            Figure(
+                "Recording",
+                f"{r['model']}: record / matmul roofline",
+                r["ratio_roofline"],
+                "x",
+                TARGET_ROOFLINE,
+                source=SOURCE,
+                gap=gap_roofline(r),
+                extra=f"{r['tokens_per_s']:,.0f} vs {r['roofline_tokens_per_s']:,.0f} tokens/s",
+                note=(
+                    f"{r['tokens_per_s']:,.0f} vs {r['roofline_tokens_per_s']:,.0f} tokens/s; "
+                    f"{roof['streams']} streams x {roof['steps']} steps; recurrent products "
+                    f"alone {r['ratio_roofline_recurrent_only']:.2f}"
+                ),
+            )
+        )
     return out
 
 
-def run(*, quick: bool = False, tokens: int | None = None, keep_trace: bool = True,
-        exact_tokens: int = 0, with_trained: bool = False,
-        log=print) -> tuple[list[Figure], dict]:
+def run(
+    *,
+    quick: bool = False,
+    tokens: int | None = None,
+    keep_trace: bool = True,
+    exact_tokens: int = 0,
+    with_trained: bool = False,
+    log=print,
+) -> tuple[list[Figure], dict]:
     """All configurations; details include the 1x512 LSTM's Trace when ``keep_trace``.
 
     ``exact_tokens`` > 0 also times the exact path on that many tokens and compares it
@@ -302,12 +347,21 @@ def run(*, quick: bool = False, tokens: int | None = None, keep_trace: bool = Tr
     results = []
     for cell, layers, units in CONFIGS:
         start = time.perf_counter()
-        r = measure(cell, layers, units, text, repeats=1 if quick else 2,
-                    seed_tokens=30 if quick else 60, exact_tokens=exact_tokens,
-                    keep_trace=keep_trace and (cell, layers, units) == CONFIGS[0])
+        r = measure(
+            cell,
+            layers,
+            units,
+            text,
+            repeats=1 if quick else 2,
+            seed_tokens=30 if quick else 60,
+            exact_tokens=exact_tokens,
+            keep_trace=keep_trace and (cell, layers, units) == CONFIGS[0],
+        )
         results.append(r)
-        log(f"  {r['model']}: {r['tokens_per_s']:,.0f} tokens/s, {r['ratio_seeds']:,.0f}x seeds' "
-            f"way, {r['ratio_roofline']:.2f} of roofline ({time.perf_counter() - start:.0f} s)")
+        log(
+            f"  {r['model']}: {r['tokens_per_s']:,.0f} tokens/s, {r['ratio_seeds']:,.0f}x seeds' "
+            f"way, {r['ratio_roofline']:.2f} of roofline ({time.perf_counter() - start:.0f} s)"
+        )
     details = {"text": f"{len(text):,} chars of the Python stdlib source", "models": results}
     if with_trained:
         details["trained"] = trained(text)
@@ -321,12 +375,19 @@ def main() -> None:
     p.add_argument("--exact-tokens", type=int, default=10_000)
     p.add_argument("--no-trained", action="store_true")
     args = p.parse_args()
-    figs, details = run(quick=args.quick, tokens=args.tokens, keep_trace=False,
-                        exact_tokens=args.exact_tokens, with_trained=not args.no_trained)
+    figs, details = run(
+        quick=args.quick,
+        tokens=args.tokens,
+        keep_trace=False,
+        exact_tokens=args.exact_tokens,
+        with_trained=not args.no_trained,
+    )
     for r in details["models"]:
         if "exact_path_tokens_per_s" in r:
-            print(f"  {r['model']}: exact path {r['exact_path_tokens_per_s']:,.0f} tokens/s, "
-                  f"max |fast - exact| {r['max_abs_fast_minus_exact']:.1e}")
+            print(
+                f"  {r['model']}: exact path {r['exact_path_tokens_per_s']:,.0f} tokens/s, "
+                f"max |fast - exact| {r['max_abs_fast_minus_exact']:.1e}"
+            )
     print_figures(figs)
     if details.get("trained"):
         print(f"  trained: {details['trained']}")

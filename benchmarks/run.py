@@ -47,8 +47,13 @@ from benchmarks.common import (  # noqa: E402
 )
 
 SECTIONS = ("record", "analyses", "projection", "training", "pages")
-TITLES = {"record": "Recording", "analyses": "Analyses", "projection": "Projection",
-          "training": "Training", "pages": "Page latency"}
+TITLES = {
+    "record": "Recording",
+    "analyses": "Analyses",
+    "projection": "Projection",
+    "training": "Training",
+    "pages": "Page latency",
+}
 RESULTS = ROOT / "benchmarks" / "results.json"
 MARKDOWN = ROOT / "BENCHMARKS.md"
 QUICK_DIR = ROOT / "benchmarks" / "results"
@@ -90,12 +95,12 @@ def run_analyses(state: dict, quick: bool) -> tuple[list[Figure], dict]:
     what = f"Trace of a 512-unit LSTM (Keras initialisation), {len(tokens):,} chars"
     repeats = 1 if quick else 2
     mask = regex_mask(tokens, " ")
-    figs, rel = analysis_benchmark.run(h, mask, what=f"h of a {what}; feature: space",
-                                       repeats=repeats)
+    figs, rel = analysis_benchmark.run(
+        h, mask, what=f"h of a {what}; feature: space", repeats=repeats
+    )
     seconds = projection_benchmark.time_distributions(h, c, repeats=repeats)
     figs += projection_benchmark.distributions_figures(seconds, h.shape, f"h of a {what}")
-    co_figs, co = coclustering_benchmark.run(c, tokens, what=f"c of a {what}",
-                                             repeats=repeats)
+    co_figs, co = coclustering_benchmark.run(c, tokens, what=f"c of a {what}", repeats=repeats)
     figs += co_figs
     return figs, {"relevance_fourier": rel, "distributions": seconds, **co}
 
@@ -104,8 +109,10 @@ def run_projection(state: dict, quick: bool, all_methods: bool) -> tuple[list[Fi
     from benchmarks import projection_benchmark
 
     # PCA takes under 2 s at either size: only with --all-projections, like t-SNE at 10,000
-    plan = {5_000: ("pca", "tsne", "umap") if all_methods else ("tsne", "umap"),
-            10_000: ("pca", "tsne", "umap") if all_methods else ("umap",)}
+    plan = {
+        5_000: ("pca", "tsne", "umap") if all_methods else ("tsne", "umap"),
+        10_000: ("pca", "tsne", "umap") if all_methods else ("umap",),
+    }
     if quick:
         plan = {2_000: ("pca", "umap")}
     figs, details = [], {}
@@ -151,11 +158,13 @@ def _cell(text: str) -> str:
 def _touch_text(touch: dict | None) -> str:
     if not touch:
         return ""
-    return (f" Before the figures, {touch['gb']:g} GB of fresh memory were written twice "
-            f"({touch['first_seconds']:.1f} s, then {touch['again_seconds']:.1f} s): on a "
-            "freshly booted VM the host backs each page of RAM on its first use, which "
-            "costs ~2.5 s/GB here and would otherwise land on whichever figure first "
-            "needs the memory (the recording of a 100,000-token Trace writes 1.3 GB).")
+    return (
+        f" Before the figures, {touch['gb']:g} GB of fresh memory were written twice "
+        f"({touch['first_seconds']:.1f} s, then {touch['again_seconds']:.1f} s): on a "
+        "freshly booted VM the host backs each page of RAM on its first use, which "
+        "costs ~2.5 s/GB here and would otherwise land on whichever figure first "
+        "needs the memory (the recording of a 100,000-token Trace writes 1.3 GB)."
+    )
 
 
 def markdown(report: dict) -> str:
@@ -187,18 +196,26 @@ def markdown(report: dict) -> str:
         if section.get("date") != m["date"]:
             stamp = f" (measured {section['date']}, load {section['load_average'][0]})"
         if section.get("error"):
-            lines.append(f"| **{TITLES[name]}**{stamp} | failed | | | "
-                         f"{_cell(section['error'].splitlines()[-1])} |")
+            lines.append(
+                f"| **{TITLES[name]}**{stamp} | failed | | | "
+                f"{_cell(section['error'].splitlines()[-1])} |"
+            )
             continue
         lines.append(f"| **{TITLES[name]}**{stamp} | | | | |")
         for f in section["figures"]:
             measured = fmt(f["value"], f["unit"]) + (f" ({f['extra']})" if f["extra"] else "")
-            fig = Figure(**{k: f[k] for k in ("section", "name", "value", "unit", "target",
-                                               "higher_is_better")})
+            fig = Figure(
+                **{
+                    k: f[k]
+                    for k in ("section", "name", "value", "unit", "target", "higher_is_better")
+                }
+            )
             met = {True: "met", False: "**not met**", None: "—"}[f["met"]]
             source = f" ({f['source']})" if f["target"] is not None and f["source"] else ""
-            lines.append(f"| {_cell(f['name'])} | {measured} | {target_text(fig)}{source} | "
-                         f"{met} | {_cell(f.get('gap', ''))} |")
+            lines.append(
+                f"| {_cell(f['name'])} | {measured} | {target_text(fig)}{source} | "
+                f"{met} | {_cell(f.get('gap', ''))} |"
+            )
             if f["note"]:
                 notes.append(f"- {TITLES[name]}, {f['name']}: {f['note']}.")
     lines += ["", "## What was measured", ""] + notes
@@ -217,10 +234,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     for name in SECTIONS:
         parser.add_argument(f"--{name}", action="store_true", help=f"run the {name} section")
-    parser.add_argument("--page", nargs="*", metavar="NAME",
-                        help="with --pages: only these pages (file stems)")
-    parser.add_argument("--all-projections", action="store_true",
-                        help="also PCA, and t-SNE of 10,000 states (slow)")
+    parser.add_argument(
+        "--page", nargs="*", metavar="NAME", help="with --pages: only these pages (file stems)"
+    )
+    parser.add_argument(
+        "--all-projections", action="store_true", help="also PCA, and t-SNE of 10,000 states (slow)"
+    )
     args = parser.parse_args()
     chosen = [name for name in SECTIONS if getattr(args, name)] or list(SECTIONS)
     out_json = QUICK_DIR / "results.json" if args.quick else RESULTS
@@ -266,8 +285,10 @@ def main() -> None:
     out_json.parent.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
     out_md.write_text(markdown(report))
-    log(f"\n{report['seconds'] / 60:.1f} min; wrote {out_json.relative_to(ROOT)} and "
-        f"{out_md.relative_to(ROOT)}")
+    log(
+        f"\n{report['seconds'] / 60:.1f} min; wrote {out_json.relative_to(ROOT)} and "
+        f"{out_md.relative_to(ROOT)}"
+    )
     print(out_md.read_text())
     if failed:
         sys.exit(f"sections that failed: {', '.join(failed)}")

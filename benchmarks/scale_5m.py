@@ -67,8 +67,9 @@ def phase_train(args) -> dict:
     from lib.models import ModelSpec, TrainConfig, train
 
     corpus = load_corpus(f"builtin:python-stdlib-5m@{args.chars}")
-    spec = ModelSpec(cell="lstm", level="char", layers=1, units=args.units, embedding=32,
-                     seq_len=100)
+    spec = ModelSpec(
+        cell="lstm", level="char", layers=1, units=args.units, embedding=32, seq_len=100
+    )
     config = TrainConfig(epochs=1, batch_size=args.batch_size, learning_rate=4e-3)
     steps = []
 
@@ -77,15 +78,26 @@ def phase_train(args) -> dict:
             steps.append(event["step"])
 
     t0 = time.perf_counter()
-    bundle = train(spec, corpus, name="scale-5m", config=config, progress=progress,
-                   root=args.registry, overwrite=True)
+    bundle = train(
+        spec,
+        corpus,
+        name="scale-5m",
+        config=config,
+        progress=progress,
+        root=args.registry,
+        overwrite=True,
+    )
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "steps": max(steps), "batch_size": args.batch_size,
-            "train_tokens": bundle.meta["train_tokens"],
-            "tokens_per_s": bundle.meta["train_tokens"] / seconds,
-            "val_bpc": bundle.meta["metrics"]["val_bpc"],
-            "baseline_bpc": bundle.meta["metrics"]["baseline_bpc"],
-            "model": f"1 x {args.units} LSTM, char level"}
+    return {
+        "seconds": seconds,
+        "steps": max(steps),
+        "batch_size": args.batch_size,
+        "train_tokens": bundle.meta["train_tokens"],
+        "tokens_per_s": bundle.meta["train_tokens"] / seconds,
+        "val_bpc": bundle.meta["metrics"]["val_bpc"],
+        "baseline_bpc": bundle.meta["metrics"]["baseline_bpc"],
+        "model": f"1 x {args.units} LSTM, char level",
+    }
 
 
 def phase_record(args) -> dict:
@@ -99,10 +111,15 @@ def phase_record(args) -> dict:
     trace = record(bundle, corpus.text, dtype="float16", out_dir=args.trace_dir)
     seconds = time.perf_counter() - t0
     on_disk = sum(f.stat().st_size for f in Path(args.trace_dir).iterdir())
-    return {"seconds": seconds, "tokens": len(trace), "tokens_per_s": len(trace) / seconds,
-            "trace_gb_on_disk": on_disk / 1e9, "chunks": trace.meta["record"]["chunks"],
-            "rerun_segments": trace.meta["record"]["rerun_segments"],
-            "float32_in_memory_gb": len(trace) * args.units * 6 * 4 / 1e9}
+    return {
+        "seconds": seconds,
+        "tokens": len(trace),
+        "tokens_per_s": len(trace) / seconds,
+        "trace_gb_on_disk": on_disk / 1e9,
+        "chunks": trace.meta["record"]["chunks"],
+        "rerun_segments": trace.meta["record"]["rerun_segments"],
+        "float32_in_memory_gb": len(trace) * args.units * 6 * 4 / 1e9,
+    }
 
 
 def phase_analyse(args) -> dict:
@@ -125,22 +142,46 @@ def phase_analyse(args) -> dict:
     t0 = time.perf_counter()
     freqs, amps = spectrum(h, remove_mean=True)
     spectrum_s = time.perf_counter() - t0
-    return {"tokens": len(trace), "dtype": str(h.dtype), "storage": trace.storage,
-            "feature_seconds": feature_s, "feature_share": float(mask.mean()),
-            "relevance_seconds": relevance_s, "relevance_peak_rss_gb": rss_relevance,
-            "top_units": np.argsort(-scores)[:5].tolist(), "spectrum_seconds": spectrum_s,
-            "spectrum_shape": list(amps.shape)}
+    return {
+        "tokens": len(trace),
+        "dtype": str(h.dtype),
+        "storage": trace.storage,
+        "feature_seconds": feature_s,
+        "feature_share": float(mask.mean()),
+        "relevance_seconds": relevance_s,
+        "relevance_peak_rss_gb": rss_relevance,
+        "top_units": np.argsort(-scores)[:5].tolist(),
+        "spectrum_seconds": spectrum_s,
+        "spectrum_shape": list(amps.shape),
+    }
 
 
-PHASES = {"corpus": phase_corpus, "train": phase_train, "record": phase_record,
-          "analyse": phase_analyse}
+PHASES = {
+    "corpus": phase_corpus,
+    "train": phase_train,
+    "record": phase_record,
+    "analyse": phase_analyse,
+}
 
 
 def run_phase(name: str, args) -> dict:
     """Run one phase in a fresh process; its result with the process's peak RSS."""
-    cmd = [sys.executable, __file__, "--phase", name, "--chars", str(args.chars), "--units",
-           str(args.units), "--batch-size", str(args.batch_size), "--registry", args.registry,
-           "--trace-dir", args.trace_dir]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--phase",
+        name,
+        "--chars",
+        str(args.chars),
+        "--units",
+        str(args.units),
+        "--batch-size",
+        str(args.batch_size),
+        "--registry",
+        args.registry,
+        "--trace-dir",
+        args.trace_dir,
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     t0 = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -169,8 +210,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="rnn-lens-scale-"))
     args.registry = str(work / "models")
     args.trace_dir = args.keep or str(work / "trace")
-    report = {"chars": args.chars, "units": args.units, "load_average": os.getloadavg(),
-              "started": time.strftime("%Y-%m-%d %H:%M:%S"), "phases": {}}
+    report = {
+        "chars": args.chars,
+        "units": args.units,
+        "load_average": os.getloadavg(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "phases": {},
+    }
     try:
         for name in PHASES:
             print(f"{name} ...", file=sys.stderr, flush=True)

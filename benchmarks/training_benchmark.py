@@ -34,11 +34,13 @@ def gap_sentence(details: dict) -> str:
     app, bare = details["app_seconds"], details["bare_seconds"]
     hooks = details["app_hooks"][app.index(min(app))]
     own = hooks["save"] + hooks["generate"]
-    return (f"The best app run took {min(app) - min(bare):.1f} s longer than the best bare fit; "
-            f"saving after each epoch and the samples took {own:.1f} s of it. The rest is inside "
-            "model.fit (the app's per-batch progress callback included), whose time alone "
-            f"varied by {max(bare) - min(bare):.1f} s between the bare runs: on a busy machine "
-            "a few seconds' difference is within the noise of these short runs.")
+    return (
+        f"The best app run took {min(app) - min(bare):.1f} s longer than the best bare fit; "
+        f"saving after each epoch and the samples took {own:.1f} s of it. The rest is inside "
+        "model.fit (the app's per-batch progress callback included), whose time alone "
+        f"varied by {max(bare) - min(bare):.1f} s between the bare runs: on a busy machine "
+        "a few seconds' difference is within the noise of these short runs."
+    )
 
 
 def setup(n_chars: int, epochs: int):
@@ -61,8 +63,15 @@ def app_loop(corpus, spec, config, root: str) -> tuple[float, dict]:
     records: list[dict] = []
     with Spent((lib.models, "save"), (lib.generate, "generate")) as spent:
         start = time.perf_counter()
-        train(spec, corpus, name="bench-train", config=config, progress=records.append,
-              root=root, overwrite=True)
+        train(
+            spec,
+            corpus,
+            name="bench-train",
+            config=config,
+            progress=records.append,
+            root=root,
+            overwrite=True,
+        )
         seconds = time.perf_counter() - start
     if not any(r["kind"] == "epoch" for r in records):
         raise RuntimeError("the training loop reported no epoch")
@@ -82,13 +91,26 @@ def bare_fit(corpus, spec, config) -> tuple[float, int]:
     keras.utils.set_random_seed(config.seed)
     model = build(spec, len(data.vocab))
     compile_model(model, config)
-    model.fit(x, y, batch_size=config.batch_size, epochs=config.epochs,
-              validation_data=(vx, vy), shuffle=True, verbose=0)
+    model.fit(
+        x,
+        y,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        validation_data=(vx, vy),
+        shuffle=True,
+        verbose=0,
+    )
     return time.perf_counter() - start, int(x.size)
 
 
-def run(*, quick: bool = False, n_chars: int | None = None, epochs: int | None = None,
-        rounds: int | None = None, log=print) -> tuple[list[Figure], dict]:
+def run(
+    *,
+    quick: bool = False,
+    n_chars: int | None = None,
+    epochs: int | None = None,
+    rounds: int | None = None,
+    log=print,
+) -> tuple[list[Figure], dict]:
     n_chars = n_chars or (60_000 if quick else 200_000)
     epochs = epochs or (1 if quick else 2)
     rounds = rounds or (1 if quick else 2)
@@ -101,8 +123,10 @@ def run(*, quick: bool = False, n_chars: int | None = None, epochs: int | None =
             app_seconds, spent = app_loop(corpus, spec, config, root)
             app_times.append(app_seconds)
             hooks.append(spent)
-            log(f"  bare fit {bare_seconds:.1f} s, app loop {app_seconds:.1f} s (saving "
-                f"{spent['save']:.1f} s, samples {spent['generate']:.1f} s)")
+            log(
+                f"  bare fit {bare_seconds:.1f} s, app loop {app_seconds:.1f} s (saving "
+                f"{spent['save']:.1f} s, samples {spent['generate']:.1f} s)"
+            )
     trained = tokens * epochs  # windows x seq_len tokens per epoch
     app, bare = trained / min(app_times), trained / min(bare_times)
     details = {
@@ -119,10 +143,18 @@ def run(*, quick: bool = False, n_chars: int | None = None, epochs: int | None =
         "bare_tokens_per_s": bare,
     }
     fig = Figure(
-        "Training", f"{spec.describe()}: app loop / bare model.fit", app / bare, "x", TARGET,
-        source="issue 9", gap=gap_sentence(details), extra=f"{app:,.0f} vs {bare:,.0f} tokens/s",
-        note=(f"{epochs} epochs of {tokens:,} tokens, "
-              f"batch {config.batch_size}, best of {rounds} alternated runs"),
+        "Training",
+        f"{spec.describe()}: app loop / bare model.fit",
+        app / bare,
+        "x",
+        TARGET,
+        source="issue 9",
+        gap=gap_sentence(details),
+        extra=f"{app:,.0f} vs {bare:,.0f} tokens/s",
+        note=(
+            f"{epochs} epochs of {tokens:,} tokens, "
+            f"batch {config.batch_size}, best of {rounds} alternated runs"
+        ),
     )
     return [fig], details
 
@@ -134,8 +166,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=None)
     p.add_argument("--quick", action="store_true")
     args = p.parse_args()
-    figs, details = run(quick=args.quick, n_chars=args.chars, epochs=args.epochs,
-                        rounds=args.rounds)
+    figs, details = run(
+        quick=args.quick, n_chars=args.chars, epochs=args.epochs, rounds=args.rounds
+    )
     print_figures(figs)
     print(f"  {details}")
 

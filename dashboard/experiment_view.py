@@ -28,21 +28,56 @@ from lib.registry import RegistryError, list_groups, models_root
 P = "train.exp."  # widget keys; the "train." prefix keeps them across pages
 KINDS = ("search", "sweep")
 LR_GRID = [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 1e-1]
-SWEEP_DEFAULTS = {"dropout": "0:0.8:0.1", "units": "32, 64, 128, 256", "seed": "0, 1, 2",
-                  "learning_rate": "0.001, 0.003, 0.01", "batch_size": "16, 32, 64",
-                  "layers": "1, 2, 3", "embedding": "16, 32, 64"}
+SWEEP_DEFAULTS = {
+    "dropout": "0:0.8:0.1",
+    "units": "32, 64, 128, 256",
+    "seed": "0, 1, 2",
+    "learning_rate": "0.001, 0.003, 0.01",
+    "batch_size": "16, 32, 64",
+    "layers": "1, 2, 3",
+    "embedding": "16, 32, 64",
+}
 DEFAULTS = {
-    "kind": "Random search", "level": "char", "mode": "keep-space", "embedding": 32,
-    "seq_len": 100, "optimizer": "adam", "max_tokens": 200_000,
+    "kind": "Random search",
+    "level": "char",
+    "mode": "keep-space",
+    "embedding": 32,
+    "seq_len": 100,
+    "optimizer": "adam",
+    "max_tokens": 200_000,
     # search ranges and plan
-    "cells": ["lstm"], "layers": (1, 1), "units": (64, 256), "units_step": 32,
-    "lr_lo": 1e-3, "lr_hi": 1e-2, "batch": (32, 128), "batch_step": 32, "dropout": (0.0, 0.3),
-    "trials": 6, "max_epochs": 3, "patience": 1, "metric": "val_loss", "seed": 0,
-    "fine": False, "fine_trials": 4, "fine_top": 3, "keep_top": 0, "name": "",
+    "cells": ["lstm"],
+    "layers": (1, 1),
+    "units": (64, 256),
+    "units_step": 32,
+    "lr_lo": 1e-3,
+    "lr_hi": 1e-2,
+    "batch": (32, 128),
+    "batch_step": 32,
+    "dropout": (0.0, 0.3),
+    "trials": 6,
+    "max_epochs": 3,
+    "patience": 1,
+    "metric": "val_loss",
+    "seed": 0,
+    "fine": False,
+    "fine_trials": 4,
+    "fine_top": 3,
+    "keep_top": 0,
+    "name": "",
     # sweep
-    "s_cell": "lstm", "s_layers": 1, "s_units": 128, "s_dropout": 0.0, "s_lr": 3e-3,
-    "s_batch": 32, "s_epochs": 5, "s_patience": 0, "setting": "dropout",
-    "values": SWEEP_DEFAULTS["dropout"], "vary_seed": False, "group": "",
+    "s_cell": "lstm",
+    "s_layers": 1,
+    "s_units": 128,
+    "s_dropout": 0.0,
+    "s_lr": 3e-3,
+    "s_batch": 32,
+    "s_epochs": 5,
+    "s_patience": 0,
+    "setting": "dropout",
+    "values": SWEEP_DEFAULTS["dropout"],
+    "vary_seed": False,
+    "group": "",
     # results
     "rank_by": "val_loss",
 }
@@ -75,13 +110,29 @@ def _work(kind: str, run, n_trials: int, max_epochs: int):
     return work
 
 
-def _launch(owner: str, kind: str, name: str, spec: ModelSpec, corpus, config: TrainConfig,
-            n_trials: int, max_epochs: int, run) -> None:
-    job = jobs.Job(id=uuid.uuid4().hex[:8], owner=owner, name=name, spec=spec,
-                   config=dataclasses.replace(config, epochs=n_trials), corpus=corpus,
-                   root=str(models_root()), kind=kind,
-                   work=_work(kind, run, n_trials, max_epochs),
-                   detail={"experiment": name, "n_trials": n_trials})
+def _launch(
+    owner: str,
+    kind: str,
+    name: str,
+    spec: ModelSpec,
+    corpus,
+    config: TrainConfig,
+    n_trials: int,
+    max_epochs: int,
+    run,
+) -> None:
+    job = jobs.Job(
+        id=uuid.uuid4().hex[:8],
+        owner=owner,
+        name=name,
+        spec=spec,
+        config=dataclasses.replace(config, epochs=n_trials),
+        corpus=corpus,
+        root=str(models_root()),
+        kind=kind,
+        work=_work(kind, run, n_trials, max_epochs),
+        detail={"experiment": name, "n_trials": n_trials},
+    )
     jobs.launch(job)  # no data copy: an interrupted experiment is started again, not resumed
     # shown in the results as soon as its job has written its record (a moment later)
     st.session_state[P + "pending"] = name
@@ -96,28 +147,53 @@ def _architecture() -> tuple[ModelSpec, TrainConfig, object]:
     if corpus is not None:
         st.caption(f"{md(corpus.name)}: {len(corpus.text):,} characters.")
     c1, c2, c3, c4 = st.columns(4)
-    level = c1.selectbox("Level", ["char", "word"], key=P + "level",
-                         help="Characters or words as tokens.")
-    mode = c1.selectbox("Word tokens", ["keep-space", "words"], key=P + "mode",
-                        disabled=level == "char",
-                        format_func={"keep-space": "words, spaces and newlines",
-                                     "words": "words and punctuation only"}.get,
-                        help="Seed 000 keeps spaces and newlines as tokens.")
-    embedding = c2.number_input("Embedding", 1, 512, key=P + "embedding",
-                                help="Size of the token vectors (the same in every trial).")
-    seq_len = c2.number_input("Sequence length", 2, 1000, key=P + "seq_len",
-                              help="Tokens per training window.")
-    optimizer = c3.selectbox("Optimizer", ["adam", "rmsprop"], key=P + "optimizer",
-                             help="Seed 000 used RMSprop.")
-    max_tokens = c4.number_input("Use the first N tokens (0 = all)", 0, 50_000_000,
-                                 step=50_000, key=P + "max_tokens",
-                                 help="Keep trials quick: every trial trains on this text.")
-    spec = ModelSpec(level=level, tokenizer_mode=mode, embedding=int(embedding),
-                     seq_len=int(seq_len))
+    level = c1.selectbox(
+        "Level", ["char", "word"], key=P + "level", help="Characters or words as tokens."
+    )
+    mode = c1.selectbox(
+        "Word tokens",
+        ["keep-space", "words"],
+        key=P + "mode",
+        disabled=level == "char",
+        format_func={
+            "keep-space": "words, spaces and newlines",
+            "words": "words and punctuation only",
+        }.get,
+        help="Seed 000 keeps spaces and newlines as tokens.",
+    )
+    embedding = c2.number_input(
+        "Embedding",
+        1,
+        512,
+        key=P + "embedding",
+        help="Size of the token vectors (the same in every trial).",
+    )
+    seq_len = c2.number_input(
+        "Sequence length", 2, 1000, key=P + "seq_len", help="Tokens per training window."
+    )
+    optimizer = c3.selectbox(
+        "Optimizer", ["adam", "rmsprop"], key=P + "optimizer", help="Seed 000 used RMSprop."
+    )
+    max_tokens = c4.number_input(
+        "Use the first N tokens (0 = all)",
+        0,
+        50_000_000,
+        step=50_000,
+        key=P + "max_tokens",
+        help="Keep trials quick: every trial trains on this text.",
+    )
+    spec = ModelSpec(
+        level=level, tokenizer_mode=mode, embedding=int(embedding), seq_len=int(seq_len)
+    )
     config = TrainConfig(optimizer=optimizer, max_tokens=int(max_tokens) or None)
-    path, freeze = pretrained_picker("train.exp", level=level, embedding=int(embedding),
-                                     corpus=corpus, spec=spec,
-                                     config_key=(1, None, config.max_tokens))
+    path, freeze = pretrained_picker(
+        "train.exp",
+        level=level,
+        embedding=int(embedding),
+        corpus=corpus,
+        spec=spec,
+        config_key=(1, None, config.max_tokens),
+    )
     if path:
         config = dataclasses.replace(config, embedding_file=path, freeze_embedding=freeze)
     return spec, config, corpus
@@ -126,78 +202,175 @@ def _architecture() -> tuple[ModelSpec, TrainConfig, object]:
 def _search_form(owner: str, spec: ModelSpec, config: TrainConfig, corpus) -> None:
     st.markdown("**Ranges** (each trial draws one value of each)")
     c1, c2, c3 = st.columns(3)
-    cells = c1.multiselect("Cells", ["lstm", "gru", "rnn"], key=P + "cells",
-                           format_func={"lstm": "LSTM", "gru": "GRU", "rnn": "vanilla RNN"}.get,
-                           help="Each trial picks one of these cells at random.")
+    cells = c1.multiselect(
+        "Cells",
+        ["lstm", "gru", "rnn"],
+        key=P + "cells",
+        format_func={"lstm": "LSTM", "gru": "GRU", "rnn": "vanilla RNN"}.get,
+        help="Each trial picks one of these cells at random.",
+    )
     layers = c1.slider("Layers", 1, 3, key=P + "layers", help="Stacked recurrent layers.")
-    units = c2.slider("Units", 8, 1024, step=8, key=P + "units",
-                      help="Neurons per layer, drawn from low, low + step, ... (seed 000: 32n).")
-    units_step = c2.number_input("Units step", 1, 512, key=P + "units_step",
-                                 help="Grid step of the units.")
-    lr_lo = c3.select_slider("Learning rate from", LR_GRID, key=P + "lr_lo",
-                             format_func=lambda v: f"{v:g}",
-                             help="Drawn log-uniformly between the two, rounded to one digit "
-                                  "(seed 000: n x 10^m).")
-    lr_hi = c3.select_slider("to", LR_GRID, key=P + "lr_hi", format_func=lambda v: f"{v:g}",
-                             help="The highest learning rate a trial may draw.")
-    dropout = c3.slider("Dropout", 0.0, 0.8, step=0.01, key=P + "dropout",
-                        help="Drawn uniformly, rounded to 0.01 (seed 000: 0.10 to 0.40).")
+    units = c2.slider(
+        "Units",
+        8,
+        1024,
+        step=8,
+        key=P + "units",
+        help="Neurons per layer, drawn from low, low + step, ... (seed 000: 32n).",
+    )
+    units_step = c2.number_input(
+        "Units step", 1, 512, key=P + "units_step", help="Grid step of the units."
+    )
+    lr_lo = c3.select_slider(
+        "Learning rate from",
+        LR_GRID,
+        key=P + "lr_lo",
+        format_func=lambda v: f"{v:g}",
+        help="Drawn log-uniformly between the two, rounded to one digit (seed 000: n x 10^m).",
+    )
+    lr_hi = c3.select_slider(
+        "to",
+        LR_GRID,
+        key=P + "lr_hi",
+        format_func=lambda v: f"{v:g}",
+        help="The highest learning rate a trial may draw.",
+    )
+    dropout = c3.slider(
+        "Dropout",
+        0.0,
+        0.8,
+        step=0.01,
+        key=P + "dropout",
+        help="Drawn uniformly, rounded to 0.01 (seed 000: 0.10 to 0.40).",
+    )
     d1, d2 = st.columns([2, 1])
-    batch = d1.slider("Batch size", 8, 512, step=8, key=P + "batch",
-                      help="Windows per step, drawn from low, low + step, ...")
-    batch_step = d2.number_input("Batch step", 1, 256, key=P + "batch_step",
-                                 help="Grid step of the batch size.")
+    batch = d1.slider(
+        "Batch size",
+        8,
+        512,
+        step=8,
+        key=P + "batch",
+        help="Windows per step, drawn from low, low + step, ...",
+    )
+    batch_step = d2.number_input(
+        "Batch step", 1, 256, key=P + "batch_step", help="Grid step of the batch size."
+    )
     st.markdown("**Plan**")
     e1, e2, e3, e4 = st.columns(4)
-    trials = e1.number_input("Trials", 1, 200, key=P + "trials", help="Random configurations "
-                             f"to train (this server allows {limits.limits().max_trials}).")
-    max_epochs = e2.number_input("Max epochs per trial", 1, 100, key=P + "max_epochs",
-                                 help="Seed 000's coarse search: at most 3.")
-    patience = e3.number_input("Early stopping patience", 0, 20, key=P + "patience",
-                               help="Stop a trial after this many epochs without a lower "
-                                    "validation loss (0 = off); its best epoch is kept.")
-    metrics = ["val_loss", "val_accuracy", "val_bpc" if spec.level == "char"
-               else "val_perplexity"]
+    trials = e1.number_input(
+        "Trials",
+        1,
+        200,
+        key=P + "trials",
+        help=f"Random configurations to train (this server allows {limits.limits().max_trials}).",
+    )
+    max_epochs = e2.number_input(
+        "Max epochs per trial",
+        1,
+        100,
+        key=P + "max_epochs",
+        help="Seed 000's coarse search: at most 3.",
+    )
+    patience = e3.number_input(
+        "Early stopping patience",
+        0,
+        20,
+        key=P + "patience",
+        help="Stop a trial after this many epochs without a lower "
+        "validation loss (0 = off); its best epoch is kept.",
+    )
+    metrics = ["val_loss", "val_accuracy", "val_bpc" if spec.level == "char" else "val_perplexity"]
     if st.session_state[P + "metric"] not in metrics:
         st.session_state[P + "metric"] = "val_loss"
-    metric = e4.selectbox("Rank by", metrics, key=P + "metric",
-                          help="Seed 000 ranked by validation accuracy; the loss is smoother.")
+    metric = e4.selectbox(
+        "Rank by",
+        metrics,
+        key=P + "metric",
+        help="Seed 000 ranked by validation accuracy; the loss is smoother.",
+    )
     f1, f2, f3, f4, f5 = st.columns(5)
-    seed = f1.number_input("Seed", 0, 2**31 - 1, key=P + "seed",
-                           help="Draws every trial's settings and its own training seed.")
-    fine = f2.toggle("Coarse then fine", key=P + "fine",
-                     help="After the trials above, narrow the ranges around the best and run "
-                          "more trials on a finer grid (seed 000's two stages).")
-    fine_trials = f3.number_input("Fine trials", 1, 200, key=P + "fine_trials", disabled=not fine,
-                                  help="Trials in the narrowed ranges.")
-    fine_top = f4.number_input("Narrow around the best", 1, 20, key=P + "fine_top",
-                               disabled=not fine, help="How many best coarse trials the "
-                                                       "fine ranges span.")
-    keep_top = f5.number_input("Keep the best as models", 0, 10, key=P + "keep_top",
-                               help="Copy this many best trials into the model picker when "
-                                    "the search ends (you can also keep any trial below).")
+    seed = f1.number_input(
+        "Seed",
+        0,
+        2**31 - 1,
+        key=P + "seed",
+        help="Draws every trial's settings and its own training seed.",
+    )
+    fine = f2.toggle(
+        "Coarse then fine",
+        key=P + "fine",
+        help="After the trials above, narrow the ranges around the best and run "
+        "more trials on a finer grid (seed 000's two stages).",
+    )
+    fine_trials = f3.number_input(
+        "Fine trials",
+        1,
+        200,
+        key=P + "fine_trials",
+        disabled=not fine,
+        help="Trials in the narrowed ranges.",
+    )
+    fine_top = f4.number_input(
+        "Narrow around the best",
+        1,
+        20,
+        key=P + "fine_top",
+        disabled=not fine,
+        help="How many best coarse trials the fine ranges span.",
+    )
+    keep_top = f5.number_input(
+        "Keep the best as models",
+        0,
+        10,
+        key=P + "keep_top",
+        help="Copy this many best trials into the model picker when "
+        "the search ends (you can also keep any trial below).",
+    )
     auto = f"search-{time.strftime('%m%d-%H%M%S')}"
-    name = st.text_input("Experiment name", key=P + "name", placeholder=auto,
-                         help="Letters, digits, - and _; kept models are named after it.")
+    name = st.text_input(
+        "Experiment name",
+        key=P + "name",
+        placeholder=auto,
+        help="Letters, digits, - and _; kept models are named after it.",
+    )
     name = name.strip() or auto
-    if st.button("Start the search", type="primary", disabled=corpus is None,
-                 key="btn.exp.search", help="Runs in the background; trials appear below."):
+    if st.button(
+        "Start the search",
+        type="primary",
+        disabled=corpus is None,
+        key="btn.exp.search",
+        help="Runs in the background; trials appear below.",
+    ):
         try:
-            space = X.SearchSpace(cells=tuple(cells), layers=tuple(layers), units=tuple(units),
-                                  units_step=int(units_step), learning_rate=(lr_lo, lr_hi),
-                                  batch_size=tuple(batch), batch_step=int(batch_step),
-                                  dropout=tuple(dropout))
-            plan = X.SearchPlan(space=space, n_trials=int(trials), max_epochs=int(max_epochs),
-                                patience=int(patience), metric=metric, seed=int(seed),
-                                fine_trials=int(fine_trials) if fine else 0,
-                                fine_top=int(fine_top), keep_top=int(keep_top))
+            space = X.SearchSpace(
+                cells=tuple(cells),
+                layers=tuple(layers),
+                units=tuple(units),
+                units_step=int(units_step),
+                learning_rate=(lr_lo, lr_hi),
+                batch_size=tuple(batch),
+                batch_step=int(batch_step),
+                dropout=tuple(dropout),
+            )
+            plan = X.SearchPlan(
+                space=space,
+                n_trials=int(trials),
+                max_epochs=int(max_epochs),
+                patience=int(patience),
+                metric=metric,
+                seed=int(seed),
+                fine_trials=int(fine_trials) if fine else 0,
+                fine_top=int(fine_top),
+                keep_top=int(keep_top),
+            )
             X.check_search(spec, corpus, config, plan, name)
 
             def run(**kw):
                 return X.run_search(spec, corpus, config, plan, name=name, **kw)
 
-            _launch(owner, "search", name, spec, corpus, config, plan.total_trials,
-                    plan.max_epochs, run)
+            _launch(
+                owner, "search", name, spec, corpus, config, plan.total_trials, plan.max_epochs, run
+            )
         except ValueError as e:
             st.error(f"Not started: {md(str(e))}")
 
@@ -205,50 +378,96 @@ def _search_form(owner: str, spec: ModelSpec, config: TrainConfig, corpus) -> No
 def _sweep_form(owner: str, spec: ModelSpec, config: TrainConfig, corpus) -> None:
     st.markdown("**Architecture** (the same for every member except the swept setting)")
     c1, c2, c3, c4 = st.columns(4)
-    cell = c1.selectbox("Cell", ["lstm", "gru", "rnn"], key=P + "s_cell",
-                        format_func={"lstm": "LSTM", "gru": "GRU", "rnn": "vanilla RNN"}.get,
-                        help="The recurrent cell.")
+    cell = c1.selectbox(
+        "Cell",
+        ["lstm", "gru", "rnn"],
+        key=P + "s_cell",
+        format_func={"lstm": "LSTM", "gru": "GRU", "rnn": "vanilla RNN"}.get,
+        help="The recurrent cell.",
+    )
     layers = c1.number_input("Layers", 1, 3, key=P + "s_layers", help="Stacked layers.")
-    units = c2.number_input("Units", 1, 1024, step=32, key=P + "s_units",
-                            help="Neurons per layer.")
-    dropout = c2.slider("Dropout", 0.0, 0.8, step=0.05, key=P + "s_dropout",
-                        help="Between layers, while training.")
-    lr = c3.number_input("Learning rate", 1e-5, 1.0, format="%.4f", key=P + "s_lr",
-                         help="Step size of the optimizer.")
+    units = c2.number_input("Units", 1, 1024, step=32, key=P + "s_units", help="Neurons per layer.")
+    dropout = c2.slider(
+        "Dropout", 0.0, 0.8, step=0.05, key=P + "s_dropout", help="Between layers, while training."
+    )
+    lr = c3.number_input(
+        "Learning rate",
+        1e-5,
+        1.0,
+        format="%.4f",
+        key=P + "s_lr",
+        help="Step size of the optimizer.",
+    )
     batch = c3.number_input("Batch size", 1, 1024, key=P + "s_batch", help="Windows per step.")
     epochs = c4.number_input("Epochs", 1, 200, key=P + "s_epochs", help="Per member.")
-    patience = c4.number_input("Early stopping patience", 0, 20, key=P + "s_patience",
-                               help="0 = off; else stop after this many epochs without a "
-                                    "lower validation loss and keep the best epoch.")
+    patience = c4.number_input(
+        "Early stopping patience",
+        0,
+        20,
+        key=P + "s_patience",
+        help="0 = off; else stop after this many epochs without a "
+        "lower validation loss and keep the best epoch.",
+    )
     d1, d2, d3 = st.columns([1, 2, 1])
-    setting = d1.selectbox("Sweep over", list(X.SWEEPABLE), key=P + "setting",
-                           on_change=_default_values,
-                           help="Seed 001 trained nine LSTMs at dropout 0 to 0.8.")
-    values_text = d2.text_input("Values", key=P + "values",
-                                help="Comma-separated, or start:stop:step (stop included).")
-    vary_seed = d3.checkbox("Also vary the seed", key=P + "vary_seed",
-                            disabled=setting == "seed",
-                            help="Member i trains with seed + i (seed 001's models differ in "
-                                 "seed and dropout).")
+    setting = d1.selectbox(
+        "Sweep over",
+        list(X.SWEEPABLE),
+        key=P + "setting",
+        on_change=_default_values,
+        help="Seed 001 trained nine LSTMs at dropout 0 to 0.8.",
+    )
+    values_text = d2.text_input(
+        "Values", key=P + "values", help="Comma-separated, or start:stop:step (stop included)."
+    )
+    vary_seed = d3.checkbox(
+        "Also vary the seed",
+        key=P + "vary_seed",
+        disabled=setting == "seed",
+        help="Member i trains with seed + i (seed 001's models differ in seed and dropout).",
+    )
     auto = f"sweep-{time.strftime('%m%d-%H%M')}"
-    group = st.text_input("Group name", key=P + "group", placeholder=auto,
-                          help="Members are named <group>-<setting>-<value>.")
+    group = st.text_input(
+        "Group name",
+        key=P + "group",
+        placeholder=auto,
+        help="Members are named <group>-<setting>-<value>.",
+    )
     group = group.strip() or auto
-    if st.button("Start the sweep", type="primary", disabled=corpus is None,
-                 key="btn.exp.sweep", help="Trains every member in turn in the background."):
+    if st.button(
+        "Start the sweep",
+        type="primary",
+        disabled=corpus is None,
+        key="btn.exp.sweep",
+        help="Trains every member in turn in the background.",
+    ):
         try:
             values = X.parse_values(values_text, setting)
-            base = dataclasses.replace(spec, cell=cell, layers=int(layers), units=int(units),
-                                       dropout=float(dropout))
-            conf = dataclasses.replace(config, learning_rate=float(lr), batch_size=int(batch),
-                                       epochs=int(epochs), early_stopping=int(patience),
-                                       keep_best=bool(patience))
-            X.check_sweep(base, corpus, conf, group=group, setting=setting, values=values,
-                          vary_seed=vary_seed)
+            base = dataclasses.replace(
+                spec, cell=cell, layers=int(layers), units=int(units), dropout=float(dropout)
+            )
+            conf = dataclasses.replace(
+                config,
+                learning_rate=float(lr),
+                batch_size=int(batch),
+                epochs=int(epochs),
+                early_stopping=int(patience),
+                keep_best=bool(patience),
+            )
+            X.check_sweep(
+                base, corpus, conf, group=group, setting=setting, values=values, vary_seed=vary_seed
+            )
 
             def run(**kw):
-                return X.run_sweep(base, corpus, conf, group=group, setting=setting,
-                                   values=values, vary_seed=vary_seed, **kw)
+                return X.run_sweep(
+                    base,
+                    corpus,
+                    conf,
+                    group=group,
+                    setting=setting,
+                    values=values,
+                    vary_seed=vary_seed,
+                    **kw,
+                )
 
             _launch(owner, "sweep", group, base, corpus, conf, len(values), int(epochs), run)
         except ValueError as e:
@@ -266,8 +485,10 @@ def _keep(experiment: str) -> None:
     trial, name = st.session_state[P + "keep_trial"], st.session_state[P + "keep_name"].strip()
     try:
         X.keep_trial(experiment, int(trial), name or f"{experiment}-trial-{trial}")
-        st.session_state[P + "message"] = ("success", f"Kept trial {trial} as model "
-                                           f"{name or f'{experiment}-trial-{trial}'}.")
+        st.session_state[P + "message"] = (
+            "success",
+            f"Kept trial {trial} as model {name or f'{experiment}-trial-{trial}'}.",
+        )
     except (RegistryError, X.ExperimentError) as e:
         st.session_state[P + "message"] = ("error", f"Not kept: {e}")
 
@@ -275,8 +496,10 @@ def _keep(experiment: str) -> None:
 def _delete(experiment: str) -> None:
     try:
         X.delete_experiment(experiment)
-        st.session_state[P + "message"] = ("success", f"Deleted experiment {experiment} (kept "
-                                           "models stay).")
+        st.session_state[P + "message"] = (
+            "success",
+            f"Deleted experiment {experiment} (kept models stay).",
+        )
     except X.ExperimentError as e:
         st.session_state[P + "message"] = ("error", str(e))
 
@@ -308,55 +531,92 @@ def _results_panel(owner: str) -> None:
         st.session_state[P + "view"] = names[0]
     st.subheader("Results")
     by_name = {e["name"]: e for e in experiments}
-    name = st.selectbox("Experiment", names, key=P + "view",
-                        format_func=lambda n: f"{n} ({by_name[n]['kind']}, "
-                                              f"{by_name[n]['status']})",
-                        help="Searches and sweeps of this server, newest first.")
+    name = st.selectbox(
+        "Experiment",
+        names,
+        key=P + "view",
+        format_func=lambda n: f"{n} ({by_name[n]['kind']}, {by_name[n]['status']})",
+        help="Searches and sweeps of this server, newest first.",
+    )
     data = by_name[name]
     job = next((j for j in jobs.jobs() if j.kind in KINDS and j.name == name and j.active), None)
     rows, metric = data["rows"], data.get("metric", "val_loss")
     done = [r for r in rows if r["status"] in ("done", "stopped", "failed")]
     if job is not None:
-        st.progress(job.fraction, text=f"{len(done)} of {len(rows)} trials finished · trial "
-                    f"{job.detail.get('trial', 1)} running")
+        st.progress(
+            job.fraction,
+            text=f"{len(done)} of {len(rows)} trials finished · trial "
+            f"{job.detail.get('trial', 1)} running",
+        )
         if job.owner == owner and job.status == "running":
-            st.button("Stop", key=f"stop.{job.id}", on_click=job.stop,
-                      help="End the running trial after its current batch (its finished "
-                           "epochs count) and skip the rest.")
+            st.button(
+                "Stop",
+                key=f"stop.{job.id}",
+                on_click=job.stop,
+                help="End the running trial after its current batch (its finished "
+                "epochs count) and skip the rest.",
+            )
     elif data["status"] == "running":
-        st.warning("This experiment's job is not running any more (the server stopped?); its "
-                   "finished trials are below. Start it again under a new name to continue.")
+        st.warning(
+            "This experiment's job is not running any more (the server stopped?); its "
+            "finished trials are below. Start it again under a new name to continue."
+        )
     for note in data.get("notes", []):
         st.info(md(note))
     metrics = [m for m in X.METRICS if any(m in r for r in rows)] or ["val_loss"]
     if st.session_state.get(P + "rank_by") not in metrics:
         st.session_state[P + "rank_by"] = metric if metric in metrics else metrics[0]
-    rank_by = st.selectbox("Rank by", metrics, key=P + "rank_by",
-                           help="The table's order (click a column header to sort by it).")
+    rank_by = st.selectbox(
+        "Rank by",
+        metrics,
+        key=P + "rank_by",
+        help="The table's order (click a column header to sort by it).",
+    )
     table = _table(data, rank_by)
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"learning_rate": st.column_config.NumberColumn(format="%.0e"),
-                                **{m: st.column_config.NumberColumn(format="%.4f")
-                                   for m in X.METRICS}})
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "learning_rate": st.column_config.NumberColumn(format="%.0e"),
+            **{m: st.column_config.NumberColumn(format="%.4f") for m in X.METRICS},
+        },
+    )
     finished = table[table["status"] == "done"] if "status" in table else table.iloc[:0]
     if not finished.empty and rank_by in finished:
-        params = ["value"] if data["kind"] == "sweep" else [
-            p for p in X.PARAMS if p in finished and finished[p].nunique() > 1] or ["units"]
-        st.altair_chart(charts.metric_vs_params(
-            finished.assign(stage=finished["stage"].astype(str)), metric=rank_by,
-            params=params), width="stretch")
+        params = (
+            ["value"]
+            if data["kind"] == "sweep"
+            else [p for p in X.PARAMS if p in finished and finished[p].nunique() > 1] or ["units"]
+        )
+        st.altair_chart(
+            charts.metric_vs_params(
+                finished.assign(stage=finished["stage"].astype(str)), metric=rank_by, params=params
+            ),
+            width="stretch",
+        )
     if data["kind"] == "search" and not finished.empty:
         _keep_form(name, finished, rank_by)
     elif data["kind"] == "sweep" and not finished.empty:
-        st.caption(f"The members form model group **{md(name)}**: open it on the "
-                   "Distributions or Compare page (model group picker).")
-        if st.button("Open the group on Distributions", key="btn.exp.open_group",
-                     help="Compares every member on the same text."):
+        st.caption(
+            f"The members form model group **{md(name)}**: open it on the "
+            "Distributions or Compare page (model group picker)."
+        )
+        if st.button(
+            "Open the group on Distributions",
+            key="btn.exp.open_group",
+            help="Compares every member on the same text.",
+        ):
             st.session_state["dist.model_group_open"] = name
             st.switch_page("pages/distributions.py")
     if job is None:
-        st.button("Delete this experiment", key="btn.exp.delete", on_click=_delete,
-                  args=(name,), help="Removes its trials and record; models kept from it stay.")
+        st.button(
+            "Delete this experiment",
+            key="btn.exp.delete",
+            on_click=_delete,
+            args=(name,),
+            help="Removes its trials and record; models kept from it stay.",
+        )
 
 
 def _keep_form(name: str, finished: pd.DataFrame, rank_by: str) -> None:
@@ -365,24 +625,46 @@ def _keep_form(name: str, finished: pd.DataFrame, rank_by: str) -> None:
     if st.session_state.get(P + "keep_trial") not in trials:
         st.session_state[P + "keep_trial"] = trials[0]
     c1, c2, c3 = st.columns([2, 2, 1])
-    labels = {int(r["trial"]): f"trial {int(r['trial'])}: {r[rank_by]:.4f}"
-              + (f" (kept as {kept[int(r['trial'])]})" if int(r["trial"]) in kept else "")
-              for _, r in finished.iterrows()}
-    trial = c1.selectbox("Keep trial", trials, key=P + "keep_trial", format_func=labels.get,
-                         help="Best first. Its best epoch becomes a model in the picker.")
-    c2.text_input("as model", key=P + "keep_name", placeholder=f"{name}-trial-{trial}",
-                  help="Letters, digits, - and _.")
-    c3.button("Keep as model", key="btn.exp.keep", on_click=_keep, args=(name,),
-              help="Copy the trial into the registry.")
+    labels = {
+        int(r["trial"]): f"trial {int(r['trial'])}: {r[rank_by]:.4f}"
+        + (f" (kept as {kept[int(r['trial'])]})" if int(r["trial"]) in kept else "")
+        for _, r in finished.iterrows()
+    }
+    trial = c1.selectbox(
+        "Keep trial",
+        trials,
+        key=P + "keep_trial",
+        format_func=labels.get,
+        help="Best first. Its best epoch becomes a model in the picker.",
+    )
+    c2.text_input(
+        "as model",
+        key=P + "keep_name",
+        placeholder=f"{name}-trial-{trial}",
+        help="Letters, digits, - and _.",
+    )
+    c3.button(
+        "Keep as model",
+        key="btn.exp.keep",
+        on_click=_keep,
+        args=(name,),
+        help="Copy the trial into the registry.",
+    )
 
 
 def experiments_tab(owner: str) -> None:
     """The Experiments tab: search and sweep forms, and the results of every experiment."""
     state.bind({P + k: v for k, v in DEFAULTS.items()})
-    kind = st.segmented_control(
-        "Experiment", ["Random search", "Sweep"], key=P + "kind",
-        help="A random search tries many configurations (seed 000); a sweep trains one "
-             "architecture at several values of one setting (seed 001).") or "Random search"
+    kind = (
+        st.segmented_control(
+            "Experiment",
+            ["Random search", "Sweep"],
+            key=P + "kind",
+            help="A random search tries many configurations (seed 000); a sweep trains one "
+            "architecture at several values of one setting (seed 001).",
+        )
+        or "Random search"
+    )
     spec, config, corpus = _architecture()
     if kind == "Random search":
         _search_form(owner, spec, config, corpus)
@@ -412,8 +694,10 @@ def group_picker(key: str, allowed: list[str], *, help: str) -> list[str] | None
     """
     if (wanted := st.session_state.pop(key + "_open", None)) is not None:
         st.session_state[key] = wanted
-    groups = {g: [m["name"] for m in members if m["name"] in allowed]
-              for g, members in list_groups().items()}
+    groups = {
+        g: [m["name"] for m in members if m["name"] in allowed]
+        for g, members in list_groups().items()
+    }
     groups = {g: names for g, names in groups.items() if names}
     if not groups:
         return None

@@ -65,32 +65,56 @@ def labels_digest(col_labels: np.ndarray) -> str:
 
 
 def beta_choices(cell: str, signal: str) -> list[str]:
-    """"clip", plus "gate" when this cell's ``signal`` has a gate that keeps it."""
+    """ "clip", plus "gate" when this cell's ``signal`` has a gate that keeps it."""
     return ["clip", "gate"] if (cell, signal) in KEEP_GATES else ["clip"]
 
 
 def cluster_words(words: pd.DataFrame, *, top: int = 5) -> dict[int, str]:
     """Each word cluster's ``top`` largest words (``word_cloud_data``'s table), joined."""
     ranked = words.sort_values(["word_cluster", "rank"])
-    return {int(c): ", ".join(display_token(w) for w in group["word"].head(top))
-            for c, group in ranked.groupby("word_cluster")}
+    return {
+        int(c): ", ".join(display_token(w) for w in group["word"].head(top))
+        for c, group in ranked.groupby("word_cluster")
+    }
 
 
 @st.cache_data(max_entries=16, show_spinner="Drawing the sentence glyphs…")
-def _panels(trace_keys: tuple[str, ...], layer: int, signal: str, digest: str, preserved: str,
-            words: tuple[tuple[int, str], ...], _traces: list[Trace], _col_labels: np.ndarray
-            ) -> tuple[list[GlyphPanel], float]:
-    measured = [glyphs_from_trace(trace, _col_labels, layer=layer, signal=signal,
-                                  preserved=preserved) for trace in _traces]
+def _panels(
+    trace_keys: tuple[str, ...],
+    layer: int,
+    signal: str,
+    digest: str,
+    preserved: str,
+    words: tuple[tuple[int, str], ...],
+    _traces: list[Trace],
+    _col_labels: np.ndarray,
+) -> tuple[list[GlyphPanel], float]:
+    measured = [
+        glyphs_from_trace(trace, _col_labels, layer=layer, signal=signal, preserved=preserved)
+        for trace in _traces
+    ]
     scale = glyph_scale(*measured)
-    return [GlyphPanel(g.n_steps, g, glyph_charts.sentence_glyphs(
-        glyph_table(g, cluster_words=dict(words)), scale=scale).to_dict()) for g in measured
+    return [
+        GlyphPanel(
+            g.n_steps,
+            g,
+            glyph_charts.sentence_glyphs(
+                glyph_table(g, cluster_words=dict(words)), scale=scale
+            ).to_dict(),
+        )
+        for g in measured
     ], scale
 
 
-def glyph_panels(name: str, sentences: list[str], layer: int, signal: str,
-                 col_labels: np.ndarray, words: pd.DataFrame, preserved: str
-                 ) -> tuple[list[GlyphPanel], float]:
+def glyph_panels(
+    name: str,
+    sentences: list[str],
+    layer: int,
+    signal: str,
+    col_labels: np.ndarray,
+    words: pd.DataFrame,
+    preserved: str,
+) -> tuple[list[GlyphPanel], float]:
     """Each sentence recorded and drawn as glyphs on one shared scale, and that scale.
 
     ``col_labels`` are the unit clusters of ``layer`` and ``signal`` (the chips shown),
@@ -99,5 +123,6 @@ def glyph_panels(name: str, sentences: list[str], layer: int, signal: str,
     traces = [loaders.recorded_trace(name, text) for text in sentences]
     keys = tuple(trace.meta["cache_key"] for trace in traces)
     top = tuple(sorted(cluster_words(words).items()))
-    return _panels(keys, layer, signal, labels_digest(col_labels), preserved, top, traces,
-                   col_labels)
+    return _panels(
+        keys, layer, signal, labels_digest(col_labels), preserved, top, traces, col_labels
+    )

@@ -47,23 +47,28 @@ def overview_frames(trace) -> tuple[pd.DataFrame, pd.DataFrame]:
     known = trace.labels >= 0
     m = confusion(trace.labels[known], trace.prediction[known], trace.n_classes)
     names = trace.classes
-    rows = [{"actual": names[a], "predicted": names[p], "count": int(m[a, p])}
-            for a in range(len(names)) for p in range(len(names))]
+    rows = [
+        {"actual": names[a], "predicted": names[p], "count": int(m[a, p])}
+        for a in range(len(names))
+        for p in range(len(names))
+    ]
     df = pd.DataFrame(rows)
     return df[df["count"] > 0], df
 
 
 def sequence_table(trace) -> pd.DataFrame:
     names = trace.classes
-    return pd.DataFrame({
-        "id": np.arange(len(trace)),
-        "class": [names[k] if k >= 0 else "?" for k in trace.labels],
-        "prediction": [names[k] for k in trace.prediction],
-        "correct": trace.correct,
-        "confidence": trace.final_confidence,
-        "length": trace.lengths,
-        "text": [" ".join(t)[:80] for t in trace.tokens],
-    })
+    return pd.DataFrame(
+        {
+            "id": np.arange(len(trace)),
+            "class": [names[k] if k >= 0 else "?" for k in trace.labels],
+            "prediction": [names[k] for k in trace.prediction],
+            "correct": trace.correct,
+            "confidence": trace.final_confidence,
+            "length": trace.lengths,
+            "text": [" ".join(t)[:80] for t in trace.tokens],
+        }
+    )
 
 
 def points_frame(trace, Y: np.ndarray) -> pd.DataFrame:
@@ -72,13 +77,18 @@ def points_frame(trace, Y: np.ndarray) -> pd.DataFrame:
     step = np.arange(len(seq)) - trace.offsets[seq]
     names = trace.classes
     binary = trace.n_classes == 2
-    return pd.DataFrame({
-        "x": Y[:, 0], "y": Y[:, 1], "seq": seq, "step": step,
-        "ep": trace.ep[:, 1] if binary else trace.ep.max(axis=1),
-        "expected prediction": [names[k] for k in trace.pred_class],
-        "actual": [names[trace.labels[s]] if trace.labels[s] >= 0 else "?" for s in seq],
-        "correct": np.where(trace.correct[seq], "correct", "wrong"),
-    })
+    return pd.DataFrame(
+        {
+            "x": Y[:, 0],
+            "y": Y[:, 1],
+            "seq": seq,
+            "step": step,
+            "ep": trace.ep[:, 1] if binary else trace.ep.max(axis=1),
+            "expected prediction": [names[k] for k in trace.pred_class],
+            "actual": [names[trace.labels[s]] if trace.labels[s] >= 0 else "?" for s in seq],
+            "correct": np.where(trace.correct[seq], "correct", "wrong"),
+        }
+    )
 
 
 def step_labels(words: list[str]) -> list[str]:
@@ -87,19 +97,30 @@ def step_labels(words: list[str]) -> list[str]:
 
 def language_model_view(name: str, bundle) -> None:
     """A text's trajectory over a PCA map of a corpus sample's hidden states."""
-    st.caption("A language model: the map is a sample of the states of the model's corpus "
-               "(PCA, which, unlike t-SNE, can place a new text on it); the line is your "
-               "text's path through it.")
+    st.caption(
+        "A language model: the map is a sample of the states of the model's corpus "
+        "(PCA, which, unlike t-SNE, can place a new text on it); the line is your "
+        "text's path through it."
+    )
     sample_trace = text_source("hidlm", name, bundle)
     if sample_trace is None:
         return
-    state.bind({"hidlm.text": "def f(x):\n    return \"(x)\"\n", "hidlm.colour": "feature"})
-    text = st.text_area("Text to follow", key="hidlm.text", height=90,
-                        help="Its hidden states are drawn as a path over the map.")
-    colour = st.segmented_control("Colour the map by", ["feature", "expectancy"],
-                                  key="hidlm.colour",
-                                  help="A feature of the sample text, or how probable "
-                                       "each token was to the model.") or "feature"
+    state.bind({"hidlm.text": 'def f(x):\n    return "(x)"\n', "hidlm.colour": "feature"})
+    text = st.text_area(
+        "Text to follow",
+        key="hidlm.text",
+        height=90,
+        help="Its hidden states are drawn as a path over the map.",
+    )
+    colour = (
+        st.segmented_control(
+            "Colour the map by",
+            ["feature", "expectancy"],
+            key="hidlm.colour",
+            help="A feature of the sample text, or how probable each token was to the model.",
+        )
+        or "feature"
+    )
     layer = bundle.spec.layers - 1
     states = sample_trace.signals[(layer, "h")]
     positions = stratified_sample(sample_trace.tokens, 3000, seed=0)
@@ -108,8 +129,17 @@ def language_model_view(name: str, bundle) -> None:
         return
     path_trace = loaders.recorded_trace(name, text[:2000])
     Ys, Yt = pca_map(states[positions], path_trace.signals[(layer, "h")])
-    points = pd.DataFrame({"x": Ys[:, 0], "y": Ys[:, 1], "seq": 0, "step": positions,
-                           "ep": 0.0, "actual": "", "correct": ""})
+    points = pd.DataFrame(
+        {
+            "x": Ys[:, 0],
+            "y": Ys[:, 1],
+            "seq": 0,
+            "step": positions,
+            "ep": 0.0,
+            "actual": "",
+            "correct": "",
+        }
+    )
     if colour == "feature":
         feature, _ = feature_editor("hidlm", sample_trace, bundle.spec.level)
         if feature is None:
@@ -120,9 +150,18 @@ def language_model_view(name: str, bundle) -> None:
     else:
         points["ep"] = np.nan_to_num(sample_trace.expectancy[positions], nan=0.0)
         col, binary = "ep", True
-    path = pd.DataFrame({"x": Yt[:, 0], "y": Yt[:, 1], "step": np.arange(len(Yt)),
-                         "word": step_labels(path_trace.tokens),
-                         "ep": np.nan_to_num(path_trace.expectancy, nan=0.0)})
-    st.altair_chart(charts.state_projection(points, path, colour="expected prediction"
-                                            if col == "ep" else col, binary=binary),
-                    width="stretch")
+    path = pd.DataFrame(
+        {
+            "x": Yt[:, 0],
+            "y": Yt[:, 1],
+            "step": np.arange(len(Yt)),
+            "word": step_labels(path_trace.tokens),
+            "ep": np.nan_to_num(path_trace.expectancy, nan=0.0),
+        }
+    )
+    st.altair_chart(
+        charts.state_projection(
+            points, path, colour="expected prediction" if col == "ep" else col, binary=binary
+        ),
+        width="stretch",
+    )

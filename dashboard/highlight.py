@@ -111,8 +111,10 @@ def _token_html(token: str, colour: str, tip: str, show_whitespace: bool, seed: 
         shown = "".join(WHITESPACE_SYMBOLS.get(ch, ch) for ch in token)
     body = html.escape(shown) or "&#8203;"
     cls = "tok" + (" ws" if token.isspace() and show_whitespace else "") + (" seed" if seed else "")
-    span = (f'<span class="{cls}" style="background:{colour}" '
-            f'title="{html.escape(tip, quote=True)}">{body}</span>')
+    span = (
+        f'<span class="{cls}" style="background:{colour}" '
+        f'title="{html.escape(tip, quote=True)}">{body}</span>'
+    )
     if show_whitespace and "\n" in token:  # the symbol replaced the line break
         span += "<br>" * token.count("\n")
     return span
@@ -138,9 +140,11 @@ STYLE = """
 def colour_bar_html(scale: ColourScale) -> str:
     lo, hi = scale.vmin, scale.vmax
     name = html.escape(scale.label)
-    return (f'<div class="hl-bar"><span>{name}</span><span>{lo:.3g}</span>'
-            f'<span class="grad" style="background:{scale.gradient_css()}"></span>'
-            f'<span>{hi:.3g}</span></div>')
+    return (
+        f'<div class="hl-bar"><span>{name}</span><span>{lo:.3g}</span>'
+        f'<span class="grad" style="background:{scale.gradient_css()}"></span>'
+        f"<span>{hi:.3g}</span></div>"
+    )
 
 
 def highlighted_rows_html(
@@ -176,7 +180,9 @@ def highlighted_rows_html(
         for t, (tok, col, v) in enumerate(zip(tokens, colours, values, strict=True)):
             tip = f"position {start + t} · {tok!r} · {value_name} {v:.4g}"
             cells.append(_token_html(tok, col, tip, show_whitespace, start + t < n_seed))
-        parts.append(f'<tr><td class="hl-label">{html.escape(label)}</td>'
-                     f'<td class="hl-text">{"".join(cells)}</td></tr>')
+        parts.append(
+            f'<tr><td class="hl-label">{html.escape(label)}</td>'
+            f'<td class="hl-text">{"".join(cells)}</td></tr>'
+        )
     parts.append("</table>")
     return "".join(parts)

@@ -10,9 +10,11 @@ from dashboard.fmt import md
 from lib.models import TrainConfig
 
 #: (metric, its baseline, label): bits per char, perplexity, or classifier test accuracy
-HEADLINES = [("val_bpc", "baseline_bpc", "validation bits per character"),
-             ("val_perplexity", "baseline_perplexity", "validation perplexity"),
-             ("test_accuracy", "baseline_accuracy", "test accuracy")]
+HEADLINES = [
+    ("val_bpc", "baseline_bpc", "validation bits per character"),
+    ("val_perplexity", "baseline_perplexity", "validation perplexity"),
+    ("test_accuracy", "baseline_accuracy", "test accuracy"),
+]
 
 
 def _duration(seconds: float | None) -> str:
@@ -39,42 +41,71 @@ def _resume_interrupted(owner: str, job: jobs.Job, epochs: int) -> None:
 
 def _job_card(owner: str, job: jobs.Job) -> None:
     total = job.config.epochs
-    st.markdown(f"**{md(job.name)}** · {job.spec.describe()} on {md(job.corpus.name)} · "
-                f"{job.status}")
+    st.markdown(
+        f"**{md(job.name)}** · {job.spec.describe()} on {md(job.corpus.name)} · {job.status}"
+    )
     if job.active:
         if job.steps:
-            st.progress(job.fraction, text=f"epoch {min(job.epoch + 1, total)}/{total} · step "
-                        f"{job.step}/{job.steps} · ETA {_duration(job.eta_seconds())}")
+            st.progress(
+                job.fraction,
+                text=f"epoch {min(job.epoch + 1, total)}/{total} · step "
+                f"{job.step}/{job.steps} · ETA {_duration(job.eta_seconds())}",
+            )
         else:
-            st.progress(0.0, text="Preparing the data and compiling the model (a few "
-                                  "seconds)…")
+            st.progress(0.0, text="Preparing the data and compiling the model (a few seconds)…")
         if job.status == "running":
-            st.button("Stop", key=f"stop.{job.id}", on_click=job.stop,
-                      help="Stop after the current batch; the last finished epoch is kept.")
+            st.button(
+                "Stop",
+                key=f"stop.{job.id}",
+                on_click=job.stop,
+                help="Stop after the current batch; the last finished epoch is kept.",
+            )
     elif job.status == "interrupted":
         done = job.epochs[-1]["epoch"] + 1 if job.epochs else 0
         c1, c2 = st.columns([1, 3])
-        more = c1.number_input("Continue to epoch", done + 1, done + 200, max(total, done + 1),
-                               key=f"more.{job.id}",
-                               help="Resume training from the last saved epoch.")
-        c2.button("Resume", key=f"btn.resume.{job.id}", on_click=_resume_interrupted,
-                  args=(owner, job, int(more)), disabled=not done,
-                  help="Continue this model from its last saved epoch (needs one).")
+        more = c1.number_input(
+            "Continue to epoch",
+            done + 1,
+            done + 200,
+            max(total, done + 1),
+            key=f"more.{job.id}",
+            help="Resume training from the last saved epoch.",
+        )
+        c2.button(
+            "Resume",
+            key=f"btn.resume.{job.id}",
+            on_click=_resume_interrupted,
+            args=(owner, job, int(more)),
+            disabled=not done,
+            help="Continue this model from its last saved epoch (needs one).",
+        )
     elif job.status in ("stopped", "done") and job.epochs:
         done = job.epochs[-1]["epoch"] + 1
         c1, c2 = st.columns([1, 3])
-        more = c1.number_input("Continue to epoch", done + 1, done + 200,
-                               max(total, done + 5) if total <= done else total,
-                               key=f"more.{job.id}",
-                               help="Resume training from the last saved epoch.")
-        c2.button("Resume", key=f"resume.{job.id}", on_click=_resume,
-                  args=(owner, job, int(more)), help="Continue training this model.")
+        more = c1.number_input(
+            "Continue to epoch",
+            done + 1,
+            done + 200,
+            max(total, done + 5) if total <= done else total,
+            key=f"more.{job.id}",
+            help="Resume training from the last saved epoch.",
+        )
+        c2.button(
+            "Resume",
+            key=f"resume.{job.id}",
+            on_click=_resume,
+            args=(owner, job, int(more)),
+            help="Continue training this model.",
+        )
     if job.error:
         (st.warning if job.status == "stopped" else st.error)(md(job.error))
     if job.batch_losses:
         batches = pd.DataFrame(job.batch_losses, columns=["epoch", "loss"])
-        rows = [{"epoch": e["epoch"] + 1, "series": k, "value": e["logs"][k]}
-                for e in job.epochs for k in ("loss", "val_loss")]
+        rows = [
+            {"epoch": e["epoch"] + 1, "series": k, "value": e["logs"][k]}
+            for e in job.epochs
+            for k in ("loss", "val_loss")
+        ]
         epochs = pd.DataFrame(rows, columns=["epoch", "series", "value"])
         left, right = st.columns([3, 2])
         left.altair_chart(charts.training_curves(batches, epochs), width="stretch")
@@ -82,17 +113,26 @@ def _job_card(owner: str, job: jobs.Job) -> None:
             metrics = job.epochs[-1]["metrics"]
             key, base, label = next(k for k in HEADLINES if k[0] in metrics)
             higher_better = key == "test_accuracy"
-            right.metric(label.capitalize(), f"{metrics[key]:.3f}",
-                         delta=f"{metrics[key] - metrics[base]:+.3f} vs baseline "
-                               f"{metrics[base]:.3f}",
-                         delta_color="normal" if higher_better else "inverse")
-            per_epoch = pd.DataFrame({"epoch": [e["epoch"] + 1 for e in job.epochs],
-                                      "value": [e["metrics"][key] for e in job.epochs]})
-            right.altair_chart(charts.metric_vs_baseline(per_epoch, metric=label,
-                                                         baseline=metrics[base]),
-                               width="stretch")
-            st.caption(f"After epoch {job.epochs[-1]['epoch'] + 1}"
-                       + (" (a sample at temperature 0.8):" if job.spec.task == "lm" else ":"))
+            right.metric(
+                label.capitalize(),
+                f"{metrics[key]:.3f}",
+                delta=f"{metrics[key] - metrics[base]:+.3f} vs baseline {metrics[base]:.3f}",
+                delta_color="normal" if higher_better else "inverse",
+            )
+            per_epoch = pd.DataFrame(
+                {
+                    "epoch": [e["epoch"] + 1 for e in job.epochs],
+                    "value": [e["metrics"][key] for e in job.epochs],
+                }
+            )
+            right.altair_chart(
+                charts.metric_vs_baseline(per_epoch, metric=label, baseline=metrics[base]),
+                width="stretch",
+            )
+            st.caption(
+                f"After epoch {job.epochs[-1]['epoch'] + 1}"
+                + (" (a sample at temperature 0.8):" if job.spec.task == "lm" else ":")
+            )
             st.code(job.epochs[-1]["sample"] or " ", language=None, wrap_lines=True)
 
 
@@ -127,6 +167,17 @@ def other_jobs_table(owner: str) -> None:
     others = [j for j in jobs.jobs() if j.owner != owner and j.active and j.kind == "train"]
     if others:
         st.caption("Also training on this server (started by other sessions):")
-        st.dataframe(pd.DataFrame([{
-            "model": j.name, "architecture": j.spec.describe(), "status": j.status,
-            "progress": f"{j.fraction:.0%}"} for j in others]), hide_index=True)
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "model": j.name,
+                        "architecture": j.spec.describe(),
+                        "status": j.status,
+                        "progress": f"{j.fraction:.0%}",
+                    }
+                    for j in others
+                ]
+            ),
+            hide_index=True,
+        )

@@ -94,8 +94,9 @@ class Job:
     def on_progress(self, event: dict) -> None:
         if event["kind"] == "batch":
             self.epoch, self.step, self.steps = event["epoch"], event["step"], event["steps"]
-            self.batch_losses.append((event["epoch"] + event["step"] / event["steps"],
-                                      event["loss"]))
+            self.batch_losses.append(
+                (event["epoch"] + event["step"] / event["steps"], event["loss"])
+            )
         else:
             self.epochs.append({k: v for k, v in event.items() if k != "kind"})
             self.epoch, self.step = event["epoch"] + 1, 0
@@ -112,9 +113,16 @@ class Job:
                 self.work(self)
             else:
                 fit = train_classifier if self.spec.task == "classifier" else train
-                fit(self.spec, self.corpus, name=self.name, config=self.config,
-                    progress=self.on_progress, stop=self.stop_event, resume=self.resume,
-                    root=self.root)
+                fit(
+                    self.spec,
+                    self.corpus,
+                    name=self.name,
+                    config=self.config,
+                    progress=self.on_progress,
+                    stop=self.stop_event,
+                    resume=self.resume,
+                    root=self.root,
+                )
             self.status = "stopped" if self.stop_event.is_set() else "done"
         except Exception as e:  # reported on the page; the thread must not die silently
             self.status = "stopped" if self.stop_event.is_set() and not self.epochs else "failed"
@@ -133,12 +141,22 @@ class Job:
 
     def record(self) -> dict:
         return {
-            "id": self.id, "owner": self.owner, "name": self.name, "kind": self.kind,
-            "spec": self.spec.to_dict(), "config": asdict(self.config),
-            "corpus_name": self.corpus.name, "status": self.status, "pid": self.pid,
-            "pid_start": self.pid_start, "started": self.started, "finished": self.finished,
+            "id": self.id,
+            "owner": self.owner,
+            "name": self.name,
+            "kind": self.kind,
+            "spec": self.spec.to_dict(),
+            "config": asdict(self.config),
+            "corpus_name": self.corpus.name,
+            "status": self.status,
+            "pid": self.pid,
+            "pid_start": self.pid_start,
+            "started": self.started,
+            "finished": self.finished,
             "epoch": self.epoch,
-            "first_epoch": self.first_epoch, "epochs": self.epochs, "error": self.error,
+            "first_epoch": self.first_epoch,
+            "epochs": self.epochs,
+            "error": self.error,
             "detail": self.detail,
         }
 
@@ -156,12 +174,24 @@ class Job:
 def _save_data(folder: Path, data) -> None:
     """A copy of the training data, so an interrupted job can resume after a restart."""
     if isinstance(data, Corpus):
-        payload = {"type": "corpus", "name": data.name, "source": data.source, "ref": data.ref,
-                   "text": data.text}
+        payload = {
+            "type": "corpus",
+            "name": data.name,
+            "source": data.source,
+            "ref": data.ref,
+            "text": data.text,
+        }
     else:  # lib.datasets.LabelledData
-        payload = {"type": "labelled", "name": data.name, "texts": list(data.texts),
-                   "labels": [int(x) for x in data.labels], "classes": list(data.classes),
-                   "source": data.source, "ref": data.ref, "info": dict(data.info)}
+        payload = {
+            "type": "labelled",
+            "name": data.name,
+            "texts": list(data.texts),
+            "labels": [int(x) for x in data.labels],
+            "classes": list(data.classes),
+            "source": data.source,
+            "ref": data.ref,
+            "info": dict(data.info),
+        }
     tmp = folder / f".data.json.{uuid.uuid4().hex[:6]}"
     tmp.write_text(json.dumps(payload), encoding="utf-8")
     os.replace(tmp, folder / "data.json")
@@ -192,8 +222,9 @@ def launch(job: Job, data=None) -> Job:
         limits.check_jobs(len(_running()), len(_running(job.owner)))
         busy = [j for j in _running() if j.name == job.name]
         if busy:
-            raise ValueError(f"Model {job.name!r} is being trained already; wait or pick a new "
-                             f"name.")
+            raise ValueError(
+                f"Model {job.name!r} is being trained already; wait or pick a new name."
+            )
         JOBS[job.id] = job
     try:
         job.folder.mkdir(parents=True, exist_ok=True)
@@ -226,9 +257,18 @@ def start(
     else:
         limits.check_corpus(sum(len(t) for t in corpus.texts))
     first_epoch = check(spec, corpus, config, name, resume=resume, root=root)
-    job = Job(id=uuid.uuid4().hex[:8], owner=owner, name=name, spec=spec, config=config,
-              corpus=corpus, resume=resume, root=root, first_epoch=first_epoch,
-              epoch=first_epoch)
+    job = Job(
+        id=uuid.uuid4().hex[:8],
+        owner=owner,
+        name=name,
+        spec=spec,
+        config=config,
+        corpus=corpus,
+        resume=resume,
+        root=root,
+        first_epoch=first_epoch,
+        epoch=first_epoch,
+    )
     return launch(job, corpus)
 
 
@@ -256,20 +296,33 @@ def _pid_alive(pid: int, started: str) -> bool:
 
 def _from_record(rec: dict, root: Path) -> Job:
     """A Job rebuilt from its job.json (no thread; its data is read when resumed)."""
-    job = Job(id=rec["id"], owner=rec["owner"], name=rec["name"],
-              spec=ModelSpec.from_dict(rec["spec"]), config=TrainConfig(**rec["config"]),
-              corpus=Corpus(rec.get("corpus_name", "?"), "", "memory", ""),
-              root=str(root), status=rec["status"], kind=rec.get("kind", "train"),
-              detail=rec.get("detail", {}), pid=rec.get("pid", 0),
-              pid_start=rec.get("pid_start", ""),
-              started=rec.get("started", 0.0), finished=rec.get("finished"),
-              epoch=rec.get("epoch", 0), epochs=rec.get("epochs", []),
-              error=rec.get("error", ""), first_epoch=rec.get("first_epoch", 0))
+    job = Job(
+        id=rec["id"],
+        owner=rec["owner"],
+        name=rec["name"],
+        spec=ModelSpec.from_dict(rec["spec"]),
+        config=TrainConfig(**rec["config"]),
+        corpus=Corpus(rec.get("corpus_name", "?"), "", "memory", ""),
+        root=str(root),
+        status=rec["status"],
+        kind=rec.get("kind", "train"),
+        detail=rec.get("detail", {}),
+        pid=rec.get("pid", 0),
+        pid_start=rec.get("pid_start", ""),
+        started=rec.get("started", 0.0),
+        finished=rec.get("finished"),
+        epoch=rec.get("epoch", 0),
+        epochs=rec.get("epochs", []),
+        error=rec.get("error", ""),
+        first_epoch=rec.get("first_epoch", 0),
+    )
     gone = not _pid_alive(job.pid, job.pid_start) or job.pid == os.getpid()
     if job.active and gone:
         job.status = "interrupted"  # its process is gone (this one would have it in JOBS)
-        job.error = ("The server stopped while this job ran. The model keeps its last "
-                     "finished epoch; Resume continues from there.")
+        job.error = (
+            "The server stopped while this job ran. The model keeps its last "
+            "finished epoch; Resume continues from there."
+        )
     return job
 
 
@@ -306,8 +359,7 @@ def resume_interrupted(owner: str, job_id: str, epochs: int | None = None) -> Jo
         read_meta(old.name, root=root)
     except Exception as e:  # noqa: BLE001 - a missing copy, or a model never saved
         raise ValueError(f"Job {job_id} cannot be resumed: {type(e).__name__}: {e}") from None
-    config = TrainConfig(**{**asdict(old.config),
-                            **({"epochs": int(epochs)} if epochs else {})})
+    config = TrainConfig(**{**asdict(old.config), **({"epochs": int(epochs)} if epochs else {})})
     job = start(owner, old.spec, data, config, old.name, resume=True)
     old.status = "resumed"
     old.persist()

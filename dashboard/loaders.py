@@ -34,8 +34,9 @@ def model_key(name: str) -> str:
     try:
         stat = path.stat()
     except OSError:
-        raise registry.RegistryError(f"Model {name!r} has no model.keras any more; pick "
-                                     "another model.") from None
+        raise registry.RegistryError(
+            f"Model {name!r} has no model.keras any more; pick another model."
+        ) from None
     return f"{registry.models_root()}:{name}:{stat.st_mtime_ns}:{stat.st_size}"
 
 
@@ -54,21 +55,30 @@ def text_hash(text: str) -> str:
 
 
 @st.cache_resource(max_entries=24, show_spinner="Generating…")
-def _generated(_bundle, key: str, seed_text: str, length: int, temperature: float,
-               top_k: int | None, seed: int | None) -> Trace:
+def _generated(
+    _bundle,
+    key: str,
+    seed_text: str,
+    length: int,
+    temperature: float,
+    top_k: int | None,
+    seed: int | None,
+) -> Trace:
     trace = generate(_bundle, seed_text, length, temperature=temperature, top_k=top_k, seed=seed)
     trace.meta["cache_key"] = f"gen:{key}:{seed_text!r}:{length}:{temperature}:{top_k}:{seed}"
     return trace
 
 
-def generated_trace(name: str, seed_text: str, length: int, temperature: float,
-                    top_k: int | None, seed: int | None) -> Trace:
+def generated_trace(
+    name: str, seed_text: str, length: int, temperature: float, top_k: int | None, seed: int | None
+) -> Trace:
     return _generated(bundle(name), model_key(name), seed_text, length, temperature, top_k, seed)
 
 
 @st.cache_resource(max_entries=12, show_spinner="Recording the text through the model…")
-def _recorded(_bundle, key: str, digest: str, _text: str, dtype: str = "float32",
-              why: str = "") -> Trace:
+def _recorded(
+    _bundle, key: str, digest: str, _text: str, dtype: str = "float32", why: str = ""
+) -> Trace:
     trace = record(_bundle, _text, dtype=dtype)
     trace.meta["cache_key"] = f"rec:{key}:{digest}:{dtype}"
     trace.meta["storage"] = {"kind": "memory", "dtype": dtype, "why": why}
@@ -108,8 +118,9 @@ def _record_checked(found, key: str, text: str) -> Trace:
         st.stop()
     entry = f"{key}:{digest}:{dtype}"
     if entry not in _HELD:
-        need = limits.trace_bytes(n, spec.units, spec.layers, n_signals,
-                                  itemsize=2 if dtype == "float16" else 4)
+        need = limits.trace_bytes(
+            n, spec.units, spec.layers, n_signals, itemsize=2 if dtype == "float16" else 4
+        )
         if sum(_HELD.values()) + need > 2 * limits.limits().max_trace_gb * 1e9:
             _recorded.clear()
             _HELD.clear()
@@ -150,8 +161,10 @@ def current_bundle(task: str | None = "lm"):
         st.error(md(str(e)))
         st.stop()
     if task == "lm" and found.spec.task != "lm":
-        st.info(f"{name} is a sequence classifier: this page looks at language models. Pick "
-                "one in the sidebar, or see the classifier on the Hidden States page.")
+        st.info(
+            f"{name} is a sequence classifier: this page looks at language models. Pick "
+            "one in the sidebar, or see the classifier on the Hidden States page."
+        )
         st.stop()
     return name, found
 
@@ -181,8 +194,11 @@ def trace_roots() -> list[Path]:
 
 def _stamp(path: Path) -> str:
     """Changes when the trace at ``path`` is written again."""
-    marks = [path] if path.is_file() else [path / "manifest.json", path / "trace.json",
-                                           *sorted(path.glob("shard-*/trace.json"))]
+    marks = (
+        [path]
+        if path.is_file()
+        else [path / "manifest.json", path / "trace.json", *sorted(path.glob("shard-*/trace.json"))]
+    )
     return ":".join(f"{m.stat().st_mtime_ns}" for m in marks if m.exists())
 
 

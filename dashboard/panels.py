@@ -39,25 +39,46 @@ def aligned(values: np.ndarray, output_aligned: bool) -> np.ndarray:
     return out
 
 
-def neuron_rows_html(trace: Trace, choice: NeuronChoice, *, output_aligned: bool,
-                     show_whitespace: bool, start: int = 0, stop: int | None = None) -> str:
+def neuron_rows_html(
+    trace: Trace,
+    choice: NeuronChoice,
+    *,
+    output_aligned: bool,
+    show_whitespace: bool,
+    start: int = 0,
+    stop: int | None = None,
+) -> str:
     values = trace.signals[(choice.layer, choice.signal)]
     sl = slice(start, stop)
     shown = values[sl][:, choice.neurons]
-    scale = scale_for(SIGNAL_LABELS[choice.signal], shown,
-                      signal_range=SIGNAL_RANGES[choice.signal])
+    scale = scale_for(
+        SIGNAL_LABELS[choice.signal], shown, signal_range=SIGNAL_RANGES[choice.signal]
+    )
     rows = [(f"neuron {n}", aligned(values[:, n], output_aligned)[sl]) for n in choice.neurons]
-    return highlighted_rows_html(trace.tokens[sl], rows, scale, start=start,
-                                 show_whitespace=show_whitespace, n_seed=trace.n_seed,
-                                 value_name=SIGNAL_LABELS[choice.signal])
+    return highlighted_rows_html(
+        trace.tokens[sl],
+        rows,
+        scale,
+        start=start,
+        show_whitespace=show_whitespace,
+        n_seed=trace.n_seed,
+        value_name=SIGNAL_LABELS[choice.signal],
+    )
 
 
-def expectancy_html(trace: Trace, *, log: bool, show_whitespace: bool, start: int = 0,
-                    stop: int | None = None) -> str:
+def expectancy_html(
+    trace: Trace, *, log: bool, show_whitespace: bool, start: int = 0, stop: int | None = None
+) -> str:
     sl = slice(start, stop)
-    return highlighted_rows_html(trace.tokens[sl], [("expectancy", trace.expectancy[sl])],
-                                 expectancy_scale(log=log), start=start, n_seed=trace.n_seed,
-                                 show_whitespace=show_whitespace, value_name="p")
+    return highlighted_rows_html(
+        trace.tokens[sl],
+        [("expectancy", trace.expectancy[sl])],
+        expectancy_scale(log=log),
+        start=start,
+        n_seed=trace.n_seed,
+        show_whitespace=show_whitespace,
+        value_name="p",
+    )
 
 
 def bits_per_token(trace: Trace) -> float:
@@ -73,18 +94,25 @@ def next_token_panel(trace: Trace, vocab, key: str) -> None:
         return
     st.session_state.setdefault(key, min(trace.n_seed, T - 2) if trace.n_seed else 0)
     st.session_state[key] = min(st.session_state[key], T - 2)
-    t = st.slider("Position", 0, T - 2, key=key,
-                  help="After reading the token at this position, what did the model expect?")
+    t = st.slider(
+        "Position",
+        0,
+        T - 2,
+        key=key,
+        help="After reading the token at this position, what did the model expect?",
+    )
     actual = trace.tokens[t + 1]
-    df = pd.DataFrame({
-        "token": [display_token(vocab.tokens[i]) for i in trace.topk_ids[t]],
-        "prob": trace.topk_probs[t],
-    })
+    df = pd.DataFrame(
+        {
+            "token": [display_token(vocab.tokens[i]) for i in trace.topk_ids[t]],
+            "prob": trace.topk_probs[t],
+        }
+    )
     left, right = st.columns([2, 3])
-    context = "".join(trace.tokens[max(0, t - 30): t + 1])
+    context = "".join(trace.tokens[max(0, t - 30) : t + 1])
     left.markdown(f"After reading position **{t}** (`{display_token(trace.tokens[t])}`):")
     left.code(context[-60:] or " ", language=None)
-    left.markdown(f"Actual next token: `{display_token(actual)}`, probability "
-                  f"**{trace.next_prob[t]:.4f}**.")
-    right.altair_chart(charts.topk_bars(df, actual=display_token(actual)),
-                       width="stretch")
+    left.markdown(
+        f"Actual next token: `{display_token(actual)}`, probability **{trace.next_prob[t]:.4f}**."
+    )
+    right.altair_chart(charts.topk_bars(df, actual=display_token(actual)), width="stretch")

@@ -22,19 +22,25 @@ def headline(meta: dict) -> str:
     if "val_bpc" in m:
         return f"{m['val_bpc']:.2f} bits/char (unigram {m.get('baseline_bpc', float('nan')):.2f})"
     if "val_perplexity" in m:
-        return (f"perplexity {m['val_perplexity']:.1f} "
-                f"(unigram {m.get('baseline_perplexity', float('nan')):.1f})")
+        return (
+            f"perplexity {m['val_perplexity']:.1f} "
+            f"(unigram {m.get('baseline_perplexity', float('nan')):.1f})"
+        )
     if "test_accuracy" in m:
-        return (f"test accuracy {m['test_accuracy']:.1%} "
-                f"(majority class {m.get('baseline_accuracy', float('nan')):.1%})")
+        return (
+            f"test accuracy {m['test_accuracy']:.1%} "
+            f"(majority class {m.get('baseline_accuracy', float('nan')):.1%})"
+        )
     return "no metrics yet"
 
 
 def summary(meta: dict) -> str:
     s = meta["spec"]
     corpus = meta.get("corpus", meta.get("dataset", {})).get("name", "?")
-    return (f"**{s['cell'].upper()}**, {s['level']} level, {s['layers']} × {s['units']} units · "
-            f"corpus: {corpus} · {meta.get('epochs_done', '?')} epochs · {headline(meta)}")
+    return (
+        f"**{s['cell'].upper()}**, {s['level']} level, {s['layers']} × {s['units']} units · "
+        f"corpus: {corpus} · {meta.get('epochs_done', '?')} epochs · {headline(meta)}"
+    )
 
 
 def model_picker() -> str | None:
@@ -52,7 +58,9 @@ def model_picker() -> str | None:
         wanted = st.query_params.get("model")
         st.session_state["model"] = wanted if wanted in by_name else names[0]
     name = st.sidebar.selectbox(
-        "Model", names, key="model",
+        "Model",
+        names,
+        key="model",
         format_func=lambda n: f"★ {n}" if by_name[n].get("demo") else n,
         help="The model every page looks into. ★ marks the shipped demo models.",
     )
@@ -81,15 +89,27 @@ def model_files(name: str | None) -> None:
     """Download the current model as an archive, import one, and list broken entries."""
     with st.sidebar.expander("Model files"):
         if name is not None:  # the archive is built only when the button is clicked
-            st.download_button("Download this model", lambda: export_archive(name),
-                               f"{name}.zip", mime="application/zip", key="btn.export",
-                               on_click="ignore",
-                               help="A .zip another RNN Lens server can import.")
-        st.text_input("Name for the imported model", key="import.name",
-                      placeholder="the file's name",
-                      help="Letters, digits, - and _; must not be taken.")
-        up = st.file_uploader("Import a model (.zip)", type=["zip"], key="upload.model",
-                              help="An archive made by 'Download this model'.")
+            st.download_button(
+                "Download this model",
+                lambda: export_archive(name),
+                f"{name}.zip",
+                mime="application/zip",
+                key="btn.export",
+                on_click="ignore",
+                help="A .zip another RNN Lens server can import.",
+            )
+        st.text_input(
+            "Name for the imported model",
+            key="import.name",
+            placeholder="the file's name",
+            help="Letters, digits, - and _; must not be taken.",
+        )
+        up = st.file_uploader(
+            "Import a model (.zip)",
+            type=["zip"],
+            key="upload.model",
+            help="An archive made by 'Download this model'.",
+        )
         if up is not None and st.session_state.get("import.done") != up.file_id:
             st.session_state["import.done"] = up.file_id
             _import(up)

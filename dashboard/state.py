@@ -19,8 +19,22 @@ from typing import Any
 
 import streamlit as st
 
-PERSISTENT_PREFIXES = ("gen.", "train.", "pick.", "rel.", "fft.", "fftrel.", "chips.", "dist.",
-                       "map.", "hid.", "hidlm.", "cmp.", "abl.", "pat.")
+PERSISTENT_PREFIXES = (
+    "gen.",
+    "train.",
+    "pick.",
+    "rel.",
+    "fft.",
+    "fftrel.",
+    "chips.",
+    "dist.",
+    "map.",
+    "hid.",
+    "hidlm.",
+    "cmp.",
+    "abl.",
+    "pat.",
+)
 _DEFAULTS: dict[str, Any] = {}
 
 
@@ -39,9 +53,11 @@ def session_id() -> str:
         token = st.context.cookies.get(OWNER_COOKIE, "")
         if not (isinstance(token, str) and _TOKEN.fullmatch(token)):
             token = uuid.uuid4().hex[:12]
-            st.html(f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; "
-                    f"max-age=31536000; SameSite=Strict';</script>",
-                    unsafe_allow_javascript=True)
+            st.html(
+                f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; "
+                f"max-age=31536000; SameSite=Strict';</script>",
+                unsafe_allow_javascript=True,
+            )
         st.session_state["session_id"] = token
     return st.session_state["session_id"]
 

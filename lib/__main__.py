@@ -31,16 +31,20 @@ def _dataset(args):
         try:
             raw = path.read_bytes()
         except OSError as err:
-            raise ValueError(f"cannot read {str(path)!r} ({err.strerror}); check the path") \
-                from None
-        data = from_csv_bytes(raw, name=path.name, text_column=args.text_column,
-                              label_column=args.label_column)
+            raise ValueError(
+                f"cannot read {str(path)!r} ({err.strerror}); check the path"
+            ) from None
+        data = from_csv_bytes(
+            raw, name=path.name, text_column=args.text_column, label_column=args.label_column
+        )
     elif args.dataset:
         data = load_dataset(args.dataset)
     else:
-        raise ValueError("a classifier needs --dataset (nltk:sentence_polarity, "
-                         "nltk:movie_reviews, nltk:brown[@cat,cat...], keras:imdb, "
-                         "keras:reuters[@K]) or --csv FILE")
+        raise ValueError(
+            "a classifier needs --dataset (nltk:sentence_polarity, "
+            "nltk:movie_reviews, nltk:brown[@cat,cat...], keras:imdb, "
+            "keras:reuters[@K]) or --csv FILE"
+        )
     if args.limit:
         data = subsample(data, args.limit, seed=args.seed)
     print(repr(data), file=sys.stderr)
@@ -49,8 +53,13 @@ def _dataset(args):
 
 def _print_progress(event: dict) -> None:
     if event["kind"] == "batch":
-        print(f"\repoch {event['epoch'] + 1} step {event['step']}/{event['steps']} "
-              f"loss {event['loss']:.3f}", end="", file=sys.stderr, flush=True)
+        print(
+            f"\repoch {event['epoch'] + 1} step {event['step']}/{event['steps']} "
+            f"loss {event['loss']:.3f}",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
     else:
         m = {k: round(v, 4) for k, v in event["metrics"].items()}
         print(f"\repoch {event['epoch'] + 1} done: {m}", file=sys.stderr, flush=True)
@@ -82,23 +91,54 @@ def cmd_train(args) -> None:
 
     strategy, root = _strategy(args)
     classifier = args.task == "classifier"
-    spec = ModelSpec(cell=args.cell, level=args.level, tokenizer_mode=args.mode,
-                     layers=args.layers, units=args.units, embedding=args.embedding,
-                     dropout=args.dropout, seq_len=args.seq_len, task=args.task,
-                     max_len=args.max_len if classifier else None)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
-                         optimizer=args.optimizer, learning_rate=args.lr,
-                         clipnorm=args.clipnorm, min_count=args.min_count, seed=args.seed,
-                         max_tokens=args.max_tokens, max_vocab=args.max_vocab,
-                         test_fraction=args.test_fraction)
+    spec = ModelSpec(
+        cell=args.cell,
+        level=args.level,
+        tokenizer_mode=args.mode,
+        layers=args.layers,
+        units=args.units,
+        embedding=args.embedding,
+        dropout=args.dropout,
+        seq_len=args.seq_len,
+        task=args.task,
+        max_len=args.max_len if classifier else None,
+    )
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        learning_rate=args.lr,
+        clipnorm=args.clipnorm,
+        min_count=args.min_count,
+        seed=args.seed,
+        max_tokens=args.max_tokens,
+        max_vocab=args.max_vocab,
+        test_fraction=args.test_fraction,
+    )
     if classifier:
-        bundle = train_classifier(spec, _dataset(args), name=args.name, config=config,
-                                  progress=_print_progress, resume=args.resume,
-                                  overwrite=args.overwrite, root=root, strategy=strategy)
+        bundle = train_classifier(
+            spec,
+            _dataset(args),
+            name=args.name,
+            config=config,
+            progress=_print_progress,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            root=root,
+            strategy=strategy,
+        )
     else:
-        bundle = train(spec, _corpus(args), name=args.name, config=config,
-                       progress=_print_progress, resume=args.resume, overwrite=args.overwrite,
-                       root=root, strategy=strategy)
+        bundle = train(
+            spec,
+            _corpus(args),
+            name=args.name,
+            config=config,
+            progress=_print_progress,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            root=root,
+            strategy=strategy,
+        )
     print(json.dumps(bundle.meta["metrics"], indent=1))
 
 
@@ -114,8 +154,16 @@ def cmd_record(args) -> None:
     streams = 1 if args.exact else "auto"
     t0 = time.perf_counter()
     if args.shards:
-        record_shards(bundle, text, args.out, args.shards, shard=args.shard_index,
-                      shard_warmup=args.shard_warmup, dtype=args.dtype, streams=streams)
+        record_shards(
+            bundle,
+            text,
+            args.out,
+            args.shards,
+            shard=args.shard_index,
+            shard_warmup=args.shard_warmup,
+            dtype=args.dtype,
+            streams=streams,
+        )
         dt = time.perf_counter() - t0
         try:
             trace = open_trace(args.out)
@@ -140,8 +188,14 @@ def cmd_generate(args) -> None:
     from lib.models import load
 
     bundle = load(args.model)
-    trace = generate(bundle, args.seed_text, args.length, temperature=args.temperature,
-                     top_k=args.top_k, seed=args.seed)
+    trace = generate(
+        bundle,
+        args.seed_text,
+        args.length,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        seed=args.seed,
+    )
     print(bundle.tokenizer.detokenize(trace.tokens))
     if args.out:
         trace.save(args.out)
@@ -153,8 +207,10 @@ def cmd_list(args) -> None:
     for m in list_models():
         metrics = {k: round(v, 3) for k, v in m.get("metrics", {}).items()}
         task = m["spec"].get("task", "lm")
-        print(f"{m['name']:28s} {task:10s} {m['spec']['level']:5s} {m['spec']['cell']:5s} "
-              f"{m['spec']['layers']}x{m['spec']['units']:<5d} {metrics}")
+        print(
+            f"{m['name']:28s} {task:10s} {m['spec']['level']:5s} {m['spec']['cell']:5s} "
+            f"{m['spec']['layers']}x{m['spec']['units']:<5d} {metrics}"
+        )
 
 
 def cmd_demo(args) -> None:
@@ -168,33 +224,54 @@ def main(argv: list[str] | None = None) -> None:
     sub = p.add_subparsers(dest="command", required=True)
 
     def corpus_args(q):
-        q.add_argument("--corpus", default="builtin:python-reference",
-                       help="builtin:python-reference, builtin:python-stdlib or nltk:<name>")
+        q.add_argument(
+            "--corpus",
+            default="builtin:python-reference",
+            help="builtin:python-reference, builtin:python-stdlib or nltk:<name>",
+        )
         q.add_argument("--file", help="a UTF-8 text file instead of --corpus")
 
-    t = sub.add_parser("train", help="train a language model or a sequence classifier into the "
-                       "registry")
+    t = sub.add_parser(
+        "train", help="train a language model or a sequence classifier into the registry"
+    )
     corpus_args(t)
-    t.add_argument("--task", default="lm", choices=["lm", "classifier"],
-                   help="lm: next-token prediction on --corpus/--file; classifier: labelled "
-                        "texts from --dataset or --csv")
-    t.add_argument("--dataset", help="classifier data: nltk:sentence_polarity, "
-                   "nltk:movie_reviews, nltk:brown[@cat,cat,...], keras:imdb, keras:reuters[@K]")
+    t.add_argument(
+        "--task",
+        default="lm",
+        choices=["lm", "classifier"],
+        help="lm: next-token prediction on --corpus/--file; classifier: labelled "
+        "texts from --dataset or --csv",
+    )
+    t.add_argument(
+        "--dataset",
+        help="classifier data: nltk:sentence_polarity, "
+        "nltk:movie_reviews, nltk:brown[@cat,cat,...], keras:imdb, keras:reuters[@K]",
+    )
     t.add_argument("--csv", help="classifier data: a UTF-8 CSV file with a header row")
     t.add_argument("--text-column", help="CSV text column (default: text, review, ...)")
     t.add_argument("--label-column", help="CSV label column (default: label, class, ...)")
-    t.add_argument("--limit", type=int, default=None,
-                   help="classifier: a stratified sample of this many texts")
-    t.add_argument("--max-len", type=int, default=100,
-                   help="classifier: tokens kept per text (the first ones)")
-    t.add_argument("--test-fraction", type=float, default=0.2,
-                   help="classifier: held-out test share of each class")
+    t.add_argument(
+        "--limit", type=int, default=None, help="classifier: a stratified sample of this many texts"
+    )
+    t.add_argument(
+        "--max-len", type=int, default=100, help="classifier: tokens kept per text (the first ones)"
+    )
+    t.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="classifier: held-out test share of each class",
+    )
     t.add_argument("--max-vocab", type=int, default=None, help="keep only the N commonest tokens")
     t.add_argument("--name", required=True, help="registry name (letters, digits, - and _)")
     t.add_argument("--cell", default="lstm", choices=["rnn", "lstm", "gru"])
     t.add_argument("--level", default="char", choices=["char", "word"])
-    t.add_argument("--mode", default="keep-space", choices=["keep-space", "words"],
-                   help="word level: keep spaces and newlines as tokens, or words only")
+    t.add_argument(
+        "--mode",
+        default="keep-space",
+        choices=["keep-space", "words"],
+        help="word level: keep spaces and newlines as tokens, or words only",
+    )
     t.add_argument("--layers", type=int, default=1)
     t.add_argument("--units", type=int, default=128)
     t.add_argument("--embedding", type=int, default=32)
@@ -210,32 +287,64 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", action="store_true", help="continue a stopped model")
     t.add_argument("--overwrite", action="store_true", help="replace a model of that name")
-    t.add_argument("--strategy", default="auto", choices=STRATEGIES,
-                   help="tf.distribute: auto = multiworker when TF_CONFIG is set, mirrored "
-                        "over the GPUs when there are several, else none (lib.distribute)")
-    t.add_argument("--cpu-devices", type=int, default=0,
-                   help="split the CPU into N logical devices, to try --strategy mirrored "
-                        "without GPUs (not faster)")
+    t.add_argument(
+        "--strategy",
+        default="auto",
+        choices=STRATEGIES,
+        help="tf.distribute: auto = multiworker when TF_CONFIG is set, mirrored "
+        "over the GPUs when there are several, else none (lib.distribute)",
+    )
+    t.add_argument(
+        "--cpu-devices",
+        type=int,
+        default=0,
+        help="split the CPU into N logical devices, to try --strategy mirrored "
+        "without GPUs (not faster)",
+    )
     t.set_defaults(func=cmd_train)
 
-    r = sub.add_parser("record", help="record a text through a model into a Trace (.npz file, "
-                       "trace folder or shard folder)")
+    r = sub.add_parser(
+        "record",
+        help="record a text through a model into a Trace (.npz file, trace folder or shard folder)",
+    )
     corpus_args(r)
     r.add_argument("--model", required=True)
     r.add_argument("--text", help="a UTF-8 text file to record (else the corpus)")
-    r.add_argument("--max-chars", type=int, default=100_000, help="record the first N "
-                   "characters (0: all)")
+    r.add_argument(
+        "--max-chars", type=int, default=100_000, help="record the first N characters (0: all)"
+    )
     r.add_argument("--exact", action="store_true", help="one sequential stream (slow)")
-    r.add_argument("--dtype", default="float32", choices=["float32", "float16"],
-                   help="storage of the signals (float16: half the size)")
-    r.add_argument("--shards", type=int, default=0, help="write N shard folders of "
-                   "contiguous slices plus a manifest into the --out folder")
-    r.add_argument("--shard-index", type=int, default=None, help="with --shards: record only "
-                   "shard K (several machines at once), warmed up from a zero state")
-    r.add_argument("--shard-warmup", type=int, default=2000, help="with --shard-index: tokens "
-                   "read before the shard to warm its state up")
-    r.add_argument("--out", required=True, help="a .npz file, else a folder (memory-mapped "
-                   "trace folder, or shard folder with --shards)")
+    r.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "float16"],
+        help="storage of the signals (float16: half the size)",
+    )
+    r.add_argument(
+        "--shards",
+        type=int,
+        default=0,
+        help="write N shard folders of contiguous slices plus a manifest into the --out folder",
+    )
+    r.add_argument(
+        "--shard-index",
+        type=int,
+        default=None,
+        help="with --shards: record only "
+        "shard K (several machines at once), warmed up from a zero state",
+    )
+    r.add_argument(
+        "--shard-warmup",
+        type=int,
+        default=2000,
+        help="with --shard-index: tokens read before the shard to warm its state up",
+    )
+    r.add_argument(
+        "--out",
+        required=True,
+        help="a .npz file, else a folder (memory-mapped "
+        "trace folder, or shard folder with --shards)",
+    )
     r.set_defaults(func=cmd_record)
 
     g = sub.add_parser("generate", help="sample text from a model")

@@ -105,9 +105,11 @@ class ClassifierTrace:
 
     def __repr__(self) -> str:
         states = ", ".join(f"{k}{tuple(v.shape)}" for k, v in self.states.items())
-        return (f"ClassifierTrace(model={self.model_name!r}, N={len(self)}, "
-                f"steps={int(self.offsets[-1])}, classes={self.classes}, "
-                f"states=[{states}], ep{tuple(self.ep.shape)})")
+        return (
+            f"ClassifierTrace(model={self.model_name!r}, N={len(self)}, "
+            f"steps={int(self.offsets[-1])}, classes={self.classes}, "
+            f"states=[{states}], ep{tuple(self.ep.shape)})"
+        )
 
     @property
     def n_classes(self) -> int:
@@ -168,17 +170,31 @@ class ClassifierTrace:
         """Write the trace to a compressed ``.npz`` file."""
         arrays = {f"states__{k}": v for k, v in self.states.items()}
         np.savez_compressed(
-            path, tokens=np.array(json.dumps(self.tokens)), ids=self.ids, offsets=self.offsets,
-            ep=self.ep, labels=self.labels, classes=np.array(json.dumps(self.classes)),
-            model_name=np.array(self.model_name), **arrays)
+            path,
+            tokens=np.array(json.dumps(self.tokens)),
+            ids=self.ids,
+            offsets=self.offsets,
+            ep=self.ep,
+            labels=self.labels,
+            classes=np.array(json.dumps(self.classes)),
+            model_name=np.array(self.model_name),
+            **arrays,
+        )
 
     @classmethod
     def load(cls, path) -> ClassifierTrace:
         with np.load(path, allow_pickle=False) as z:
             states = {int(k.split("__")[1]): z[k] for k in z.files if k.startswith("states__")}
-            return cls(tokens=json.loads(str(z["tokens"])), ids=z["ids"], offsets=z["offsets"],
-                       states=dict(sorted(states.items())), ep=z["ep"], labels=z["labels"],
-                       classes=json.loads(str(z["classes"])), model_name=str(z["model_name"]))
+            return cls(
+                tokens=json.loads(str(z["tokens"])),
+                ids=z["ids"],
+                offsets=z["offsets"],
+                states=dict(sorted(states.items())),
+                ep=z["ep"],
+                labels=z["labels"],
+                classes=json.loads(str(z["classes"])),
+                model_name=str(z["model_name"]),
+            )
 
 
 def _classes_of(bundle) -> list[str]:
@@ -234,25 +250,29 @@ def record_sequences(
     """
     spec: ModelSpec = bundle.spec
     if getattr(spec, "task", "lm") != "classifier":
-        raise ValueError(f"model {bundle.name!r} is a language model, not a classifier: "
-                         "record it with lib.record.record")
+        raise ValueError(
+            f"model {bundle.name!r} is a language model, not a classifier: "
+            "record it with lib.record.record"
+        )
     max_len = spec.max_len if max_len is None else int(max_len)
     if max_len < 1:
         raise ValueError(f"max_len must be >= 1, got {max_len}")
     if layers is not None and any(not -spec.layers <= k < spec.layers for k in layers):
         raise ValueError(f"layers must be in [0, {spec.layers}), got {list(layers)}")
-    keep = sorted(set(range(spec.layers) if layers is None else
-                      (k % spec.layers for k in layers)))
-    tokens = [(bundle.tokenizer.tokenize(t) if isinstance(t, str) else list(t))[:max_len]
-              for t in texts]
+    keep = sorted(set(range(spec.layers) if layers is None else (k % spec.layers for k in layers)))
+    tokens = [
+        (bundle.tokenizer.tokenize(t) if isinstance(t, str) else list(t))[:max_len] for t in texts
+    ]
     n = len(tokens)
     if n == 0:
         raise ValueError("no texts to record (got 0)")
     lengths = np.fromiter((len(t) for t in tokens), np.int64, count=n)
     empty = np.flatnonzero(lengths == 0)
     if empty.size:
-        raise ValueError(f"{empty.size} text(s) have no tokens (indices "
-                         f"{empty[:10].tolist()}); drop them before recording")
+        raise ValueError(
+            f"{empty.size} text(s) have no tokens (indices "
+            f"{empty[:10].tolist()}); drop them before recording"
+        )
     classes = _classes_of(bundle)
     if labels is None:
         y = np.full(n, -1, np.int64)
@@ -288,9 +308,17 @@ def record_sequences(
         ep = class_probabilities(_sigmoid(logits), 2)
     else:
         ep = _softmax(logits).astype(np.float32)
-    return ClassifierTrace(tokens=tokens, ids=ids, offsets=offsets, states=states, ep=ep,
-                           labels=y, classes=classes, model_name=bundle.name,
-                           meta={"max_len": max_len})
+    return ClassifierTrace(
+        tokens=tokens,
+        ids=ids,
+        offsets=offsets,
+        states=states,
+        ep=ep,
+        labels=y,
+        classes=classes,
+        model_name=bundle.name,
+        meta={"max_len": max_len},
+    )
 
 
 def held_out(bundle, data=None):
@@ -323,11 +351,14 @@ def held_out(bundle, data=None):
     if data is None:
         data = load_dataset(info["ref"])
     if data.sha1 != info.get("sha1"):
-        raise DatasetError(f"the dataset {data.name!r} differs from the one model "
-                           f"{bundle.name!r} was trained on ({info.get('ref')}); its test "
-                           "split cannot be rebuilt")
-    config = TrainConfig(test_fraction=split["test_fraction"],
-                         val_fraction=split["val_fraction"], seed=split["seed"])
+        raise DatasetError(
+            f"the dataset {data.name!r} differs from the one model "
+            f"{bundle.name!r} was trained on ({info.get('ref')}); its test "
+            "split cannot be rebuilt"
+        )
+    config = TrainConfig(
+        test_fraction=split["test_fraction"], val_fraction=split["val_fraction"], seed=split["seed"]
+    )
     splits = classifier_splits(data, bundle.spec, config)
     return splits.data.subset(splits.test)
 
@@ -361,8 +392,10 @@ def jump_distances(states: Sequence[np.ndarray], *, normalize: bool = True) -> l
         return []
     bad = [i for i, a in enumerate(arrays) if a.ndim != 2 or len(a) == 0]
     if bad:
-        raise ValueError(f"each state array must be 2-D (L_i >= 1, units); sequences {bad[:5]} "
-                         f"are not (shapes {[arrays[i].shape for i in bad[:5]]})")
+        raise ValueError(
+            f"each state array must be 2-D (L_i >= 1, units); sequences {bad[:5]} "
+            f"are not (shapes {[arrays[i].shape for i in bad[:5]]})"
+        )
     widths = {a.shape[1] for a in arrays}
     if len(widths) != 1:
         raise ValueError(f"all sequences must have the same number of units, got {sorted(widths)}")
@@ -420,8 +453,9 @@ def threshold_events(
         raise ValueError(f"ep must have shape (L,) or (L, K) with L >= 1, got {e.shape}")
     L = len(e)
     if d.shape != (L - 1,):
-        raise ValueError(f"distances must have shape (L - 1,) = ({L - 1},) for {L} steps, "
-                         f"got {d.shape}")
+        raise ValueError(
+            f"distances must have shape (L - 1,) = ({L - 1},) for {L} steps, got {d.shape}"
+        )
     if e.ndim == 1:
         change = np.abs(np.diff(e))
         cls = e > 0.5
@@ -430,9 +464,11 @@ def threshold_events(
         cls = e.argmax(axis=1)
     flips = cls[1:] != cls[:-1]
     out = {}
-    for name, step_flags in (("jump", d >= dist_threshold - THRESHOLD_TOL),
-                             ("ep", change >= ep_threshold - THRESHOLD_TOL),
-                             ("class", flips)):
+    for name, step_flags in (
+        ("jump", d >= dist_threshold - THRESHOLD_TOL),
+        ("ep", change >= ep_threshold - THRESHOLD_TOL),
+        ("class", flips),
+    ):
         after = np.zeros(L, dtype=bool)
         before = np.zeros(L, dtype=bool)
         after[1:] = step_flags
@@ -460,17 +496,27 @@ def confusion(true: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
     t = np.asarray(true, dtype=np.int64)
     p = np.asarray(pred, dtype=np.int64)
     if t.shape != p.shape or t.ndim != 1:
-        raise ValueError(f"true and pred must be 1-D of the same length, got shapes {t.shape} "
-                         f"and {p.shape}")
+        raise ValueError(
+            f"true and pred must be 1-D of the same length, got shapes {t.shape} and {p.shape}"
+        )
     for name, a in (("true", t), ("pred", p)):
         if a.size and (a.min() < 0 or a.max() >= n_classes):
-            raise ValueError(f"{name} must hold class indices in [0, {n_classes}), got values "
-                             f"from {a.min()} to {a.max()}")
+            raise ValueError(
+                f"{name} must hold class indices in [0, {n_classes}), got values "
+                f"from {a.min()} to {a.max()}"
+            )
     return np.bincount(t * n_classes + p, minlength=n_classes * n_classes).reshape(
-        n_classes, n_classes)
+        n_classes, n_classes
+    )
 
 
 __all__ = [
-    "ClassifierTrace", "record_sequences", "held_out", "jump_distances", "threshold_events",
-    "confusion", "class_probabilities", "cross_entropy",
+    "ClassifierTrace",
+    "record_sequences",
+    "held_out",
+    "jump_distances",
+    "threshold_events",
+    "confusion",
+    "class_probabilities",
+    "cross_entropy",
 ]

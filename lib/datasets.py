@@ -54,10 +54,29 @@ REUTERS_DEFAULT_TOP = 5
 MAX_CLASSES = 100
 KERAS_HOST = ("storage.googleapis.com", 443)
 
-TEXT_COLUMN_NAMES = ("text", "review", "sentence", "document", "content", "body", "comment",
-                     "message", "tweet")
-LABEL_COLUMN_NAMES = ("label", "labels", "class", "category", "sentiment", "target", "y",
-                      "polarity", "topic", "genre")
+TEXT_COLUMN_NAMES = (
+    "text",
+    "review",
+    "sentence",
+    "document",
+    "content",
+    "body",
+    "comment",
+    "message",
+    "tweet",
+)
+LABEL_COLUMN_NAMES = (
+    "label",
+    "labels",
+    "class",
+    "category",
+    "sentiment",
+    "target",
+    "y",
+    "polarity",
+    "topic",
+    "genre",
+)
 
 
 class DatasetError(CorpusError):
@@ -117,8 +136,9 @@ class LabelledData:
         return len(self.texts)
 
     def __repr__(self) -> str:
-        counts = ", ".join(f"{c}: {n}" for c, n in zip(self.classes, self.class_counts,
-                                                         strict=True))
+        counts = ", ".join(
+            f"{c}: {n}" for c, n in zip(self.classes, self.class_counts, strict=True)
+        )
         return f"LabelledData({self.name!r}, n={len(self)}, ref={self.ref!r}, {{{counts}}})"
 
     @property
@@ -146,19 +166,37 @@ class LabelledData:
         h.update("\0".join(self.classes).encode("utf-8"))
         return h.hexdigest()
 
-    def subset(self, indices: Sequence[int] | np.ndarray, *, ref: str | None = None,
-               info: dict | None = None) -> LabelledData:
+    def subset(
+        self,
+        indices: Sequence[int] | np.ndarray,
+        *,
+        ref: str | None = None,
+        info: dict | None = None,
+    ) -> LabelledData:
         """The texts at `indices` (in that order), with the same classes."""
         idx = np.asarray(indices, dtype=np.int64)
-        return LabelledData(self.name, [self.texts[i] for i in idx], self.labels[idx],
-                            self.classes, self.source, self.ref if ref is None else ref,
-                            dict(self.info if info is None else info))
+        return LabelledData(
+            self.name,
+            [self.texts[i] for i in idx],
+            self.labels[idx],
+            self.classes,
+            self.source,
+            self.ref if ref is None else ref,
+            dict(self.info if info is None else info),
+        )
 
     def meta(self) -> dict:
         """JSON-serialisable description (for a model's meta.json)."""
-        return {"name": self.name, "ref": self.ref, "source": self.source, "n": len(self),
-                "sha1": self.sha1, "classes": list(self.classes),
-                "class_counts": self.class_counts.tolist(), "info": dict(self.info)}
+        return {
+            "name": self.name,
+            "ref": self.ref,
+            "source": self.source,
+            "n": len(self),
+            "sha1": self.sha1,
+            "classes": list(self.classes),
+            "class_counts": self.class_counts.tolist(),
+            "info": dict(self.info),
+        }
 
 
 def _label_indices(labels, classes: list[str]) -> np.ndarray:
@@ -171,8 +209,9 @@ def _label_indices(labels, classes: list[str]) -> np.ndarray:
     if arr.dtype.kind in "iu":
         bad = (arr < 0) | (arr >= len(classes))
         if bad.any():
-            raise DatasetError(f"label indices must be in [0, {len(classes)}), got "
-                               f"{arr[bad][:5].tolist()}")
+            raise DatasetError(
+                f"label indices must be in [0, {len(classes)}), got {arr[bad][:5].tolist()}"
+            )
         return arr.astype(np.int64)
     index = {c: k for k, c in enumerate(classes)}
     out = np.fromiter((index.get(str(v), -1) for v in arr), dtype=np.int64, count=len(arr))
@@ -262,26 +301,29 @@ def subsample(data: LabelledData, n: int, *, seed: int = 0) -> LabelledData:
     The ref becomes ``"<ref>?limit=<n>&seed=<seed>"``, which :func:`load_dataset` rebuilds.
     """
     if n < data.n_classes:
-        raise DatasetError(f"a sample needs at least one text per class ({data.n_classes}), "
-                           f"got n={n}")
+        raise DatasetError(
+            f"a sample needs at least one text per class ({data.n_classes}), got n={n}"
+        )
     if n >= len(data):
         return data
     _, keep = split_indices(data.labels, test_fraction=n / len(data), seed=seed)
     base = data.ref.split("?", 1)[0]
-    return data.subset(keep, ref=f"{base}?limit={n}&seed={seed}",
-                       info={**data.info, "sampled_from": len(data)})
+    return data.subset(
+        keep, ref=f"{base}?limit={n}&seed={seed}", info={**data.info, "sampled_from": len(data)}
+    )
 
 
 # --- NLTK -----------------------------------------------------------------------------------
 
 
 def _join_words(words: Sequence[str]) -> str:
-    return " ".join("\"" if w in ("``", "''") else w for w in words)
+    return " ".join('"' if w in ("``", "''") else w for w in words)
 
 
 @functools.lru_cache(maxsize=8)
-def _read_nltk_dataset(name: str, categories: tuple[str, ...]) -> tuple[tuple[str, ...],
-                                                                         tuple[str, ...]]:
+def _read_nltk_dataset(
+    name: str, categories: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(texts, labels) of an NLTK dataset; LookupError when its data is missing."""
     import nltk
 
@@ -311,8 +353,12 @@ def _read_nltk_dataset(name: str, categories: tuple[str, ...]) -> tuple[tuple[st
 def _nltk_categories(name: str, download: bool) -> list[str]:
     import nltk
 
-    return with_nltk_data(name, lambda: list(getattr(nltk.corpus, name).categories()),
-                          download=download, error=DatasetError)
+    return with_nltk_data(
+        name,
+        lambda: list(getattr(nltk.corpus, name).categories()),
+        download=download,
+        error=DatasetError,
+    )
 
 
 def nltk_dataset(
@@ -346,8 +392,9 @@ def nltk_dataset(
     available = _nltk_categories(name, download)
     if name != "brown":
         if categories is not None:
-            raise DatasetError(f"{name} always has the classes {available}; categories apply "
-                               "to brown only")
+            raise DatasetError(
+                f"{name} always has the classes {available}; categories apply to brown only"
+            )
         chosen = tuple(available)
     else:
         chosen = tuple(BROWN_DEFAULT_CATEGORIES if categories is None else categories)
@@ -355,14 +402,17 @@ def nltk_dataset(
         if unknown:
             raise DatasetError(f"unknown Brown categories {unknown}; choose from {available}")
         if len(set(chosen)) < 2 or len(set(chosen)) != len(chosen):
-            raise DatasetError(f"choose at least 2 different Brown categories, got "
-                               f"{list(chosen)}")
-    texts, labels = with_nltk_data(name, lambda: _read_nltk_dataset(name, chosen),
-                                   download=download, error=DatasetError)
+            raise DatasetError(f"choose at least 2 different Brown categories, got {list(chosen)}")
+    texts, labels = with_nltk_data(
+        name, lambda: _read_nltk_dataset(name, chosen), download=download, error=DatasetError
+    )
     default = name != "brown" or chosen == BROWN_DEFAULT_CATEGORIES
     ref = f"nltk:{name}" if default else f"nltk:{name}@{','.join(chosen)}"
-    title = {"sentence_polarity": "Sentence polarity", "movie_reviews": "Movie reviews",
-             "brown": "Brown genres"}[name]
+    title = {
+        "sentence_polarity": "Sentence polarity",
+        "movie_reviews": "Movie reviews",
+        "brown": "Brown genres",
+    }[name]
     return LabelledData(title, list(texts), list(labels), list(chosen), "nltk", ref)
 
 
@@ -398,12 +448,19 @@ def _keras_load(name: str):
     return module.load_data(num_words=None), module.get_word_index()
 
 
-def _decode(sequences, word_index: dict[str, int], *, index_from: int = 3,
-            drop: frozenset[str] = frozenset()) -> list[str]:
+def _decode(
+    sequences,
+    word_index: dict[str, int],
+    *,
+    index_from: int = 3,
+    drop: frozenset[str] = frozenset(),
+) -> list[str]:
     """Keras integer sequences back to space-joined words (ids < index_from + 1 dropped)."""
     lookup = {i + index_from: w for w, i in word_index.items()}
-    return [" ".join(w for w in (lookup.get(int(i)) for i in seq)
-                     if w is not None and w not in drop) for seq in sequences]
+    return [
+        " ".join(w for w in (lookup.get(int(i)) for i in seq) if w is not None and w not in drop)
+        for seq in sequences
+    ]
 
 
 def keras_dataset(name: str, *, top_classes: int = REUTERS_DEFAULT_TOP) -> LabelledData:
@@ -432,21 +489,24 @@ def keras_dataset(name: str, *, top_classes: int = REUTERS_DEFAULT_TOP) -> Label
     if not 2 <= top_classes <= 46:
         raise DatasetError(f"top_classes must be 2 to 46, got {top_classes}")
     files = _keras_files(name)
-    fix = (f"run `python -c \"import keras; keras.datasets.{name}.load_data(); "
-           f"keras.datasets.{name}.get_word_index()\"` on a machine with network and copy "
-           f"{', '.join(f.name for f in files)} into {files[0].parent} here, or use an NLTK "
-           "dataset or a CSV upload")
+    fix = (
+        f'run `python -c "import keras; keras.datasets.{name}.load_data(); '
+        f'keras.datasets.{name}.get_word_index()"` on a machine with network and copy '
+        f"{', '.join(f.name for f in files)} into {files[0].parent} here, or use an NLTK "
+        "dataset or a CSV upload"
+    )
     if not all(f.is_file() for f in files):
         reason = _keras_reachable()
         if reason is not None:
-            raise DatasetError(f"Keras dataset {name!r} is not cached and its server cannot be "
-                               f"reached ({reason}); {fix}")
+            raise DatasetError(
+                f"Keras dataset {name!r} is not cached and its server cannot be "
+                f"reached ({reason}); {fix}"
+            )
     try:
         ((x_train, y_train), (x_test, y_test)), word_index = _keras_load(name)
     except Exception as err:  # keras raises bare Exception for failed downloads
         first = (str(err).splitlines() or [type(err).__name__])[0][:200]
-        raise DatasetError(f"Keras dataset {name!r} could not be loaded ({first}); {fix}") \
-            from None
+        raise DatasetError(f"Keras dataset {name!r} could not be loaded ({first}); {fix}") from None
     seqs = list(x_train) + list(x_test)
     y = np.concatenate([np.asarray(y_train), np.asarray(y_test)]).astype(np.int64)
     if name == "imdb":
@@ -461,17 +521,27 @@ def keras_dataset(name: str, *, top_classes: int = REUTERS_DEFAULT_TOP) -> Label
     remap = np.full(len(names), -1, np.int64)
     remap[top] = np.arange(top_classes)
     texts = _decode([seqs[i] for i in keep], word_index)
-    ref = "keras:reuters" if top_classes == REUTERS_DEFAULT_TOP else \
-        f"keras:reuters@{top_classes}"
-    return LabelledData(f"Reuters newswires ({top_classes} topics)", texts, remap[y[keep]],
-                        [names[k] for k in top], "keras", ref)
+    ref = "keras:reuters" if top_classes == REUTERS_DEFAULT_TOP else f"keras:reuters@{top_classes}"
+    return LabelledData(
+        f"Reuters newswires ({top_classes} topics)",
+        texts,
+        remap[y[keep]],
+        [names[k] for k in top],
+        "keras",
+        ref,
+    )
 
 
 # --- CSV ------------------------------------------------------------------------------------
 
 
-def _pick_column(header: list[str], wanted: str | None, names: tuple[str, ...], role: str,
-                 other: str | None = None) -> str:
+def _pick_column(
+    header: list[str],
+    wanted: str | None,
+    names: tuple[str, ...],
+    role: str,
+    other: str | None = None,
+) -> str:
     found = ", ".join(repr(h) for h in header)
     if wanted is not None:
         if wanted not in header:
@@ -481,8 +551,10 @@ def _pick_column(header: list[str], wanted: str | None, names: tuple[str, ...], 
     for candidate in names:
         if candidate in by_lower and by_lower[candidate] != other:
             return by_lower[candidate]
-    raise DatasetError(f"no {role} column found (looked for {', '.join(names)}); the columns "
-                       f"are {found}: name the {role} column")
+    raise DatasetError(
+        f"no {role} column found (looked for {', '.join(names)}); the columns "
+        f"are {found}: name the {role} column"
+    )
 
 
 def from_csv_bytes(
@@ -531,8 +603,9 @@ def from_csv_bytes(
     try:
         rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     except csv.Error as err:
-        raise DatasetError(f"file {name!r} is not a valid CSV file ({err}); save it as CSV "
-                           "with a header row") from None
+        raise DatasetError(
+            f"file {name!r} is not a valid CSV file ({err}); save it as CSV with a header row"
+        ) from None
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
         raise DatasetError(f"file {name!r} has no rows; upload a CSV file with a header row")
@@ -548,8 +621,10 @@ def from_csv_bytes(
     keep = [k for k in range(len(body)) if texts[k] and labels[k]]
     dropped = len(body) - len(keep)
     if not keep:
-        raise DatasetError(f"file {name!r} has no row with both a {text_col!r} text and a "
-                           f"{label_col!r} label ({len(body)} data rows, all incomplete)")
+        raise DatasetError(
+            f"file {name!r} has no row with both a {text_col!r} text and a "
+            f"{label_col!r} label ({len(body)} data rows, all incomplete)"
+        )
     texts = [texts[k] for k in keep]
     labels = [labels[k] for k in keep]
     values = sorted(set(labels))
@@ -558,12 +633,16 @@ def from_csv_bytes(
     except ValueError:
         pass
     if len(values) < 2:
-        raise DatasetError(f"every row of {label_col!r} has the label {values[0]!r}: a "
-                           "classifier needs at least 2 classes")
+        raise DatasetError(
+            f"every row of {label_col!r} has the label {values[0]!r}: a "
+            "classifier needs at least 2 classes"
+        )
     if len(values) > MAX_CLASSES:
-        raise DatasetError(f"column {label_col!r} has {len(values)} different values (at most "
-                           f"{MAX_CLASSES} classes); is it the label column? The columns are "
-                           f"{', '.join(repr(h) for h in header)}")
+        raise DatasetError(
+            f"column {label_col!r} has {len(values)} different values (at most "
+            f"{MAX_CLASSES} classes); is it the label column? The columns are "
+            f"{', '.join(repr(h) for h in header)}"
+        )
     info = {"dropped_rows": dropped, "text_column": text_col, "label_column": label_col}
     return LabelledData(name, texts, labels, values, "csv", f"csv:{name}", info)
 
@@ -599,13 +678,23 @@ def load_dataset(ref: str, *, download: bool = True) -> LabelledData:
         try:
             data = subsample(data, int(params["limit"]), seed=int(params.get("seed", 0)))
         except (KeyError, ValueError):
-            raise DatasetError(f"dataset ref options must be ?limit=N&seed=S, got {ref!r}") \
-                from None
+            raise DatasetError(
+                f"dataset ref options must be ?limit=N&seed=S, got {ref!r}"
+            ) from None
     return data
 
 
 __all__ = [
-    "DatasetError", "LabelledData", "nltk_dataset", "keras_dataset", "from_csv_bytes",
-    "load_dataset", "split", "split_indices", "subsample", "NLTK_DATASETS", "KERAS_DATASETS",
+    "DatasetError",
+    "LabelledData",
+    "nltk_dataset",
+    "keras_dataset",
+    "from_csv_bytes",
+    "load_dataset",
+    "split",
+    "split_indices",
+    "subsample",
+    "NLTK_DATASETS",
+    "KERAS_DATASETS",
     "BROWN_DEFAULT_CATEGORIES",
 ]

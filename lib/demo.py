@@ -34,28 +34,35 @@ class Demo:
 
 DEMOS = (
     Demo(
-        "demo-ref-char-lstm", "python-reference", None,
+        "demo-ref-char-lstm",
+        "python-reference",
+        None,
         ModelSpec(cell="lstm", level="char", units=256, embedding=32, seq_len=100),
         TrainConfig(epochs=20, batch_size=32, learning_rate=3e-3, seed=0),
         description="Character LSTM on the Python language reference: the default model.",
     ),
     Demo(
-        "demo-ref-char-gru", "python-reference", None,
+        "demo-ref-char-gru",
+        "python-reference",
+        None,
         ModelSpec(cell="gru", level="char", units=256, embedding=32, seq_len=100),
         # it overfits after epoch 7 (val_loss 1.296 there, 1.370 at epoch 15): stop early
         # and keep the best epoch
-        TrainConfig(epochs=15, batch_size=32, learning_rate=3e-3, early_stopping=2,
-                    keep_best=True),
+        TrainConfig(epochs=15, batch_size=32, learning_rate=3e-3, early_stopping=2, keep_best=True),
         description="Character GRU on the Python language reference.",
     ),
     Demo(
-        "demo-ref-char-rnn", "python-reference", None,
+        "demo-ref-char-rnn",
+        "python-reference",
+        None,
         ModelSpec(cell="rnn", level="char", units=256, embedding=32, seq_len=100),
         TrainConfig(epochs=20, batch_size=32, learning_rate=1e-3),
         description="Character vanilla RNN on the Python language reference.",
     ),
     Demo(
-        "demo-stdlib-char-lstm", "python-stdlib", 1_500_000,
+        "demo-stdlib-char-lstm",
+        "python-stdlib",
+        1_500_000,
         ModelSpec(cell="lstm", level="char", units=256, embedding=32, seq_len=100),
         TrainConfig(epochs=8, batch_size=64, learning_rate=3e-3),
         keep_checkpoints=True,
@@ -63,17 +70,36 @@ DEMOS = (
         "indentation. Keeps its per-epoch checkpoints.",
     ),
     Demo(
-        "demo-ref-word-lstm", "python-reference", None,
-        ModelSpec(cell="lstm", level="word", tokenizer_mode="keep-space", units=256,
-                  embedding=64, seq_len=50),
+        "demo-ref-word-lstm",
+        "python-reference",
+        None,
+        ModelSpec(
+            cell="lstm",
+            level="word",
+            tokenizer_mode="keep-space",
+            units=256,
+            embedding=64,
+            seq_len=50,
+        ),
         TrainConfig(epochs=12, batch_size=32, learning_rate=2e-3, min_count=3),
         description="Word LSTM on the Python language reference (spaces and newlines are "
         "tokens, as in seed 000).",
     ),
     Demo(
-        "demo-polarity-lstm", "", None,
-        ModelSpec(task="classifier", cell="lstm", level="word", tokenizer_mode="words",
-                  units=128, embedding=32, dropout=0.5, n_classes=2, max_len=40),
+        "demo-polarity-lstm",
+        "",
+        None,
+        ModelSpec(
+            task="classifier",
+            cell="lstm",
+            level="word",
+            tokenizer_mode="words",
+            units=128,
+            embedding=32,
+            dropout=0.5,
+            n_classes=2,
+            max_len=40,
+        ),
         TrainConfig(epochs=3, batch_size=64, learning_rate=1e-3, min_count=2, seed=0),
         dataset="nltk:sentence_polarity",
         description="Word LSTM classifier of movie-review sentences as negative or positive "
@@ -86,8 +112,13 @@ def _to_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def train_demo_models(names: list[str] | None = None, *, root=None, progress=None,
-                      notice: Callable[[str], None] = _to_stderr) -> list:
+def train_demo_models(
+    names: list[str] | None = None,
+    *,
+    root=None,
+    progress=None,
+    notice: Callable[[str], None] = _to_stderr,
+) -> list:
     """Train the demo models (all, or those named) into the registry.
 
     A classifier demo whose dataset cannot be loaded is skipped: ``notice`` gets a message
@@ -96,8 +127,7 @@ def train_demo_models(names: list[str] | None = None, *, root=None, progress=Non
     chosen = [d for d in DEMOS if names is None or d.name in names]
     unknown = set(names or ()) - {d.name for d in DEMOS}
     if unknown:
-        raise ValueError(f"unknown demo models {sorted(unknown)}; known: "
-                         f"{[d.name for d in DEMOS]}")
+        raise ValueError(f"unknown demo models {sorted(unknown)}; known: {[d.name for d in DEMOS]}")
     bundles = []
     for demo in chosen:
         rank = DEMOS.index(demo)
@@ -108,13 +138,28 @@ def train_demo_models(names: list[str] | None = None, *, root=None, progress=Non
             except DatasetError as err:
                 notice(f"skipping demo model {demo.name}: {err}")
                 continue
-            bundle = train_classifier(demo.spec, data, name=demo.name, config=demo.config,
-                                      root=root, progress=progress, overwrite=True,
-                                      extra_meta=extra)
+            bundle = train_classifier(
+                demo.spec,
+                data,
+                name=demo.name,
+                config=demo.config,
+                root=root,
+                progress=progress,
+                overwrite=True,
+                extra_meta=extra,
+            )
         else:
             corpus = builtin_corpus(demo.corpus, max_chars=demo.max_chars)
-            bundle = train(demo.spec, corpus, name=demo.name, config=demo.config, root=root,
-                           progress=progress, overwrite=True, extra_meta=extra)
+            bundle = train(
+                demo.spec,
+                corpus,
+                name=demo.name,
+                config=demo.config,
+                root=root,
+                progress=progress,
+                overwrite=True,
+                extra_meta=extra,
+            )
         if not demo.keep_checkpoints:
             shutil.rmtree(model_dir(demo.name, root=root) / "checkpoints", ignore_errors=True)
         bundles.append(bundle)

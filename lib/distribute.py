@@ -52,8 +52,10 @@ def strategy_kind(requested: str, *, tf_config: str | None, n_devices: int) -> s
     if requested not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {requested!r}")
     if requested == "multiworker" and not tf_config:
-        raise ValueError("strategy 'multiworker' needs TF_CONFIG (a JSON cluster and task) "
-                         "in the environment of every worker; it is not set")
+        raise ValueError(
+            "strategy 'multiworker' needs TF_CONFIG (a JSON cluster and task) "
+            "in the environment of every worker; it is not set"
+        )
     if requested == "auto":
         if tf_config:
             return "multiworker"
@@ -74,7 +76,8 @@ def split_cpu(n: int) -> None:
         raise ValueError(f"the number of CPU devices must be >= 1, got {n}")
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
+        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)]
+    )
 
 
 def _devices() -> list[str]:
@@ -118,8 +121,9 @@ def is_chief(tf_config: str | None = None) -> bool:
         task = config.get("task", {})
         kind, index = task.get("type", "worker"), int(task.get("index", 0))
     except (ValueError, AttributeError, TypeError):
-        raise ValueError(f"TF_CONFIG must be JSON with a 'task' of type and index, got "
-                         f"{tf_config[:80]!r}") from None
+        raise ValueError(
+            f"TF_CONFIG must be JSON with a 'task' of type and index, got {tf_config[:80]!r}"
+        ) from None
     if kind == "chief":
         return True
     return kind == "worker" and index == 0 and "chief" not in config.get("cluster", {})

@@ -131,12 +131,18 @@ class Coverage:
     def describe(self) -> str:
         """E.g. "1,234 of 1,500 vocabulary words (82.3 %; 97.1 % of training tokens)"."""
         lower = f", {self.n_lower:,} of them lower-cased" if self.n_lower else ""
-        return (f"{self.n_covered:,} of {self.n_vocab:,} vocabulary words have a vector "
-                f"({self.fraction:.1%}{lower}; {self.token_share:.1%} of training tokens)")
+        return (
+            f"{self.n_covered:,} of {self.n_vocab:,} vocabulary words have a vector "
+            f"({self.fraction:.1%}{lower}; {self.token_share:.1%} of training tokens)"
+        )
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "missing": list(self.missing), "n_covered": self.n_covered,
-                "fraction": self.fraction}
+        return {
+            **asdict(self),
+            "missing": list(self.missing),
+            "n_covered": self.n_covered,
+            "fraction": self.fraction,
+        }
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -149,8 +155,10 @@ def _open(path: Path):
     if magic[:2] == b"\x1f\x8b":
         return gzip.open(path, "rb")
     if magic == b"PK\x03\x04":
-        raise VectorsError(f"{path.name} is a zip archive: unzip it and use the .txt file "
-                           "inside (e.g. glove.6B.50d.txt).")
+        raise VectorsError(
+            f"{path.name} is a zip archive: unzip it and use the .txt file "
+            "inside (e.g. glove.6B.50d.txt)."
+        )
     return open(path, "rb")
 
 
@@ -187,8 +195,10 @@ def _first_line(path: Path, f) -> tuple[int, list[bytes], bytes]:
             raise _binary_error(path, lineno, raw)
         if raw.strip():
             return lineno, _fields(raw), raw
-    raise VectorsError(f"{path.name} is empty: expected lines 'word v1 v2 ...' (GloVe) "
-                       "or a 'count dim' header then such lines (word2vec text).")
+    raise VectorsError(
+        f"{path.name} is empty: expected lines 'word v1 v2 ...' (GloVe) "
+        "or a 'count dim' header then such lines (word2vec text)."
+    )
 
 
 def _check_path(path) -> Path:
@@ -198,20 +208,24 @@ def _check_path(path) -> Path:
     return path
 
 
-def _info_from_first(path: Path, fields: list[bytes], raw: bytes, lineno: int,
-                     fmt: str) -> VectorsInfo:
+def _info_from_first(
+    path: Path, fields: list[bytes], raw: bytes, lineno: int, fmt: str
+) -> VectorsInfo:
     if fmt not in ("auto", *FORMATS):
         raise ValueError(f"`format` must be 'auto' or one of {FORMATS}, got {fmt!r}.")
     header = len(fields) == 2 and all(x.isdigit() for x in fields)
     if fmt == "word2vec" or (fmt == "auto" and header):
         if not header or int(fields[1]) < 1:
-            raise VectorsError(f"{path.name}: a word2vec text file starts with a header "
-                               f"'count dim' (two positive integers); line {lineno} is "
-                               f"{_quote(raw)}.")
+            raise VectorsError(
+                f"{path.name}: a word2vec text file starts with a header "
+                f"'count dim' (two positive integers); line {lineno} is "
+                f"{_quote(raw)}."
+            )
         return VectorsInfo(str(path), "word2vec", int(fields[1]), int(fields[0]))
     if len(fields) < 2:
-        raise VectorsError(f"{path.name}: line {lineno} holds no vector: {_quote(raw)}; "
-                           "expected 'word v1 v2 ...'.")
+        raise VectorsError(
+            f"{path.name}: line {lineno} holds no vector: {_quote(raw)}; expected 'word v1 v2 ...'."
+        )
     return VectorsInfo(str(path), "glove", len(fields) - 1)
 
 
@@ -300,8 +314,7 @@ def read_vectors(
                 raise _binary_error(path, first_no, first_raw)
             info = _info_from_first(path, fields, first_raw, first_no, format)
             dim = info.dim
-            where = ("of the header" if info.format == "word2vec"
-                     else f"set by line {first_no}")
+            where = "of the header" if info.format == "word2vec" else f"set by line {first_no}"
             lines = enumerate(f, first_no + 1)
             if info.format == "glove":
                 lines = _chain_first(first_no, first_raw, lines)
@@ -313,10 +326,11 @@ def read_vectors(
                     if b"\x00" in raw or _undecodable(raw):
                         raise _binary_error(path, lineno, raw)
                     parts = _fields(raw)
-                    if n_values < dim or all(_is_number(x) for x in parts[1:n_values - dim + 1]):
+                    if n_values < dim or all(_is_number(x) for x in parts[1 : n_values - dim + 1]):
                         raise VectorsError(
                             f"{path.name}, line {lineno}: {n_values} values, expected {dim} "
-                            f"(the dimension {where}): {_quote(raw)}.")
+                            f"(the dimension {where}): {_quote(raw)}."
+                        )
                     n_entries += 1
                     skipped += 1  # a "word" holding spaces (GloVe 840B has a few)
                     continue
@@ -340,15 +354,17 @@ def read_vectors(
         raise VectorsError(f"{path.name} holds no vectors after its first line.")
     notes = []
     if info.header_count is not None and info.header_count != n_entries:
-        notes.append(f"the header announces {info.header_count:,} vectors, the file holds "
-                     f"{n_entries:,}")
+        notes.append(
+            f"the header announces {info.header_count:,} vectors, the file holds {n_entries:,}"
+        )
     if skipped:
         notes.append(f"{skipped:,} entries whose word holds a space were skipped")
     if duplicates:
         notes.append(f"{duplicates:,} repeated words: the first vector of each was kept")
     matrix = np.asarray(rows, dtype=np.float32).reshape(len(rows), dim)
-    return Vectors(words, matrix, dim, info.format, str(path), n_entries, skipped, duplicates,
-                   notes)
+    return Vectors(
+        words, matrix, dim, info.format, str(path), n_entries, skipped, duplicates, notes
+    )
 
 
 def _chain_first(first_no: int, first_raw: bytes, rest):
@@ -369,7 +385,8 @@ def _numbers(path: Path, lineno: int, raw: bytes, values: bytes) -> list[float]:
             raise VectorsError(
                 f"{path.name}, line {lineno}: value {column} is "
                 f"{x.decode('utf-8', errors='replace')[:QUOTE]!r}, not a finite number: "
-                f"{_quote(raw)}.")
+                f"{_quote(raw)}."
+            )
         out.append(v)
     return out
 
@@ -431,9 +448,11 @@ def embedding_matrix(
         raise VectorsError(
             f"The vectors have {dim} dimensions but the model's embedding is "
             f"{base.shape[1] if base.ndim == 2 else base.shape}: set the embedding size to "
-            f"{dim}." if base.ndim == 2 and base.shape[0] == n_rows else
-            f"`base` must have shape ({n_rows}, {dim}) (vocabulary + offset, dimension), got "
-            f"{base.shape}.")
+            f"{dim}."
+            if base.ndim == 2 and base.shape[0] == n_rows
+            else f"`base` must have shape ({n_rows}, {dim}) (vocabulary + offset, dimension), got "
+            f"{base.shape}."
+        )
     counts = np.ones(len(tokens), np.int64) if counts is None else np.asarray(counts)
     matrix = base.astype(np.float32, copy=True)
     index = vectors.index()
@@ -467,18 +486,29 @@ def check_pretrained(path: str | os.PathLike, *, level: str, embedding: int) -> 
         Not a word-level model, an unreadable file, or a dimension other than `embedding`.
     """
     if level != "word":
-        raise VectorsError(f"Pre-trained vectors are word vectors: they need a word-level "
-                           f"model, got level {level!r}.")
+        raise VectorsError(
+            f"Pre-trained vectors are word vectors: they need a word-level "
+            f"model, got level {level!r}."
+        )
     info = sniff(path)
     if info.dim != embedding:
-        raise VectorsError(f"The vectors in {Path(path).name} have {info.dim} dimensions but "
-                           f"the embedding size is {embedding}: set the embedding size to "
-                           f"{info.dim}.")
+        raise VectorsError(
+            f"The vectors in {Path(path).name} have {info.dim} dimensions but "
+            f"the embedding size is {embedding}: set the embedding size to "
+            f"{info.dim}."
+        )
     return info
 
 
-def init_embedding(model, tokens: list[str], counts: np.ndarray | None, path: str | os.PathLike,
-                   *, freeze: bool, offset: int = 0) -> dict:
+def init_embedding(
+    model,
+    tokens: list[str],
+    counts: np.ndarray | None,
+    path: str | os.PathLike,
+    *,
+    freeze: bool,
+    offset: int = 0,
+) -> dict:
     """Load `path`'s vectors into ``model``'s layer ``embedding``; freeze it if asked.
 
     Call before compiling. Returns what meta.json records under ``"pretrained"``: the file
@@ -487,11 +517,18 @@ def init_embedding(model, tokens: list[str], counts: np.ndarray | None, path: st
     """
     vectors = read_vectors(path, keep=wanted_words(tokens[1:]))
     layer = model.get_layer("embedding")
-    matrix, coverage = embedding_matrix(vectors, tokens, counts, base=layer.get_weights()[0],
-                                        offset=offset)
+    matrix, coverage = embedding_matrix(
+        vectors, tokens, counts, base=layer.get_weights()[0], offset=offset
+    )
     layer.set_weights([matrix])
     if freeze:
         layer.trainable = False
-    return {"path": str(path), "file": Path(path).name, "format": vectors.format,
-            "dim": vectors.dim, "frozen": bool(freeze), "notes": vectors.notes,
-            "coverage": coverage.to_dict()}
+    return {
+        "path": str(path),
+        "file": Path(path).name,
+        "format": vectors.format,
+        "dim": vectors.dim,
+        "frozen": bool(freeze),
+        "notes": vectors.notes,
+        "coverage": coverage.to_dict(),
+    }

@@ -16,8 +16,16 @@ from lib.analysis.relevance import relevance
 from lib.record import record, require_language_model
 from lib.registry import RegistryError, checkpoints, load_checkpoint
 
-COLUMNS = ["epoch", "relevance", "relevance_normalized", "rank", "peak_amp", "peak_freq",
-           "best_neuron", "best_relevance"]
+COLUMNS = [
+    "epoch",
+    "relevance",
+    "relevance_normalized",
+    "rank",
+    "peak_amp",
+    "peak_freq",
+    "best_neuron",
+    "best_relevance",
+]
 
 
 def evolution(
@@ -90,22 +98,25 @@ def evolution(
                 f"`neuron` must be 0 to {acts.shape[1] - 1} (layer {layer}), got {neuron}."
             )
         if mask is None:
-            mask = check_binary(as_mask(feature_mask, acts.shape[0], name="feature_mask"),
-                                "feature_mask")
+            mask = check_binary(
+                as_mask(feature_mask, acts.shape[0], name="feature_mask"), "feature_mask"
+            )
         scores = relevance(acts, mask, normalize=False)
         top = scores.max()
         freqs, amps = spectrum(acts[:, [neuron]])
         peak_amp, peak_freq = band_peaks(freqs, amps, f_min=f_min, f_max=f_max)
-        rows.append({
-            "epoch": epoch,
-            "relevance": float(scores[neuron]),
-            "relevance_normalized": float(scores[neuron] / top) if top > 0 else 0.0,
-            "rank": int(np.count_nonzero(scores > scores[neuron])) + 1,
-            "peak_amp": float(peak_amp[0]),
-            "peak_freq": float(peak_freq[0]),
-            "best_neuron": int(np.argmax(scores)),
-            "best_relevance": float(top),
-        })
+        rows.append(
+            {
+                "epoch": epoch,
+                "relevance": float(scores[neuron]),
+                "relevance_normalized": float(scores[neuron] / top) if top > 0 else 0.0,
+                "rank": int(np.count_nonzero(scores > scores[neuron])) + 1,
+                "peak_amp": float(peak_amp[0]),
+                "peak_freq": float(peak_freq[0]),
+                "best_neuron": int(np.argmax(scores)),
+                "best_relevance": float(top),
+            }
+        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -78,8 +78,15 @@ METRICS = {"val_loss": "min", "val_accuracy": "max", "val_bpc": "min", "val_perp
 #: settings a search draws, in table order
 PARAMS = ("cell", "layers", "units", "learning_rate", "batch_size", "dropout")
 #: settings a sweep can vary, and their type
-SWEEPABLE = {"dropout": float, "units": int, "seed": int, "learning_rate": float,
-             "batch_size": int, "layers": int, "embedding": int}
+SWEEPABLE = {
+    "dropout": float,
+    "units": int,
+    "seed": int,
+    "learning_rate": float,
+    "batch_size": int,
+    "layers": int,
+    "embedding": int,
+}
 #: seed 001's nine dropouts
 SEED_001_DROPOUTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 EXPERIMENTS = ".experiments"
@@ -99,8 +106,9 @@ def _span(pair, name: str, cast) -> tuple:
     try:
         lo, hi = (cast(v) for v in pair)
     except (TypeError, ValueError):
-        raise ExperimentError(f"{name} must be a (low, high) pair of numbers, got "
-                              f"{pair!r}.") from None
+        raise ExperimentError(
+            f"{name} must be a (low, high) pair of numbers, got {pair!r}."
+        ) from None
     if lo > hi:
         raise ExperimentError(f"{name}: the low end {lo} is above the high end {hi}.")
     return lo, hi
@@ -127,8 +135,9 @@ class SearchSpace:
         """Return self, or raise ExperimentError naming the bad range and its value."""
         cells = tuple(self.cells)
         if not cells or any(c not in CELLS for c in cells):
-            raise ExperimentError(f"cells must be a non-empty choice of {CELLS}, got "
-                                  f"{list(cells)}.")
+            raise ExperimentError(
+                f"cells must be a non-empty choice of {CELLS}, got {list(cells)}."
+            )
         lay = _span(self.layers, "layers", int)
         uni = _span(self.units, "units", int)
         lr = _span(self.learning_rate, "learning rate", float)
@@ -168,8 +177,9 @@ class SearchSpace:
     @classmethod
     def from_dict(cls, d: dict) -> SearchSpace:
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()
-                      if k in names})
+        return cls(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names}
+        )
 
 
 def _grid(span: tuple[int, int], step: int) -> np.ndarray:
@@ -183,8 +193,9 @@ def _one_digit(x: float, lo: float, hi: float) -> float:
     return float(f"{min(max(rounded, lo), hi):.3g}")
 
 
-def narrow(space: SearchSpace, rows: list[dict], *, metric: str = "val_loss",
-           top: int = 3) -> SearchSpace:
+def narrow(
+    space: SearchSpace, rows: list[dict], *, metric: str = "val_loss", top: int = 3
+) -> SearchSpace:
     """The fine search's ranges around the ``top`` best trials of a coarse search.
 
     Parameters
@@ -210,14 +221,17 @@ def narrow(space: SearchSpace, rows: list[dict], *, metric: str = "val_loss",
     ExperimentError
         No finished trial to narrow around.
     """
-    best = ranked(rows, metric)[:max(int(top), 1)]
+    best = ranked(rows, metric)[: max(int(top), 1)]
     if not best:
         raise ExperimentError("No trial has finished: there is nothing to narrow around.")
 
     def around(key, pad, span, *, factor=False, cast=float):
         values = [r[key] for r in best]
-        lo, hi = (min(values) / pad, max(values) * pad) if factor else (
-            min(values) - pad, max(values) + pad)
+        lo, hi = (
+            (min(values) / pad, max(values) * pad)
+            if factor
+            else (min(values) - pad, max(values) + pad)
+        )
         return cast(max(lo, span[0])), cast(min(hi, span[1]))
 
     cells = tuple(c for c in space.cells if c in {r["cell"] for r in best})
@@ -227,9 +241,11 @@ def narrow(space: SearchSpace, rows: list[dict], *, metric: str = "val_loss",
     return SearchSpace(
         cells=cells,
         layers=(min(r["layers"] for r in best), max(r["layers"] for r in best)),
-        units=units, units_step=max(space.units_step // 2, 1),
+        units=units,
+        units_step=max(space.units_step // 2, 1),
         learning_rate=around("learning_rate", 2.0, space.learning_rate, factor=True),
-        batch_size=batch, batch_step=max(space.batch_step // 2, 1),
+        batch_size=batch,
+        batch_step=max(space.batch_step // 2, 1),
         dropout=(round(drop[0], 2), round(drop[1], 2)),
     )
 
@@ -241,8 +257,11 @@ def ranked(rows: list[dict], metric: str = "val_loss") -> list[dict]:
     """Finished trials, best first by ``metric`` (ties keep trial order)."""
     if metric not in METRICS:
         raise ExperimentError(f"metric must be one of {list(METRICS)}, got {metric!r}.")
-    done = [r for r in rows if r.get("status") == "done" and r.get(metric) is not None
-            and math.isfinite(r[metric])]
+    done = [
+        r
+        for r in rows
+        if r.get("status") == "done" and r.get(metric) is not None and math.isfinite(r[metric])
+    ]
     sign = 1 if METRICS[metric] == "min" else -1
     return sorted(done, key=lambda r: sign * r[metric])
 
@@ -301,9 +320,11 @@ def _check_metric(metric: str, level: str) -> None:
         raise ExperimentError(f"metric must be one of {list(METRICS)}, got {metric!r}.")
     wrong = {"char": "val_perplexity", "word": "val_bpc"}[level]
     if metric == wrong:
-        raise ExperimentError(f"{metric} is not reported for {level}-level models; use "
-                              f"{'val_bpc' if level == 'char' else 'val_perplexity'} or "
-                              "val_loss.")
+        raise ExperimentError(
+            f"{metric} is not reported for {level}-level models; use "
+            f"{'val_bpc' if level == 'char' else 'val_perplexity'} or "
+            "val_loss."
+        )
 
 
 def _check_corpus(corpus: Corpus) -> None:
@@ -317,34 +338,66 @@ def experiment_dir(name: str, *, root=None) -> Path:
     return models_root(root) / EXPERIMENTS / validate_name(name)
 
 
-def trial_settings(base_spec: ModelSpec, base_config: TrainConfig, params: dict,
-                   *, seed: int, max_epochs: int, patience: int
-                   ) -> tuple[ModelSpec, TrainConfig]:
+def trial_settings(
+    base_spec: ModelSpec,
+    base_config: TrainConfig,
+    params: dict,
+    *,
+    seed: int,
+    max_epochs: int,
+    patience: int,
+) -> tuple[ModelSpec, TrainConfig]:
     """The spec and config of one trial: the base ones with the trial's settings."""
-    spec = dataclasses.replace(base_spec, cell=params["cell"], layers=int(params["layers"]),
-                               units=int(params["units"]), dropout=float(params["dropout"]))
+    spec = dataclasses.replace(
+        base_spec,
+        cell=params["cell"],
+        layers=int(params["layers"]),
+        units=int(params["units"]),
+        dropout=float(params["dropout"]),
+    )
     config = dataclasses.replace(
-        base_config, learning_rate=float(params["learning_rate"]),
-        batch_size=int(params["batch_size"]), seed=int(seed), epochs=int(max_epochs),
-        early_stopping=int(patience), keep_best=True)
+        base_config,
+        learning_rate=float(params["learning_rate"]),
+        batch_size=int(params["batch_size"]),
+        seed=int(seed),
+        epochs=int(max_epochs),
+        early_stopping=int(patience),
+        keep_best=True,
+    )
     return spec, config
 
 
-def sample_trials(space: SearchSpace, n: int, *, seed: int, start: int = 1,
-                  stage: str = "coarse") -> list[dict]:
+def sample_trials(
+    space: SearchSpace, n: int, *, seed: int, start: int = 1, stage: str = "coarse"
+) -> list[dict]:
     """``n`` trial rows (status "pending") drawn from ``space`` with ``seed``: the settings
     of :data:`PARAMS` and each trial's own ``seed``."""
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(n):
         params = space.sample(rng)
-        rows.append({"trial": start + i, "stage": stage, "status": "pending", **params,
-                     "seed": int(rng.integers(MAX_SEED)), "model": f"trial-{start + i:03d}"})
+        rows.append(
+            {
+                "trial": start + i,
+                "stage": stage,
+                "status": "pending",
+                **params,
+                "seed": int(rng.integers(MAX_SEED)),
+                "model": f"trial-{start + i:03d}",
+            }
+        )
     return rows
 
 
-def check_search(base_spec: ModelSpec, corpus: Corpus, base_config: TrainConfig,
-                 plan: SearchPlan, name: str, *, root=None) -> list[dict]:
+def check_search(
+    base_spec: ModelSpec,
+    corpus: Corpus,
+    base_config: TrainConfig,
+    plan: SearchPlan,
+    name: str,
+    *,
+    root=None,
+) -> list[dict]:
     """Refuse a search that cannot run, before any work starts; return its coarse trials.
 
     Checks the experiment name, the plan (trial counts against ``lib.limits.check_trials``,
@@ -359,16 +412,21 @@ def check_search(base_spec: ModelSpec, corpus: Corpus, base_config: TrainConfig,
     """
     validate_name(name)
     if experiment_dir(name, root=root).exists():
-        raise ExperimentError(f"An experiment named {name!r} exists already: choose another "
-                              "name.")
+        raise ExperimentError(f"An experiment named {name!r} exists already: choose another name.")
     if base_spec.task != "lm":
         raise ExperimentError(f"Searches train language models, got task {base_spec.task!r}.")
-    counts = {"trials": plan.n_trials, "fine trials": plan.fine_trials,
-              "fine top": plan.fine_top, "keep top": plan.keep_top}
+    counts = {
+        "trials": plan.n_trials,
+        "fine trials": plan.fine_trials,
+        "fine top": plan.fine_top,
+        "keep top": plan.keep_top,
+    }
     for what, n in counts.items():
         if int(n) != n or n < (1 if what in ("trials", "fine top") else 0):
-            raise ExperimentError(f"The number of {what} must be a whole number >= "
-                                  f"{1 if what in ('trials', 'fine top') else 0}, got {n!r}.")
+            raise ExperimentError(
+                f"The number of {what} must be a whole number >= "
+                f"{1 if what in ('trials', 'fine top') else 0}, got {n!r}."
+            )
     limits.check_trials(plan.total_trials)
     if not 1 <= plan.max_epochs <= 1000:
         raise ExperimentError(f"max epochs must be 1 to 1000, got {plan.max_epochs}.")
@@ -381,8 +439,14 @@ def check_search(base_spec: ModelSpec, corpus: Corpus, base_config: TrainConfig,
     rows = sample_trials(space, plan.n_trials, seed=plan.seed)
     trials_root = experiment_dir(name, root=root) / "trials"
     for i, row in enumerate(rows):
-        spec, config = trial_settings(base_spec, base_config, row, seed=row["seed"],
-                                      max_epochs=plan.max_epochs, patience=plan.patience)
+        spec, config = trial_settings(
+            base_spec,
+            base_config,
+            row,
+            seed=row["seed"],
+            max_epochs=plan.max_epochs,
+            patience=plan.patience,
+        )
         try:
             if i == 0:  # corpus length for seq_len, pre-trained vectors: the same for all
                 check_training(spec, corpus, config, row["model"], root=trials_root)
@@ -395,8 +459,10 @@ def check_search(base_spec: ModelSpec, corpus: Corpus, base_config: TrainConfig,
 
 
 def _describe(row: dict) -> str:
-    return (f"{row['cell']} {row['layers']}x{row['units']}, lr {row['learning_rate']:g}, "
-            f"batch {row['batch_size']}, dropout {row['dropout']:g}")
+    return (
+        f"{row['cell']} {row['layers']}x{row['units']}, lr {row['learning_rate']:g}, "
+        f"batch {row['batch_size']}, dropout {row['dropout']:g}"
+    )
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -416,10 +482,20 @@ class _Record:
         os.replace(tmp, self.folder / "experiment.json")
 
 
-def _train_row(row: dict, spec: ModelSpec, corpus: Corpus, config: TrainConfig, *, name: str,
-               root, progress: Progress | None, stop: threading.Event | None,
-               record: _Record, extra_meta: dict | None = None, overwrite: bool = False
-               ) -> None:
+def _train_row(
+    row: dict,
+    spec: ModelSpec,
+    corpus: Corpus,
+    config: TrainConfig,
+    *,
+    name: str,
+    root,
+    progress: Progress | None,
+    stop: threading.Event | None,
+    record: _Record,
+    extra_meta: dict | None = None,
+    overwrite: bool = False,
+) -> None:
     """Train one trial or sweep member; fill its row with status, metrics and timing."""
     row["status"] = "running"
     record.write()
@@ -431,16 +507,30 @@ def _train_row(row: dict, spec: ModelSpec, corpus: Corpus, config: TrainConfig, 
         emit({**event, "trial": row["trial"]})
 
     try:
-        bundle = train(spec, corpus, name=name, config=config, progress=forward, stop=stop,
-                       root=root, extra_meta=extra_meta, overwrite=overwrite)
+        bundle = train(
+            spec,
+            corpus,
+            name=name,
+            config=config,
+            progress=forward,
+            stop=stop,
+            root=root,
+            extra_meta=extra_meta,
+            overwrite=overwrite,
+        )
         meta = bundle.meta
         row.update({k: float(v) for k, v in meta["metrics"].items() if k in METRICS})
-        row.update(epochs=int(meta["history"][-1]["epoch"]), best_epoch=int(meta["best_epoch"]),
-                   status="stopped" if stop is not None and stop.is_set() else "done")
+        row.update(
+            epochs=int(meta["history"][-1]["epoch"]),
+            best_epoch=int(meta["best_epoch"]),
+            status="stopped" if stop is not None and stop.is_set() else "done",
+        )
     except Exception as e:  # one failed trial must not end the search
         stopped = stop is not None and stop.is_set()
-        row.update(status="stopped" if stopped else "failed",
-                   error="" if stopped else f"{type(e).__name__}: {str(e)[:300]}")
+        row.update(
+            status="stopped" if stopped else "failed",
+            error="" if stopped else f"{type(e).__name__}: {str(e)[:300]}",
+        )
     row["seconds"] = round(time.time() - t0, 1)
     record.write()
     emit({"kind": "trial", "trial": row["trial"], "row": dict(row)})
@@ -489,12 +579,24 @@ def run_search(
     rows = check_search(base_spec, corpus, base_config, plan, name, root=root)
     folder = experiment_dir(name, root=root)
     trials_root = folder / "trials"
-    record = _Record(folder, {
-        "name": name, "kind": "search", "status": "running", "created": time.time(),
-        "plan": plan.to_dict(), "metric": plan.metric, "fine_space": None,
-        "corpus": corpus_meta(corpus), "base_spec": base_spec.to_dict(),
-        "base_config": asdict(base_config), "rows": rows, "kept": [], "notes": [],
-    })
+    record = _Record(
+        folder,
+        {
+            "name": name,
+            "kind": "search",
+            "status": "running",
+            "created": time.time(),
+            "plan": plan.to_dict(),
+            "metric": plan.metric,
+            "fine_space": None,
+            "corpus": corpus_meta(corpus),
+            "base_spec": base_spec.to_dict(),
+            "base_config": asdict(base_config),
+            "rows": rows,
+            "kept": [],
+            "notes": [],
+        },
+    )
     record.write()
 
     def run_rows(todo: list[dict]) -> None:
@@ -502,10 +604,25 @@ def run_search(
             if stop is not None and stop.is_set():
                 row["status"] = "not run"
                 continue
-            spec, config = trial_settings(base_spec, base_config, row, seed=row["seed"],
-                                          max_epochs=plan.max_epochs, patience=plan.patience)
-            _train_row(row, spec, corpus, config, name=row["model"], root=trials_root,
-                       progress=progress, stop=stop, record=record)
+            spec, config = trial_settings(
+                base_spec,
+                base_config,
+                row,
+                seed=row["seed"],
+                max_epochs=plan.max_epochs,
+                patience=plan.patience,
+            )
+            _train_row(
+                row,
+                spec,
+                corpus,
+                config,
+                name=row["model"],
+                root=trials_root,
+                progress=progress,
+                stop=stop,
+                record=record,
+            )
 
     run_rows(rows)
     if plan.fine_trials and not (stop is not None and stop.is_set()):
@@ -515,8 +632,9 @@ def run_search(
             record.data["notes"].append(f"No fine stage: {e}")
         else:
             record.data["fine_space"] = fine.to_dict()
-            more = sample_trials(fine, plan.fine_trials, seed=plan.seed + 1,
-                                 start=len(rows) + 1, stage="fine")
+            more = sample_trials(
+                fine, plan.fine_trials, seed=plan.seed + 1, start=len(rows) + 1, stage="fine"
+            )
             rows.extend(more)
             record.write()
             run_rows(more)
@@ -525,7 +643,7 @@ def run_search(
             row["status"] = "not run"
     stopped = stop is not None and stop.is_set()
     if plan.keep_top and not stopped:
-        for k, row in enumerate(ranked(rows, plan.metric)[:plan.keep_top], 1):
+        for k, row in enumerate(ranked(rows, plan.metric)[: plan.keep_top], 1):
             try:
                 keep_trial(name, row["trial"], f"{name}-best-{k}", root=root)
             except (RegistryError, ExperimentError) as e:
@@ -572,9 +690,11 @@ def delete_experiment(name: str, *, root=None) -> None:
 
 def kept_models(name: str, *, root=None) -> list[dict]:
     """``{"trial", "model"}`` of every registry model kept from experiment ``name``."""
-    return [{"trial": m["experiment"]["trial"], "model": m["name"]}
-            for m in list_models(root=root)
-            if m.get("experiment", {}).get("name") == name]
+    return [
+        {"trial": m["experiment"]["trial"], "model": m["name"]}
+        for m in list_models(root=root)
+        if m.get("experiment", {}).get("name") == name
+    ]
 
 
 def keep_trial(experiment: str, trial: int, name: str, *, root=None) -> dict:
@@ -597,8 +717,9 @@ def keep_trial(experiment: str, trial: int, name: str, *, root=None) -> dict:
     if row is None:
         raise ExperimentError(f"Experiment {experiment!r} has no trial {trial!r}.")
     if row["status"] not in ("done", "stopped") or row.get("epochs") is None:
-        raise ExperimentError(f"Trial {trial} of {experiment!r} has no finished epoch "
-                              f"(status {row['status']}).")
+        raise ExperimentError(
+            f"Trial {trial} of {experiment!r} has no finished epoch (status {row['status']})."
+        )
     if (base / name).exists():
         raise RegistryError(f"A model named {name!r} exists already: choose another name.")
     source = model_dir(row["model"], root=experiment_dir(experiment, root=root) / "trials")
@@ -606,12 +727,18 @@ def keep_trial(experiment: str, trial: int, name: str, *, root=None) -> dict:
     shutil.copytree(source, tmp)
     try:
         meta = json.loads((tmp / "meta.json").read_text(encoding="utf-8"))
-        meta.update(name=name, experiment={
-            "name": experiment, "kind": data.get("kind", "search"), "trial": trial,
-            "params": {k: row[k] for k in PARAMS if k in row}, "seed": row.get("seed"),
-            "metric": data.get("metric")})
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True),
-                                       encoding="utf-8")
+        meta.update(
+            name=name,
+            experiment={
+                "name": experiment,
+                "kind": data.get("kind", "search"),
+                "trial": trial,
+                "params": {k: row[k] for k in PARAMS if k in row},
+                "seed": row.get("seed"),
+                "metric": data.get("metric"),
+            },
+        )
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
         os.rename(tmp, base / name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -662,13 +789,16 @@ def parse_values(text: str, setting: str) -> list:
             raise ExperimentError(f"{setting} values must be whole numbers, got {item!r}.")
         out.append(cast(number))
     if not out:
-        raise ExperimentError(f"Give at least one {setting} value, e.g. "
-                              f"{'0, 0.1, 0.2' if cast is float else '32, 64, 128'}.")
+        raise ExperimentError(
+            f"Give at least one {setting} value, e.g. "
+            f"{'0, 0.1, 0.2' if cast is float else '32, 64, 128'}."
+        )
     return out
 
 
-def member_settings(spec: ModelSpec, config: TrainConfig, setting: str, value, *,
-                    index: int, vary_seed: bool) -> tuple[ModelSpec, TrainConfig]:
+def member_settings(
+    spec: ModelSpec, config: TrainConfig, setting: str, value, *, index: int, vary_seed: bool
+) -> tuple[ModelSpec, TrainConfig]:
     """Spec and config of the sweep member at ``value`` (index ``index``)."""
     if setting in ("dropout", "units", "layers", "embedding"):
         spec = dataclasses.replace(spec, **{setting: SWEEPABLE[setting](value)})
@@ -679,9 +809,18 @@ def member_settings(spec: ModelSpec, config: TrainConfig, setting: str, value, *
     return spec, config
 
 
-def check_sweep(spec: ModelSpec, corpus: Corpus, config: TrainConfig, *, group: str,
-                setting: str, values, vary_seed: bool = False, overwrite: bool = False,
-                root=None) -> list[tuple[str, ModelSpec, TrainConfig]]:
+def check_sweep(
+    spec: ModelSpec,
+    corpus: Corpus,
+    config: TrainConfig,
+    *,
+    group: str,
+    setting: str,
+    values,
+    vary_seed: bool = False,
+    overwrite: bool = False,
+    root=None,
+) -> list[tuple[str, ModelSpec, TrainConfig]]:
     """Refuse a sweep that cannot run, before any work starts.
 
     Returns (name, spec, config) of every member. Checks the group name, the setting, the
@@ -698,8 +837,9 @@ def check_sweep(spec: ModelSpec, corpus: Corpus, config: TrainConfig, *, group: 
     if len(set(values)) != len(values):
         raise ExperimentError(f"The {setting} values repeat: {values}.")
     if not overwrite and experiment_dir(group, root=root).exists():
-        raise ExperimentError(f"An experiment named {group!r} exists already: choose another "
-                              "group name.")
+        raise ExperimentError(
+            f"An experiment named {group!r} exists already: choose another group name."
+        )
     _check_corpus(corpus)
     names = sweep_names(group, setting, values)
     members = []
@@ -707,8 +847,9 @@ def check_sweep(spec: ModelSpec, corpus: Corpus, config: TrainConfig, *, group: 
         try:
             validate_name(name)
         except RegistryError:
-            raise ExperimentError(f"The member name {name!r} is too long or invalid: use a "
-                                  "shorter group name.") from None
+            raise ExperimentError(
+                f"The member name {name!r} is too long or invalid: use a shorter group name."
+            ) from None
         s, c = member_settings(spec, config, setting, value, index=i, vary_seed=vary_seed)
         try:
             limits.check_model(s.units, s.layers)
@@ -720,8 +861,9 @@ def check_sweep(spec: ModelSpec, corpus: Corpus, config: TrainConfig, *, group: 
                 if c.embedding_file and s.embedding != spec.embedding:
                     check_training(s, corpus, c, name, overwrite=overwrite, root=root)
                 if not overwrite and name in {m["name"] for m in list_models(root=root)}:
-                    raise ValueError(f"A model named {name!r} exists already: choose "
-                                     "another group name.")
+                    raise ValueError(
+                        f"A model named {name!r} exists already: choose another group name."
+                    )
         except ValueError as e:
             raise ExperimentError(f"{setting} = {value}: {e}") from None
         members.append((name, s, c))
@@ -768,32 +910,81 @@ def run_sweep(
         The ``experiment.json`` record (``kind`` "sweep", ``setting``, ``values``, one row
         per member with ``value``, ``seed``, metrics and ``model``).
     """
-    members = check_sweep(spec, corpus, config, group=group, setting=setting, values=values,
-                          vary_seed=vary_seed, overwrite=overwrite, root=root)
+    members = check_sweep(
+        spec,
+        corpus,
+        config,
+        group=group,
+        setting=setting,
+        values=values,
+        vary_seed=vary_seed,
+        overwrite=overwrite,
+        root=root,
+    )
     values = list(values)
     folder = experiment_dir(group, root=root)
     if overwrite and folder.exists():
         shutil.rmtree(folder)
-    rows = [{"trial": i + 1, "stage": "sweep", "status": "pending", "value": v,
-             **{k: getattr(s, k) for k in ("cell", "layers", "units", "dropout")},
-             "learning_rate": c.learning_rate, "batch_size": c.batch_size, "seed": c.seed,
-             "model": name}
-            for i, ((name, s, c), v) in enumerate(zip(members, values, strict=True))]
-    record = _Record(folder, {
-        "name": group, "kind": "sweep", "status": "running", "created": time.time(),
-        "setting": setting, "values": values, "vary_seed": vary_seed,
-        "metric": "val_loss", "corpus": corpus_meta(corpus), "base_spec": spec.to_dict(),
-        "base_config": asdict(config), "rows": rows, "kept": [], "notes": [],
-    })
+    rows = [
+        {
+            "trial": i + 1,
+            "stage": "sweep",
+            "status": "pending",
+            "value": v,
+            **{k: getattr(s, k) for k in ("cell", "layers", "units", "dropout")},
+            "learning_rate": c.learning_rate,
+            "batch_size": c.batch_size,
+            "seed": c.seed,
+            "model": name,
+        }
+        for i, ((name, s, c), v) in enumerate(zip(members, values, strict=True))
+    ]
+    record = _Record(
+        folder,
+        {
+            "name": group,
+            "kind": "sweep",
+            "status": "running",
+            "created": time.time(),
+            "setting": setting,
+            "values": values,
+            "vary_seed": vary_seed,
+            "metric": "val_loss",
+            "corpus": corpus_meta(corpus),
+            "base_spec": spec.to_dict(),
+            "base_config": asdict(config),
+            "rows": rows,
+            "kept": [],
+            "notes": [],
+        },
+    )
     record.write()
     for i, (row, (name, s, c)) in enumerate(zip(rows, members, strict=True)):
         if stop is not None and stop.is_set():
             row["status"] = "not run"
             continue
-        meta = {"group": {"name": group, "setting": setting, "value": values[i],
-                          "values": values, "index": i}}
-        _train_row(row, s, corpus, c, name=name, root=root, progress=progress, stop=stop,
-                   record=record, extra_meta=meta, overwrite=overwrite)
+        meta = {
+            "group": {
+                "name": group,
+                "setting": setting,
+                "value": values[i],
+                "values": values,
+                "index": i,
+            }
+        }
+        _train_row(
+            row,
+            s,
+            corpus,
+            c,
+            name=name,
+            root=root,
+            progress=progress,
+            stop=stop,
+            record=record,
+            extra_meta=meta,
+            overwrite=overwrite,
+        )
     record.data["status"] = "stopped" if stop is not None and stop.is_set() else "done"
     record.write()
     return record.data

@@ -119,8 +119,13 @@ def generate(
                     cs[k] = s_out[:, 4 * w.units :]
                 x = h_out
             logits = hs[-1][0] @ weights.dense_w + weights.dense_b
-    meta = {"seed_text": seed_text, "length": length, "temperature": temperature,
-            "top_k": top_k, "seed": seed}
+    meta = {
+        "seed_text": seed_text,
+        "length": length,
+        "temperature": temperature,
+        "top_k": top_k,
+        "seed": seed,
+    }
     if interventions:
         meta["interventions"] = [asdict(iv) for iv in interventions]
     signals = {}
@@ -138,7 +143,7 @@ def generate(
     h_top = signals[(n_layers - 1, "h")]
     topk_ids, topk_probs, next_prob = output_probs(weights, h_top, ids, top_k=record_top_k)
     return Trace(
-        tokens=tokens + bundle.vocab.decode(ids[len(tokens):]),
+        tokens=tokens + bundle.vocab.decode(ids[len(tokens) :]),
         ids=ids,
         signals=signals,
         topk_ids=topk_ids,

@@ -160,9 +160,7 @@ class LayerEdits:
         return self.h is None and self.c is None
 
 
-def layer_edits(
-    weights: StackWeights, runs: Sequence[Sequence[Intervention]]
-) -> list[LayerEdits]:
+def layer_edits(weights: StackWeights, runs: Sequence[Sequence[Intervention]]) -> list[LayerEdits]:
     """Compile the interventions of B streams (``runs[b]`` for stream b) into one
     :class:`LayerEdits` per layer.
 
@@ -193,8 +191,11 @@ def layer_edits(
                     j = where[list(iv.neurons)]
                     scale[b, j] *= a
                     shift[b, j] = shift[b, j] * a + c
-            setattr(edits, signal, Affine(np.asarray(cols), scale.astype(np.float32),
-                                          shift.astype(np.float32)))
+            setattr(
+                edits,
+                signal,
+                Affine(np.asarray(cols), scale.astype(np.float32), shift.astype(np.float32)),
+            )
         out.append(edits)
     return out
 
@@ -389,8 +390,9 @@ def _next_token_losses(weights: StackWeights, h: np.ndarray, ids: np.ndarray) ->
         z += weights.dense_b
         z -= z.max(axis=-1, keepdims=True)
         log_total = np.log(np.exp(z).sum(axis=-1, dtype=np.float64))
-        picked = np.take_along_axis(z, np.broadcast_to(ids[a + 1 : b + 1, None, None],
-                                                       (b - a, B, 1)), axis=-1)[..., 0]
+        picked = np.take_along_axis(
+            z, np.broadcast_to(ids[a + 1 : b + 1, None, None], (b - a, B, 1)), axis=-1
+        )[..., 0]
         out[:, a + 1 : b + 1] = (log_total - picked).T
     return out
 
@@ -532,13 +534,31 @@ def ablation_sweep(
         row["delta_loss"] = row["loss"] - base
         row["loss_feature"] = _mean(loss, feature)
         row["delta_loss_feature"] = row["loss_feature"] - base_feature
-    columns = ["k", "kind", "draw", "neurons", "loss", "delta_loss", "loss_feature",
-               "delta_loss_feature"]
+    columns = [
+        "k",
+        "kind",
+        "draw",
+        "neurons",
+        "loss",
+        "delta_loss",
+        "loss_feature",
+        "delta_loss_feature",
+    ]
     df = pd.DataFrame(rows, columns=columns)
     df.attrs.update(loss_base=base, loss_feature_base=base_feature, seed=seed, layer=layer)
     return df
 
 
-__all__ = ["Intervention", "MODES", "SIGNALS", "ablation_sweep", "check_interventions",
-           "edit_step", "layer_edits", "loss_change", "run_edited", "run_losses",
-           "token_losses"]
+__all__ = [
+    "Intervention",
+    "MODES",
+    "SIGNALS",
+    "ablation_sweep",
+    "check_interventions",
+    "edit_step",
+    "layer_edits",
+    "loss_change",
+    "run_edited",
+    "run_losses",
+    "token_losses",
+]

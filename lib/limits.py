@@ -107,24 +107,27 @@ def limits() -> Limits:
 
 
 def _refuse(what: str, asked, limit_name: str, limit) -> None:
-    raise LimitError(f"{what} is {asked:,}, over this server's limit of {limit:,} "
-                     f"({limit_name}; an operator can raise it in rnn_lens.toml).")
+    raise LimitError(
+        f"{what} is {asked:,}, over this server's limit of {limit:,} "
+        f"({limit_name}; an operator can raise it in rnn_lens.toml)."
+    )
 
 
 def check_corpus(n_chars: int, lim: Limits | None = None) -> None:
     """Refuse a corpus longer than ``max_corpus_chars``."""
     lim = lim or limits()
     if n_chars > lim.max_corpus_chars:
-        _refuse("The corpus length (characters)", n_chars, "max_corpus_chars",
-                lim.max_corpus_chars)
+        _refuse("The corpus length (characters)", n_chars, "max_corpus_chars", lim.max_corpus_chars)
 
 
 def check_upload(n_bytes: int, lim: Limits | None = None) -> None:
     """Refuse an upload over ``max_upload_mb``."""
     lim = lim or limits()
     if n_bytes > lim.max_upload_bytes:
-        raise LimitError(f"The file is {n_bytes / 2**20:.1f} MB, over this server's limit of "
-                         f"{lim.max_upload_mb} MB (max_upload_mb).")
+        raise LimitError(
+            f"The file is {n_bytes / 2**20:.1f} MB, over this server's limit of "
+            f"{lim.max_upload_mb} MB (max_upload_mb)."
+        )
 
 
 def check_model(units: int, layers: int, lim: Limits | None = None) -> None:
@@ -136,22 +139,39 @@ def check_model(units: int, layers: int, lim: Limits | None = None) -> None:
         _refuse("The number of layers", layers, "max_layers", lim.max_layers)
 
 
-def trace_bytes(n_tokens: int, units: int, layers: int, signals_per_layer: int,
-                topk: int = 10, itemsize: int = 4) -> int:
+def trace_bytes(
+    n_tokens: int,
+    units: int,
+    layers: int,
+    signals_per_layer: int,
+    topk: int = 10,
+    itemsize: int = 4,
+) -> int:
     """Memory of a recorded Trace: T x units x signals x layers values, plus top-k."""
     return int(n_tokens) * (units * signals_per_layer * layers * itemsize + topk * 8 + 16)
 
 
-def check_trace(n_tokens: int, units: int, layers: int, signals_per_layer: int,
-                lim: Limits | None = None, *, itemsize: int = 4) -> None:
+def check_trace(
+    n_tokens: int,
+    units: int,
+    layers: int,
+    signals_per_layer: int,
+    lim: Limits | None = None,
+    *,
+    itemsize: int = 4,
+) -> None:
     """Refuse a recording over ``max_tokens_per_analysis`` tokens or ``max_trace_gb``.
 
     ``itemsize`` is the bytes per stored value: 4 for float32, 2 for float16.
     """
     lim = lim or limits()
     if n_tokens > lim.max_tokens_per_analysis:
-        _refuse("The number of tokens to record", n_tokens, "max_tokens_per_analysis",
-                lim.max_tokens_per_analysis)
+        _refuse(
+            "The number of tokens to record",
+            n_tokens,
+            "max_tokens_per_analysis",
+            lim.max_tokens_per_analysis,
+        )
     need = trace_bytes(n_tokens, units, layers, signals_per_layer, itemsize=itemsize)
     if need > lim.max_trace_gb * 1e9:
         as_type = "" if itemsize == 4 else f" (as float{8 * itemsize})"
@@ -159,11 +179,13 @@ def check_trace(n_tokens: int, units: int, layers: int, signals_per_layer: int,
             f"Recording {n_tokens:,} tokens of {layers} x {units} units with "
             f"{signals_per_layer} signals needs {need / 1e9:.1f} GB{as_type}, over this "
             f"server's limit of {lim.max_trace_gb:g} GB (max_trace_gb); record fewer tokens "
-            f"or fewer signals.")
+            f"or fewer signals."
+        )
 
 
-def trace_dtype(n_tokens: int, units: int, layers: int, signals_per_layer: int,
-                lim: Limits | None = None) -> tuple[str, str]:
+def trace_dtype(
+    n_tokens: int, units: int, layers: int, signals_per_layer: int, lim: Limits | None = None
+) -> tuple[str, str]:
     """How to store a recording within the limits: ``(dtype, why)``.
 
     Returns ``("float32", "")`` when float32 fits ``max_trace_gb``, else ``("float16",
@@ -190,9 +212,12 @@ def trace_dtype(n_tokens: int, units: int, layers: int, signals_per_layer: int,
             f"Recording {n_tokens:,} tokens of {layers} x {units} units with "
             f"{signals_per_layer} signals needs {full} as float32 and {_gb(half_bytes)} "
             f"as float16, over this server's limit of {lim.max_trace_gb:g} GB "
-            f"(max_trace_gb); record at most {most:,} tokens of this model.")
-    return "float16", (f"stored as float16: as float32 the {n_tokens:,} tokens would need "
-                       f"{full}, over this server's {lim.max_trace_gb:g} GB (max_trace_gb)")
+            f"(max_trace_gb); record at most {most:,} tokens of this model."
+        )
+    return "float16", (
+        f"stored as float16: as float32 the {n_tokens:,} tokens would need "
+        f"{full}, over this server's {lim.max_trace_gb:g} GB (max_trace_gb)"
+    )
 
 
 def _gb(n_bytes: float) -> str:
@@ -201,8 +226,9 @@ def _gb(n_bytes: float) -> str:
     return f"{gb:.1f} GB" if gb >= 0.1 else f"{gb:.2g} GB"
 
 
-def max_tokens(units: int, layers: int, signals_per_layer: int,
-               lim: Limits | None = None, *, itemsize: int = 2) -> int:
+def max_tokens(
+    units: int, layers: int, signals_per_layer: int, lim: Limits | None = None, *, itemsize: int = 2
+) -> int:
     """The most tokens a model of this shape may record for an analysis, by
     ``max_tokens_per_analysis`` and ``max_trace_gb`` (``itemsize`` 2: as float16, where
     float32 would not fit; 4: as float32)."""
@@ -215,13 +241,17 @@ def check_jobs(n_running: int, n_mine: int, lim: Limits | None = None) -> None:
     """Refuse a new job when the server or this session runs its maximum already."""
     lim = lim or limits()
     if n_running >= lim.max_concurrent_jobs:
-        raise LimitError(f"{n_running} jobs are running on this server, its limit "
-                         f"(max_concurrent_jobs = {lim.max_concurrent_jobs}); try again when "
-                         f"one has finished.")
+        raise LimitError(
+            f"{n_running} jobs are running on this server, its limit "
+            f"(max_concurrent_jobs = {lim.max_concurrent_jobs}); try again when "
+            f"one has finished."
+        )
     if n_mine >= lim.max_jobs_per_session:
-        raise LimitError(f"You are running {n_mine} job(s), the limit per session "
-                         f"(max_jobs_per_session = {lim.max_jobs_per_session}); stop it or "
-                         f"wait for it to finish.")
+        raise LimitError(
+            f"You are running {n_mine} job(s), the limit per session "
+            f"(max_jobs_per_session = {lim.max_jobs_per_session}); stop it or "
+            f"wait for it to finish."
+        )
 
 
 def check_trials(n_trials: int, lim: Limits | None = None) -> None:

@@ -109,17 +109,27 @@ class ModelSpec:
         ]
         if self.task == "classifier":
             checks += [
-                (isinstance(self.n_classes, int) and 2 <= self.n_classes <= MAX_CLASSES,
-                 f"a classifier needs n_classes 2 to {MAX_CLASSES}, got {self.n_classes!r}"),
-                (isinstance(self.max_len, int) and 1 <= self.max_len <= 2000,
-                 f"max_len (tokens per text) must be 1 to 2000, got {self.max_len!r}"),
+                (
+                    isinstance(self.n_classes, int) and 2 <= self.n_classes <= MAX_CLASSES,
+                    f"a classifier needs n_classes 2 to {MAX_CLASSES}, got {self.n_classes!r}",
+                ),
+                (
+                    isinstance(self.max_len, int) and 1 <= self.max_len <= 2000,
+                    f"max_len (tokens per text) must be 1 to 2000, got {self.max_len!r}",
+                ),
             ]
         elif self.task == "lm":
             checks += [
-                (self.n_classes is None, f"n_classes is for classifiers; a language model "
-                 f"predicts its vocabulary, got n_classes={self.n_classes!r}"),
-                (self.max_len is None, f"max_len is for classifiers; a language model uses "
-                 f"seq_len, got max_len={self.max_len!r}"),
+                (
+                    self.n_classes is None,
+                    f"n_classes is for classifiers; a language model "
+                    f"predicts its vocabulary, got n_classes={self.n_classes!r}",
+                ),
+                (
+                    self.max_len is None,
+                    f"max_len is for classifiers; a language model uses "
+                    f"seq_len, got max_len={self.max_len!r}",
+                ),
             ]
         for ok, message in checks:
             if not ok:
@@ -186,19 +196,29 @@ class TrainConfig:
             (1 <= self.epochs <= 1000, f"epochs must be 1 to 1000, got {self.epochs}"),
             (1 <= self.batch_size <= 4096, f"batch size must be 1 to 4096, got {self.batch_size}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
-            (0 < self.learning_rate <= 1, f"learning rate must be in (0, 1], got "
-             f"{self.learning_rate}"),
+            (
+                0 < self.learning_rate <= 1,
+                f"learning rate must be in (0, 1], got {self.learning_rate}",
+            ),
             (self.clipnorm > 0, f"gradient clipping must be > 0, got {self.clipnorm}"),
-            (0 < self.val_fraction < 0.5, f"validation fraction must be in (0, 0.5), got "
-             f"{self.val_fraction}"),
+            (
+                0 < self.val_fraction < 0.5,
+                f"validation fraction must be in (0, 0.5), got {self.val_fraction}",
+            ),
             (self.min_count >= 1, f"min count must be >= 1, got {self.min_count}"),
-            (0 < self.test_fraction < 0.5, f"test fraction must be in (0, 0.5), got "
-             f"{self.test_fraction}"),
-            (isinstance(self.early_stopping, int) and 0 <= self.early_stopping <= 100,
-             f"early stopping patience must be 0 (off) to 100 epochs, got "
-             f"{self.early_stopping!r}"),
-            (not self.freeze_embedding or bool(self.embedding_file), "freezing the embedding "
-             "needs pre-trained vectors (embedding_file)"),
+            (
+                0 < self.test_fraction < 0.5,
+                f"test fraction must be in (0, 0.5), got {self.test_fraction}",
+            ),
+            (
+                isinstance(self.early_stopping, int) and 0 <= self.early_stopping <= 100,
+                f"early stopping patience must be 0 (off) to 100 epochs, got "
+                f"{self.early_stopping!r}",
+            ),
+            (
+                not self.freeze_embedding or bool(self.embedding_file),
+                "freezing the embedding needs pre-trained vectors (embedding_file)",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -240,8 +260,9 @@ def _build_classifier(spec: ModelSpec, vocab_size: int):
 
     rnn = {"rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}[spec.cell]
     ids = keras.Input((None,), dtype="int32", name="ids")
-    x = layers.Embedding(vocab_size + ID_OFFSET, spec.embedding, mask_zero=True,
-                         name="embedding")(ids)
+    x = layers.Embedding(vocab_size + ID_OFFSET, spec.embedding, mask_zero=True, name="embedding")(
+        ids
+    )
     for k in range(spec.layers):
         if spec.dropout:
             x = layers.Dropout(spec.dropout, name=f"dropout_{k}")(x)
@@ -258,8 +279,7 @@ def _optimizer(config: TrainConfig):
     import keras
 
     opt_cls = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
-    return opt_cls[config.optimizer](learning_rate=config.learning_rate,
-                                     clipnorm=config.clipnorm)
+    return opt_cls[config.optimizer](learning_rate=config.learning_rate, clipnorm=config.clipnorm)
 
 
 def compile_model(model, config: TrainConfig) -> None:
@@ -333,12 +353,21 @@ def prepare(corpus: Corpus, spec: ModelSpec, config: TrainConfig, vocab: Vocab |
         vocab = Vocab.build(train_tokens, min_count=config.min_count, max_size=config.max_vocab)
     ids = vocab.encode(tokens)
     train_ids, val_ids = split_ids(ids, val_fraction=n_val / len(tokens))
-    return PreparedData(vocab, train_ids, val_ids, baseline_metrics(
-        train_ids, val_ids, len(vocab), spec.level))
+    return PreparedData(
+        vocab, train_ids, val_ids, baseline_metrics(train_ids, val_ids, len(vocab), spec.level)
+    )
 
 
-def _check_registry(spec: ModelSpec, config: TrainConfig, name: str, *, resume: bool,
-                    overwrite: bool, root, source: tuple[str, str, str]) -> int | None:
+def _check_registry(
+    spec: ModelSpec,
+    config: TrainConfig,
+    name: str,
+    *,
+    resume: bool,
+    overwrite: bool,
+    root,
+    source: tuple[str, str, str],
+) -> int | None:
     """The registry rules of both tasks: the epochs already done when resuming, else None.
 
     ``source`` = (meta.json key, sha1 of the training data, its name in messages).
@@ -353,15 +382,17 @@ def _check_registry(spec: ModelSpec, config: TrainConfig, name: str, *, resume: 
         raise ValueError(f"There is no model {name!r} to resume.")
     meta = read_meta(name, root=root)
     if ModelSpec.from_dict(meta["spec"]) != spec:
-        raise ValueError(f"Model {name!r} was built with other settings: "
-                         f"{ModelSpec.from_dict(meta['spec']).describe()}.")
+        raise ValueError(
+            f"Model {name!r} was built with other settings: "
+            f"{ModelSpec.from_dict(meta['spec']).describe()}."
+        )
     if meta.get(key, {}).get("sha1") != sha1:
-        raise ValueError(f"Model {name!r} was trained on another {what} "
-                         f"({meta.get(key, {}).get('ref', '?')}).")
+        raise ValueError(
+            f"Model {name!r} was trained on another {what} ({meta.get(key, {}).get('ref', '?')})."
+        )
     done = int(meta.get("epochs_done", len(meta.get("history", []))))
     if done >= config.epochs:
-        raise ValueError(f"Model {name!r} already has {done} epochs; set more than that "
-                         "to resume.")
+        raise ValueError(f"Model {name!r} already has {done} epochs; set more than that to resume.")
     return done
 
 
@@ -388,8 +419,15 @@ def check_training(
         from lib.embeddings import check_pretrained
 
         check_pretrained(config.embedding_file, level=spec.level, embedding=spec.embedding)
-    done = _check_registry(spec, config, name, resume=resume, overwrite=overwrite, root=root,
-                           source=("corpus", corpus_sha1(corpus), "corpus text"))
+    done = _check_registry(
+        spec,
+        config,
+        name,
+        resume=resume,
+        overwrite=overwrite,
+        root=root,
+        source=("corpus", corpus_sha1(corpus), "corpus text"),
+    )
     if done is not None:
         return done
     _check_length(len(_tokens(corpus, spec, config)), spec, config)
@@ -410,14 +448,16 @@ def _progress_callback(hook: ProgressHook | None, stop: threading.Event | None, 
 
         def on_train_batch_end(self, batch, logs=None):
             if hook is not None and (batch % 5 == 0 or batch + 1 == self.params["steps"]):
-                hook({
-                    "kind": "batch",
-                    "epoch": self.epoch,
-                    "step": batch + 1,
-                    "steps": self.params["steps"],
-                    "loss": float((logs or {}).get("loss", float("nan"))),
-                    "elapsed": time.time() - self.t0,
-                })
+                hook(
+                    {
+                        "kind": "batch",
+                        "epoch": self.epoch,
+                        "step": batch + 1,
+                        "steps": self.params["steps"],
+                        "loss": float((logs or {}).get("loss", float("nan"))),
+                        "elapsed": time.time() - self.t0,
+                    }
+                )
             if stop is not None and stop.is_set():
                 self.model.stop_training = True
 
@@ -478,16 +518,19 @@ def train(
 
     from lib.generate import generate
 
-    start_epoch = check_training(spec, corpus, config, name, resume=resume,
-                                 overwrite=overwrite, root=root)
+    start_epoch = check_training(
+        spec, corpus, config, name, resume=resume, overwrite=overwrite, root=root
+    )
     history: list[dict] = []
     if resume:
         previous = load(name, root=root, compile=True)
         data = prepare(corpus, spec, config, vocab=previous.vocab)
         model = previous.model
         history = list(previous.meta.get("history", []))[:start_epoch]
-        extra_meta = {**{k: previous.meta[k] for k in CARRIED_META if k in previous.meta},
-                      **(extra_meta or {})}
+        extra_meta = {
+            **{k: previous.meta[k] for k in CARRIED_META if k in previous.meta},
+            **(extra_meta or {}),
+        }
     else:
         data = prepare(corpus, spec, config)
         if name in {m["name"] for m in list_models(root=root)}:
@@ -497,9 +540,16 @@ def train(
         if config.embedding_file:
             from lib.embeddings import init_embedding
 
-            extra_meta = {**(extra_meta or {}), "pretrained": init_embedding(
-                model, data.vocab.tokens, data.vocab.counts, config.embedding_file,
-                freeze=config.freeze_embedding)}
+            extra_meta = {
+                **(extra_meta or {}),
+                "pretrained": init_embedding(
+                    model,
+                    data.vocab.tokens,
+                    data.vocab.counts,
+                    config.embedding_file,
+                    freeze=config.freeze_embedding,
+                ),
+            }
         compile_model(model, config)
     x, y = windows(data.train_ids, spec.seq_len)
     vx, vy = windows(data.val_ids, spec.seq_len)
@@ -514,13 +564,18 @@ def train(
             **derived_metrics(logs["val_loss"], spec.level),
             **data.baseline,
         }
-        history.append({"epoch": epoch + 1, **logs, **derived_metrics(logs["val_loss"],
-                                                                       spec.level)})
+        history.append(
+            {"epoch": epoch + 1, **logs, **derived_metrics(logs["val_loss"], spec.level)}
+        )
         bundle._weights = None  # the weights changed
-        sample = generate(bundle, seed_text, 200 if spec.level == "char" else 60,
-                          temperature=0.8, seed=0)
-        sample_text = "".join(sample.tokens[sample.n_seed:]) if spec.tokenizer_mode != "words" \
-            else " ".join(sample.tokens[sample.n_seed:])
+        sample = generate(
+            bundle, seed_text, 200 if spec.level == "char" else 60, temperature=0.8, seed=0
+        )
+        sample_text = (
+            "".join(sample.tokens[sample.n_seed :])
+            if spec.tokenizer_mode != "words"
+            else " ".join(sample.tokens[sample.n_seed :])
+        )
         bundle.meta = {
             **(extra_meta or {}),
             "corpus": corpus_meta(corpus),
@@ -542,10 +597,12 @@ def train(
 
     callbacks = [_progress_callback(progress, stop, on_epoch)]
     if config.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss",
-                                                       patience=config.early_stopping))
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping)
+        )
     model.fit(
-        x, y,
+        x,
+        y,
         batch_size=config.batch_size,
         epochs=config.epochs,
         initial_epoch=start_epoch,
@@ -570,8 +627,9 @@ def best_epoch(history: list[dict]) -> int:
     return min(history, key=lambda h: h["val_loss"])["epoch"]
 
 
-def _restore_best(bundle: ModelBundle, name: str, root, baseline: dict,
-                  samples: dict[int, str]) -> None:
+def _restore_best(
+    bundle: ModelBundle, name: str, root, baseline: dict, samples: dict[int, str]
+) -> None:
     """Save the best epoch's weights (from its checkpoint) as the model ``name``.
 
     ``epochs_done`` becomes that epoch, so ``resume=True`` continues from it; ``history``
@@ -585,8 +643,12 @@ def _restore_best(bundle: ModelBundle, name: str, root, baseline: dict,
     row = next(h for h in bundle.meta["history"] if h["epoch"] == best)
     bundle.meta = {
         **bundle.meta,
-        "metrics": {"val_loss": row["val_loss"], "val_accuracy": row["val_accuracy"],
-                    **derived_metrics(row["val_loss"], bundle.spec.level), **baseline},
+        "metrics": {
+            "val_loss": row["val_loss"],
+            "val_accuracy": row["val_accuracy"],
+            **derived_metrics(row["val_loss"], bundle.spec.level),
+            **baseline,
+        },
         "epochs_done": best,
         "epochs_trained": bundle.meta["history"][-1]["epoch"],
         "sample": samples.get(best, bundle.meta.get("sample", "")),
@@ -616,14 +678,17 @@ def compile_classifier(model, config: TrainConfig, n_classes: int) -> None:
     """Binary cross-entropy (2 classes) or sparse categorical cross-entropy, real accuracy."""
     import keras
 
-    loss = (keras.losses.BinaryCrossentropy() if n_classes == 2
-            else keras.losses.SparseCategoricalCrossentropy())
-    model.compile(optimizer=_optimizer(config), loss=loss,
-                  metrics=[accuracy_metric(n_classes)])
+    loss = (
+        keras.losses.BinaryCrossentropy()
+        if n_classes == 2
+        else keras.losses.SparseCategoricalCrossentropy()
+    )
+    model.compile(optimizer=_optimizer(config), loss=loss, metrics=[accuracy_metric(n_classes)])
 
 
-def classifier_ids(vocab: Vocab, token_lists: list[list[str]], max_len: int
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def classifier_ids(
+    vocab: Vocab, token_lists: list[list[str]], max_len: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Encode texts for a classifier: first `max_len` tokens, padded at the end.
 
     Parameters
@@ -684,8 +749,10 @@ def classifier_splits(data, spec: ModelSpec, config: TrainConfig) -> ClassifierS
     tokens = [tokenizer.tokenize(t) for t in data.texts]
     keep = [i for i, t in enumerate(tokens) if t]
     if not keep:
-        raise DatasetError(f"every text of {data.name!r} is empty after {spec.level}-level "
-                           "tokenization; check the text column")
+        raise DatasetError(
+            f"every text of {data.name!r} is empty after {spec.level}-level "
+            "tokenization; check the text column"
+        )
     dropped = len(tokens) - len(keep)
     if dropped:
         data = data.subset(keep, info={**data.info, "dropped_empty": dropped})
@@ -693,12 +760,14 @@ def classifier_splits(data, spec: ModelSpec, config: TrainConfig) -> ClassifierS
     counts = data.class_counts
     rare = [f"{c!r} ({n})" for c, n in zip(data.classes, counts, strict=True) if n < 3]
     if rare:
-        raise DatasetError(f"each class needs at least 3 texts (train, validation and test); "
-                           f"too few: {', '.join(rare)}")
-    rest, test = split_indices(data.labels, test_fraction=config.test_fraction,
-                               seed=config.seed)
-    train, val = split_indices(data.labels[rest], test_fraction=config.val_fraction,
-                               seed=config.seed + 1)
+        raise DatasetError(
+            f"each class needs at least 3 texts (train, validation and test); "
+            f"too few: {', '.join(rare)}"
+        )
+    rest, test = split_indices(data.labels, test_fraction=config.test_fraction, seed=config.seed)
+    train, val = split_indices(
+        data.labels[rest], test_fraction=config.val_fraction, seed=config.seed + 1
+    )
     return ClassifierSplits(data, tokens, rest[train], rest[val], test, dropped)
 
 
@@ -719,24 +788,36 @@ def check_classifier_training(
     """
     validate_name(name)
     if spec.task != "classifier":
-        raise ValueError(f"train_classifier needs a spec with task='classifier', got "
-                         f"task={spec.task!r}")
+        raise ValueError(
+            f"train_classifier needs a spec with task='classifier', got task={spec.task!r}"
+        )
     spec.validate()
     config.validate()
     if len(data) == 0:
         raise ValueError(f"the dataset {data.name!r} has no texts: load or upload one first")
     if spec.n_classes != data.n_classes:
-        raise ValueError(f"the spec has n_classes={spec.n_classes} but the dataset "
-                         f"{data.name!r} has {data.n_classes} classes {data.classes}")
+        raise ValueError(
+            f"the spec has n_classes={spec.n_classes} but the dataset "
+            f"{data.name!r} has {data.n_classes} classes {data.classes}"
+        )
     if config.early_stopping or config.keep_best:
-        raise ValueError("early stopping and keep-best are for language models; got "
-                         f"early_stopping={config.early_stopping}, keep_best={config.keep_best}")
+        raise ValueError(
+            "early stopping and keep-best are for language models; got "
+            f"early_stopping={config.early_stopping}, keep_best={config.keep_best}"
+        )
     if config.embedding_file:
         from lib.embeddings import check_pretrained
 
         check_pretrained(config.embedding_file, level=spec.level, embedding=spec.embedding)
-    done = _check_registry(spec, config, name, resume=resume, overwrite=overwrite, root=root,
-                           source=("dataset", data.sha1, "dataset"))
+    done = _check_registry(
+        spec,
+        config,
+        name,
+        resume=resume,
+        overwrite=overwrite,
+        root=root,
+        source=("dataset", data.sha1, "dataset"),
+    )
     if done is not None:
         return done
     return 0
@@ -786,8 +867,9 @@ def train_classifier(
 
     if spec.task == "classifier" and spec.n_classes is None:
         spec = dataclasses.replace(spec, n_classes=data.n_classes)
-    start_epoch = check_classifier_training(spec, data, config, name, resume=resume,
-                                            overwrite=overwrite, root=root)
+    start_epoch = check_classifier_training(
+        spec, data, config, name, resume=resume, overwrite=overwrite, root=root
+    )
     splits = classifier_splits(data, spec, config)
     kept, labels = splits.data, splits.data.labels
     history: list[dict] = []
@@ -795,11 +877,16 @@ def train_classifier(
         previous = load(name, root=root, compile=True)
         vocab, model = previous.vocab, previous.model
         history = list(previous.meta.get("history", []))[:start_epoch]
-        extra_meta = {**{k: previous.meta[k] for k in CARRIED_META if k in previous.meta},
-                      **(extra_meta or {})}
+        extra_meta = {
+            **{k: previous.meta[k] for k in CARRIED_META if k in previous.meta},
+            **(extra_meta or {}),
+        }
     else:
-        vocab = Vocab.build((tok for i in splits.train for tok in splits.tokens[i][:spec.max_len]),
-                            min_count=config.min_count, max_size=config.max_vocab)
+        vocab = Vocab.build(
+            (tok for i in splits.train for tok in splits.tokens[i][: spec.max_len]),
+            min_count=config.min_count,
+            max_size=config.max_vocab,
+        )
         if name in {m["name"] for m in list_models(root=root)}:
             delete(name, root=root)
         keras.utils.set_random_seed(config.seed)
@@ -807,14 +894,23 @@ def train_classifier(
         if config.embedding_file:
             from lib.embeddings import init_embedding
 
-            extra_meta = {**(extra_meta or {}), "pretrained": init_embedding(
-                model, vocab.tokens, vocab.counts, config.embedding_file,
-                freeze=config.freeze_embedding, offset=ID_OFFSET)}
+            extra_meta = {
+                **(extra_meta or {}),
+                "pretrained": init_embedding(
+                    model,
+                    vocab.tokens,
+                    vocab.counts,
+                    config.embedding_file,
+                    freeze=config.freeze_embedding,
+                    offset=ID_OFFSET,
+                ),
+            }
         compile_classifier(model, config, spec.n_classes)
     x, _ = classifier_ids(vocab, splits.tokens, spec.max_len)
     parts = {k: getattr(splits, k) for k in ("train", "val", "test")}
-    counts = {k: np.bincount(labels[idx], minlength=spec.n_classes).tolist()
-              for k, idx in parts.items()}
+    counts = {
+        k: np.bincount(labels[idx], minlength=spec.n_classes).tolist() for k, idx in parts.items()
+    }
     majority = int(np.argmax(counts["train"]))
     baseline = float(np.mean(labels[splits.test] == majority))
     bundle = ModelBundle(model=model, vocab=vocab, tokenizer=spec.tokenizer, spec=spec)
@@ -826,21 +922,32 @@ def train_classifier(
             "test_loss": cross_entropy(probs, labels[splits.test]),
             "test_accuracy": float(np.mean(probs.argmax(axis=1) == labels[splits.test])),
         }
-        metrics = {"val_loss": logs["val_loss"], "val_accuracy": logs["val_accuracy"],
-                   **test_logs, "baseline_accuracy": baseline}
+        metrics = {
+            "val_loss": logs["val_loss"],
+            "val_accuracy": logs["val_accuracy"],
+            **test_logs,
+            "baseline_accuracy": baseline,
+        }
         history.append({"epoch": epoch + 1, **logs, **test_logs})
         bundle._weights = None  # the weights changed
-        summary = (f"test accuracy {test_logs['test_accuracy']:.1%} (majority class "
-                   f"{kept.classes[majority]!r}: {baseline:.1%})")
+        summary = (
+            f"test accuracy {test_logs['test_accuracy']:.1%} (majority class "
+            f"{kept.classes[majority]!r}: {baseline:.1%})"
+        )
         bundle.meta = {
             **(extra_meta or {}),
             "dataset": data.meta(),
             "classes": list(kept.classes),
             "class_counts": counts,
-            "split": {"test_fraction": config.test_fraction,
-                      "val_fraction": config.val_fraction, "seed": config.seed,
-                      "n_train": len(splits.train), "n_val": len(splits.val),
-                      "n_test": len(splits.test), "dropped_empty": splits.dropped_empty},
+            "split": {
+                "test_fraction": config.test_fraction,
+                "val_fraction": config.val_fraction,
+                "seed": config.seed,
+                "n_train": len(splits.train),
+                "n_val": len(splits.val),
+                "n_test": len(splits.test),
+                "dropped_empty": splits.dropped_empty,
+            },
             "train_config": asdict(config),
             "metrics": metrics,
             "history": history,
@@ -855,7 +962,8 @@ def train_classifier(
 
     callback = _progress_callback(progress, stop, on_epoch)
     model.fit(
-        x[splits.train], _targets(labels[splits.train], spec.n_classes),
+        x[splits.train],
+        _targets(labels[splits.train], spec.n_classes),
         batch_size=config.batch_size,
         epochs=config.epochs,
         initial_epoch=start_epoch,
@@ -876,13 +984,36 @@ def corpus_sha1(corpus: Corpus) -> str:
 
 
 def corpus_meta(corpus: Corpus) -> dict:
-    return {"name": corpus.name, "ref": corpus.ref, "source": corpus.source,
-            "chars": len(corpus.text), "sha1": corpus_sha1(corpus)}
+    return {
+        "name": corpus.name,
+        "ref": corpus.ref,
+        "source": corpus.source,
+        "chars": len(corpus.text),
+        "sha1": corpus_sha1(corpus),
+    }
 
 
 __all__ = [
-    "ModelSpec", "TrainConfig", "ModelBundle", "RegistryError", "build", "train", "save",
-    "check_training", "prepare", "train_classifier", "check_classifier_training",
-    "classifier_splits", "classifier_ids", "accuracy_metric", "PAD_ID", "ID_OFFSET",
-    "load", "list_models", "read_meta", "checkpoints", "delete", "model_dir",
+    "ModelSpec",
+    "TrainConfig",
+    "ModelBundle",
+    "RegistryError",
+    "build",
+    "train",
+    "save",
+    "check_training",
+    "prepare",
+    "train_classifier",
+    "check_classifier_training",
+    "classifier_splits",
+    "classifier_ids",
+    "accuracy_metric",
+    "PAD_ID",
+    "ID_OFFSET",
+    "load",
+    "list_models",
+    "read_meta",
+    "checkpoints",
+    "delete",
+    "model_dir",
 ]

@@ -23,8 +23,7 @@ ORDERS = ("score", "lexicographic")
 def _check_span(start: int, end: int, n_steps: int) -> None:
     if not 0 <= start <= end < n_steps:
         raise ValueError(
-            f"The span needs 0 <= start <= end < n_steps = {n_steps}, got start={start}, "
-            f"end={end}."
+            f"The span needs 0 <= start <= end < n_steps = {n_steps}, got start={start}, end={end}."
         )
 
 
@@ -138,13 +137,15 @@ def search(
     else:
         ranked = np.lexsort((starts, n_other, -n_pattern))
     ranked = ranked[keep[ranked]][: int(top)]
-    return pd.DataFrame({
-        "start": ranked,
-        "end": ranked + length - 1,
-        "n_pattern_on": n_pattern[ranked],
-        "n_other_on": n_other[ranked],
-        "score": score[ranked],
-    })
+    return pd.DataFrame(
+        {
+            "start": ranked,
+            "end": ranked + length - 1,
+            "n_pattern_on": n_pattern[ranked],
+            "n_other_on": n_other[ranked],
+            "score": score[ranked],
+        }
+    )
 
 
 __all__ = ["pattern", "search"]

@@ -111,8 +111,15 @@ def _end_state(w: CellWeights, H: np.ndarray, S: np.ndarray, k: int) -> np.ndarr
     return state_of(H[k, -1], c)
 
 
-def _align(w: CellWeights, H: np.ndarray, S: np.ndarray, k: int, exact: np.ndarray,
-           start: np.ndarray, tol: float) -> bool:
+def _align(
+    w: CellWeights,
+    H: np.ndarray,
+    S: np.ndarray,
+    k: int,
+    exact: np.ndarray,
+    start: np.ndarray,
+    tol: float,
+) -> bool:
     """Make segment k exact given the exact state it should start from; False if it can't.
 
     The segment ran from ``start`` instead of ``exact``. If h agrees (within ``tol``), the
@@ -139,7 +146,11 @@ def _align(w: CellWeights, H: np.ndarray, S: np.ndarray, k: int, exact: np.ndarr
 
 
 def _run_layer_streams(
-    w: CellWeights, xp: np.ndarray, warmup: int, tol: float, max_rounds: int = 3,
+    w: CellWeights,
+    xp: np.ndarray,
+    warmup: int,
+    tol: float,
+    max_rounds: int = 3,
     init0: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Run one layer over stream windows, then make every segment exact.
@@ -183,7 +194,7 @@ def _run_layer_streams(
         if rounds == max_rounds:  # the slow, always-exact way, in reading order
             for k in bad:
                 init = exact_before(k)[None]
-                H[k:k + 1], S[k:k + 1], _ = run(w, xp[warmup:, k:k + 1], init=init)
+                H[k : k + 1], S[k : k + 1], _ = run(w, xp[warmup:, k : k + 1], init=init)
                 start[k] = init[0]
             stats["sequential_segments"] = int(bad.size)
             break
@@ -210,7 +221,12 @@ class Carry:
 
 
 def _layers(
-    weights: StackWeights, ids: np.ndarray, *, streams: int | str, warmup: int, tol: float,
+    weights: StackWeights,
+    ids: np.ndarray,
+    *,
+    streams: int | str,
+    warmup: int,
+    tol: float,
     carry: Carry | None = None,
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray, dict]]:
     """Run ``ids`` through every layer; yield ``(k, H, S, stats)`` per layer, in order.
@@ -229,13 +245,13 @@ def _layers(
     pos = np.arange(-warmup, seg)[:, None] + seg * np.arange(streams)[None, :]
     x = ids
     for k, w in enumerate(weights.layers):
-        lead = carry.tails[k][max(0, len(carry.tails[k]) - warmup):] if carry and warmup \
-            else x[:0]
+        lead = carry.tails[k][max(0, len(carry.tails[k]) - warmup) :] if carry and warmup else x[:0]
         xk = np.concatenate([lead, x]) if len(lead) else x
         gather = np.clip(pos + len(lead), 0, T + len(lead) - 1)
         xp = Lookup(weights.table0, xk[gather]) if k == 0 else weights.project(k, xk[gather])
-        H, S, stats = _run_layer_streams(w, xp, warmup, tol,
-                                         init0=carry.states[k] if carry else None)
+        H, S, stats = _run_layer_streams(
+            w, xp, warmup, tol, init0=carry.states[k] if carry else None
+        )
         del xp, xk
         # stream-major segments are consecutive: reading order is a reshape
         H = H.reshape(streams * seg, -1)[:T]
@@ -289,18 +305,31 @@ def forward(
         for k, w in enumerate(weights.layers):
             xp = weights.table0[x][:, None] if k == 0 else weights.project(k, x[:, None])
             H, S = run_edited(w, xp, edits[k])
-            sig = {name: np.ascontiguousarray(v) for name, v in
-                   split_signals(w.cell, w.units, H.reshape(T, -1), S.reshape(T, -1)).items()}
+            sig = {
+                name: np.ascontiguousarray(v)
+                for name, v in split_signals(
+                    w.cell, w.units, H.reshape(T, -1), S.reshape(T, -1)
+                ).items()
+            }
             out.append(sig)
             x = sig["h"]
-        stats = {"streams": 1, "warmup": 0, "rerun_rounds": 0, "rerun_segments": 0,
-                 "sequential_segments": 0}
+        stats = {
+            "streams": 1,
+            "warmup": 0,
+            "rerun_rounds": 0,
+            "rerun_segments": 0,
+            "sequential_segments": 0,
+        }
         return out, out[-1]["h"], stats
     stats = {}
     for k, H, S, st in _layers(weights, ids, streams=streams, warmup=warmup, tol=tol):
         w = weights.layers[k]
-        out.append({name: np.ascontiguousarray(v) for name, v in
-                    split_signals(w.cell, w.units, H, S).items()})
+        out.append(
+            {
+                name: np.ascontiguousarray(v)
+                for name, v in split_signals(w.cell, w.units, H, S).items()
+            }
+        )
         _add_stats(stats, st)
     return out, out[-1]["h"], stats
 
@@ -314,7 +343,11 @@ def _add_stats(total: dict, part: dict) -> None:
 
 
 def output_probs(
-    weights: StackWeights, h: np.ndarray, ids: np.ndarray, *, top_k: int = 10,
+    weights: StackWeights,
+    h: np.ndarray,
+    ids: np.ndarray,
+    *,
+    top_k: int = 10,
     chunk: int = 4096,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Next-token top-k and the probability of the actual next token, chunked over T.
@@ -374,14 +407,26 @@ def auto_chunk_tokens(weights: StackWeights, budget: int = CHUNK_BYTES) -> int:
 
 def _units(weights: StackWeights) -> dict[tuple[int, str], int]:
     """Width of every signal, in the order ``split_signals`` names them."""
-    return {(k, name): w.units for k, w in enumerate(weights.layers)
-            for name in ("h", *LAYOUT[w.cell])}
+    return {
+        (k, name): w.units for k, w in enumerate(weights.layers) for name in ("h", *LAYOUT[w.cell])
+    }
 
 
 def _record_span(
-    weights: StackWeights, ids: np.ndarray, start: int, stop: int, writer: TraceWriter | None,
-    offset: int, carry: Carry | None, *, size: int, streams: int | str, warmup: int,
-    tol: float, top_k: int, stats: dict,
+    weights: StackWeights,
+    ids: np.ndarray,
+    start: int,
+    stop: int,
+    writer: TraceWriter | None,
+    offset: int,
+    carry: Carry | None,
+    *,
+    size: int,
+    streams: int | str,
+    warmup: int,
+    tol: float,
+    top_k: int,
+    stats: dict,
 ) -> Carry:
     """Record ``ids[start:stop]`` in chunks of about ``size`` tokens, continuing from
     ``carry`` (None: the zero state), into rows ``start - offset ...`` of ``writer`` (None:
@@ -389,31 +434,38 @@ def _record_span(
     n_chunks = max(1, -(-(stop - start) // size))
     bounds = np.linspace(start, stop, n_chunks + 1).round().astype(int)
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        states, tails = [], [ids[max(0, b - warmup):b]]
+        states, tails = [], [ids[max(0, b - warmup) : b]]
         H = None
-        for k, H, S, st in _layers(weights, ids[a:b], streams=streams, warmup=warmup,
-                                   tol=tol, carry=carry):
+        for k, H, S, st in _layers(
+            weights, ids[a:b], streams=streams, warmup=warmup, tol=tol, carry=carry
+        ):
             w = weights.layers[k]
             if writer is not None:
                 writer.write_signals(k, a - offset, split_signals(w.cell, w.units, H, S))
-            states.append(state_of(H[-1], S[-1, 4 * w.units:] if w.cell == "lstm" else None))
+            states.append(state_of(H[-1], S[-1, 4 * w.units :] if w.cell == "lstm" else None))
             if k + 1 < len(weights.layers):  # the next layer's input tail
                 before = carry.tails[k + 1] if carry else H[:0]
-                tails.append(np.concatenate([before, H[max(0, len(H) - warmup):]])[-warmup:]
-                             if warmup else H[:0].copy())
+                tails.append(
+                    np.concatenate([before, H[max(0, len(H) - warmup) :]])[-warmup:]
+                    if warmup
+                    else H[:0].copy()
+                )
             _add_stats(stats, st)
         stats["chunks"] = stats.get("chunks", 0) + 1
         carry = Carry(states, tails)
         if writer is not None:
-            probs = output_probs(weights, H, ids[a: b + 1], top_k=top_k)
+            probs = output_probs(weights, H, ids[a : b + 1], top_k=top_k)
             writer.write_outputs(a - offset, *probs)
     return carry
 
 
 def _model_meta(bundle) -> dict:
     meta = getattr(bundle, "meta", None) or {}
-    return {"name": bundle.name, "updated": meta.get("updated"),
-            "epochs_done": meta.get("epochs_done")}
+    return {
+        "name": bundle.name,
+        "updated": meta.get("updated"),
+        "epochs_done": meta.get("epochs_done"),
+    }
 
 
 def record(
@@ -457,8 +509,9 @@ def record(
     dtype = check_dtype(dtype)
     weights = bundle.numpy_weights
     interventions = tuple(interventions)
-    writer = TraceWriter(len(ids), _units(weights), min(top_k, weights.dense_w.shape[1]),
-                         dtype=dtype, folder=out_dir)
+    writer = TraceWriter(
+        len(ids), _units(weights), min(top_k, weights.dense_w.shape[1]), dtype=dtype, folder=out_dir
+    )
     if interventions:
         per_layer, h_last, stats = forward(weights, ids, interventions=interventions)
         stats["interventions"] = [asdict(iv) for iv in interventions]
@@ -467,12 +520,25 @@ def record(
         writer.write_outputs(0, *output_probs(weights, h_last, ids, top_k=top_k))
     else:
         stats = {}
-        _record_span(weights, ids, 0, len(ids), writer, 0, None,
-                     size=chunk_tokens or auto_chunk_tokens(weights), streams=streams,
-                     warmup=warmup, tol=tol, top_k=top_k, stats=stats)
+        _record_span(
+            weights,
+            ids,
+            0,
+            len(ids),
+            writer,
+            0,
+            None,
+            size=chunk_tokens or auto_chunk_tokens(weights),
+            streams=streams,
+            warmup=warmup,
+            tol=tol,
+            top_k=top_k,
+            stats=stats,
+        )
     stats["dtype"] = dtype.name
-    return writer.finish(tokens, ids, model_name=bundle.name,
-                         meta={"record": stats, "model": _model_meta(bundle)})
+    return writer.finish(
+        tokens, ids, model_name=bundle.name, meta={"record": stats, "model": _model_meta(bundle)}
+    )
 
 
 def record_shards(
@@ -528,8 +594,9 @@ def record_shards(
     if T == 0:
         raise ValueError("cannot record an empty text (0 tokens)")
     if not 1 <= int(n_shards) <= T:
-        raise ValueError(f"the number of shards must be 1 to {T:,} (the text's tokens), got "
-                         f"{n_shards!r}")
+        raise ValueError(
+            f"the number of shards must be 1 to {T:,} (the text's tokens), got {n_shards!r}"
+        )
     n_shards = int(n_shards)
     if shard is not None and not 0 <= shard < n_shards:
         raise ValueError(f"shard index must be 0 to {n_shards - 1}, got {shard!r}")
@@ -537,22 +604,30 @@ def record_shards(
     out_dir = Path(out_dir)
     bounds = np.linspace(0, T, n_shards + 1).round().astype(int).tolist()
     manifest = {
-        "model_name": bundle.name, "model": _model_meta(bundle), "n_tokens": T,
+        "model_name": bundle.name,
+        "model": _model_meta(bundle),
+        "n_tokens": T,
         "ids_sha1": hashlib.sha1(ids.astype(np.int32).tobytes()).hexdigest(),
         "dtype": dtype.name,
-        "shards": [{"index": i, "folder": f"shard-{i:03d}", "start": bounds[i],
-                    "stop": bounds[i + 1]} for i in range(n_shards)],
+        "shards": [
+            {"index": i, "folder": f"shard-{i:03d}", "start": bounds[i], "stop": bounds[i + 1]}
+            for i in range(n_shards)
+        ],
     }
     old = out_dir / "manifest.json"
     if old.is_file():
         previous = json.loads(old.read_text(encoding="utf-8"))
-        same = all(previous.get(key) == manifest[key]
-                   for key in ("model_name", "n_tokens", "ids_sha1", "dtype", "shards"))
+        same = all(
+            previous.get(key) == manifest[key]
+            for key in ("model_name", "n_tokens", "ids_sha1", "dtype", "shards")
+        )
         if not same:
-            raise ValueError(f"{out_dir} holds shards of another recording (model "
-                             f"{previous.get('model_name')!r}, {previous.get('n_tokens')} "
-                             f"tokens, {len(previous.get('shards', []))} shards); choose "
-                             "another folder")
+            raise ValueError(
+                f"{out_dir} holds shards of another recording (model "
+                f"{previous.get('model_name')!r}, {previous.get('n_tokens')} "
+                f"tokens, {len(previous.get('shards', []))} shards); choose "
+                "another folder"
+            )
     write_manifest(out_dir, manifest)
     weights = bundle.numpy_weights
     k = min(top_k, weights.dense_w.shape[1])
@@ -566,19 +641,38 @@ def record_shards(
         else:
             w0 = max(0, a - int(shard_warmup))
             carry = _record_span(weights, ids, w0, a, None, 0, None, stats={}, **options)
-            start_state = ("exact" if w0 == 0 else
-                           f"zero state {a - w0:,} tokens before the shard (approximate)")
+            start_state = (
+                "exact"
+                if w0 == 0
+                else f"zero state {a - w0:,} tokens before the shard (approximate)"
+            )
         stats = {}
-        writer = TraceWriter(b - a, _units(weights), k, dtype=dtype,
-                             folder=out_dir / spec["folder"])
+        writer = TraceWriter(
+            b - a, _units(weights), k, dtype=dtype, folder=out_dir / spec["folder"]
+        )
         carry = _record_span(weights, ids, a, b, writer, a, carry, stats=stats, **options)
         stats["dtype"] = dtype.name
-        writer.finish(tokens[a:b], ids[a:b], model_name=bundle.name,
-                      meta={"record": stats, "model": manifest["model"],
-                            "shard": {**spec, "n_shards": n_shards,
-                                      "start_state": start_state}})
+        writer.finish(
+            tokens[a:b],
+            ids[a:b],
+            model_name=bundle.name,
+            meta={
+                "record": stats,
+                "model": manifest["model"],
+                "shard": {**spec, "n_shards": n_shards, "start_state": start_state},
+            },
+        )
     return out_dir
 
 
-__all__ = ["record", "record_shards", "forward", "output_probs", "stack_weights",
-           "StackWeights", "require_language_model", "auto_chunk_tokens", "Carry"]
+__all__ = [
+    "record",
+    "record_shards",
+    "forward",
+    "output_probs",
+    "stack_weights",
+    "StackWeights",
+    "require_language_model",
+    "auto_chunk_tokens",
+    "Carry",
+]

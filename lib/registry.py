@@ -147,8 +147,9 @@ def save(
         meta = dict(bundle.meta, name=name, spec=bundle.spec.to_dict())
         _write_json(tmp / "meta.json", meta)
         if (target / "checkpoints").is_dir():
-            shutil.copytree(target / "checkpoints", tmp / "checkpoints",
-                            copy_function=_link_or_copy)
+            shutil.copytree(
+                target / "checkpoints", tmp / "checkpoints", copy_function=_link_or_copy
+            )
         if new_checkpoint is not None:
             epoch, model = new_checkpoint
             (tmp / "checkpoints").mkdir(exist_ok=True)
@@ -278,8 +279,11 @@ def _folder_problem(folder: Path, name: str) -> str | None:
 
 
 def _entries(base: Path) -> list[str]:
-    return sorted(f.name for f in base.iterdir()
-                  if f.is_dir() and not f.name.startswith(".") and NAME_RE.fullmatch(f.name))
+    return sorted(
+        f.name
+        for f in base.iterdir()
+        if f.is_dir() and not f.name.startswith(".") and NAME_RE.fullmatch(f.name)
+    )
 
 
 def list_models(*, root: str | os.PathLike | None = None) -> list[dict]:
@@ -325,19 +329,29 @@ def load_checkpoint(bundle: ModelBundle, epoch: int) -> ModelBundle:
 
     found = dict(checkpoints(bundle.name, root=bundle.path.parent if bundle.path else None))
     if epoch not in found:
-        raise RegistryError(f"Model {bundle.name!r} has no checkpoint for epoch {epoch}; it has "
-                            f"{sorted(found) or 'none'}.")
+        raise RegistryError(
+            f"Model {bundle.name!r} has no checkpoint for epoch {epoch}; it has "
+            f"{sorted(found) or 'none'}."
+        )
     with np.load(found[epoch], allow_pickle=False) as z:
         weights = [z[f"arr_{i}"] for i in range(len(z.files))]
     model = keras.models.clone_model(bundle.model)
     try:
         model.set_weights(weights)
     except ValueError as e:
-        raise RegistryError(f"Checkpoint {epoch} of {bundle.name!r} does not fit the model: "
-                            f"{e}") from None
-    return ModelBundle(model=model, vocab=bundle.vocab, tokenizer=bundle.tokenizer,
-                       spec=bundle.spec, meta=bundle.meta, name=bundle.name, path=bundle.path,
-                       fingerprint=f"{bundle.fingerprint}@{epoch}")
+        raise RegistryError(
+            f"Checkpoint {epoch} of {bundle.name!r} does not fit the model: {e}"
+        ) from None
+    return ModelBundle(
+        model=model,
+        vocab=bundle.vocab,
+        tokenizer=bundle.tokenizer,
+        spec=bundle.spec,
+        meta=bundle.meta,
+        name=bundle.name,
+        path=bundle.path,
+        fingerprint=f"{bundle.fingerprint}@{epoch}",
+    )
 
 
 def delete(name: str, *, root: str | os.PathLike | None = None) -> None:
@@ -347,8 +361,10 @@ def delete(name: str, *, root: str | os.PathLike | None = None) -> None:
 
 # --- model archives (download a model, upload it on another server) ---------------------------
 
-ARCHIVE_FILES = re.compile(r"(model\.keras|vocab\.json|meta\.json|"
-                           r"checkpoints/epoch-\d{3,4}\.weights\.npz)")
+ARCHIVE_FILES = re.compile(
+    r"(model\.keras|vocab\.json|meta\.json|"
+    r"checkpoints/epoch-\d{3,4}\.weights\.npz)"
+)
 MAX_ARCHIVE_UNPACKED = 2 * 2**30  # bytes once unpacked: refuses zip bombs
 
 
@@ -364,8 +380,9 @@ def export_archive(name: str, *, root: str | os.PathLike | None = None) -> bytes
     return buf.getvalue()
 
 
-def import_archive(data: bytes, name: str, *, root: str | os.PathLike | None = None,
-                   max_bytes: int = 200 * 2**20) -> ModelBundle:
+def import_archive(
+    data: bytes, name: str, *, root: str | os.PathLike | None = None, max_bytes: int = 200 * 2**20
+) -> ModelBundle:
     """Add a model from an archive made by :func:`export_archive`, as ``name``.
 
     The archive is checked before anything reaches the registry: a zip of at most
@@ -386,25 +403,29 @@ def import_archive(data: bytes, name: str, *, root: str | os.PathLike | None = N
     if not data:
         raise RegistryError("The file is empty; upload a model archive (.zip) made by RNN Lens.")
     if len(data) > max_bytes:
-        raise RegistryError(f"The archive is {len(data) / 2**20:.0f} MB, over the "
-                            f"{max_bytes / 2**20:.0f} MB cap.")
+        raise RegistryError(
+            f"The archive is {len(data) / 2**20:.0f} MB, over the {max_bytes / 2**20:.0f} MB cap."
+        )
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
         infos = z.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise RegistryError("The file is not a model archive (not a zip file); download one "
-                            "with 'Download this model'.") from None
+        raise RegistryError(
+            "The file is not a model archive (not a zip file); download one "
+            "with 'Download this model'."
+        ) from None
     with z:
         names = [i.filename for i in infos]
         foreign = [n for n in names if not ARCHIVE_FILES.fullmatch(n)]
         if foreign:
-            raise RegistryError(f"The archive holds files a model folder never has: "
-                                f"{foreign[:5]}; expected model.keras, vocab.json, meta.json "
-                                f"and checkpoints/.")
+            raise RegistryError(
+                f"The archive holds files a model folder never has: "
+                f"{foreign[:5]}; expected model.keras, vocab.json, meta.json "
+                f"and checkpoints/."
+            )
         missing = {"model.keras", "vocab.json", "meta.json"} - set(names)
         if missing:
-            raise RegistryError(f"The archive lacks {sorted(missing)}; it is not a model "
-                                f"archive.")
+            raise RegistryError(f"The archive lacks {sorted(missing)}; it is not a model archive.")
         if sum(i.file_size for i in infos) > MAX_ARCHIVE_UNPACKED:
             raise RegistryError("The archive unpacks to over 2 GB; refused.")
         base.mkdir(parents=True, exist_ok=True)
@@ -452,5 +473,7 @@ def list_groups(*, root: str | os.PathLike | None = None) -> dict[str, list[dict
         group = meta.get("group")
         if isinstance(group, dict) and isinstance(group.get("name"), str):
             groups.setdefault(group["name"], []).append(meta)
-    return {g: sorted(members, key=lambda m: (m["group"].get("index", 0), m["name"]))
-            for g, members in sorted(groups.items())}
+    return {
+        g: sorted(members, key=lambda m: (m["group"].get("index", 0), m["name"]))
+        for g, members in sorted(groups.items())
+    }

@@ -50,6 +50,7 @@ DTYPES = ("float32", "float16")
 class TraceError(ValueError):
     """A trace file or folder that cannot be opened; the message says why."""
 
+
 SIGNALS = {
     "rnn": ("h", "a"),
     "lstm": ("h", "c", "i", "f", "g", "o"),
@@ -144,8 +145,10 @@ class Trace:
         """
         n = len(self)
         if not (0 <= start < stop <= n):
-            raise ValueError(f"a window needs 0 <= start < stop <= {n:,} (the trace's length), "
-                             f"got start={start:,}, stop={stop:,}")
+            raise ValueError(
+                f"a window needs 0 <= start < stop <= {n:,} (the trace's length), "
+                f"got start={start:,}, stop={stop:,}"
+            )
 
         def rows(a):
             return np.array(a[start:stop])
@@ -172,13 +175,15 @@ class Trace:
     def save_folder(self, path) -> Trace:
         """Write the trace as a trace folder (module docstring); returns it memory-mapped."""
         units = {key: v.shape[1] for key, v in self.signals.items()}
-        writer = TraceWriter(len(self), units, self.topk_ids.shape[1], dtype=str(self.dtype),
-                             folder=path)
+        writer = TraceWriter(
+            len(self), units, self.topk_ids.shape[1], dtype=str(self.dtype), folder=path
+        )
         for (layer, name), v in self.signals.items():
             writer.write_signals(layer, 0, {name: v})
         writer.write_outputs(0, self.topk_ids, self.topk_probs, self.next_prob)
-        return writer.finish(self.tokens, self.ids, model_name=self.model_name,
-                             n_seed=self.n_seed, meta=self.meta)
+        return writer.finish(
+            self.tokens, self.ids, model_name=self.model_name, n_seed=self.n_seed, meta=self.meta
+        )
 
     def save(self, path) -> None:
         """Write the trace to a compressed ``.npz`` file."""
@@ -238,8 +243,10 @@ class ConcatRows:
         tail, dtype = parts[0].shape[1:], parts[0].dtype
         for k, p in enumerate(parts):
             if p.shape[1:] != tail or p.dtype != dtype:
-                raise ValueError(f"part {k} has shape {p.shape} and dtype {p.dtype}; part 0 "
-                                 f"has {parts[0].shape} and {dtype}")
+                raise ValueError(
+                    f"part {k} has shape {p.shape} and dtype {p.dtype}; part 0 "
+                    f"has {parts[0].shape} and {dtype}"
+                )
         self.parts = list(parts)
         self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
         self.shape = (int(self.offsets[-1]), *tail)
@@ -313,14 +320,21 @@ class _NpyAppender:
     def __init__(self, path: Path, shape: tuple[int, ...], dtype):
         self.path, self.shape, self.dtype, self.rows = path, shape, np.dtype(dtype), 0
         self.file = open(path, "wb")  # noqa: SIM115  (closed by close())
-        np.lib.format.write_array_header_1_0(self.file, {
-            "descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
-            "shape": shape})
+        np.lib.format.write_array_header_1_0(
+            self.file,
+            {
+                "descr": np.lib.format.dtype_to_descr(self.dtype),
+                "fortran_order": False,
+                "shape": shape,
+            },
+        )
 
     def write(self, start: int, block: np.ndarray) -> None:
         if start != self.rows:
-            raise RuntimeError(f"{self.path.name}: rows must be written in order; expected "
-                               f"row {self.rows}, got {start}")
+            raise RuntimeError(
+                f"{self.path.name}: rows must be written in order; expected "
+                f"row {self.rows}, got {start}"
+            )
         np.ascontiguousarray(block, dtype=self.dtype).tofile(self.file)
         self.rows += len(block)
 
@@ -347,15 +361,24 @@ class TraceWriter:
         :meth:`finish`, last.
     """
 
-    def __init__(self, n_tokens: int, units: dict[tuple[int, str], int], top_k: int, *,
-                 dtype="float32", folder=None):
+    def __init__(
+        self,
+        n_tokens: int,
+        units: dict[tuple[int, str], int],
+        top_k: int,
+        *,
+        dtype="float32",
+        folder=None,
+    ):
         self.n_tokens, self.dtype = int(n_tokens), check_dtype(dtype)
         self.folder = None if folder is None else Path(folder)
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
             (self.folder / "trace.json").unlink(missing_ok=True)  # incomplete until finish()
-        self.signals = {key: self._new(f"signal__{key[0]}__{key[1]}", (self.n_tokens, u),
-                                       self.dtype) for key, u in units.items()}
+        self.signals = {
+            key: self._new(f"signal__{key[0]}__{key[1]}", (self.n_tokens, u), self.dtype)
+            for key, u in units.items()
+        }
         self.topk_ids = self._new("topk_ids", (self.n_tokens, top_k), np.int32)
         self.topk_probs = self._new("topk_probs", (self.n_tokens, top_k), np.float32)
         self.next_prob = self._new("next_prob", (self.n_tokens,), np.float32)
@@ -370,43 +393,66 @@ class TraceWriter:
         if isinstance(target, _NpyAppender):
             target.write(start, block)
         else:
-            target[start: start + len(block)] = block
+            target[start : start + len(block)] = block
 
     def write_signals(self, layer: int, start: int, named: dict[str, np.ndarray]) -> None:
         """Rows ``start:start + len(block)`` of each named signal of ``layer``."""
         for name, block in named.items():
             self._put(self.signals[(layer, name)], start, block)
 
-    def write_outputs(self, start: int, topk_ids: np.ndarray, topk_probs: np.ndarray,
-                      next_prob: np.ndarray) -> None:
+    def write_outputs(
+        self, start: int, topk_ids: np.ndarray, topk_probs: np.ndarray, next_prob: np.ndarray
+    ) -> None:
         """Rows ``start:start + len(next_prob)`` of the next-token outputs."""
         self._put(self.topk_ids, start, topk_ids)
         self._put(self.topk_probs, start, topk_probs)
         self._put(self.next_prob, start, next_prob)
 
-    def finish(self, tokens: list[str], ids: np.ndarray, *, model_name: str = "",
-               n_seed: int = 0, meta: dict | None = None) -> Trace:
+    def finish(
+        self,
+        tokens: list[str],
+        ids: np.ndarray,
+        *,
+        model_name: str = "",
+        n_seed: int = 0,
+        meta: dict | None = None,
+    ) -> Trace:
         """The finished Trace (a folder is closed, described and opened memory-mapped)."""
         if len(tokens) != self.n_tokens or len(ids) != self.n_tokens:
-            raise ValueError(f"expected {self.n_tokens:,} tokens and ids, got {len(tokens):,} "
-                             f"and {len(ids):,}")
+            raise ValueError(
+                f"expected {self.n_tokens:,} tokens and ids, got {len(tokens):,} and {len(ids):,}"
+            )
         ids = np.asarray(ids, dtype=np.int32)
         meta = dict(meta or {})
         if self.folder is None:
-            return Trace(tokens=list(tokens), ids=ids, signals=self.signals,
-                         topk_ids=self.topk_ids, topk_probs=self.topk_probs,
-                         next_prob=self.next_prob, model_name=model_name, n_seed=n_seed,
-                         meta=meta)
+            return Trace(
+                tokens=list(tokens),
+                ids=ids,
+                signals=self.signals,
+                topk_ids=self.topk_ids,
+                topk_probs=self.topk_probs,
+                next_prob=self.next_prob,
+                model_name=model_name,
+                n_seed=n_seed,
+                meta=meta,
+            )
         for f in (*self.signals.values(), self.topk_ids, self.topk_probs, self.next_prob):
             f.close()
         np.save(self.folder / "ids.npy", ids)
         _write_json(self.folder / "tokens.json", list(tokens))
-        _write_json(self.folder / "trace.json", {
-            "format": TRACE_FORMAT, "version": 1, "model_name": model_name,
-            "n_seed": int(n_seed), "n_tokens": self.n_tokens, "dtype": self.dtype.name,
-            "signals": [[layer, name, f.shape[1]] for (layer, name), f in self.signals.items()],
-            "meta": meta,
-        })
+        _write_json(
+            self.folder / "trace.json",
+            {
+                "format": TRACE_FORMAT,
+                "version": 1,
+                "model_name": model_name,
+                "n_seed": int(n_seed),
+                "n_tokens": self.n_tokens,
+                "dtype": self.dtype.name,
+                "signals": [[layer, name, f.shape[1]] for (layer, name), f in self.signals.items()],
+                "meta": meta,
+            },
+        )
         return open_trace(self.folder)
 
 
@@ -435,8 +481,9 @@ def _read_json(path: Path, what: str):
 def _open_folder(folder: Path, mmap: bool) -> Trace:
     info = _read_json(folder / "trace.json", "trace description")
     if info.get("format") != TRACE_FORMAT:
-        raise TraceError(f"{folder / 'trace.json'} is not an RNN Lens trace (format "
-                         f"{info.get('format')!r})")
+        raise TraceError(
+            f"{folder / 'trace.json'} is not an RNN Lens trace (format {info.get('format')!r})"
+        )
     mode = "r" if mmap else None
     n = int(info["n_tokens"])
 
@@ -446,22 +493,30 @@ def _open_folder(folder: Path, mmap: bool) -> Trace:
         except (OSError, ValueError) as e:
             raise TraceError(f"cannot read {folder / (name + '.npy')}: {e}") from None
         if len(a) != n:
-            raise TraceError(f"{folder / (name + '.npy')} has {len(a):,} rows, the trace "
-                             f"{n:,}")
+            raise TraceError(f"{folder / (name + '.npy')} has {len(a):,} rows, the trace {n:,}")
         return a
 
-    signals = {(int(layer), name): load(f"signal__{layer}__{name}")
-               for layer, name, _ in info["signals"]}
+    signals = {
+        (int(layer), name): load(f"signal__{layer}__{name}") for layer, name, _ in info["signals"]
+    }
     tokens = _read_json(folder / "tokens.json", "token list")
     if len(tokens) != n:
-        raise TraceError(f"{folder / 'tokens.json'} holds {len(tokens):,} tokens, the trace "
-                         f"{n:,}")
-    meta = {**info.get("meta", {}), "storage": {"kind": "folder", "path": str(folder),
-                                                "dtype": info["dtype"]}}
-    return Trace(tokens=tokens, ids=np.asarray(load("ids")), signals=signals,
-                 topk_ids=load("topk_ids"), topk_probs=load("topk_probs"),
-                 next_prob=load("next_prob"), model_name=info.get("model_name", ""),
-                 n_seed=int(info.get("n_seed", 0)), meta=meta)
+        raise TraceError(f"{folder / 'tokens.json'} holds {len(tokens):,} tokens, the trace {n:,}")
+    meta = {
+        **info.get("meta", {}),
+        "storage": {"kind": "folder", "path": str(folder), "dtype": info["dtype"]},
+    }
+    return Trace(
+        tokens=tokens,
+        ids=np.asarray(load("ids")),
+        signals=signals,
+        topk_ids=load("topk_ids"),
+        topk_probs=load("topk_probs"),
+        next_prob=load("next_prob"),
+        model_name=info.get("model_name", ""),
+        n_seed=int(info.get("n_seed", 0)),
+        meta=meta,
+    )
 
 
 def write_manifest(folder, manifest: dict) -> None:
@@ -475,8 +530,10 @@ def read_manifest(folder) -> dict:
     """A shard folder's manifest; TraceError if it is missing or not one."""
     manifest = _read_json(Path(folder) / "manifest.json", "shard manifest")
     if manifest.get("format") != SHARDS_FORMAT:
-        raise TraceError(f"{Path(folder) / 'manifest.json'} is not an RNN Lens shard manifest "
-                         f"(format {manifest.get('format')!r})")
+        raise TraceError(
+            f"{Path(folder) / 'manifest.json'} is not an RNN Lens shard manifest "
+            f"(format {manifest.get('format')!r})"
+        )
     return manifest
 
 
@@ -489,13 +546,16 @@ def _open_shards(folder: Path, mmap: bool) -> Trace:
             f"{folder} is missing {len(missing)} of {len(shards)} shards (indices "
             f"{missing[:10]}{' ...' if len(missing) > 10 else ''}): record them with "
             f"`python -m lib record --shards {len(shards)} --shard-index K`, or wait for "
-            f"the running recordings to finish")
+            f"the running recordings to finish"
+        )
     parts = [_open_folder(folder / s["folder"], mmap) for s in shards]
     for s, part in zip(shards, parts, strict=True):
         if len(part) != s["stop"] - s["start"] or part.model_name != manifest["model_name"]:
-            raise TraceError(f"shard {s['index']} ({folder / s['folder']}) holds {len(part):,} "
-                             f"tokens of model {part.model_name!r}; the manifest expects "
-                             f"{s['stop'] - s['start']:,} of {manifest['model_name']!r}")
+            raise TraceError(
+                f"shard {s['index']} ({folder / s['folder']}) holds {len(part):,} "
+                f"tokens of model {part.model_name!r}; the manifest expects "
+                f"{s['stop'] - s['start']:,} of {manifest['model_name']!r}"
+            )
 
     def join(arrays):
         return arrays[0] if len(arrays) == 1 else ConcatRows(arrays)
@@ -509,10 +569,18 @@ def _open_shards(folder: Path, mmap: bool) -> Trace:
         topk_probs=join([p.topk_probs for p in parts]),
         next_prob=np.concatenate([np.asarray(p.next_prob) for p in parts]),
         model_name=manifest["model_name"],
-        meta={"storage": {"kind": "shards", "path": str(folder), "dtype": manifest["dtype"],
-                          "n_shards": len(parts)},
-              "shards": [{**s, **p.meta.get("shard", {}), "record": p.meta.get("record", {})}
-                         for s, p in zip(shards, parts, strict=True)]},
+        meta={
+            "storage": {
+                "kind": "shards",
+                "path": str(folder),
+                "dtype": manifest["dtype"],
+                "n_shards": len(parts),
+            },
+            "shards": [
+                {**s, **p.meta.get("shard", {}), "record": p.meta.get("record", {})}
+                for s, p in zip(shards, parts, strict=True)
+            ],
+        },
     )
 
 
@@ -542,10 +610,13 @@ def open_trace(path, *, mmap: bool = True) -> Trace:
     if path.is_dir() and (path / "trace.json").is_file():
         return _open_folder(path, mmap)
     if path.is_dir() and any(path.glob("signal__*.npy")):
-        raise TraceError(f"{path} has no trace.json: its recording has not finished (or "
-                         f"was interrupted)")
-    raise TraceError(f"{path} is not a saved Trace: expected a .npz file, a trace folder "
-                     f"(with trace.json) or a shard folder (with manifest.json)")
+        raise TraceError(
+            f"{path} has no trace.json: its recording has not finished (or was interrupted)"
+        )
+    raise TraceError(
+        f"{path} is not a saved Trace: expected a .npz file, a trace folder "
+        f"(with trace.json) or a shard folder (with manifest.json)"
+    )
 
 
 def traces_root() -> Path:
@@ -570,7 +641,9 @@ def resolve_trace_path(path, roots: Sequence) -> Path:
     raw = Path(text).expanduser()
     resolved = (raw if raw.is_absolute() else roots[0] / raw).resolve()
     if not any(resolved == r or resolved.is_relative_to(r) for r in roots):
-        raise TraceError(f"{text!r} lies outside the folders this server opens traces from: "
-                         f"{', '.join(str(r) for r in roots)} (set RNN_LENS_TRACES to "
-                         f"another folder)")
+        raise TraceError(
+            f"{text!r} lies outside the folders this server opens traces from: "
+            f"{', '.join(str(r) for r in roots)} (set RNN_LENS_TRACES to "
+            f"another folder)"
+        )
     return resolved

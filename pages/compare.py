@@ -36,11 +36,25 @@ if not names:
     st.info("No language model to compare yet.")
     st.stop()
 first = st.session_state.get("model") if st.session_state.get("model") in names else names[0]
-state.bind({"cmp.a": first, "cmp.b": names[1] if len(names) > 1 else first, "cmp.la": 0,
-            "cmp.lb": 0, "cmp.signal": "h", "cmp.feature": "space", "cmp.k": 10,
-            "cmp.chars": 8000, "cmp.seed": 1})
-members = group_picker("cmp.group", names, help="Choose A and B among a sweep's models "
-                       "(Train page, Experiments tab); picking a group sets its first and last.")
+state.bind(
+    {
+        "cmp.a": first,
+        "cmp.b": names[1] if len(names) > 1 else first,
+        "cmp.la": 0,
+        "cmp.lb": 0,
+        "cmp.signal": "h",
+        "cmp.feature": "space",
+        "cmp.k": 10,
+        "cmp.chars": 8000,
+        "cmp.seed": 1,
+    }
+)
+members = group_picker(
+    "cmp.group",
+    names,
+    help="Choose A and B among a sweep's models "
+    "(Train page, Experiments tab); picking a group sets its first and last.",
+)
 if st.session_state.get("cmp.group_applied") != st.session_state.get("cmp.group"):
     st.session_state["cmp.group_applied"] = st.session_state.get("cmp.group")
     if members:
@@ -54,26 +68,45 @@ a = c1.selectbox("Model A", options, key="cmp.a", help="The first model.")
 b = c2.selectbox("Model B", options, key="cmp.b", help="The second (the same for two layers).")
 ba, bb = loaders.bundle(a), loaders.bundle(b)
 if ba.spec.level != bb.spec.level:
-    st.warning("The two models read text at different levels (characters vs words): the "
-               "text is the same but token counts differ.")
+    st.warning(
+        "The two models read text at different levels (characters vs words): the "
+        "text is the same but token counts differ."
+    )
 la = c1.number_input("Layer of A", 0, ba.spec.layers - 1, key="cmp.la", help="Layer to read.")
 lb = c2.number_input("Layer of B", 0, bb.spec.layers - 1, key="cmp.lb", help="Layer to read.")
 d1, d2, d3, d4 = st.columns(4)
-signal = d1.selectbox("Signal", ["h", "c"] if "lstm" == ba.spec.cell == bb.spec.cell else ["h"],
-                      key="cmp.signal", help="Both models' hidden state (or LSTM cell state).")
-feature_name = d2.selectbox("Feature", list(REGEX_PRESETS) + list(STRUCTURAL),
-                            key="cmp.feature", help="The feature both are scored against.")
+signal = d1.selectbox(
+    "Signal",
+    ["h", "c"] if "lstm" == ba.spec.cell == bb.spec.cell else ["h"],
+    key="cmp.signal",
+    help="Both models' hidden state (or LSTM cell state).",
+)
+feature_name = d2.selectbox(
+    "Feature",
+    list(REGEX_PRESETS) + list(STRUCTURAL),
+    key="cmp.feature",
+    help="The feature both are scored against.",
+)
 k = d3.slider("Top k", 1, 30, key="cmp.k", help="How many top neurons to compare.")
-chars = d4.slider("Text length (characters)", 1000, 50_000, step=1000, key="cmp.chars",
-                  help="The first characters of model A's corpus.")
+chars = d4.slider(
+    "Text length (characters)",
+    1000,
+    50_000,
+    step=1000,
+    key="cmp.chars",
+    help="The first characters of model A's corpus.",
+)
 
 corpus, problem = loaders.model_corpus_text(ba.meta)
 if corpus is None:
     st.warning(f"Model A's corpus is not available here: {md(problem)}")
     st.stop()
 text = corpus[:chars]
-spec = ("Preset", feature_name, "universal") if feature_name in REGEX_PRESETS else (
-    "Structure", feature_name, "universal")
+spec = (
+    ("Preset", feature_name, "universal")
+    if feature_name in REGEX_PRESETS
+    else ("Structure", feature_name, "universal")
+)
 rows, tops = [], []
 for label, name, bundle, layer in (("A", a, ba, int(la)), ("B", b, bb, int(lb))):
     trace = loaders.recorded_trace(name, text)
@@ -91,19 +124,25 @@ for label, name, bundle, layer in (("A", a, ba, int(la)), ("B", b, bb, int(lb)))
     clusters = coclusters(key, layer, signal, 300, min(8, len(resp.types)), "abs", resp.S)
     chip_sizes = pd.Series(clusters.col_labels).value_counts().sort_index().tolist()
     tops.append(table)
-    rows.append({
-        "": f"{label}: {name} L{layer}",
-        "model": bundle.spec.describe(), "metric": headline(bundle.meta),
-        "tokens": f"{len(trace):,}", f"top-{k} by {score}": ", ".join(
-            map(str, table["neuron"].head(k))),
-        "best separation": (f"|r| {table['|r|'].max():.3f}" if score == "|r|" else
-                            f"AUROC {table['AUROC'].sub(0.5).abs().max() + 0.5:.3f}"),
-        "q < 0.05": str(int((table["q"] < 0.05).sum())),
-        "dead": str(int(dist["table"]["dead"].sum())),
-        "max KL (bits)": f"{dist['table']['kl_sum'].max():.3f}",
-        "mean |activation|": f"{abs(acts).mean():.3f}",
-        "memory chips (units each)": ", ".join(map(str, chip_sizes)),
-    })
+    rows.append(
+        {
+            "": f"{label}: {name} L{layer}",
+            "model": bundle.spec.describe(),
+            "metric": headline(bundle.meta),
+            "tokens": f"{len(trace):,}",
+            f"top-{k} by {score}": ", ".join(map(str, table["neuron"].head(k))),
+            "best separation": (
+                f"|r| {table['|r|'].max():.3f}"
+                if score == "|r|"
+                else f"AUROC {table['AUROC'].sub(0.5).abs().max() + 0.5:.3f}"
+            ),
+            "q < 0.05": str(int((table["q"] < 0.05).sum())),
+            "dead": str(int(dist["table"]["dead"].sum())),
+            "max KL (bits)": f"{dist['table']['kl_sum'].max():.3f}",
+            "mean |activation|": f"{abs(acts).mean():.3f}",
+            "memory chips (units each)": ", ".join(map(str, chip_sizes)),
+        }
+    )
 # all text: one column per model, so Arrow sees one type per column
 st.dataframe(pd.DataFrame(rows).set_index("").T, width="stretch")
 if (a, int(la)) == (b, int(lb)):
@@ -111,20 +150,27 @@ if (a, int(la)) == (b, int(lb)):
 elif tops[0].shape[0] == tops[1].shape[0]:
     by_unit = [t.sort_values("neuron") for t in tops]
     col = "R" if "R" in by_unit[0] else "|r|"
-    agree = rank_agreement(by_unit[0][col].to_numpy(), by_unit[1][col].to_numpy(),
-                           k=min(k, len(by_unit[0])))
-    st.markdown(f"Neuron by neuron (same layer size): top-{agree['k']} overlap "
-                f"**{agree['overlap']:.0%}**, Spearman ρ of the scores **{agree['spearman']:.2f}**"
-                " — meaningful for two layers or checkpoints of one model, where neuron *n* is "
-                "the same unit.")
+    agree = rank_agreement(
+        by_unit[0][col].to_numpy(), by_unit[1][col].to_numpy(), k=min(k, len(by_unit[0]))
+    )
+    st.markdown(
+        f"Neuron by neuron (same layer size): top-{agree['k']} overlap "
+        f"**{agree['overlap']:.0%}**, Spearman ρ of the scores **{agree['spearman']:.2f}**"
+        " — meaningful for two layers or checkpoints of one model, where neuron *n* is "
+        "the same unit."
+    )
 
 st.subheader("Samples from the same seed")
 seed = st.number_input("Random seed", 0, 2**31 - 1, key="cmp.seed", help="Same seed for both.")
 s1, s2 = st.columns(2)
 for col, name, bundle in ((s1, a, ba), (s2, b, bb)):
-    trace = loaders.generated_trace(name, text[:40], 300 if bundle.spec.level == "char"
-                                    else 80, 0.8, None, int(seed))
+    trace = loaders.generated_trace(
+        name, text[:40], 300 if bundle.spec.level == "char" else 80, 0.8, None, int(seed)
+    )
     col.markdown(f"**{md(name)}**")
-    col.code(bundle.tokenizer.detokenize(trace.tokens[trace.n_seed:]) or " ", language=None,
-             wrap_lines=True)
+    col.code(
+        bundle.tokenizer.detokenize(trace.tokens[trace.n_seed :]) or " ",
+        language=None,
+        wrap_lines=True,
+    )
 state.publish(["cmp.a", "cmp.b", "cmp.la", "cmp.lb", "cmp.feature", "cmp.k"])

@@ -33,48 +33,104 @@ trace = text_source("dist", name, bundle)
 if trace is None:
     st.stop()
 layer, signal = layer_signal_picker("dist", bundle.spec)
-state.bind({"dist.bin": 0.01, "dist.eps": 1e-10, "dist.dead_thr": 0.01, "dist.dead_share": 0.9,
-            "dist.pct": 99.0, "dist.exclude_dead": True, "dist.rank": "sum"})
+state.bind(
+    {
+        "dist.bin": 0.01,
+        "dist.eps": 1e-10,
+        "dist.dead_thr": 0.01,
+        "dist.dead_share": 0.9,
+        "dist.pct": 99.0,
+        "dist.exclude_dead": True,
+        "dist.rank": "sum",
+    }
+)
 with st.expander("Settings", expanded=False):
     c1, c2, c3, c4, c5 = st.columns(5)
-    bin_width = c1.number_input("Bin width", 0.001, 1.0, step=0.005, format="%.3f",
-                                key="dist.bin", help="Width of the histogram bins.")
-    eps = c2.number_input("Smoothing ε", 1e-12, 1e-2, format="%.0e", key="dist.eps",
-                          help="Added to every bin before KL, so empty bins stay finite.")
-    dead_thr = c3.number_input("Dead: |value| ≤", 0.0, 1.0, step=0.005, format="%.3f",
-                               key="dist.dead_thr", help="What counts as near zero.")
-    dead_share = c4.slider("Dead: share near zero >", 0.5, 1.0, step=0.01,
-                           key="dist.dead_share", help="Seed 001: more than 90 %.")
-    pct = c5.slider("Clip c at percentile", 90.0, 100.0, step=0.5, key="dist.pct",
-                    help="Unbounded signals are clipped to ± this percentile of |value|.")
+    bin_width = c1.number_input(
+        "Bin width",
+        0.001,
+        1.0,
+        step=0.005,
+        format="%.3f",
+        key="dist.bin",
+        help="Width of the histogram bins.",
+    )
+    eps = c2.number_input(
+        "Smoothing ε",
+        1e-12,
+        1e-2,
+        format="%.0e",
+        key="dist.eps",
+        help="Added to every bin before KL, so empty bins stay finite.",
+    )
+    dead_thr = c3.number_input(
+        "Dead: |value| ≤",
+        0.0,
+        1.0,
+        step=0.005,
+        format="%.3f",
+        key="dist.dead_thr",
+        help="What counts as near zero.",
+    )
+    dead_share = c4.slider(
+        "Dead: share near zero >",
+        0.5,
+        1.0,
+        step=0.01,
+        key="dist.dead_share",
+        help="Seed 001: more than 90 %.",
+    )
+    pct = c5.slider(
+        "Clip c at percentile",
+        90.0,
+        100.0,
+        step=0.5,
+        key="dist.pct",
+        help="Unbounded signals are clipped to ± this percentile of |value|.",
+    )
 acts = trace.signals[(layer, signal)]
 key = trace.meta.get("cache_key", "")
 d = layer_distributions(key, layer, signal, bin_width, eps, dead_thr, dead_share, pct, acts)
 table = d["table"]
 
 c1, c2, c3 = st.columns([1, 1, 2])
-exclude = c1.toggle("Leave dead neurons out", key="dist.exclude_dead",
-                    help="Dead neurons rank high for a dull reason.")
-rank = c2.segmented_control("Rank by", ["sum", "forward", "reverse"], key="dist.rank",
-                            help="KL(P‖Q), KL(Q‖P) or their sum (Jeffreys), Q = reference.")
-c3.metric("Dead neurons", f"{int(table['dead'].sum())} of {len(table)}",
-          help="More than the share of values within the threshold of zero.")
+exclude = c1.toggle(
+    "Leave dead neurons out",
+    key="dist.exclude_dead",
+    help="Dead neurons rank high for a dull reason.",
+)
+rank = c2.segmented_control(
+    "Rank by",
+    ["sum", "forward", "reverse"],
+    key="dist.rank",
+    help="KL(P‖Q), KL(Q‖P) or their sum (Jeffreys), Q = reference.",
+)
+c3.metric(
+    "Dead neurons",
+    f"{int(table['dead'].sum())} of {len(table)}",
+    help="More than the share of values within the threshold of zero.",
+)
 column = {"sum": "kl_sum", "forward": "kl_forward", "reverse": "kl_reverse"}[rank or "sum"]
 ranked = table[~table["dead"]] if exclude else table
 ranked = ranked.sort_values(column, ascending=False, kind="stable")
 register_top_neurons(name, layer, signal, "highest KL", ranked["neuron"].head(5).tolist())
 st.caption(f"Range {d['range'][0]:.3g} to {d['range'][1]:.3g}, {d['P'].shape[1]} bins.")
-st.dataframe(ranked, hide_index=True, height=240,
-             column_config={c: st.column_config.NumberColumn(format="%.4g")
-                            for c in ("kl_forward", "kl_reverse", "kl_sum", "mean_abs")})
+st.dataframe(
+    ranked,
+    hide_index=True,
+    height=240,
+    column_config={
+        c: st.column_config.NumberColumn(format="%.4g")
+        for c in ("kl_forward", "kl_reverse", "kl_sum", "mean_abs")
+    },
+)
 if ranked.empty:
     st.warning("Every neuron is dead by this rule: loosen the threshold.")
     st.stop()
 
 
 def hist_df(unit: int) -> pd.DataFrame:
-    return pd.DataFrame({"value": d["edges"][:-1], "neuron": d["P"][unit],
-                         "reference": d["Q"]})
+    return pd.DataFrame({"value": d["edges"][:-1], "neuron": d["P"][unit], "reference": d["Q"]})
 
 
 hi, lo = int(ranked["neuron"].iloc[0]), int(ranked["neuron"].iloc[-1])
@@ -87,10 +143,17 @@ right.altair_chart(charts.histogram_overlay(hist_df(lo)), width="stretch")
 st.subheader("One neuron")
 state.bind({"dist.unit": hi, "dist.group": "token"})
 c1, c2, c3 = st.columns([1, 2, 2])
-unit = int(c1.number_input("Neuron", 0, acts.shape[1] - 1, key="dist.unit",
-                           help="Any neuron of the layer."))
-group = c2.segmented_control("Box plots by", ["token", "part of speech"], key="dist.group",
-                             help="Its values grouped by the token read, or by its POS tag.")
+unit = int(
+    c1.number_input(
+        "Neuron", 0, acts.shape[1] - 1, key="dist.unit", help="Any neuron of the layer."
+    )
+)
+group = c2.segmented_control(
+    "Box plots by",
+    ["token", "part of speech"],
+    key="dist.group",
+    help="Its values grouped by the token read, or by its POS tag.",
+)
 if c3.button("Open in Generate & Highlight", key="btn.dist.open"):
     send_to_generate(layer, signal, [unit])
 left, right = st.columns(2)
@@ -102,45 +165,72 @@ if group == "part of speech":
     except FeatureError as e:
         st.warning(md(str(e)))
 box = token_percentiles(acts[:, unit], groups, top=25)
-right.altair_chart(charts.box_percentiles(box.rename(columns={box.columns[0]: "token"})),
-                   width="stretch")
+right.altair_chart(
+    charts.box_percentiles(box.rename(columns={box.columns[0]: "token"})), width="stretch"
+)
 
 st.subheader("Mean |activation| per layer and signal")
-means = pd.DataFrame([{"signal": f"L{lay} {sig}", "mean |activation|": float(np.abs(v).mean())}
-                      for (lay, sig), v in trace.signals.items()])
-st.altair_chart(alt.Chart(means).mark_bar().encode(
-    x=alt.X("signal:N", sort=None, title=None), y="mean |activation|:Q",
-    tooltip=["signal:N", alt.Tooltip("mean |activation|:Q", format=".4f")]).properties(
-    height=200), width="stretch")
+means = pd.DataFrame(
+    [
+        {"signal": f"L{lay} {sig}", "mean |activation|": float(np.abs(v).mean())}
+        for (lay, sig), v in trace.signals.items()
+    ]
+)
+st.altair_chart(
+    alt.Chart(means)
+    .mark_bar()
+    .encode(
+        x=alt.X("signal:N", sort=None, title=None),
+        y="mean |activation|:Q",
+        tooltip=["signal:N", alt.Tooltip("mean |activation|:Q", format=".4f")],
+    )
+    .properties(height=200),
+    width="stretch",
+)
 
-with st.expander("Compare several models (e.g. the same architecture at several dropouts)",
-                 expanded=st.session_state.get("dist.model_group", "(none)") != "(none)"
-                 or "dist.model_group_open" in st.session_state):
-    same = [m["name"] for m in list_models() if m["spec"]["level"] == bundle.spec.level
-            and m["spec"]["task"] == "lm"]
-    members = group_picker("dist.model_group", same, help="A sweep's models (Train page, "
-                           "Experiments tab), e.g. seed 001's dropouts: chooses them all.")
+with st.expander(
+    "Compare several models (e.g. the same architecture at several dropouts)",
+    expanded=st.session_state.get("dist.model_group", "(none)") != "(none)"
+    or "dist.model_group_open" in st.session_state,
+):
+    same = [
+        m["name"]
+        for m in list_models()
+        if m["spec"]["level"] == bundle.spec.level and m["spec"]["task"] == "lm"
+    ]
+    members = group_picker(
+        "dist.model_group",
+        same,
+        help="A sweep's models (Train page, "
+        "Experiments tab), e.g. seed 001's dropouts: chooses them all.",
+    )
     if st.session_state.get("dist.model_group_applied") != st.session_state.get("dist.model_group"):
         st.session_state["dist.model_group_applied"] = st.session_state.get("dist.model_group")
         if members:
             st.session_state["dist.models"] = members
-    st.session_state["dist.models"] = [m for m in st.session_state.get("dist.models", [name])
-                                       if m in same]
-    chosen = st.multiselect("Models", same, key="dist.models",
-                            help="Each reads the same text; layer 0, hidden state h.")
+    st.session_state["dist.models"] = [
+        m for m in st.session_state.get("dist.models", [name]) if m in same
+    ]
+    chosen = st.multiselect(
+        "Models", same, key="dist.models", help="Each reads the same text; layer 0, hidden state h."
+    )
     if chosen:
         text = bundle.tokenizer.detokenize(trace.tokens)[:20_000]
         summary = model_summaries(tuple(chosen), text, dead_thr, dead_share)
         c1, c2 = st.columns(2)
-        c1.altair_chart(charts.per_model_bars(summary, value="mean_abs",
-                                              title="mean |h|"), width="stretch")
-        c2.altair_chart(charts.per_model_bars(summary, value="dead", title="dead neurons"),
-                        width="stretch")
+        c1.altair_chart(
+            charts.per_model_bars(summary, value="mean_abs", title="mean |h|"), width="stretch"
+        )
+        c2.altair_chart(
+            charts.per_model_bars(summary, value="dead", title="dead neurons"), width="stretch"
+        )
         values = group_values(list(chosen))
         if len(values) == len(chosen) > 1 and len({s for s, _ in values.values()}) == 1:
             setting = next(iter(values.values()))[0]
             line = summary.assign(**{setting: [values[m][1] for m in summary["model"]]})
-            st.altair_chart(charts.setting_line(line, x=setting, y="mean_abs",
-                                                title="mean |h|"), width="stretch")
+            st.altair_chart(
+                charts.setting_line(line, x=setting, y="mean_abs", title="mean |h|"),
+                width="stretch",
+            )
             st.caption(f"Seed 001 (fig. 5.7): mean |activation| falls as {setting} rises.")
 state.publish(["dist.layer", "dist.signal", "dist.rank", "dist.unit"])

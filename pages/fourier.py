@@ -36,15 +36,34 @@ trace = text_source("fft", name, bundle)
 if trace is None:
     st.stop()
 layer, signal = layer_signal_picker("fft", bundle.spec)
-state.bind({"fft.remove_mean": False, "fft.hann": False, "fft.band": (0.02, 0.5),
-            "fft.n_h": 3, "fftrel.k": 5})
+state.bind(
+    {
+        "fft.remove_mean": False,
+        "fft.hann": False,
+        "fft.band": (0.02, 0.5),
+        "fft.n_h": 3,
+        "fftrel.k": 5,
+    }
+)
 c1, c2, c3 = st.columns([1, 1, 2])
-remove_mean = c1.toggle("Remove the mean", key="fft.remove_mean",
-                        help="Drop the zero-frequency ridge (off in seed 000).")
-hann = c2.toggle("Hann window", key="fft.hann",
-                 help="Taper the ends to reduce leakage between frequencies (off in seed 000).")
-lo, hi = c3.slider("Band [f_min, f_max]", 0.0, 0.5, step=0.005, key="fft.band",
-                   help="Frequencies searched for peaks; starting above 0 skips the mean.")
+remove_mean = c1.toggle(
+    "Remove the mean",
+    key="fft.remove_mean",
+    help="Drop the zero-frequency ridge (off in seed 000).",
+)
+hann = c2.toggle(
+    "Hann window",
+    key="fft.hann",
+    help="Taper the ends to reduce leakage between frequencies (off in seed 000).",
+)
+lo, hi = c3.slider(
+    "Band [f_min, f_max]",
+    0.0,
+    0.5,
+    step=0.005,
+    key="fft.band",
+    help="Frequencies searched for peaks; starting above 0 skips the mean.",
+)
 if hi <= lo:
     st.warning("The band is empty: make f_max larger than f_min.")
     st.stop()
@@ -53,38 +72,68 @@ acts = trace.signals[(layer, signal)]
 key = trace.meta.get("cache_key", "")
 freqs, amps = spectra(key, layer, signal, remove_mean, "hann" if hann else None, acts)
 peaks = peaks_table(freqs, amps, (lo, hi))
-n_h = st.slider("Hypotheses n_h", 1, 10, key="fft.n_h",
-                help="How many neurons with the strongest in-band peak to propose.")
+n_h = st.slider(
+    "Hypotheses n_h",
+    1,
+    10,
+    key="fft.n_h",
+    help="How many neurons with the strongest in-band peak to propose.",
+)
 top = peaks["neuron"].head(n_h).tolist()
 register_top_neurons(name, layer, signal, f"spectral peak in {lo:.2f}-{hi:.2f}", top)
 
 left, right = st.columns([3, 2])
 left.altair_chart(charts.spectrum_heatmap(spectrum_df(freqs, amps)), width="stretch")
-right.dataframe(peaks.head(20), hide_index=True, height=330,
-                column_config={"peak": st.column_config.NumberColumn(format="%.4f"),
-                               "frequency": st.column_config.NumberColumn(format="%.4f"),
-                               "period (tokens)": st.column_config.NumberColumn(format="%.2f")})
+right.dataframe(
+    peaks.head(20),
+    hide_index=True,
+    height=330,
+    column_config={
+        "peak": st.column_config.NumberColumn(format="%.4f"),
+        "frequency": st.column_config.NumberColumn(format="%.4f"),
+        "period (tokens)": st.column_config.NumberColumn(format="%.2f"),
+    },
+)
 state.publish(["fft.layer", "fft.signal", "fft.band", "fft.n_h", "fft.source"])
 best = peaks.iloc[0]
-st.markdown(f"Strongest in-band peak: neuron **{int(best['neuron'])}** at frequency "
-            f"**{best['frequency']:.4f}**, a period of **{best['period (tokens)']:.2f}** tokens.")
+st.markdown(
+    f"Strongest in-band peak: neuron **{int(best['neuron'])}** at frequency "
+    f"**{best['frequency']:.4f}**, a period of **{best['period (tokens)']:.2f}** tokens."
+)
 
 state.bind({"fft.lines": top[:3]})
-st.session_state["fft.lines"] = [n for n in st.session_state["fft.lines"]
-                                 if n < amps.shape[1]] or top[:3]
-lines = st.multiselect("Spectra of", list(range(amps.shape[1])), key="fft.lines",
-                       help="Neurons whose whole spectrum to draw.")
+st.session_state["fft.lines"] = [
+    n for n in st.session_state["fft.lines"] if n < amps.shape[1]
+] or top[:3]
+lines = st.multiselect(
+    "Spectra of",
+    list(range(amps.shape[1])),
+    key="fft.lines",
+    help="Neurons whose whole spectrum to draw.",
+)
 if lines:
-    st.altair_chart(charts.spectrum_lines(spectrum_df(freqs, amps, neurons=lines),
-                                          band=(lo, hi)), width="stretch")
+    st.altair_chart(
+        charts.spectrum_lines(spectrum_df(freqs, amps, neurons=lines), band=(lo, hi)),
+        width="stretch",
+    )
 
 st.subheader("Detected neurons in the text")
-windows = auto_detect_windows(peaks.set_index("neuron").sort_index()["peak"].to_numpy(), n_h,
-                              half_width=2)
-st.caption("Windows of ±2 neighbours around each detected neuron: "
-           + "; ".join(f"{w[0]}–{w[-1]}" for w in windows))
-st.html(neuron_rows_html(trace, NeuronChoice(layer, signal, windows_to_neurons(windows)),
-                         output_aligned=False, show_whitespace=True, stop=800))
+windows = auto_detect_windows(
+    peaks.set_index("neuron").sort_index()["peak"].to_numpy(), n_h, half_width=2
+)
+st.caption(
+    "Windows of ±2 neighbours around each detected neuron: "
+    + "; ".join(f"{w[0]}–{w[-1]}" for w in windows)
+)
+st.html(
+    neuron_rows_html(
+        trace,
+        NeuronChoice(layer, signal, windows_to_neurons(windows)),
+        output_aligned=False,
+        show_whitespace=True,
+        stop=800,
+    )
+)
 
 with st.expander("Agreement with the Relevance page for a feature"):
     feature, _ = feature_editor("fftrel", trace, bundle.spec.level)
@@ -94,6 +143,8 @@ with st.expander("Agreement with the Relevance page for a feature"):
         by_r = table["neuron"].head(k).tolist()
         by_f = peaks["neuron"].head(k).tolist()
         shared = sorted(set(by_r) & set(by_f))
-        st.write(f"Top-{k} by relevance R: {by_r}; by in-band peak: {by_f}; in both: "
-                 f"**{shared or 'none'}** ({len(shared) / k:.0%} overlap, seed 000's "
-                 "convergent validity).")
+        st.write(
+            f"Top-{k} by relevance R: {by_r}; by in-band peak: {by_f}; in both: "
+            f"**{shared or 'none'}** ({len(shared) / k:.0%} overlap, seed 000's "
+            "convergent validity)."
+        )

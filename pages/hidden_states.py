@@ -44,22 +44,44 @@ by their labels "word (step)" instead.""")
 
 name, bundle = loaders.current_bundle(task=None)
 if bundle.spec.task != "classifier":
-    st.info("The full view is for sequence classifiers (★ demo-polarity-lstm, or train one "
-            "on the Train page with the task 'Sequence classifier').")
+    st.info(
+        "The full view is for sequence classifiers (★ demo-polarity-lstm, or train one "
+        "on the Train page with the task 'Sequence classifier')."
+    )
     language_model_view(name, bundle)
     st.stop()
-state.bind({"hid.n": 100, "hid.method": "umap", "hid.colour": "expected prediction",
-            "hid.dist": 0.40, "hid.ep": 0.30})
+state.bind(
+    {
+        "hid.n": 100,
+        "hid.method": "umap",
+        "hid.colour": "expected prediction",
+        "hid.dist": 0.40,
+        "hid.ep": 0.30,
+    }
+)
 c1, c2, c3 = st.columns(3)
-n = c1.number_input("Test sequences", 10, 2000, step=10, key="hid.n",
-                    help="How many held-out test sentences to load (seed 003: 100).")
-method = c2.selectbox("Projection", ["umap", "tsne", "pca"], key="hid.method",
-                      format_func={"tsne": "t-SNE (perplexity 100, slow)", "pca": "PCA",
-                                   "umap": "UMAP"}.get,
-                      help="How the hidden states are mapped to 2-D. UMAP: ~10 s for 10,000 "
-                           "states here; seed 003's t-SNE: ~30 s for 2,000, ~100 s for 11,000.")
-colour = c3.selectbox("Colour by", ["expected prediction", "actual", "correct"],
-                      key="hid.colour", help="What a point's colour shows.")
+n = c1.number_input(
+    "Test sequences",
+    10,
+    2000,
+    step=10,
+    key="hid.n",
+    help="How many held-out test sentences to load (seed 003: 100).",
+)
+method = c2.selectbox(
+    "Projection",
+    ["umap", "tsne", "pca"],
+    key="hid.method",
+    format_func={"tsne": "t-SNE (perplexity 100, slow)", "pca": "PCA", "umap": "UMAP"}.get,
+    help="How the hidden states are mapped to 2-D. UMAP: ~10 s for 10,000 "
+    "states here; seed 003's t-SNE: ~30 s for 2,000, ~100 s for 11,000.",
+)
+colour = c3.selectbox(
+    "Colour by",
+    ["expected prediction", "actual", "correct"],
+    key="hid.colour",
+    help="What a point's colour shows.",
+)
 trace = classifier_trace(name, int(n))
 if trace is None:
     st.stop()
@@ -68,10 +90,14 @@ binary = trace.n_classes == 2
 st.subheader("Overview")
 m1, m2, m3, m4 = st.columns(4)
 counts = np.bincount(trace.labels[trace.labels >= 0], minlength=trace.n_classes)
-m1.markdown("**Classes**  \n" + ", ".join(f"{md(c)} ({k})" for c, k in zip(
-    trace.classes, counts, strict=True)))
-m2.metric("Test accuracy (whole test set)",
-          f"{bundle.meta.get('metrics', {}).get('test_accuracy', float('nan')):.1%}")
+m1.markdown(
+    "**Classes**  \n"
+    + ", ".join(f"{md(c)} ({k})" for c, k in zip(trace.classes, counts, strict=True))
+)
+m2.metric(
+    "Test accuracy (whole test set)",
+    f"{bundle.meta.get('metrics', {}).get('test_accuracy', float('nan')):.1%}",
+)
 m3.metric("Sequences loaded", len(trace))
 m4.metric("Correctly classified", f"{int(trace.correct.sum())} of {len(trace)}")
 bars, matrix = overview_frames(trace)
@@ -85,13 +111,24 @@ points = points_frame(trace, Y)
 
 table = sequence_table(trace)
 st.subheader("Sequences")
-picked = st.dataframe(table, hide_index=True, height=220, on_select="rerun",
-                      selection_mode="single-row", key="hid.table",
-                      column_config={"confidence": st.column_config.NumberColumn(format="%.3f")})
+picked = st.dataframe(
+    table,
+    hide_index=True,
+    height=220,
+    on_select="rerun",
+    selection_mode="single-row",
+    key="hid.table",
+    column_config={"confidence": st.column_config.NumberColumn(format="%.3f")},
+)
 rows = picked.selection.rows if picked is not None else []
 state.bind({"hid.seq": -1})
-chosen = st.number_input("…or sequence id (-1: none)", -1, len(table) - 1, key="hid.seq",
-                         help="Follow one sequence: pick a table row or type its id.")
+chosen = st.number_input(
+    "…or sequence id (-1: none)",
+    -1,
+    len(table) - 1,
+    key="hid.seq",
+    help="Follow one sequence: pick a table row or type its id.",
+)
 seq = int(table["id"].iloc[rows[0]]) if rows else (int(chosen) if chosen >= 0 else None)
 
 path = events = None
@@ -101,36 +138,73 @@ if seq is not None:
     labels = step_labels(words)
     dist = jump_distances(trace.sequence_states())[seq]
     d1, d2 = st.columns(2)
-    dist_thr = d1.slider("Jump threshold", 0.0, 1.0, step=0.05, key="hid.dist",
-                         help="Mark words where the hidden state moves this far (seed 003: 0.40).")
-    ep_thr = d2.slider("Prediction-change threshold", 0.0, 1.0, step=0.05, key="hid.ep",
-                       help="Mark words where the expected prediction moves this much (0.30).")
+    dist_thr = d1.slider(
+        "Jump threshold",
+        0.0,
+        1.0,
+        step=0.05,
+        key="hid.dist",
+        help="Mark words where the hidden state moves this far (seed 003: 0.40).",
+    )
+    ep_thr = d2.slider(
+        "Prediction-change threshold",
+        0.0,
+        1.0,
+        step=0.05,
+        key="hid.ep",
+        help="Mark words where the expected prediction moves this much (0.30).",
+    )
     flags = threshold_events(dist, trace.ep[a:b], dist_threshold=dist_thr, ep_threshold=ep_thr)
     marked = flags["jump_after"] | flags["ep_after"] | flags["class_after"]
     path = points[points["seq"] == seq].assign(word=labels)
     events = path[marked]
 
 st.subheader("Projection of every hidden state")
-st.altair_chart(charts.state_projection(points, path, colour=colour, binary=binary,
-                                        events=events), width="stretch")
+st.altair_chart(
+    charts.state_projection(points, path, colour=colour, binary=binary, events=events),
+    width="stretch",
+)
 
 if seq is not None:
-    st.subheader(f"Sequence {seq}: actual {md(str(table['class'][seq]))}, predicted "
-                 f"{md(str(table['prediction'][seq]))}")
+    st.subheader(
+        f"Sequence {seq}: actual {md(str(table['class'][seq]))}, predicted "
+        f"{md(str(table['prediction'][seq]))}"
+    )
     ep = trace.ep[a:b]
     value = ep[:, 1] if binary else ep[np.arange(len(ep)), max(trace.labels[seq], 0)]
-    scale = ColourScale("diverging", 0.0, 1.0, mid=0.5, low=(214, 96, 77), high=(67, 147, 195),
-                        centre=(221, 221, 221), label=f"P({trace.classes[1]})" if binary
-                        else f"P({table['class'][seq]})")
+    scale = ColourScale(
+        "diverging",
+        0.0,
+        1.0,
+        mid=0.5,
+        low=(214, 96, 77),
+        high=(67, 147, 195),
+        centre=(221, 221, 221),
+        label=f"P({trace.classes[1]})" if binary else f"P({table['class'][seq]})",
+    )
     spaced = words if bundle.spec.tokenizer_mode == "keep-space" else [w + " " for w in words]
-    st.html(highlighted_rows_html(spaced, [("expected prediction", value)], scale,
-                                  show_whitespace=False, value_name=scale.label))
-    heat = pd.DataFrame([{"label": lab, "class": c, "ep": float(ep[t, k])}
-                         for t, lab in enumerate(labels) for k, c in enumerate(trace.classes)])
-    final = [{"label": "final", "class": c, "ep": float(ep[-1, k])}
-             for k, c in enumerate(trace.classes)]
-    st.altair_chart(charts.time_class_heatmap(pd.concat([heat, pd.DataFrame(final)])),
-                    width="stretch")
+    st.html(
+        highlighted_rows_html(
+            spaced,
+            [("expected prediction", value)],
+            scale,
+            show_whitespace=False,
+            value_name=scale.label,
+        )
+    )
+    heat = pd.DataFrame(
+        [
+            {"label": lab, "class": c, "ep": float(ep[t, k])}
+            for t, lab in enumerate(labels)
+            for k, c in enumerate(trace.classes)
+        ]
+    )
+    final = [
+        {"label": "final", "class": c, "ep": float(ep[-1, k])} for k, c in enumerate(trace.classes)
+    ]
+    st.altair_chart(
+        charts.time_class_heatmap(pd.concat([heat, pd.DataFrame(final)])), width="stretch"
+    )
     jumps = pd.DataFrame({"label": labels[1:], "distance": dist})
     st.altair_chart(charts.jump_bars(jumps, threshold=dist_thr), width="stretch", height=300)
 else:

@@ -44,19 +44,42 @@ name, bundle = loaders.current_bundle()
 trace = text_source("chips", name, bundle)
 if trace is None:
     st.stop()
-state.bind({"chips.layer": bundle.spec.layers - 1,
-            "chips.signal": "c" if bundle.spec.cell == "lstm" else "h",
-            "chips.top_n": 300, "chips.k": 8, "chips.sign": "abs", "chips.edges": 0.2})
+state.bind(
+    {
+        "chips.layer": bundle.spec.layers - 1,
+        "chips.signal": "c" if bundle.spec.cell == "lstm" else "h",
+        "chips.top_n": 300,
+        "chips.k": 8,
+        "chips.sign": "abs",
+        "chips.edges": 0.2,
+    }
+)
 layer, signal = layer_signal_picker("chips", bundle.spec)
 c1, c2, c3, c4 = st.columns(4)
-top_n = c1.number_input("Token types", 20, 2000, step=20, key="chips.top_n",
-                        help="The most frequent token types to explain (RNNVis: 300).")
+top_n = c1.number_input(
+    "Token types",
+    20,
+    2000,
+    step=20,
+    key="chips.top_n",
+    help="The most frequent token types to explain (RNNVis: 300).",
+)
 k = c2.slider("Clusters k", 2, 20, key="chips.k", help="Number of co-clusters.")
-sign = c3.selectbox("Sign", SIGNS, key="chips.sign",
-                    help="How negative responses count: abs = strength either way; raw-shift "
-                         "= shifted so the most negative is 0; positive / negative only.")
-threshold = c4.slider("Edge filter", 0.0, 1.0, step=0.05, key="chips.edges",
-                      help="Hide edges weaker than this share of the strongest (RNNVis: 20%).")
+sign = c3.selectbox(
+    "Sign",
+    SIGNS,
+    key="chips.sign",
+    help="How negative responses count: abs = strength either way; raw-shift "
+    "= shifted so the most negative is 0; positive / negative only.",
+)
+threshold = c4.slider(
+    "Edge filter",
+    0.0,
+    1.0,
+    step=0.05,
+    key="chips.edges",
+    help="Hide edges weaker than this share of the strongest (RNNVis: 20%).",
+)
 
 acts = trace.signals[(layer, signal)]
 key = trace.meta.get("cache_key", "")
@@ -70,17 +93,23 @@ types = [display_token(t) for t in resp.types]
 state.bind({"chips.word": types[0]})
 if st.session_state["chips.word"] not in types:
     st.session_state["chips.word"] = types[0]
-word = st.selectbox("Colour the chips by the response to", types, key="chips.word",
-                    help="A token type: each unit's cell shows its expected response to it.")
+word = st.selectbox(
+    "Colour the chips by the response to",
+    types,
+    key="chips.word",
+    help="A token type: each unit's cell shows its expected response to it.",
+)
 word_index = types.index(word)
 
 left, right = st.columns([2, 3])
 left.caption("Memory chips (one square per unit)")
 glyph_keys = ["event.chips.glyphs.0", "event.chips.glyphs.1"]  # chart selections, not settings
-picked = glyph_views.selected_chip(*(st.session_state.get(key) for key in glyph_keys),
-                                   chips=labels.col_labels)
-left.altair_chart(charts.memory_chips(memory_chips(resp.S, labels.col_labels, word_index),
-                                      highlight=picked))
+picked = glyph_views.selected_chip(
+    *(st.session_state.get(key) for key in glyph_keys), chips=labels.col_labels
+)
+left.altair_chart(
+    charts.memory_chips(memory_chips(resp.S, labels.col_labels, word_index), highlight=picked)
+)
 words = cloud_words(resp.S, resp.types, resp.counts, labels.row_labels, labels.col_labels)
 try:
     tags = pos_tags_cached(key, trace.tokens, bundle.spec.level, "universal")
@@ -97,8 +126,13 @@ st.altair_chart(charts.edge_matrix(edges))
 
 st.subheader("Unit detail")
 state.bind({"chips.unit": 0})
-unit = st.number_input("Unit", 0, acts.shape[1] - 1, key="chips.unit",
-                       help="A hidden unit: its most responsive tokens.")
+unit = st.number_input(
+    "Unit",
+    0,
+    acts.shape[1] - 1,
+    key="chips.unit",
+    help="A hidden unit: its most responsive tokens.",
+)
 detail = unit_detail(resp.S, resp.types, int(unit), top_m=10, counts=resp.counts)
 samples = unit_responses(acts, trace.tokens, int(unit), list(detail["word"]))
 c1, c2 = st.columns([2, 3])
@@ -111,31 +145,56 @@ betas = glyph_views.beta_choices(bundle.spec.cell, signal)
 if st.session_state["chips.beta"] not in betas:
     st.session_state["chips.beta"] = "clip"
 c1, c2, c3 = st.columns([3, 3, 2])
-first = c1.text_input("Sentence", key="chips.sentence", max_chars=120,
-                      help="Read from a zero state: one glyph per token, one bar per chip.")
-second = c2.text_input("Compare with (optional)", key="chips.sentence2", max_chars=120,
-                       help="A second sentence, drawn beside the first on the same scale.")
-beta = c3.selectbox("Preserved from", betas, key="chips.beta",
-                    format_func=glyph_views.BETA_LABELS.get,
-                    help="How much of the previous state a chip kept: Eq. 7's sign-aware "
-                         "overlap of the states, or the gate that keeps them (LSTM f, GRU z).")
+first = c1.text_input(
+    "Sentence",
+    key="chips.sentence",
+    max_chars=120,
+    help="Read from a zero state: one glyph per token, one bar per chip.",
+)
+second = c2.text_input(
+    "Compare with (optional)",
+    key="chips.sentence2",
+    max_chars=120,
+    help="A second sentence, drawn beside the first on the same scale.",
+)
+beta = c3.selectbox(
+    "Preserved from",
+    betas,
+    key="chips.beta",
+    format_func=glyph_views.BETA_LABELS.get,
+    help="How much of the previous state a chip kept: Eq. 7's sign-aware "
+    "overlap of the states, or the gate that keeps them (LSTM f, GRU z).",
+)
 sentences = [text for text in (first, second) if text.strip()]
 if not sentences:
     st.info("Type a sentence to see its glyphs.")
 else:
-    panels, scale = glyph_views.glyph_panels(name, sentences, layer, signal,
-                                             labels.col_labels, words, beta)
-    st.caption(f"Bars: mean {signal} per unit of each chip (chips 0, 1, … left to right), "
-               f"scale ±{scale:g}. Hover a bar for its chip and top words; click it to pick "
-               "the chip out on the memory chips above (double-click to clear).")
+    panels, scale = glyph_views.glyph_panels(
+        name, sentences, layer, signal, labels.col_labels, words, beta
+    )
+    st.caption(
+        f"Bars: mean {signal} per unit of each chip (chips 0, 1, … left to right), "
+        f"scale ±{scale:g}. Hover a bar for its chip and top words; click it to pick "
+        "the chip out on the memory chips above (double-click to clear)."
+    )
     if picked is not None:
         top = glyph_views.cluster_words(words).get(picked, "")
-        st.caption(md(f"Picked: chip {picked} (its bars in yellow; the other chips are faded "
-                      f"above). Its words: {top}."))
+        st.caption(
+            md(
+                f"Picked: chip {picked} (its bars in yellow; the other chips are faded "
+                f"above). Its words: {top}."
+            )
+        )
     columns = st.columns(len(panels))
-    for column, text, panel, key in zip(columns, sentences, panels, glyph_keys[: len(panels)],
-                                        strict=True):
+    for column, text, panel, key in zip(
+        columns, sentences, panels, glyph_keys[: len(panels)], strict=True
+    ):
         column.caption(f"{panel.n_tokens} tokens: “{md(text)}”")
-        column.vega_lite_chart(panel.spec, width="content", on_select="rerun",
-                               selection_mode=glyph_charts.CHIP_SELECTION, key=key)
+        column.vega_lite_chart(
+            panel.spec,
+            width="content",
+            on_select="rerun",
+            selection_mode=glyph_charts.CHIP_SELECTION,
+            key=key,
+        )
 state.publish(["chips.layer", "chips.signal", "chips.k", "chips.sign", "chips.top_n"])

@@ -29,34 +29,59 @@ layer, signal = layer_signal_picker("pat", bundle.spec)
 T = len(trace)
 state.bind({"pat.span_start": min(120, T - 2), "pat.span_len": 6, "pat.threshold": 0.3})
 c1, c2, c3 = st.columns(3)
-start = int(c1.number_input("Span start (token)", 0, T - 2, key="pat.span_start",
-                            help="Position of the span's first token."))
-length = int(c2.number_input("Span length (tokens)", 1, 200, key="pat.span_len",
-                             help="How many tokens the span covers."))
-threshold = c3.slider("Threshold", -1.0, 1.0, step=0.05, key="pat.threshold",
-                      help="A neuron is 'on' at or above this value.")
+start = int(
+    c1.number_input(
+        "Span start (token)",
+        0,
+        T - 2,
+        key="pat.span_start",
+        help="Position of the span's first token.",
+    )
+)
+length = int(
+    c2.number_input(
+        "Span length (tokens)", 1, 200, key="pat.span_len", help="How many tokens the span covers."
+    )
+)
+threshold = c3.slider(
+    "Threshold",
+    -1.0,
+    1.0,
+    step=0.05,
+    key="pat.threshold",
+    help="A neuron is 'on' at or above this value.",
+)
 end = min(start + length - 1, T - 1)
-span = "".join(display_token(t) if t.isspace() else t for t in trace.tokens[start:end + 1])
+span = "".join(display_token(t) if t.isspace() else t for t in trace.tokens[start : end + 1])
 st.markdown(f"Span {start}–{end}: **{md(span)}**")
 acts = trace.signals[(layer, signal)]
 neurons = pattern(acts, start, end, threshold=threshold)
 if len(neurons) == 0:
-    st.warning("No neuron is on throughout this span (and off just before it): lower the "
-               "threshold or choose another span.")
+    st.warning(
+        "No neuron is on throughout this span (and off just before it): lower the "
+        "threshold or choose another span."
+    )
     st.stop()
-st.caption(f"Pattern: {len(neurons)} neurons — {', '.join(map(str, neurons[:40]))}"
-           + (" …" if len(neurons) > 40 else ""))
-matches = search(acts, neurons, end - start + 1, threshold=threshold, top=50,
-                 exclude=(start, end))
+st.caption(
+    f"Pattern: {len(neurons)} neurons — {', '.join(map(str, neurons[:40]))}"
+    + (" …" if len(neurons) > 40 else "")
+)
+matches = search(acts, neurons, end - start + 1, threshold=threshold, top=50, exclude=(start, end))
 st.dataframe(matches, hide_index=True, height=220)
 mean = acts[:, neurons].mean(axis=1)
 scale = scale_for(signal, mean, signal_range=SIGNAL_RANGES[signal])
 parts = []
 for rank, row in enumerate(matches.head(10).itertuples(index=False)):
     a, b = max(int(row.start) - 15, 0), min(int(row.end) + 16, T)
-    parts.append(highlighted_rows_html(trace.tokens[a:b], [(f"#{rank + 1} at {row.start}",
-                                                            mean[a:b])], scale, start=a,
-                                       colour_bar=rank == 0,
-                                       value_name="pattern mean"))
+    parts.append(
+        highlighted_rows_html(
+            trace.tokens[a:b],
+            [(f"#{rank + 1} at {row.start}", mean[a:b])],
+            scale,
+            start=a,
+            colour_bar=rank == 0,
+            value_name="pattern mean",
+        )
+    )
 st.html("".join(parts) if parts else "<p>No other place matches.</p>")
 state.publish(["pat.layer", "pat.signal", "pat.span_start", "pat.span_len", "pat.threshold"])

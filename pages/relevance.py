@@ -62,39 +62,69 @@ binary = feature.kind == "binary"
 
 state.bind({"rel.n_h": 3, "rel.rank_by": "R", "rel.other": 2})
 c1, c2 = st.columns(2)
-n_h = c1.slider("Hypotheses n_h", 1, 10, key="rel.n_h",
-                help="How many top neurons to propose (seed 000 used 2 to 5).")
+n_h = c1.slider(
+    "Hypotheses n_h",
+    1,
+    10,
+    key="rel.n_h",
+    help="How many top neurons to propose (seed 000 used 2 to 5).",
+)
 rank_by = "|r|"
 if binary:
-    rank_by = c2.segmented_control(
-        "Rank by", ["R", "AUROC"], key="rel.rank_by",
-        help="R: seed 000's relevance (spiky neurons). AUROC: separation, either direction.",
-    ) or "R"
+    rank_by = (
+        c2.segmented_control(
+            "Rank by",
+            ["R", "AUROC"],
+            key="rel.rank_by",
+            help="R: seed 000's relevance (spiky neurons). AUROC: separation, either direction.",
+        )
+        or "R"
+    )
 if rank_by == "AUROC":
     order = (table["AUROC"] - 0.5).abs().sort_values(ascending=False, kind="stable").index
     table = table.loc[order].reset_index(drop=True)
 top = table["neuron"].head(n_h).tolist()
-state.publish(["rel.source", "rel.layer", "rel.signal", "rel.fkind", "rel.preset", "rel.n_h",
-               "rel.rank_by"])
+state.publish(
+    ["rel.source", "rel.layer", "rel.signal", "rel.fkind", "rel.preset", "rel.n_h", "rel.rank_by"]
+)
 register_top_neurons(name, layer, signal, f"{rank_by} for {feature.name}", top)
 
 m1, m2, m3 = st.columns(3)
-m1.metric("Neurons with q < 0.05", f"{int((table['q'] < 0.05).sum())} of {len(table)}",
-          help="Significant after the circular-shift test and the multiple-testing correction.")
+m1.metric(
+    "Neurons with q < 0.05",
+    f"{int((table['q'] < 0.05).sum())} of {len(table)}",
+    help="Significant after the circular-shift test and the multiple-testing correction.",
+)
 if binary:
     k = min(10, len(table))
     agree = ranking_agreement(table, k=k)
-    m2.metric(f"Top-{k} overlap of R and AUROC", f"{agree['overlap']:.0%}",
-              help="Share of neurons in both top-k lists.")
-    m3.metric("Spearman ρ of R and |AUROC − 0.5|", f"{agree['spearman']:.2f}",
-              help="Rank correlation over all neurons: how far the two scores agree.")
+    m2.metric(
+        f"Top-{k} overlap of R and AUROC",
+        f"{agree['overlap']:.0%}",
+        help="Share of neurons in both top-k lists.",
+    )
+    m3.metric(
+        "Spearman ρ of R and |AUROC − 0.5|",
+        f"{agree['spearman']:.2f}",
+        help="Rank correlation over all neurons: how far the two scores agree.",
+    )
 
-st.dataframe(table.head(50), hide_index=True, height=280,
-             column_config={c: st.column_config.NumberColumn(format="%.4g")
-                            for c in table.columns if c != "neuron"})
-st.download_button("Download the full ranking (CSV)", table.to_csv(index=False),
-                   file_name=f"relevance-{name}-L{layer}-{signal}.csv", mime="text/csv",
-                   key="btn.rel.csv", help="Every neuron with every score.")
+st.dataframe(
+    table.head(50),
+    hide_index=True,
+    height=280,
+    column_config={
+        c: st.column_config.NumberColumn(format="%.4g") for c in table.columns if c != "neuron"
+    },
+)
+st.download_button(
+    "Download the full ranking (CSV)",
+    table.to_csv(index=False),
+    file_name=f"relevance-{name}-L{layer}-{signal}.csv",
+    mime="text/csv",
+    key="btn.rel.csv",
+    help="Every neuron with every score.",
+)
 
 scores = table.set_index("neuron").sort_index()
 score_col = "R" if rank_by == "R" else ("AUROC" if binary else "|r|")
@@ -108,54 +138,95 @@ if binary:
     col["neuron"] = col["neuron"].astype(str)
     if score_col == "AUROC":
         col["AUROC"] = (col["AUROC"] - 0.5).abs() * 2
-    st.altair_chart(alt.hconcat(charts.feature_heatmap(steps, sequential=signal in "ifozr"),
-                                charts.score_column(col, score=score_col)),
-                    width="stretch")
-    st.caption(f"Windows of ±1 neighbour around the top {n_h}; the first "
-               f"{min(300, int(feature.values.sum()))} feature tokens in reading order.")
+    st.altair_chart(
+        alt.hconcat(
+            charts.feature_heatmap(steps, sequential=signal in "ifozr"),
+            charts.score_column(col, score=score_col),
+        ),
+        width="stretch",
+    )
+    st.caption(
+        f"Windows of ±1 neighbour around the top {n_h}; the first "
+        f"{min(300, int(feature.values.sum()))} feature tokens in reading order."
+    )
     first = int(np.flatnonzero(feature.values)[0])
 else:
     first = 0
 start = max(first - 50, 0)
-st.html(neuron_rows_html(trace, NeuronChoice(layer, signal, top), output_aligned=False,
-                         show_whitespace=True, start=start, stop=start + 600))
+st.html(
+    neuron_rows_html(
+        trace,
+        NeuronChoice(layer, signal, top),
+        output_aligned=False,
+        show_whitespace=True,
+        start=start,
+        stop=start + 600,
+    )
+)
 
 c1, c2 = st.columns([2, 1])
 chosen = c1.selectbox("Neuron", top, key="rel.open", help="Look at it on its own page.")
 if c2.button("Open in Generate & Highlight", key="btn.rel.open"):
-    offset = len("".join(trace.tokens[:start])) if trace.meta.get("cache_key", "").startswith(
-        "rec:") else None
-    send_to_generate(layer, signal, [chosen], corpus_start=None if offset is None else
-                     st.session_state.get("rel.start", 0) + offset)
+    offset = (
+        len("".join(trace.tokens[:start]))
+        if trace.meta.get("cache_key", "").startswith("rec:")
+        else None
+    )
+    send_to_generate(
+        layer,
+        signal,
+        [chosen],
+        corpus_start=None if offset is None else st.session_state.get("rel.start", 0) + offset,
+    )
 
 with st.expander("Whole layer over the whole text"):
     st.altair_chart(charts.layer_overview(overview_df(acts)), width="stretch")
-    st.caption("Mean activation of every neuron in equal slices of the text: the overview "
-               "seed 000 found uninterpretable, which is why the feature view above exists.")
+    st.caption(
+        "Mean activation of every neuron in equal slices of the text: the overview "
+        "seed 000 found uninterpretable, which is why the feature view above exists."
+    )
 
 with st.expander("Reliability: do the same neurons come out on another text?"):
-    other_seed = st.number_input("Other random seed (generated text)", 0, 2**31 - 1,
-                                 key="rel.other",
-                                 help="Seed 000 trusted neurons found in both texts most.")
+    other_seed = st.number_input(
+        "Other random seed (generated text)",
+        0,
+        2**31 - 1,
+        key="rel.other",
+        help="Seed 000 trusted neurons found in both texts most.",
+    )
     if st.button("Run on the second text", key="btn.rel.other"):
         if key.startswith("gen:"):
             p = st.session_state
-            other = loaders.generated_trace(name, p["rel.seed_text"], p["rel.length"],
-                                            p["rel.temperature"], None, int(other_seed))
+            other = loaders.generated_trace(
+                name,
+                p["rel.seed_text"],
+                p["rel.length"],
+                p["rel.temperature"],
+                None,
+                int(other_seed),
+            )
         else:
             corpus, _ = loaders.model_corpus_text(bundle.meta)
             a = (st.session_state["rel.start"] + st.session_state["rel.slice_len"]) % max(
-                len(corpus) - st.session_state["rel.slice_len"], 1)
-            other = loaders.recorded_trace(name, corpus[a: a + st.session_state["rel.slice_len"]])
+                len(corpus) - st.session_state["rel.slice_len"], 1
+            )
+            other = loaders.recorded_trace(name, corpus[a : a + st.session_state["rel.slice_len"]])
         try:
             other_feature = make_feature(feature_spec, other, bundle.spec.level)
         except FeatureError as e:
             st.warning(f"On the second text: {md(str(e))}")
         else:
-            t2 = neuron_table(other.meta["cache_key"], layer, signal,
-                              feature_digest(other_feature), other.signals[(layer, signal)],
-                              other_feature)
+            t2 = neuron_table(
+                other.meta["cache_key"],
+                layer,
+                signal,
+                feature_digest(other_feature),
+                other.signals[(layer, signal)],
+                other_feature,
+            )
             k = max(n_h, 5)
             both = sorted(set(table["neuron"].head(k)) & set(t2["neuron"].head(k)))
-            st.write(f"Top-{k} here: {table['neuron'].head(k).tolist()}; on the other text: "
-                     f"{t2['neuron'].head(k).tolist()}; in both: **{both or 'none'}**.")
+            st.write(
+                f"Top-{k} here: {table['neuron'].head(k).tolist()}; on the other text: "
+                f"{t2['neuron'].head(k).tolist()}; in both: **{both or 'none'}**."
+            )

@@ -23,31 +23,59 @@ with st.expander("What happens here?"):
         "model that ignores context — the gap is what the network learned from context."
     )
 owner = state.session_id()
-state.bind({
-    "train.task": "Language model", "train.level": "char", "train.mode": "keep-space",
-    "train.cell": "lstm", "train.layers": 1, "train.units": 128, "train.embedding": 32,
-    "train.dropout": 0.0, "train.seq_len": 100, "train.batch": 64, "train.epochs": 5,
-    "train.optimizer": "adam", "train.lr": 3e-3, "train.max_tokens": 500_000,
-    "train.min_count": 1, "train.clipnorm": 5.0, "train.name": "",
-    "train.cls_level": "word", "train.cls_mode": "words", "train.max_len": 40,
-    "train.patience": 0, "train.keep_best": False,
-})
+state.bind(
+    {
+        "train.task": "Language model",
+        "train.level": "char",
+        "train.mode": "keep-space",
+        "train.cell": "lstm",
+        "train.layers": 1,
+        "train.units": 128,
+        "train.embedding": 32,
+        "train.dropout": 0.0,
+        "train.seq_len": 100,
+        "train.batch": 64,
+        "train.epochs": 5,
+        "train.optimizer": "adam",
+        "train.lr": 3e-3,
+        "train.max_tokens": 500_000,
+        "train.min_count": 1,
+        "train.clipnorm": 5.0,
+        "train.name": "",
+        "train.cls_level": "word",
+        "train.cls_mode": "words",
+        "train.max_len": 40,
+        "train.patience": 0,
+        "train.keep_best": False,
+    }
+)
 
 # keyed, so the open tab survives reruns: unkeyed, it fell back to the first tab whenever a
 # widget in the second changed
-tab_train, tab_experiments = st.tabs(["Train a model", "Experiments"], key="train.tab",
-                                     on_change="rerun")
+tab_train, tab_experiments = st.tabs(
+    ["Train a model", "Experiments"], key="train.tab", on_change="rerun"
+)
 with tab_train:
-    task = st.segmented_control(
-        "Task", ["Language model", "Sequence classifier"], key="train.task",
-        help="Predict the next token of a text, or the class of a whole text (e.g. its sentiment; "
-             "explored on the Hidden States page).") or "Language model"
+    task = (
+        st.segmented_control(
+            "Task",
+            ["Language model", "Sequence classifier"],
+            key="train.task",
+            help="Predict the next token of a text, or the class of a whole text "
+            "(e.g. its sentiment; explored on the Hidden States page).",
+        )
+        or "Language model"
+    )
     classifier = task == "Sequence classifier"
     if classifier:
         corpus = dataset_picker("train")
         if corpus is not None:
-            st.caption(f"{md(corpus.name)}: {len(corpus.texts):,} texts; " + ", ".join(
-                f"{c} {n:,}" for c, n in zip(corpus.classes, corpus.class_counts, strict=True)))
+            st.caption(
+                f"{md(corpus.name)}: {len(corpus.texts):,} texts; "
+                + ", ".join(
+                    f"{c} {n:,}" for c, n in zip(corpus.classes, corpus.class_counts, strict=True)
+                )
+            )
     else:
         corpus = corpus_picker("train")
         if corpus is not None:
@@ -55,78 +83,160 @@ with tab_train:
 
     c1, c2, c3, c4 = st.columns(4)
     p = "train.cls_" if classifier else "train."  # a classifier's level defaults to words
-    level = c1.selectbox("Level", ["char", "word"], key=f"{p}level",
-                         help="Characters or words as tokens.")
-    mode = c1.selectbox("Word tokens", ["keep-space", "words"], key=f"{p}mode",
-                        disabled=level == "char",
-                        format_func={"keep-space": "words, spaces and newlines",
-                                     "words": "words and punctuation only"}.get,
-                        help="Seed 000 keeps spaces and newlines as tokens.")
-    cell = c2.selectbox("Cell", ["lstm", "gru", "rnn"], key="train.cell",
-                        format_func={"lstm": "LSTM", "gru": "GRU", "rnn": "vanilla RNN"}.get,
-                        help="The recurrent cell.")
+    level = c1.selectbox(
+        "Level", ["char", "word"], key=f"{p}level", help="Characters or words as tokens."
+    )
+    mode = c1.selectbox(
+        "Word tokens",
+        ["keep-space", "words"],
+        key=f"{p}mode",
+        disabled=level == "char",
+        format_func={
+            "keep-space": "words, spaces and newlines",
+            "words": "words and punctuation only",
+        }.get,
+        help="Seed 000 keeps spaces and newlines as tokens.",
+    )
+    cell = c2.selectbox(
+        "Cell",
+        ["lstm", "gru", "rnn"],
+        key="train.cell",
+        format_func={"lstm": "LSTM", "gru": "GRU", "rnn": "vanilla RNN"}.get,
+        help="The recurrent cell.",
+    )
     layers = c2.number_input("Layers", 1, 3, key="train.layers", help="Stacked recurrent layers.")
-    units = c3.number_input("Units", 0, 1024, step=32, key="train.units",
-                            help="Neurons per recurrent layer.")
-    embedding = c3.number_input("Embedding", 1, 512, key="train.embedding",
-                                help="Size of the learned token vectors.")
-    dropout = c4.slider("Dropout", 0.0, 0.8, step=0.05, key="train.dropout",
-                        help="Randomly silence this share of inputs between layers while training.")
+    units = c3.number_input(
+        "Units", 0, 1024, step=32, key="train.units", help="Neurons per recurrent layer."
+    )
+    embedding = c3.number_input(
+        "Embedding", 1, 512, key="train.embedding", help="Size of the learned token vectors."
+    )
+    dropout = c4.slider(
+        "Dropout",
+        0.0,
+        0.8,
+        step=0.05,
+        key="train.dropout",
+        help="Randomly silence this share of inputs between layers while training.",
+    )
     if classifier:
-        max_len = c4.number_input("Tokens per text", 1, 2000, key="train.max_len",
-                                  help="Longer texts are cut, shorter ones padded (padding is "
-                                       "masked: it changes nothing).")
+        max_len = c4.number_input(
+            "Tokens per text",
+            1,
+            2000,
+            key="train.max_len",
+            help="Longer texts are cut, shorter ones padded (padding is "
+            "masked: it changes nothing).",
+        )
     else:
-        seq_len = c4.number_input("Sequence length", 2, 1000, key="train.seq_len",
-                                  help="Tokens per training window (backpropagation through "
-                                       "time).")
+        seq_len = c4.number_input(
+            "Sequence length",
+            2,
+            1000,
+            key="train.seq_len",
+            help="Tokens per training window (backpropagation through time).",
+        )
 
     d1, d2, d3, d4 = st.columns(4)
     batch = d1.number_input("Batch size", 1, 1024, key="train.batch", help="Windows per step.")
     epochs = d2.number_input("Epochs", 1, 200, key="train.epochs", help="Passes over the text.")
-    optimizer = d3.selectbox("Optimizer", ["adam", "rmsprop"], key="train.optimizer",
-                             help="Adam is a good default; seed 000 used RMSprop.")
-    lr = d4.number_input("Learning rate", 1e-5, 1.0, format="%.4f", key="train.lr",
-                         help="Step size of the optimizer.")
+    optimizer = d3.selectbox(
+        "Optimizer",
+        ["adam", "rmsprop"],
+        key="train.optimizer",
+        help="Adam is a good default; seed 000 used RMSprop.",
+    )
+    lr = d4.number_input(
+        "Learning rate",
+        1e-5,
+        1.0,
+        format="%.4f",
+        key="train.lr",
+        help="Step size of the optimizer.",
+    )
     with st.expander("More settings"):
         e1, e2, e3 = st.columns(3)
-        max_tokens = e1.number_input("Use the first N tokens (0 = all)", 0, 50_000_000,
-                                     step=100_000, key="train.max_tokens",
-                                     help="Keeps training quick on big corpora.")
-        min_count = e2.number_input("Min count", 1, 100,
-                                    key="train.min_count",
-                                    help="Rarer tokens become <unk>.")
-        clipnorm = e3.number_input("Gradient clipping", 0.1, 100.0, key="train.clipnorm",
-                                   help="Largest gradient norm per step.")
-        patience = e1.number_input("Early stopping patience (0 = off)", 0, 20,
-                                   key="train.patience", disabled=classifier,
-                                   help="Stop after this many epochs without a lower validation "
-                                        "loss (language models; seed 000 used 2).")
-        keep_best = e2.toggle("Keep the best epoch", key="train.keep_best", disabled=classifier,
-                              help="When training ends, the saved model is the epoch with the "
-                                   "lowest validation loss (later epochs stay in the history).")
+        max_tokens = e1.number_input(
+            "Use the first N tokens (0 = all)",
+            0,
+            50_000_000,
+            step=100_000,
+            key="train.max_tokens",
+            help="Keeps training quick on big corpora.",
+        )
+        min_count = e2.number_input(
+            "Min count", 1, 100, key="train.min_count", help="Rarer tokens become <unk>."
+        )
+        clipnorm = e3.number_input(
+            "Gradient clipping",
+            0.1,
+            100.0,
+            key="train.clipnorm",
+            help="Largest gradient norm per step.",
+        )
+        patience = e1.number_input(
+            "Early stopping patience (0 = off)",
+            0,
+            20,
+            key="train.patience",
+            disabled=classifier,
+            help="Stop after this many epochs without a lower validation "
+            "loss (language models; seed 000 used 2).",
+        )
+        keep_best = e2.toggle(
+            "Keep the best epoch",
+            key="train.keep_best",
+            disabled=classifier,
+            help="When training ends, the saved model is the epoch with the "
+            "lowest validation loss (later epochs stay in the history).",
+        )
         vectors, freeze = pretrained_picker(
-            "train", level=level, embedding=int(embedding), corpus=None if classifier else corpus,
+            "train",
+            level=level,
+            embedding=int(embedding),
+            corpus=None if classifier else corpus,
             spec=None if classifier else ModelSpec(level=level, tokenizer_mode=mode),
-            config_key=(int(min_count), None, int(max_tokens) or None))
+            config_key=(int(min_count), None, int(max_tokens) or None),
+        )
     default_name = f"my-{cell}-{'classifier' if classifier else level}-{units}"
-    name = st.text_input("Model name", key="train.name", placeholder=default_name,
-                         help="Letters, digits, - and _. The model is saved under this name.")
+    name = st.text_input(
+        "Model name",
+        key="train.name",
+        placeholder=default_name,
+        help="Letters, digits, - and _. The model is saved under this name.",
+    )
     name = name.strip() or default_name
 
     if st.button("Train", type="primary", disabled=corpus is None, key="btn.train"):
         try:
-            shape = ({"task": "classifier", "n_classes": corpus.n_classes, "max_len": int(max_len)}
-                     if classifier else {"seq_len": int(seq_len)})
-            spec = ModelSpec(cell=cell, level=level, tokenizer_mode=mode, layers=int(layers),
-                             units=int(units), embedding=int(embedding), dropout=float(dropout),
-                             **shape)
-            config = TrainConfig(epochs=int(epochs), batch_size=int(batch), optimizer=optimizer,
-                                 learning_rate=float(lr), clipnorm=float(clipnorm),
-                                 min_count=int(min_count), max_tokens=int(max_tokens) or None,
-                                 early_stopping=0 if classifier else int(patience),
-                                 keep_best=not classifier and bool(keep_best),
-                                 embedding_file=vectors, freeze_embedding=freeze)
+            shape = (
+                {"task": "classifier", "n_classes": corpus.n_classes, "max_len": int(max_len)}
+                if classifier
+                else {"seq_len": int(seq_len)}
+            )
+            spec = ModelSpec(
+                cell=cell,
+                level=level,
+                tokenizer_mode=mode,
+                layers=int(layers),
+                units=int(units),
+                embedding=int(embedding),
+                dropout=float(dropout),
+                **shape,
+            )
+            config = TrainConfig(
+                epochs=int(epochs),
+                batch_size=int(batch),
+                optimizer=optimizer,
+                learning_rate=float(lr),
+                clipnorm=float(clipnorm),
+                min_count=int(min_count),
+                max_tokens=int(max_tokens) or None,
+                early_stopping=0 if classifier else int(patience),
+                keep_best=not classifier and bool(keep_best),
+                embedding_file=vectors,
+                freeze_embedding=freeze,
+            )
             jobs.start(owner, spec, corpus, config, name)
         except ValueError as e:
             st.error(f"Not started: {md(str(e))}")

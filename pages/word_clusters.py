@@ -29,9 +29,15 @@ treats alike sit together (seed 000 found "you" next to "I", punctuation apart f
 
 name, bundle = loaders.current_bundle()
 state.bind({"map.view": "Token states"})
-view = st.segmented_control("View", ["Token states", "Embedding map"], key="map.view",
-                            help="States after each token in a text, or the token vectors "
-                                 "of the embedding layer.") or "Token states"
+view = (
+    st.segmented_control(
+        "View",
+        ["Token states", "Embedding map"],
+        key="map.view",
+        help="States after each token in a text, or the token vectors of the embedding layer.",
+    )
+    or "Token states"
+)
 if view == "Embedding map":
     embedding_map_view(name, bundle)
     st.stop()
@@ -39,37 +45,84 @@ trace = text_source("map", name, bundle)
 if trace is None:
     st.stop()
 layer, signal = layer_signal_picker("map", bundle.spec)
-state.bind({"map.n": 5000, "map.method": "umap", "map.perplexity": 30.0, "map.neighbors": 15,
-            "map.k": 20, "map.linkage": "ward", "map.on": "2-D points", "map.colour": "cluster",
-            "map.min_size": 1, "map.hide": "", "map.highlight": ""})
+state.bind(
+    {
+        "map.n": 5000,
+        "map.method": "umap",
+        "map.perplexity": 30.0,
+        "map.neighbors": 15,
+        "map.k": 20,
+        "map.linkage": "ward",
+        "map.on": "2-D points",
+        "map.colour": "cluster",
+        "map.min_size": 1,
+        "map.hide": "",
+        "map.highlight": "",
+    }
+)
 c1, c2, c3, c4 = st.columns(4)
-n = c1.number_input("Token occurrences", 200, 20_000, step=500, key="map.n",
-                    help="How many points (sampled across token types).")
-method = c2.selectbox("Projection", ["umap", "tsne", "pca"], key="map.method",
-                      format_func={"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}.get,
-                      help="After PCA to 50 dimensions. UMAP and t-SNE keep neighbours together.")
+n = c1.number_input(
+    "Token occurrences",
+    200,
+    20_000,
+    step=500,
+    key="map.n",
+    help="How many points (sampled across token types).",
+)
+method = c2.selectbox(
+    "Projection",
+    ["umap", "tsne", "pca"],
+    key="map.method",
+    format_func={"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}.get,
+    help="After PCA to 50 dimensions. UMAP and t-SNE keep neighbours together.",
+)
 if method == "tsne":
-    param = c3.slider("Perplexity", 5.0, 100.0, step=5.0, key="map.perplexity",
-                      help="t-SNE's effective number of neighbours.")
+    param = c3.slider(
+        "Perplexity",
+        5.0,
+        100.0,
+        step=5.0,
+        key="map.perplexity",
+        help="t-SNE's effective number of neighbours.",
+    )
 elif method == "umap":
-    param = c3.slider("Neighbours", 5, 100, key="map.neighbors",
-                      help="UMAP's neighbourhood size: larger keeps more global structure.")
+    param = c3.slider(
+        "Neighbours",
+        5,
+        100,
+        key="map.neighbors",
+        help="UMAP's neighbourhood size: larger keeps more global structure.",
+    )
 else:
     param = None
 k = c4.slider("Clusters", 2, 60, key="map.k", help="Number of agglomerative clusters.")
 c1, c2, c3 = st.columns(3)
-linkage = c1.selectbox("Linkage", ["ward", "single", "average"], key="map.linkage",
-                       help="Seed 001 used single and ward.")
-on = c2.segmented_control("Cluster", ["2-D points", "original states"], key="map.on",
-                          help="Seed 001 clustered the 2-D points; the original states are "
-                               "truer to the model.") or "2-D points"
+linkage = c1.selectbox(
+    "Linkage",
+    ["ward", "single", "average"],
+    key="map.linkage",
+    help="Seed 001 used single and ward.",
+)
+on = (
+    c2.segmented_control(
+        "Cluster",
+        ["2-D points", "original states"],
+        key="map.on",
+        help="Seed 001 clustered the 2-D points; the original states are truer to the model.",
+    )
+    or "2-D points"
+)
 
 acts = trace.signals[(layer, signal)]
 key = trace.meta.get("cache_key", "")
 df = token_map(key, layer, signal, int(n), method, param, k, linkage, on, acts, trace.tokens)
 
-colour = c3.selectbox("Colour by", ["cluster", "token", "part of speech", "feature"],
-                      key="map.colour", help="What the point colour shows.")
+colour = c3.selectbox(
+    "Colour by",
+    ["cluster", "token", "part of speech", "feature"],
+    key="map.colour",
+    help="What the point colour shows.",
+)
 if colour == "part of speech":
     try:
         tags = pos_tags_cached(key, trace.tokens, bundle.spec.level, "universal")
@@ -78,39 +131,61 @@ if colour == "part of speech":
         st.warning(md(str(e)))
         colour = "cluster"
 elif colour == "feature":
-    structural = st.selectbox("Feature", STRUCTURAL, key="map.feature",
-                              help="A feature of the text, e.g. inside quotes.")
-    values = make_feature(("Structure", structural, "universal"), trace,
-                          bundle.spec.level).values
+    structural = st.selectbox(
+        "Feature", STRUCTURAL, key="map.feature", help="A feature of the text, e.g. inside quotes."
+    )
+    values = make_feature(("Structure", structural, "universal"), trace, bundle.spec.level).values
     df["feature"] = [str(values[p]) for p in df["position"]]
 
 f1, f2, f3 = st.columns(3)
-min_size = f1.number_input("Hide clusters smaller than", 1, 1000, key="map.min_size",
-                           help="Filter out small clusters.")
-hide = f2.text_input("Hide tokens", key="map.hide", help="Comma-separated, e.g. the, a, ␣ "
-                     "(␣ is a space, ↵ a newline).")
-highlight = f3.text_input("Highlight every", key="map.highlight",
-                          help="A token to show in red everywhere on the map.")
+min_size = f1.number_input(
+    "Hide clusters smaller than", 1, 1000, key="map.min_size", help="Filter out small clusters."
+)
+hide = f2.text_input(
+    "Hide tokens",
+    key="map.hide",
+    help="Comma-separated, e.g. the, a, ␣ (␣ is a space, ↵ a newline).",
+)
+highlight = f3.text_input(
+    "Highlight every", key="map.highlight", help="A token to show in red everywhere on the map."
+)
 sizes = df["cluster"].value_counts()
 shown = df[df["cluster"].map(sizes) >= min_size]
 hidden = {h.strip() for h in hide.split(",") if h.strip()}
 shown = shown[~shown["token"].isin(hidden)]
-st.altair_chart(charts.token_map(shown.assign(cluster=shown["cluster"].astype(str)),
-                                 colour=colour, highlight=highlight or None), width="stretch")
+st.altair_chart(
+    charts.token_map(
+        shown.assign(cluster=shown["cluster"].astype(str)),
+        colour=colour,
+        highlight=highlight or None,
+    ),
+    width="stretch",
+)
 st.caption(f"{len(shown):,} of {len(df):,} points shown.")
 
 st.subheader("Clusters")
-tab1, tab2 = st.tabs(["Most frequent tokens", "Positions in the text"], key="map.tab",
-                     on_change="rerun")  # keyed: the open tab survives other widgets' reruns
-table = (shown.groupby("cluster")
-         .agg(size=("token", "size"), distinct=("token", "nunique"),
-              tokens=("token", lambda s: ", ".join(f"{t} ×{c}" for t, c in
-                                                   s.value_counts().head(8).items())))
-         .reset_index())
+tab1, tab2 = st.tabs(
+    ["Most frequent tokens", "Positions in the text"], key="map.tab", on_change="rerun"
+)  # keyed: the open tab survives other widgets' reruns
+table = (
+    shown.groupby("cluster")
+    .agg(
+        size=("token", "size"),
+        distinct=("token", "nunique"),
+        tokens=(
+            "token",
+            lambda s: ", ".join(f"{t} ×{c}" for t, c in s.value_counts().head(8).items()),
+        ),
+    )
+    .reset_index()
+)
 tab1.dataframe(table, hide_index=True)
-tab2.altair_chart(charts.cluster_positions(shown.assign(cluster=shown["cluster"].astype(str))),
-                  width="stretch")
-tab2.caption(f"Share of points next to a point of the same cluster (position ± 1): "
-             f"{df.attrs.get('adjacent', float('nan')):.0%}. Seed 001 found cell-state clusters "
-             "to be runs of consecutive tokens.")
+tab2.altair_chart(
+    charts.cluster_positions(shown.assign(cluster=shown["cluster"].astype(str))), width="stretch"
+)
+tab2.caption(
+    f"Share of points next to a point of the same cluster (position ± 1): "
+    f"{df.attrs.get('adjacent', float('nan')):.0%}. Seed 001 found cell-state clusters "
+    "to be runs of consecutive tokens."
+)
 state.publish(["map.layer", "map.signal", "map.method", "map.k", "map.n"])

@@ -14,15 +14,18 @@ TEXT = (
 ) * 6
 
 
-def random_bundle(cell="lstm", layers=1, units=12, level="char", scale=0.25, seed=0,
-                  text=TEXT, embedding=6) -> ModelBundle:
+def random_bundle(
+    cell="lstm", layers=1, units=12, level="char", scale=0.25, seed=0, text=TEXT, embedding=6
+) -> ModelBundle:
     """A model with random weights of moderate size (so float32 round-off stays small)."""
-    spec = ModelSpec(cell=cell, level=level, layers=layers, units=units, embedding=embedding,
-                     seq_len=20)
+    spec = ModelSpec(
+        cell=cell, level=level, layers=layers, units=units, embedding=embedding, seq_len=20
+    )
     vocab = Vocab.build(spec.tokenizer.tokenize(text))
     model = randomize_weights(build(spec, len(vocab)), scale=scale, seed=seed)
-    return ModelBundle(model=model, vocab=vocab, tokenizer=spec.tokenizer, spec=spec,
-                       name=f"test-{cell}")
+    return ModelBundle(
+        model=model, vocab=vocab, tokenizer=spec.tokenizer, spec=spec, name=f"test-{cell}"
+    )
 
 
 def randomize_weights(model, *, scale: float, seed: int):

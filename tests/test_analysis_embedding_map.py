@@ -62,17 +62,21 @@ def test_nearest_tokens_by_cosine():
     assert set(table["token"]) <= WORDS and "you" not in set(table["token"])
     W = planted()
     assert table["distance"].iloc[0] == pytest.approx(
-        np.linalg.norm(W[TOKENS.index("I")] - W[TOKENS.index("you")]))
+        np.linalg.norm(W[TOKENS.index("I")] - W[TOKENS.index("you")])
+    )
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"weights": np.zeros((3, 2))}, "must have len\\(tokens\\) \\+ offset = 11 rows, got 3"),
-    ({"weights": np.zeros(11)}, "must be 2-D"),
-    ({"counts": np.ones(3)}, "`counts` must have shape \\(11,\\)"),
-    ({"method": "mds"}, "`method` must be one of"),
-    ({"n": 0}, "`n` must be an integer >= 1"),
-    ({"weights": np.full((11, 2), np.nan)}, "Only 0 token"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"weights": np.zeros((3, 2))}, "must have len\\(tokens\\) \\+ offset = 11 rows, got 3"),
+        ({"weights": np.zeros(11)}, "must be 2-D"),
+        ({"counts": np.ones(3)}, "`counts` must have shape \\(11,\\)"),
+        ({"method": "mds"}, "`method` must be one of"),
+        ({"n": 0}, "`n` must be an integer >= 1"),
+        ({"weights": np.full((11, 2), np.nan)}, "Only 0 token"),
+    ],
+)
 def test_bad_inputs_say_what_was_received(kwargs, message):
     args = {"weights": planted(), "tokens": TOKENS, "counts": COUNTS, **kwargs}
     with pytest.raises(ValueError, match=message):

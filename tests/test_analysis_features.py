@@ -187,7 +187,18 @@ def test_bracket_depth_rules() -> None:
 
 def test_bracket_depth_word_level_and_multichar_tokens() -> None:
     assert bracket_depth(WORD.tokenize("g(h(x), {y})")).tolist() == [
-        0, 1, 1, 2, 2, 2, 1, 1, 2, 2, 2, 1,
+        0,
+        1,
+        1,
+        2,
+        2,
+        2,
+        1,
+        1,
+        2,
+        2,
+        2,
+        1,
     ]
     assert bracket_depth(["(a)", "b", "[[", "c", "]]"]).tolist() == [1, 0, 2, 2, 2]
     assert bracket_depth([]).tolist() == []

@@ -18,11 +18,13 @@ from lib.analysis.glyphs import (
 from lib.trace import Trace
 
 # 3 tokens, 4 units; cluster 0 = units {0, 2}, cluster 1 = units {1, 3}
-H = np.array([
-    [0.5, -0.2, 0.3, 0.4],
-    [0.2, -0.4, -0.1, 0.6],
-    [-0.3, 0.0, -0.5, 0.8],
-])
+H = np.array(
+    [
+        [0.5, -0.2, 0.3, 0.4],
+        [0.2, -0.4, -0.1, 0.6],
+        [-0.3, 0.0, -0.5, 0.8],
+    ]
+)
 LABELS = np.array([0, 1, 0, 1])
 NAN = np.nan
 
@@ -84,8 +86,10 @@ def loop_glyphs(h, labels, initial, keep=None):
     """Eqs. 6-7 literally, one step, cluster and unit at a time (the ratio form of beta)."""
     clusters = sorted(set(labels.tolist()), key=lambda c: (c < 0, c))
     T = h.shape[0]
-    out = {name: np.zeros((T, len(clusters))) for name in
-           ("pos", "neg", "dpos", "dneg", "beta", "frac")}
+    out = {
+        name: np.zeros((T, len(clusters)))
+        for name in ("pos", "neg", "dpos", "dneg", "beta", "frac")
+    }
     for t in range(T):
         before = initial if t == 0 else h[t - 1]
         for i, c in enumerate(clusters):
@@ -102,8 +106,9 @@ def loop_glyphs(h, labels, initial, keep=None):
                     beta += abs(before[j]) * min(1.0, max(0.0, h[t, j] / before[j]))
             total_before = sum(abs(before[j]) for j in units)
             frac = min(1.0, max(0.0, beta / total_before)) if total_before > 0 else np.nan
-            for name, v in zip(out, (pos, neg, pos - pos_before, neg - neg_before, beta, frac),
-                               strict=True):
+            for name, v in zip(
+                out, (pos, neg, pos - pos_before, neg - neg_before, beta, frac), strict=True
+            ):
                 out[name][t, i] = v
     return clusters, out
 
@@ -121,8 +126,14 @@ def test_matches_a_loop_on_random_data(gated: bool, block: int, monkeypatch) -> 
     g = sentence_glyphs(h.astype(np.float32), labels, initial=initial, keep=keep)
     clusters, ref = loop_glyphs(h.astype(np.float32).astype(float), labels, initial, keep)
     assert g.clusters.tolist() == clusters and clusters[-1] == -1 and 2 not in clusters
-    for got, name in ((g.positive, "pos"), (g.negative, "neg"), (g.delta_positive, "dpos"),
-                      (g.delta_negative, "dneg"), (g.preserved, "beta"), (g.fraction, "frac")):
+    for got, name in (
+        (g.positive, "pos"),
+        (g.negative, "neg"),
+        (g.delta_positive, "dpos"),
+        (g.delta_negative, "dneg"),
+        (g.preserved, "beta"),
+        (g.fraction, "frac"),
+    ):
         np.testing.assert_allclose(got, ref[name], rtol=1e-12, atol=1e-12, err_msg=name)
 
 
@@ -164,11 +175,19 @@ def test_accepts_coclusters_and_orders_clusters_like_the_chips() -> None:
 
 def lstm_trace(layers=2, T=5, units=4, seed=0) -> Trace:
     rng = np.random.default_rng(seed)
-    signals = {(layer, name): rng.uniform(-1, 1, (T, units)).astype(np.float32)
-               for layer in range(layers) for name in ("h", "c", "i", "f", "g", "o")}
-    return Trace(tokens=list("abcde")[:T], ids=np.arange(T), signals=signals,
-                 topk_ids=np.zeros((T, 1), int), topk_probs=np.zeros((T, 1)),
-                 next_prob=np.zeros(T))
+    signals = {
+        (layer, name): rng.uniform(-1, 1, (T, units)).astype(np.float32)
+        for layer in range(layers)
+        for name in ("h", "c", "i", "f", "g", "o")
+    }
+    return Trace(
+        tokens=list("abcde")[:T],
+        ids=np.arange(T),
+        signals=signals,
+        topk_ids=np.zeros((T, 1), int),
+        topk_probs=np.zeros((T, 1)),
+        next_prob=np.zeros(T),
+    )
 
 
 def test_from_trace_defaults_to_last_layer_cell_state_and_gate() -> None:
@@ -187,8 +206,10 @@ def test_from_trace_defaults_to_last_layer_cell_state_and_gate() -> None:
         glyphs_from_trace(trace, labels, signal="z")
 
 
-@pytest.mark.parametrize(("cell", "state", "gate", "written"),
-                         [("lstm", "c", "f", ("i", "g")), ("gru", "h", "z", ("n",))])
+@pytest.mark.parametrize(
+    ("cell", "state", "gate", "written"),
+    [("lstm", "c", "f", ("i", "g")), ("gru", "h", "z", ("n",))],
+)
 def test_keep_gates_are_the_recorded_cells_keep_gates(cell, state, gate, written) -> None:
     """The recorder's LSTM keeps f * c^(t-1), its (Keras) GRU z * h^(t-1)."""
     from lib.record import record

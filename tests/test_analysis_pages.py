@@ -33,8 +33,10 @@ def test_relevance_page_invalid_regex_and_empty_feature(registry):
 
 
 def test_relevance_page_numeric_structure_feature(registry):
-    at = _open("pages/relevance.py", **{"rel.slice_len": 3000, "rel.fkind": "Structure",
-                                        "rel.structural": "position in line"})
+    at = _open(
+        "pages/relevance.py",
+        **{"rel.slice_len": 3000, "rel.fkind": "Structure", "rel.structural": "position in line"},
+    )
     table = at.dataframe[0].value
     assert "|r|" in table.columns and "R" not in table.columns
     assert (table["|r|"].diff().dropna() <= 1e-12).all()
@@ -66,8 +68,10 @@ def test_distributions_page_ranks_by_kl_and_flags_dead(registry):
 
 
 def test_word_clusters_page_maps_and_clusters(registry):
-    at = _open("pages/word_clusters.py", **{"map.slice_len": 3000, "map.method": "pca",
-                                            "map.n": 600, "map.k": 6})
+    at = _open(
+        "pages/word_clusters.py",
+        **{"map.slice_len": 3000, "map.method": "pca", "map.n": 600, "map.k": 6},
+    )
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table["cluster"]) == sorted(table["cluster"])
@@ -79,8 +83,9 @@ def test_word_clusters_page_maps_and_clusters(registry):
 
 
 def test_memory_chips_page(registry):
-    at = _open("pages/memory_chips.py", **{"chips.slice_len": 3000, "chips.k": 4,
-                                           "chips.top_n": 60})
+    at = _open(
+        "pages/memory_chips.py", **{"chips.slice_len": 3000, "chips.k": 4, "chips.top_n": 60}
+    )
     assert not at.exception, at.exception
     detail = at.dataframe[0].value
     assert len(detail) == 10 and detail["magnitude"].is_monotonic_decreasing
@@ -94,8 +99,10 @@ def test_compare_page_two_models_and_two_layers(registry, caplog):
     from tests.conftest import ROOT
 
     shutil.copytree(ROOT / "models" / "demo-ref-char-gru", registry / "demo-ref-char-gru")
-    at = _open("pages/compare.py", **{"cmp.a": "demo-ref-char-lstm", "cmp.b": "demo-ref-char-gru",
-                                      "cmp.chars": 3000})
+    at = _open(
+        "pages/compare.py",
+        **{"cmp.a": "demo-ref-char-lstm", "cmp.b": "demo-ref-char-gru", "cmp.chars": 3000},
+    )
     assert not at.exception, at.exception
     table = at.dataframe[0].value
     assert table.shape[1] == 2 and "dead" in table.index and "q < 0.05" in table.index
@@ -111,8 +118,7 @@ def test_ablation_page_sweep_and_training_evolution(registry):
 
     from tests.conftest import ROOT
 
-    shutil.copytree(ROOT / "models" / "demo-stdlib-char-lstm",
-                    registry / "demo-stdlib-char-lstm")
+    shutil.copytree(ROOT / "models" / "demo-stdlib-char-lstm", registry / "demo-stdlib-char-lstm")
     at = app()
     at.session_state["model"] = "demo-stdlib-char-lstm"
     for key, value in {"abl.chars": 1000, "abl.kmax": 2, "abl.n_random": 5}.items():
@@ -127,8 +133,10 @@ def test_ablation_page_sweep_and_training_evolution(registry):
 
 
 def test_pattern_search_page_lists_matches(registry):
-    at = _open("pages/pattern_search.py", **{"pat.slice_len": 4000, "pat.span_start": 200,
-                                             "pat.span_len": 3, "pat.threshold": 0.2})
+    at = _open(
+        "pages/pattern_search.py",
+        **{"pat.slice_len": 4000, "pat.span_start": 200, "pat.span_len": 3, "pat.threshold": 0.2},
+    )
     assert not at.exception, at.exception
     if at.warning:  # no neuron on throughout: a clear message, and a lower threshold helps
         assert "No neuron is on" in at.warning[0].value
@@ -146,8 +154,13 @@ def test_word_cloud_slots_keep_lines_apart_and_cut_long_words() -> None:
     from dashboard import charts
     from dashboard.analysis_views import pack_clouds
 
-    words = pd.DataFrame({"word": ["a", "starred_expression_debug", "b", "c", "\n"],
-                          "word_cluster": [0, 0, 0, 1, 1], "size": [1.0, 3.0, 2.0, 1.0, 2.0]})
+    words = pd.DataFrame(
+        {
+            "word": ["a", "starred_expression_debug", "b", "c", "\n"],
+            "word_cluster": [0, 0, 0, 1, 1],
+            "size": [1.0, 3.0, 2.0, 1.0, 2.0],
+        }
+    )
     packed = pack_clouds(words, per_row=2, label_chars=8)
     # largest first within a cluster, two to a line; lines count from 0 in every cluster
     assert packed["word"].tolist() == ["starred_expression_debug", "b", "a", "↵ (newline)", "c"]

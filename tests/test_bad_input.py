@@ -20,12 +20,15 @@ def test_catastrophic_regex_is_stopped_with_a_message():
     assert regex_mask(["ab", "a", "(b", "B"], r"a.?|\(b").tolist() == [True, True, True, False]
 
 
-@pytest.mark.parametrize(("text", "neurons", "ignored"), [
-    ("5, 300, abc, 7-3, -1, 254-255", [5, 254, 255], ["'300'", "'abc'", "'7-3'", "'-1'"]),
-    ("99999999999999999999999", [], ["'99999999999999999999999'"]),
-    ("0-255", list(range(64)), []),  # at most 64 rows
-    ("  ", [], []),
-])
+@pytest.mark.parametrize(
+    ("text", "neurons", "ignored"),
+    [
+        ("5, 300, abc, 7-3, -1, 254-255", [5, 254, 255], ["'300'", "'abc'", "'7-3'", "'-1'"]),
+        ("99999999999999999999999", [], ["'99999999999999999999999'"]),
+        ("0-255", list(range(64)), []),  # at most 64 rows
+        ("  ", [], []),
+    ],
+)
 def test_neuron_numbers_out_of_range_are_named_and_skipped(text, neurons, ignored):
     got, problem = parse_neurons(text, 256)
     assert got == neurons
@@ -33,8 +36,9 @@ def test_neuron_numbers_out_of_range_are_named_and_skipped(text, neurons, ignore
 
 
 def test_csv_with_extra_columns_uses_the_text_and_label_columns():
-    data = from_csv_bytes(b"id,text,label,notes\n1,good film,pos,x\n2,bad film,neg,y\n",
-                          name="extra.csv")
+    data = from_csv_bytes(
+        b"id,text,label,notes\n1,good film,pos,x\n2,bad film,neg,y\n", name="extra.csv"
+    )
     assert data.texts == ["good film", "bad film"] and data.classes == ["neg", "pos"]
 
 
@@ -42,26 +46,37 @@ def test_out_of_range_neurons_in_the_page_warn_and_keep_the_text(registry):
     at = app()
     at.text_input(key="pick.neurons").input("5, 300, <b>x</b>").run()
     assert not at.exception
-    assert any("Ignored '300', '<b>x</b>'" in w.value for w in at.warning), \
-        [w.value for w in at.warning]
+    assert any("Ignored '300', '<b>x</b>'" in w.value for w in at.warning), [
+        w.value for w in at.warning
+    ]
     body = "".join(h.proto.body for h in at.html)
     assert "neuron 5" in body and "<b>x</b>" not in body
 
 
 def test_sliders_and_numbers_at_their_extremes_on_generate(registry):
     at = app()
-    for key, value in [("gen.length", 10), ("gen.temperature", 0.0), ("gen.top_k", 1000),
-                       ("gen.length", 2000), ("gen.temperature", 2.0), ("gen.top_k", 0),
-                       ("gen.seed", 2**31 - 1)]:
-        widget = at.slider(key=key) if key in ("gen.length", "gen.temperature") \
+    for key, value in [
+        ("gen.length", 10),
+        ("gen.temperature", 0.0),
+        ("gen.top_k", 1000),
+        ("gen.length", 2000),
+        ("gen.temperature", 2.0),
+        ("gen.top_k", 0),
+        ("gen.seed", 2**31 - 1),
+    ]:
+        widget = (
+            at.slider(key=key)
+            if key in ("gen.length", "gen.temperature")
             else at.number_input(key=key)
+        )
         widget.set_value(value).run()
         assert not at.exception, (key, value, at.exception)
         assert "hl-text" in "".join(h.proto.body for h in at.html), (key, value)
 
 
-@pytest.mark.parametrize("page", ["pages/relevance.py", "pages/fourier.py",
-                                  "pages/pattern_search.py"])
+@pytest.mark.parametrize(
+    "page", ["pages/relevance.py", "pages/fourier.py", "pages/pattern_search.py"]
+)
 def test_analysis_sliders_at_their_extremes(registry, page):
     at = app()
     at.switch_page(page).run()

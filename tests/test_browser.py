@@ -21,8 +21,15 @@ from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = Path(os.environ.get("E2E_SCREENSHOTS", ROOT / "e2e-screenshots"))
 HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(2)> **bold** # head \x07|a|b|"
 
@@ -39,13 +46,32 @@ def server(tmp_path_factory):
     root = tmp / "models"
     shutil.copytree(ROOT / "models", root, ignore=shutil.ignore_patterns(".*"))
     port = _free_port()
-    env = {**os.environ, "RNN_LENS_MODELS": str(root), "PYTHONPATH": str(ROOT),
-           "RNN_LENS_MAX_CONCURRENT_JOBS": "2"}
+    env = {
+        **os.environ,
+        "RNN_LENS_MODELS": str(root),
+        "PYTHONPATH": str(ROOT),
+        "RNN_LENS_MAX_CONCURRENT_JOBS": "2",
+    }
     log = open(tmp / "server.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
-         "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "streamlit_app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
@@ -154,9 +180,15 @@ def test_generate_highlights_a_new_sample_and_shows_hostile_text_as_text(server,
     settle(page)
     expect(page.locator("td.hl-text").first).to_contain_text("<script>alert('x')</script>")
     expect(page.locator("td.hl-text").first).to_contain_text(
-        re.compile(r"<img.src=x.onerror=alert\(2\)>.\*\*bold\*\*.#.head"))
-    assert page.locator("td.hl-text b, td.hl-text img, td.hl-text h1, td.hl-text script, "
-                        "[data-testid=stMain] img[src=x]").count() == 0
+        re.compile(r"<img.src=x.onerror=alert\(2\)>.\*\*bold\*\*.#.head")
+    )
+    assert (
+        page.locator(
+            "td.hl-text b, td.hl-text img, td.hl-text h1, td.hl-text script, "
+            "[data-testid=stMain] img[src=x]"
+        ).count()
+        == 0
+    )
     check_clean(page, "generate-hostile-text")
 
 
@@ -179,14 +211,17 @@ def test_relevance_ranks_neurons_for_a_regex_and_refuses_a_bad_one(server, page)
     check_clean(page, "relevance-bad-regex")
 
 
-@pytest.mark.parametrize(("path", "want"), [
-    ("fourier?model=demo-ref-char-lstm", "Detected neurons in the text"),
-    ("distributions?model=demo-ref-char-lstm", "One neuron"),
-    ("word_clusters?model=demo-ref-char-lstm", "Clusters"),
-    ("hidden_states?model=demo-polarity-lstm", "Projection of every hidden state"),
-    ("memory_chips?model=demo-ref-word-lstm", "Unit detail"),
-    ("ablation?model=demo-stdlib-char-lstm", "Training evolution"),
-])
+@pytest.mark.parametrize(
+    ("path", "want"),
+    [
+        ("fourier?model=demo-ref-char-lstm", "Detected neurons in the text"),
+        ("distributions?model=demo-ref-char-lstm", "One neuron"),
+        ("word_clusters?model=demo-ref-char-lstm", "Clusters"),
+        ("hidden_states?model=demo-polarity-lstm", "Projection of every hidden state"),
+        ("memory_chips?model=demo-ref-word-lstm", "Unit detail"),
+        ("ablation?model=demo-stdlib-char-lstm", "Training evolution"),
+    ],
+)
 def test_analysis_page_draws_its_charts(server, page, path, want):
     open_page(page, server, path)
     expect(page.get_by_role("heading", name=want).first).to_be_visible()
@@ -302,15 +337,24 @@ def _experiment(page, server, kind: str, text: str, fields) -> object:
 
 def test_a_small_random_search_keeps_its_best_model(server, page):
     text = "".join(f"item {i}: a small search over tiny models.\n" for i in range(300))
-    panel = _experiment(page, server, "Random search", text, (
-        ("spinbutton", "Sequence length", "20"), ("spinbutton", "Trials", "2"),
-        ("spinbutton", "Max epochs per trial", "1"),
-        ("spinbutton", "Keep the best as models", "1"),
-        ("textbox", "Experiment name", "e2e-search")))
+    panel = _experiment(
+        page,
+        server,
+        "Random search",
+        text,
+        (
+            ("spinbutton", "Sequence length", "20"),
+            ("spinbutton", "Trials", "2"),
+            ("spinbutton", "Max epochs per trial", "1"),
+            ("spinbutton", "Keep the best as models", "1"),
+            ("textbox", "Experiment name", "e2e-search"),
+        ),
+    )
     panel.get_by_role("button", name="Start the search").click()
     # the results poll the job; when it ends, the best trial is kept and the page reruns
     expect(panel.get_by_role("combobox", name="Experiment")).to_have_value(
-        "e2e-search (search, done)", timeout=300_000)
+        "e2e-search (search, done)", timeout=300_000
+    )
     settle(page)
     shown(panel.locator("[data-testid=stDataFrame]"))  # the trials, ranked
     expect(panel.get_by_role("combobox", name="Keep trial")).to_be_visible()
@@ -321,13 +365,23 @@ def test_a_small_random_search_keeps_its_best_model(server, page):
 
 def test_a_dropout_sweep_opens_as_a_group_on_distributions(server, page):
     text = "".join(f"member {i}: the same net at another dropout.\n" for i in range(300))
-    panel = _experiment(page, server, "Sweep", text, (
-        ("spinbutton", "Sequence length", "20"), ("spinbutton", "Units", "16"),
-        ("spinbutton", "Epochs", "1"), ("textbox", "Values", "0, 0.5"),
-        ("textbox", "Group name", "e2e-dg")))
+    panel = _experiment(
+        page,
+        server,
+        "Sweep",
+        text,
+        (
+            ("spinbutton", "Sequence length", "20"),
+            ("spinbutton", "Units", "16"),
+            ("spinbutton", "Epochs", "1"),
+            ("textbox", "Values", "0, 0.5"),
+            ("textbox", "Group name", "e2e-dg"),
+        ),
+    )
     panel.get_by_role("button", name="Start the sweep").click()
     expect(panel.get_by_role("combobox", name="Experiment")).to_have_value(
-        "e2e-dg (sweep, done)", timeout=300_000)
+        "e2e-dg (sweep, done)", timeout=300_000
+    )
     settle(page)
     panel.get_by_role("button", name="Open the group on Distributions").click()
     expect(page.locator("[data-testid=stMain] h1").first).to_have_text("Distributions")
@@ -343,8 +397,9 @@ def test_two_sessions_train_and_analyse_at_once_without_cross_talk(server, brows
     a, b = _new_page(browser), _new_page(browser)
     try:
         _start_training(a, server, "e2e-alice")
-        _start_training(b, server, "e2e-bob",
-                        "".join(f"row {i}, a lazy dog jumps;\n" for i in range(400)))
+        _start_training(
+            b, server, "e2e-bob", "".join(f"row {i}, a lazy dog jumps;\n" for i in range(400))
+        )
         # while both train, each session analyses a different model
         open_page(a, server, "relevance?model=demo-ref-char-gru")
         open_page(b, server, "fourier?model=demo-ref-char-rnn")
@@ -358,8 +413,12 @@ def test_two_sessions_train_and_analyse_at_once_without_cross_talk(server, brows
             main = pg.get_by_test_id("stMain")
             expect(main.get_by_text("Your training jobs")).to_be_visible()
             # the other session's job is never shown as this session's
-            assert main.locator("[data-testid=stVerticalBlockBorderWrapper]").filter(
-                has_text=theirs).count() == 0
+            assert (
+                main.locator("[data-testid=stVerticalBlockBorderWrapper]")
+                .filter(has_text=theirs)
+                .count()
+                == 0
+            )
             check_clean(pg, f"two-sessions-{mine}")
         for name in ("e2e-alice", "e2e-bob"):
             assert (server.root / name / "model.keras").is_file()

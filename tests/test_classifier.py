@@ -44,17 +44,32 @@ TEXTS = [
 ]
 
 
-def random_classifier(cell="lstm", layers=1, n_classes=2, units=12, scale=0.5, seed=0,
-                      max_len=20) -> ModelBundle:
+def random_classifier(
+    cell="lstm", layers=1, n_classes=2, units=12, scale=0.5, seed=0, max_len=20
+) -> ModelBundle:
     """A word-level classifier with random weights, its vocabulary built from TEXTS."""
-    spec = ModelSpec(task="classifier", cell=cell, level="word", tokenizer_mode="words",
-                     layers=layers, units=units, embedding=6, n_classes=n_classes,
-                     max_len=max_len)
+    spec = ModelSpec(
+        task="classifier",
+        cell=cell,
+        level="word",
+        tokenizer_mode="words",
+        layers=layers,
+        units=units,
+        embedding=6,
+        n_classes=n_classes,
+        max_len=max_len,
+    )
     vocab = Vocab.build(w for t in TEXTS for w in spec.tokenizer.tokenize(t))
     model = randomize_weights(build(spec, len(vocab)), scale=scale, seed=seed)
     classes = [f"c{k}" for k in range(n_classes)]
-    return ModelBundle(model=model, vocab=vocab, tokenizer=spec.tokenizer, spec=spec,
-                       meta={"classes": classes}, name=f"clf-{cell}")
+    return ModelBundle(
+        model=model,
+        vocab=vocab,
+        tokenizer=spec.tokenizer,
+        spec=spec,
+        meta={"classes": classes},
+        name=f"clf-{cell}",
+    )
 
 
 def keras_inputs(bundle, texts, width):
@@ -121,8 +136,9 @@ def test_appending_padding_changes_nothing():
     bundle = random_classifier("lstm", 2)
     x = keras_inputs(bundle, TEXTS, 20)
     padded = np.concatenate([x, np.zeros((len(x), 30), "int32")], axis=1)
-    np.testing.assert_allclose(bundle.model.predict(padded, verbose=0),
-                               bundle.model.predict(x, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        bundle.model.predict(padded, verbose=0), bundle.model.predict(x, verbose=0), atol=1e-6
+    )
     # recorded alone (no padding) or beside a long text (padded in the batch): the same up to
     # float32 rounding (BLAS sums in a different order for another batch shape); a padding
     # leak would move states by 1e-2 or more
@@ -130,8 +146,9 @@ def test_appending_padding_changes_nothing():
     batched = record_sequences(bundle, ["a dog", TEXTS[2]])
     assert alone.tokens == [["a", "dog"]] and batched.lengths.tolist() == [2, 14]
     for k in (0, 1):
-        np.testing.assert_allclose(batched.sequence_states(k)[0], alone.states[k],
-                                   rtol=0, atol=1e-6)
+        np.testing.assert_allclose(
+            batched.sequence_states(k)[0], alone.states[k], rtol=0, atol=1e-6
+        )
     np.testing.assert_allclose(batched.per_sequence(batched.ep)[0], alone.ep, rtol=0, atol=1e-6)
     # padded steps never appear: one row per real token
     trace = record_sequences(bundle, TEXTS)
@@ -165,13 +182,16 @@ def test_trace_views_and_save_roundtrip(tmp_path):
     assert "N=5" in repr(back) and "ep(" in repr(back)
 
 
-@pytest.mark.parametrize("texts,kwargs,match", [
-    (["a dog", "", "   "], {}, r"2 text\(s\) have no tokens \(indices \[1, 2\]\)"),
-    ([], {}, "no texts"),
-    (["a dog"], {"labels": ["nope"]}, r"labels \['nope'\] are not among the classes"),
-    (["a dog"], {"layers": [2]}, r"layers must be in \[0, 1\)"),
-    (["a dog"], {"max_len": 0}, "max_len must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "texts,kwargs,match",
+    [
+        (["a dog", "", "   "], {}, r"2 text\(s\) have no tokens \(indices \[1, 2\]\)"),
+        ([], {}, "no texts"),
+        (["a dog"], {"labels": ["nope"]}, r"labels \['nope'\] are not among the classes"),
+        (["a dog"], {"layers": [2]}, r"layers must be in \[0, 1\)"),
+        (["a dog"], {"max_len": 0}, "max_len must be >= 1"),
+    ],
+)
 def test_record_sequences_errors(texts, kwargs, match):
     with pytest.raises(ValueError, match=match):
         record_sequences(random_classifier(), texts, **kwargs)
@@ -190,9 +210,11 @@ def test_language_model_and_classifier_recorders_refuse_each_other():
 
 
 def test_jump_distances_hand_case():
-    states = [np.array([[0.0, 0.0], [3.0, 4.0], [3.0, 4.0]]),   # steps 5, 0
-              np.array([[0.0, 0.0], [0.0, 10.0]]),              # step 10 (the global max)
-              np.array([[7.0, 7.0]])]                           # one state: no step
+    states = [
+        np.array([[0.0, 0.0], [3.0, 4.0], [3.0, 4.0]]),  # steps 5, 0
+        np.array([[0.0, 0.0], [0.0, 10.0]]),  # step 10 (the global max)
+        np.array([[7.0, 7.0]]),
+    ]  # one state: no step
     got = jump_distances(states)
     assert [g.tolist() for g in got] == [[0.5, 0.0], [1.0], []]  # boundaries not counted
     raw = jump_distances(states, normalize=False)
@@ -201,18 +223,22 @@ def test_jump_distances_hand_case():
     assert jump_distances([]) == []
 
 
-@pytest.mark.parametrize("states,match", [
-    ([np.zeros((0, 2))], "must be 2-D"), ([np.zeros(3)], "must be 2-D"),
-    ([np.zeros((2, 2)), np.zeros((2, 3))], "same number of units"),
-])
+@pytest.mark.parametrize(
+    "states,match",
+    [
+        ([np.zeros((0, 2))], "must be 2-D"),
+        ([np.zeros(3)], "must be 2-D"),
+        ([np.zeros((2, 2)), np.zeros((2, 3))], "same number of units"),
+    ],
+)
 def test_jump_distances_errors(states, match):
     with pytest.raises(ValueError, match=match):
         jump_distances(states)
 
 
 def test_threshold_events_binary_hand_case():
-    p = np.array([0.10, 0.20, 0.70, 0.75, 0.30])   # Δp: .1 .5 .05 .45; class 0 0 1 1 0
-    d = np.array([0.10, 0.50, 0.40, 0.39])          # 0.40 reaches the threshold
+    p = np.array([0.10, 0.20, 0.70, 0.75, 0.30])  # Δp: .1 .5 .05 .45; class 0 0 1 1 0
+    d = np.array([0.10, 0.50, 0.40, 0.39])  # 0.40 reaches the threshold
     ev = threshold_events(d, p)
     assert ev["jump_after"].tolist() == [False, False, True, True, False]
     assert ev["jump_before"].tolist() == [False, True, True, False, False]
@@ -228,9 +254,13 @@ def test_threshold_events_binary_hand_case():
 
 
 def test_threshold_events_multiclass_uses_max_class_change():
-    ep = np.array([[0.4, 0.3, 0.3],
-                   [0.3, 0.3, 0.4],    # max |Δ| = 0.1, class 0 -> 2
-                   [0.1, 0.1, 0.8]])   # max |Δ| = 0.4
+    ep = np.array(
+        [
+            [0.4, 0.3, 0.3],
+            [0.3, 0.3, 0.4],  # max |Δ| = 0.1, class 0 -> 2
+            [0.1, 0.1, 0.8],
+        ]
+    )  # max |Δ| = 0.4
     ev = threshold_events(np.zeros(2), ep)
     assert ev["ep_after"].tolist() == [False, False, True]
     assert ev["class_after"].tolist() == [False, True, False]
@@ -264,8 +294,9 @@ def test_confusion_hand_case_and_sklearn():
 
 
 def test_class_probabilities():
-    np.testing.assert_allclose(class_probabilities(np.array([[0.2], [0.5]]), 2),
-                               [[0.8, 0.2], [0.5, 0.5]])
+    np.testing.assert_allclose(
+        class_probabilities(np.array([[0.2], [0.5]]), 2), [[0.8, 0.2], [0.5, 0.5]]
+    )
     assert class_probabilities(np.array([[0.5]]), 2).argmax() == 0  # p <= 0.5 is class 0
     with pytest.raises(ValueError, match=r"shape \(n, 3\)"):
         class_probabilities(np.zeros((2, 4)), 3)
@@ -276,7 +307,7 @@ def test_real_accuracy_is_not_inflated_by_one_hot_targets():
     targets: 5 outputs all near 0 are 80 % "accurate" although no text is right."""
     labels = np.array([0, 1, 2, 3, 4, 4])
     probs = np.full((6, 5), 0.05, "float32")
-    probs[np.arange(6), [1, 2, 3, 4, 0, 4]] = 0.2   # argmax right for the last text only
+    probs[np.arange(6), [1, 2, 3, 4, 0, 4]] = 0.2  # argmax right for the last text only
     one_hot = np.eye(5, dtype="float32")[labels]
     element_wise = keras.metrics.BinaryAccuracy()
     element_wise.update_state(one_hot, probs)
@@ -317,8 +348,17 @@ def planted(n_classes=2, n=240, seed=0) -> LabelledData:
 
 
 def tiny_spec(n_classes=2, **kw):
-    return ModelSpec(task="classifier", cell="gru", level="word", tokenizer_mode="words",
-                     units=8, embedding=8, n_classes=n_classes, max_len=10, **kw)
+    return ModelSpec(
+        task="classifier",
+        cell="gru",
+        level="word",
+        tokenizer_mode="words",
+        units=8,
+        embedding=8,
+        n_classes=n_classes,
+        max_len=10,
+        **kw,
+    )
 
 
 ONE_EPOCH = TrainConfig(epochs=1, batch_size=16, learning_rate=1e-2)
@@ -328,15 +368,20 @@ ONE_EPOCH = TrainConfig(epochs=1, batch_size=16, learning_rate=1e-2)
 def test_one_epoch_lowers_loss_and_saves_metrics(tmp_path, n_classes):
     data = planted(n_classes)
     events = []
-    bundle = train_classifier(tiny_spec(n_classes), data, name="tiny", config=ONE_EPOCH,
-                              root=tmp_path, progress=events.append)
+    bundle = train_classifier(
+        tiny_spec(n_classes),
+        data,
+        name="tiny",
+        config=ONE_EPOCH,
+        root=tmp_path,
+        progress=events.append,
+    )
     first_batch = next(e for e in events if e["kind"] == "batch")
     epoch = next(e for e in events if e["kind"] == "epoch")
     assert epoch["logs"]["loss"] < first_batch["loss"]
     meta = json.loads((tmp_path / "tiny" / "meta.json").read_text())
     m = meta["metrics"]
-    assert set(m) == {"val_loss", "val_accuracy", "test_loss", "test_accuracy",
-                      "baseline_accuracy"}
+    assert set(m) == {"val_loss", "val_accuracy", "test_loss", "test_accuracy", "baseline_accuracy"}
     assert all(0 <= m[k] <= 1 for k in ("val_accuracy", "test_accuracy", "baseline_accuracy"))
     assert meta["classes"] == data.classes and meta["dataset"]["sha1"] == data.sha1
     counts = meta["class_counts"]
@@ -357,15 +402,27 @@ def test_one_epoch_lowers_loss_and_saves_metrics(tmp_path, n_classes):
 
 
 def test_spec_n_classes_defaults_to_the_dataset(tmp_path):
-    spec = ModelSpec(task="classifier", cell="rnn", level="word", tokenizer_mode="words",
-                     units=4, embedding=4, max_len=6)
+    spec = ModelSpec(
+        task="classifier",
+        cell="rnn",
+        level="word",
+        tokenizer_mode="words",
+        units=4,
+        embedding=4,
+        max_len=6,
+    )
     bundle = train_classifier(spec, planted(3), name="auto", config=ONE_EPOCH, root=tmp_path)
     assert bundle.spec.n_classes == 3 and bundle.model.output_shape == (None, 3)
 
 
 def test_learns_a_planted_cue(tmp_path):
-    bundle = train_classifier(tiny_spec(), planted(n=400), name="cue", root=tmp_path,
-                              config=TrainConfig(epochs=6, batch_size=16, learning_rate=2e-2))
+    bundle = train_classifier(
+        tiny_spec(),
+        planted(n=400),
+        name="cue",
+        root=tmp_path,
+        config=TrainConfig(epochs=6, batch_size=16, learning_rate=2e-2),
+    )
     assert bundle.meta["metrics"]["test_accuracy"] > 0.9
 
 
@@ -377,30 +434,57 @@ def test_stop_keeps_last_epoch_and_resume_continues(tmp_path):
         if event["kind"] == "epoch":
             stop.set()
 
-    train_classifier(tiny_spec(), data, name="r", config=TrainConfig(epochs=3, batch_size=16),
-                     root=tmp_path, progress=hook, stop=stop)
+    train_classifier(
+        tiny_spec(),
+        data,
+        name="r",
+        config=TrainConfig(epochs=3, batch_size=16),
+        root=tmp_path,
+        progress=hook,
+        stop=stop,
+    )
     assert load("r", root=tmp_path).meta["epochs_done"] == 1
-    bundle = train_classifier(tiny_spec(), data, name="r",
-                              config=TrainConfig(epochs=2, batch_size=16), root=tmp_path,
-                              resume=True)
+    bundle = train_classifier(
+        tiny_spec(),
+        data,
+        name="r",
+        config=TrainConfig(epochs=2, batch_size=16),
+        root=tmp_path,
+        resume=True,
+    )
     assert [h["epoch"] for h in bundle.meta["history"]] == [1, 2]
     assert len(registry.checkpoints("r", root=tmp_path)) == 2
     with pytest.raises(ValueError, match="another dataset"):
-        train_classifier(tiny_spec(), planted(seed=1), name="r",
-                         config=TrainConfig(epochs=3), root=tmp_path, resume=True)
+        train_classifier(
+            tiny_spec(),
+            planted(seed=1),
+            name="r",
+            config=TrainConfig(epochs=3),
+            root=tmp_path,
+            resume=True,
+        )
 
 
-@pytest.mark.parametrize("spec,data,match", [
-    (tiny_spec(3), planted(2), r"n_classes=3 but the dataset 'planted' has 2 classes"),
-    (ModelSpec(task="classifier", n_classes=2, max_len=0), planted(2), "max_len"),
-    (ModelSpec(task="classifier", n_classes=2), planted(2), "max_len"),
-    (ModelSpec(), planted(2), "task='classifier'"),
-    (tiny_spec(), LabelledData("none", [], [], ["a", "b"]), "has no texts"),
-    (tiny_spec(), LabelledData("rare", ["a b", "c d", "e f", "g"], [0, 0, 0, 1], ["a", "b"]),
-     r"at least 3 texts.*'b' \(1\)"),
-    (tiny_spec(), LabelledData("blank", [" ", "\t\n"] * 3, [0, 1] * 3, ["a", "b"]),
-     "empty after word-level tokenization"),
-])
+@pytest.mark.parametrize(
+    "spec,data,match",
+    [
+        (tiny_spec(3), planted(2), r"n_classes=3 but the dataset 'planted' has 2 classes"),
+        (ModelSpec(task="classifier", n_classes=2, max_len=0), planted(2), "max_len"),
+        (ModelSpec(task="classifier", n_classes=2), planted(2), "max_len"),
+        (ModelSpec(), planted(2), "task='classifier'"),
+        (tiny_spec(), LabelledData("none", [], [], ["a", "b"]), "has no texts"),
+        (
+            tiny_spec(),
+            LabelledData("rare", ["a b", "c d", "e f", "g"], [0, 0, 0, 1], ["a", "b"]),
+            r"at least 3 texts.*'b' \(1\)",
+        ),
+        (
+            tiny_spec(),
+            LabelledData("blank", [" ", "\t\n"] * 3, [0, 1] * 3, ["a", "b"]),
+            "empty after word-level tokenization",
+        ),
+    ],
+)
 def test_bad_settings_are_refused_before_work(tmp_path, spec, data, match):
     with pytest.raises(ValueError, match=match):
         train_classifier(spec, data, name="bad", config=ONE_EPOCH, root=tmp_path)
@@ -413,14 +497,17 @@ def test_existing_name_refused(tmp_path):
         train_classifier(tiny_spec(), planted(), name="dup", config=ONE_EPOCH, root=tmp_path)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"task": "classifier", "n_classes": 1, "max_len": 5}, "n_classes 2 to 100, got 1"),
-    ({"task": "classifier", "max_len": 5}, "n_classes 2 to 100, got None"),
-    ({"task": "classifier", "n_classes": 2, "max_len": 2001}, "max_len"),
-    ({"n_classes": 2}, "n_classes is for classifiers"),
-    ({"max_len": 40}, "max_len is for classifiers"),
-    ({"task": "tagger"}, "task must be one of"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"task": "classifier", "n_classes": 1, "max_len": 5}, "n_classes 2 to 100, got 1"),
+        ({"task": "classifier", "max_len": 5}, "n_classes 2 to 100, got None"),
+        ({"task": "classifier", "n_classes": 2, "max_len": 2001}, "max_len"),
+        ({"n_classes": 2}, "n_classes is for classifiers"),
+        ({"max_len": 40}, "max_len is for classifiers"),
+        ({"task": "tagger"}, "task must be one of"),
+    ],
+)
 def test_bad_classifier_spec(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ModelSpec(**kwargs).validate()
@@ -431,8 +518,9 @@ def test_registry_roundtrip_and_output_check(tmp_path):
     save(bundle, "c", root=tmp_path)
     back = load("c", root=tmp_path)
     assert back.spec == bundle.spec and back.spec.describe().endswith("(3 classes, max 20 tokens)")
-    np.testing.assert_allclose(record_sequences(back, TEXTS).ep, record_sequences(bundle, TEXTS).ep,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        record_sequences(back, TEXTS).ep, record_sequences(bundle, TEXTS).ep, atol=1e-6
+    )
     meta = json.loads((tmp_path / "c" / "meta.json").read_text())
     meta["spec"]["n_classes"] = 4
     (tmp_path / "c" / "meta.json").write_text(json.dumps(meta))
@@ -462,8 +550,10 @@ def test_demo_classifier_is_skipped_when_its_corpus_is_missing(monkeypatch):
     monkeypatch.setattr(demo.shutil, "rmtree", lambda *a, **kw: None)
     demo.train_demo_models(["demo-polarity-lstm", "demo-ref-char-rnn"], notice=notices.append)
     assert trained == ["demo-ref-char-rnn"]
-    assert notices == ["skipping demo model demo-polarity-lstm: NLTK corpus "
-                       "'sentence_polarity' is not installed; run ..."]
+    assert notices == [
+        "skipping demo model demo-polarity-lstm: NLTK corpus "
+        "'sentence_polarity' is not installed; run ..."
+    ]
 
 
 def test_demo_classifier_definition():
@@ -481,9 +571,33 @@ def test_command_line_trains_a_classifier_from_csv(tmp_path, monkeypatch, capsys
     rows = "".join(f"{t},{c}\n" for t, c in zip(data.texts, data.label_names, strict=True))
     (tmp_path / "d.csv").write_text("text,label\n" + rows)
     monkeypatch.setenv("RNN_LENS_MODELS", str(tmp_path / "models"))
-    main(["train", "--task", "classifier", "--csv", str(tmp_path / "d.csv"), "--name", "cli",
-          "--level", "word", "--mode", "words", "--cell", "gru", "--units", "4",
-          "--embedding", "4", "--max-len", "8", "--epochs", "1", "--batch-size", "16"])
+    main(
+        [
+            "train",
+            "--task",
+            "classifier",
+            "--csv",
+            str(tmp_path / "d.csv"),
+            "--name",
+            "cli",
+            "--level",
+            "word",
+            "--mode",
+            "words",
+            "--cell",
+            "gru",
+            "--units",
+            "4",
+            "--embedding",
+            "4",
+            "--max-len",
+            "8",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+        ]
+    )
     assert '"test_accuracy"' in capsys.readouterr().out
     back = load("cli", root=tmp_path / "models")
     assert back.spec.n_classes == 3 and back.meta["classes"] == ["class0", "class1", "class2"]

@@ -31,14 +31,15 @@ def test_csv_good_file_with_auto_columns_and_dropped_rows():
         "\ufeffid,Review,Sentiment\n"
         '1,"great film, really",pos\n'
         "2,awful,neg\n"
-        "3,,pos\n"                      # no text: dropped
-        "4,meh,\n"                      # no label: dropped
-        '5,"two\nlines",pos\n'           # quoted newline kept
-        "\n".encode(), name="reviews.csv")
+        "3,,pos\n"  # no text: dropped
+        "4,meh,\n"  # no label: dropped
+        '5,"two\nlines",pos\n'  # quoted newline kept
+        "\n".encode(),
+        name="reviews.csv",
+    )
     assert data.texts == ["great film, really", "awful", "two\nlines"]
     assert data.classes == ["neg", "pos"] and data.labels.tolist() == [1, 0, 1]
-    assert data.info == {"dropped_rows": 2, "text_column": "Review",
-                         "label_column": "Sentiment"}
+    assert data.info == {"dropped_rows": 2, "text_column": "Review", "label_column": "Sentiment"}
     assert data.ref == "csv:reviews.csv" and data.source == "csv"
     with pytest.raises(DatasetError, match="'reviews.csv' is not stored; upload it again"):
         load_dataset(data.ref)
@@ -57,15 +58,25 @@ BAD_CSV = [
     (b"", {}, "is empty"),
     (b"content,kind\nhello,a\n", {}, r"no label column found.*columns are 'content', 'kind'"),
     (b"words,label\nhello,a\n", {}, r"no text column found.*columns are 'words', 'label'"),
-    (b"text,label\nhello,a\n", {"text_column": "body"},
-     r"no text column 'body'; the columns are 'text', 'label'"),
+    (
+        b"text,label\nhello,a\n",
+        {"text_column": "body"},
+        r"no text column 'body'; the columns are 'text', 'label'",
+    ),
     (b"text,label\nhello,a\n", {"label_column": "text"}, "must differ"),
-    (b"text,label\n,a\nb,\n", {}, r"no row with both a 'text' text and a 'label' label "
-                                  r"\(2 data rows"),
+    (
+        b"text,label\n,a\nb,\n",
+        {},
+        r"no row with both a 'text' text and a 'label' label "
+        r"\(2 data rows",
+    ),
     (b"text,label\n", {}, "no row with both"),
     (b"text,label\nhi,a\nyo,a\n", {}, "every row of 'label' has the label 'a'"),
-    (b"text,label\n" + b"".join(b"t,%d\n" % k for k in range(150)), {},
-     "'label' has 150 different values"),
+    (
+        b"text,label\n" + b"".join(b"t,%d\n" % k for k in range(150)),
+        {},
+        "'label' has 150 different values",
+    ),
 ]
 
 
@@ -86,13 +97,16 @@ def test_labelled_data_labels_by_name_or_index():
     assert by_name.class_counts.tolist() == [1, 2]
 
 
-@pytest.mark.parametrize("args,match", [
-    ((["a"], ["x"], ["neg", "pos"]), r"labels \['x'\] are not among the classes"),
-    ((["a"], [2], ["neg", "pos"]), r"label indices must be in \[0, 2\), got \[2\]"),
-    ((["a", "b"], [0], ["neg", "pos"]), "got 2 texts but 1 labels"),
-    ((["a"], [0], ["only"]), "at least 2 classes"),
-    ((["a"], [0], ["x", "x"]), "must be unique"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        ((["a"], ["x"], ["neg", "pos"]), r"labels \['x'\] are not among the classes"),
+        ((["a"], [2], ["neg", "pos"]), r"label indices must be in \[0, 2\), got \[2\]"),
+        ((["a", "b"], [0], ["neg", "pos"]), "got 2 texts but 1 labels"),
+        ((["a"], [0], ["only"]), "at least 2 classes"),
+        ((["a"], [0], ["x", "x"]), "must be unique"),
+    ],
+)
 def test_labelled_data_errors(args, match):
     with pytest.raises(DatasetError, match=match):
         LabelledData("d", *args)
@@ -116,8 +130,7 @@ def test_stratified_split_is_deterministic_and_keeps_proportions():
 
 
 def test_split_of_labelled_data():
-    data = LabelledData("d", [f"t{i}" for i in range(50)], [i % 2 for i in range(50)],
-                        ["a", "b"])
+    data = LabelledData("d", [f"t{i}" for i in range(50)], [i % 2 for i in range(50)], ["a", "b"])
     train, test = split(data, test_fraction=0.2, seed=3)
     assert len(test) == 10 and test.class_counts.tolist() == [5, 5]
     assert set(train.texts).isdisjoint(test.texts) and len(train) + len(test) == 50
@@ -129,8 +142,14 @@ def test_split_of_labelled_data():
 
 
 def test_subsample_is_stratified_and_rebuildable(monkeypatch):
-    data = LabelledData("d", [f"t{i}" for i in range(100)], [int(i < 20) for i in range(100)],
-                        ["a", "b"], "nltk", "nltk:sentence_polarity")
+    data = LabelledData(
+        "d",
+        [f"t{i}" for i in range(100)],
+        [int(i < 20) for i in range(100)],
+        ["a", "b"],
+        "nltk",
+        "nltk:sentence_polarity",
+    )
     small = subsample(data, 10)
     assert len(small) == 10 and small.class_counts.tolist() == [8, 2]
     assert small.ref == "nltk:sentence_polarity?limit=10&seed=0"
@@ -166,12 +185,15 @@ def test_brown_paragraphs_by_genre():
     assert load_dataset(two.ref).sha1 == two.sha1
 
 
-@pytest.mark.parametrize("name,kwargs,match", [
-    ("reuters", {}, r"must be one of \['sentence_polarity', 'movie_reviews', 'brown'\]"),
-    ("brown", {"categories": ["news", "poetry"]}, r"unknown Brown categories \['poetry'\]"),
-    ("brown", {"categories": ["news"]}, "at least 2 different"),
-    ("movie_reviews", {"categories": ["pos"]}, "categories apply to brown only"),
-])
+@pytest.mark.parametrize(
+    "name,kwargs,match",
+    [
+        ("reuters", {}, r"must be one of \['sentence_polarity', 'movie_reviews', 'brown'\]"),
+        ("brown", {"categories": ["news", "poetry"]}, r"unknown Brown categories \['poetry'\]"),
+        ("brown", {"categories": ["news"]}, "at least 2 different"),
+        ("movie_reviews", {"categories": ["pos"]}, "categories apply to brown only"),
+    ],
+)
 def test_nltk_dataset_errors(name, kwargs, match):
     with pytest.raises(DatasetError, match=match):
         nltk_dataset(name, download=False, **kwargs)
@@ -183,14 +205,21 @@ class MissingCorpus:
     def __getattr__(self, attr):
         def missing(*args, **kwargs):
             raise LookupError("Resource sentence_polarity not found.")
+
         return missing
 
 
-@pytest.mark.parametrize("download,match", [
-    (False, r"'sentence_polarity' is not installed; run `python -m nltk\.downloader "
-            r"sentence_polarity` on a machine with network, or set NLTK_DATA"),
-    (True, r"'sentence_polarity' is not installed and could not be downloaded \(offline\)"),
-])
+@pytest.mark.parametrize(
+    "download,match",
+    [
+        (
+            False,
+            r"'sentence_polarity' is not installed; run `python -m nltk\.downloader "
+            r"sentence_polarity` on a machine with network, or set NLTK_DATA",
+        ),
+        (True, r"'sentence_polarity' is not installed and could not be downloaded \(offline\)"),
+    ],
+)
 def test_missing_nltk_data_names_the_fix(monkeypatch, download, match):
     import nltk
 
@@ -208,8 +237,11 @@ def test_missing_nltk_data_names_the_fix(monkeypatch, download, match):
 
 @pytest.fixture
 def empty_keras_cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "_keras_files",
-                        lambda name: [tmp_path / f"{name}.npz", tmp_path / f"{name}_wi.json"])
+    monkeypatch.setattr(
+        datasets,
+        "_keras_files",
+        lambda name: [tmp_path / f"{name}.npz", tmp_path / f"{name}_wi.json"],
+    )
 
 
 @pytest.fixture
@@ -225,14 +257,19 @@ def test_keras_download_failure_is_a_quick_clear_error(monkeypatch):
     import keras
 
     def offline(**kwargs):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/imdb.npz: None -- "
-                        "[Errno -2] Name or service not known")
+        raise Exception(
+            "URL fetch failure on https://storage.googleapis.com/imdb.npz: None -- "
+            "[Errno -2] Name or service not known"
+        )
 
     monkeypatch.setattr(datasets, "_keras_reachable", lambda timeout=5.0: None)
     monkeypatch.setattr(keras.datasets.imdb, "load_data", offline)
     t0 = time.perf_counter()
-    with pytest.raises(DatasetError, match=r"'imdb' could not be loaded \(URL fetch failure.*"
-                                           r"keras\.datasets\.imdb\.load_data\(\).*copy imdb\.npz"):
+    with pytest.raises(
+        DatasetError,
+        match=r"'imdb' could not be loaded \(URL fetch failure.*"
+        r"keras\.datasets\.imdb\.load_data\(\).*copy imdb\.npz",
+    ):
         load_dataset("keras:imdb")
     assert time.perf_counter() - t0 < 5
 
@@ -244,8 +281,11 @@ def test_unreachable_keras_server_fails_before_downloading(monkeypatch):
 
     monkeypatch.setattr(datasets, "_keras_reachable", lambda timeout=5.0: "timed out")
     monkeypatch.setattr(datasets, "_keras_load", must_not_run)
-    with pytest.raises(DatasetError, match=r"'reuters' is not cached and its server cannot be "
-                                           r"reached \(timed out\); run .*reuters"):
+    with pytest.raises(
+        DatasetError,
+        match=r"'reuters' is not cached and its server cannot be "
+        r"reached \(timed out\); run .*reuters",
+    ):
         keras_dataset("reuters")
 
 
@@ -255,10 +295,13 @@ WORD_INDEX = {"the": 1, "film": 2, "br": 3, "good": 4, "bad": 5}
 @pytest.mark.usefixtures("full_keras_cache")
 def test_keras_sequences_are_decoded_to_words(monkeypatch):
     """Keras ids: 0 pad, 1 start, 2 oov, word of rank r is r + 3 (seed 003 §2.1)."""
-    x_train = [[1, 4, 5, 6, 7], [1, 4, 8, 2]]          # the film br good / the bad <oov>
+    x_train = [[1, 4, 5, 6, 7], [1, 4, 8, 2]]  # the film br good / the bad <oov>
     x_test = [[1, 7, 5]]
-    monkeypatch.setattr(datasets, "_keras_load", lambda name: (
-        ((x_train, np.array([1, 0])), (x_test, np.array([1]))), WORD_INDEX))
+    monkeypatch.setattr(
+        datasets,
+        "_keras_load",
+        lambda name: (((x_train, np.array([1, 0])), (x_test, np.array([1]))), WORD_INDEX),
+    )
     data = keras_dataset("imdb")
     assert data.texts == ["the film good", "the bad", "good film"]  # br dropped
     assert data.classes == ["neg", "pos"] and data.labels.tolist() == [1, 0, 1]
@@ -268,19 +311,25 @@ def test_keras_sequences_are_decoded_to_words(monkeypatch):
 def test_reuters_keeps_the_top_topics_in_ascending_frequency(monkeypatch):
     y_train = np.array([3] * 5 + [4] * 4 + [1] * 3 + [19] * 2 + [16] * 2 + [0])
     x = [[1, 4]] * len(y_train)
-    monkeypatch.setattr(datasets, "_keras_load", lambda name: (
-        ((x, y_train), ([[1, 5], [1, 6]], np.array([0, 3]))), WORD_INDEX))
+    monkeypatch.setattr(
+        datasets,
+        "_keras_load",
+        lambda name: (((x, y_train), ([[1, 5], [1, 6]], np.array([0, 3]))), WORD_INDEX),
+    )
     data = keras_dataset("reuters", top_classes=3)
     assert data.classes == ["grain", "acq", "earn"]  # Keras topics 1, 4, 3
     assert data.class_counts.tolist() == [3, 4, 6] and data.ref == "keras:reuters@3"
 
 
-@pytest.mark.parametrize("ref,match", [
-    ("hf:imdb", "must start with nltk:, keras: or csv:"),
-    ("keras:mnist", "Keras dataset must be one of"),
-    ("keras:reuters@five", "needs an integer K"),
-    ("nltk:sentence_polarity?limit=x", r"\?limit=N&seed=S"),
-])
+@pytest.mark.parametrize(
+    "ref,match",
+    [
+        ("hf:imdb", "must start with nltk:, keras: or csv:"),
+        ("keras:mnist", "Keras dataset must be one of"),
+        ("keras:reuters@five", "needs an integer K"),
+        ("nltk:sentence_polarity?limit=x", r"\?limit=N&seed=S"),
+    ],
+)
 def test_bad_refs(ref, match):
     with pytest.raises(DatasetError, match=match):
         load_dataset(ref)

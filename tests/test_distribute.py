@@ -17,39 +17,50 @@ from tests.helpers import TEXT
 CLUSTER = {"worker": ["host1:2222", "host2:2222"]}
 
 
-@pytest.mark.parametrize(("requested", "tf_config", "n_devices", "kind"), [
-    ("auto", None, 1, "none"),
-    ("auto", None, 2, "mirrored"),
-    ("auto", '{"cluster": {}}', 1, "multiworker"),
-    ("auto", '{"cluster": {}}', 4, "multiworker"),
-    ("none", '{"cluster": {}}', 4, "none"),
-    ("mirrored", None, 1, "mirrored"),
-    ("multiworker", '{"cluster": {}}', 1, "multiworker"),
-])
+@pytest.mark.parametrize(
+    ("requested", "tf_config", "n_devices", "kind"),
+    [
+        ("auto", None, 1, "none"),
+        ("auto", None, 2, "mirrored"),
+        ("auto", '{"cluster": {}}', 1, "multiworker"),
+        ("auto", '{"cluster": {}}', 4, "multiworker"),
+        ("none", '{"cluster": {}}', 4, "none"),
+        ("mirrored", None, 1, "mirrored"),
+        ("multiworker", '{"cluster": {}}', 1, "multiworker"),
+    ],
+)
 def test_strategy_kind(requested, tf_config, n_devices, kind):
     assert strategy_kind(requested, tf_config=tf_config, n_devices=n_devices) == kind
 
 
-@pytest.mark.parametrize(("requested", "tf_config", "match"), [
-    ("multiworker", None, "needs TF_CONFIG"),
-    ("multiworker", "", "needs TF_CONFIG"),
-    ("tpu", None, r"one of \('auto', 'none', 'mirrored', 'multiworker'\), got 'tpu'"),
-])
+@pytest.mark.parametrize(
+    ("requested", "tf_config", "match"),
+    [
+        ("multiworker", None, "needs TF_CONFIG"),
+        ("multiworker", "", "needs TF_CONFIG"),
+        ("tpu", None, r"one of \('auto', 'none', 'mirrored', 'multiworker'\), got 'tpu'"),
+    ],
+)
 def test_bad_strategy_requests_are_named(requested, tf_config, match):
     with pytest.raises(ValueError, match=match):
         strategy_kind(requested, tf_config=tf_config, n_devices=1)
 
 
-@pytest.mark.parametrize(("task", "chief"), [
-    ({"type": "worker", "index": 0}, True),
-    ({"type": "worker", "index": 1}, False),
-    ({"type": "chief", "index": 0}, True),
-])
+@pytest.mark.parametrize(
+    ("task", "chief"),
+    [
+        ({"type": "worker", "index": 0}, True),
+        ({"type": "worker", "index": 1}, False),
+        ({"type": "chief", "index": 0}, True),
+    ],
+)
 def test_only_the_chief_writes(task, chief):
     assert is_chief(json.dumps({"cluster": CLUSTER, "task": task})) is chief
     assert is_chief("") is True
-    with_chief = {"cluster": {**CLUSTER, "chief": ["host0:2222"]},
-                  "task": {"type": "worker", "index": 0}}
+    with_chief = {
+        "cluster": {**CLUSTER, "chief": ["host0:2222"]},
+        "task": {"type": "worker", "index": 0},
+    }
     assert is_chief(json.dumps(with_chief)) is False
 
 
@@ -87,14 +98,45 @@ def test_cli_multiworker_without_tf_config_is_refused(monkeypatch, capsys):
 def test_cli_trains_with_mirrored_strategy_over_two_cpu_devices(tmp_path):
     corpus = tmp_path / "tiny.txt"
     corpus.write_text(TEXT * 4, encoding="utf-8")
-    env = {**os.environ, "RNN_LENS_MODELS": str(tmp_path / "models"), "PYTHONPATH": str(ROOT),
-           "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    env = {
+        **os.environ,
+        "RNN_LENS_MODELS": str(tmp_path / "models"),
+        "PYTHONPATH": str(ROOT),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
     env.pop("TF_CONFIG", None)
     done = subprocess.run(
-        [sys.executable, "-m", "lib", "train", "--file", str(corpus), "--name", "mirrored",
-         "--strategy", "mirrored", "--cpu-devices", "2", "--units", "8", "--embedding", "4",
-         "--seq-len", "20", "--epochs", "1", "--batch-size", "8"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "lib",
+            "train",
+            "--file",
+            str(corpus),
+            "--name",
+            "mirrored",
+            "--strategy",
+            "mirrored",
+            "--cpu-devices",
+            "2",
+            "--units",
+            "8",
+            "--embedding",
+            "4",
+            "--seq-len",
+            "20",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "MirroredStrategy with 2 replica(s)" in done.stderr
     meta = json.loads((tmp_path / "models" / "mirrored" / "meta.json").read_text())

@@ -76,20 +76,23 @@ def read_vectors_from(text):
         return read_vectors(write(Path(d), text))
 
 
-@pytest.mark.parametrize("content,message", [
-    ("", "is empty"),
-    ("\n\n", "is empty"),
-    ("the 0.1 0.2 0.3 0.4\nquick 1 2 3\n", "line 2: 3 values, expected 4"),
-    ("the 0.1 0.2 0.3 0.4\nquick 1 2 3 4 5\n", "line 2: 5 values, expected 4"),
-    ("2 4\nthe 0.1 0.2 0.3\n", "line 2: 3 values, expected 4 (the dimension of the header)"),
-    ("the 0.1 0.2 0.3 0.4\nquick 1 two 3 4\n", "line 2: value 2 is 'two', not a finite"),
-    ("the 0.1 0.2 nan 0.4\n", "value 3 is 'nan'"),
-    ("the\n", "line 1 holds no vector"),
-    ("2 4\n", "holds no vectors"),
-    (b"2 4\nthe \x80\x3f\x00\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\n", "looks binary"),
-    (b"\x00\x01\x02binary", "looks binary"),
-    (b"PK\x03\x04zipped", "zip archive"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("", "is empty"),
+        ("\n\n", "is empty"),
+        ("the 0.1 0.2 0.3 0.4\nquick 1 2 3\n", "line 2: 3 values, expected 4"),
+        ("the 0.1 0.2 0.3 0.4\nquick 1 2 3 4 5\n", "line 2: 5 values, expected 4"),
+        ("2 4\nthe 0.1 0.2 0.3\n", "line 2: 3 values, expected 4 (the dimension of the header)"),
+        ("the 0.1 0.2 0.3 0.4\nquick 1 two 3 4\n", "line 2: value 2 is 'two', not a finite"),
+        ("the 0.1 0.2 nan 0.4\n", "value 3 is 'nan'"),
+        ("the\n", "line 1 holds no vector"),
+        ("2 4\n", "holds no vectors"),
+        (b"2 4\nthe \x80\x3f\x00\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\n", "looks binary"),
+        (b"\x00\x01\x02binary", "looks binary"),
+        (b"PK\x03\x04zipped", "zip archive"),
+    ],
+)
 def test_malformed_files_say_what_and_where(tmp_path, content, message):
     with pytest.raises(VectorsError, match=message.replace("(", r"\(").replace(")", r"\)")):
         read_vectors(write(tmp_path, content))
@@ -101,8 +104,10 @@ def test_missing_file_and_wrong_level_or_dimension(tmp_path):
     path = write(tmp_path, GLOVE)
     with pytest.raises(VectorsError, match="need a word-level model, got level 'char'"):
         check_pretrained(path, level="char", embedding=4)
-    with pytest.raises(VectorsError, match="have 4 dimensions but the embedding size is 8: "
-                                           "set the embedding size to 4"):
+    with pytest.raises(
+        VectorsError,
+        match="have 4 dimensions but the embedding size is 8: set the embedding size to 4",
+    ):
         check_pretrained(path, level="word", embedding=8)
 
 
@@ -119,8 +124,13 @@ def embedding_weights(name, root, epoch):
 @pytest.mark.parametrize("freeze", [True, False])
 def test_word_model_starts_from_vectors_frozen_or_fine_tuned(tmp_path, freeze):
     path = write(tmp_path, GLOVE)
-    config = TrainConfig(epochs=2, batch_size=8, learning_rate=3e-2, embedding_file=str(path),
-                         freeze_embedding=freeze)
+    config = TrainConfig(
+        epochs=2,
+        batch_size=8,
+        learning_rate=3e-2,
+        embedding_file=str(path),
+        freeze_embedding=freeze,
+    )
     bundle = train(WORD_SPEC, CORPUS, name="w", config=config, root=tmp_path / "models")
     vocab = bundle.vocab
     meta = json.loads((tmp_path / "models" / "w" / "meta.json").read_text())
@@ -142,8 +152,13 @@ def test_bad_vectors_are_refused_before_training(tmp_path):
     path = write(tmp_path, GLOVE)
     config = TrainConfig(epochs=1, embedding_file=str(path))
     with pytest.raises(ValueError, match="embedding size is 6"):
-        train(ModelSpec(level="word", embedding=6, units=8, seq_len=10), CORPUS, name="w",
-              config=config, root=tmp_path / "models")
+        train(
+            ModelSpec(level="word", embedding=6, units=8, seq_len=10),
+            CORPUS,
+            name="w",
+            config=config,
+            root=tmp_path / "models",
+        )
     with pytest.raises(ValueError, match="freezing the embedding needs pre-trained vectors"):
         TrainConfig(freeze_embedding=True).validate()
     assert not (tmp_path / "models" / "w").exists()

@@ -27,8 +27,9 @@ def test_evolution_has_one_row_per_checkpoint():
     assert ((df.peak_freq >= 0.02) & (df.peak_freq <= 0.5)).all()
     assert df.best_neuron.between(0, 255).all()
     assert first_epoch_of_best(df) in set(df.epoch)
-    best_df = evolution(bundle, text, layer=0, signal="h", neuron=int(df.best_neuron.iloc[-1]),
-                        feature_mask=mask)
+    best_df = evolution(
+        bundle, text, layer=0, signal="h", neuron=int(df.best_neuron.iloc[-1]), feature_mask=mask
+    )
     assert best_df["rank"].iloc[-1] == 1 and best_df.relevance_normalized.iloc[-1] == 1.0
     np.testing.assert_allclose(best_df.best_relevance, df.best_relevance)
 

@@ -26,8 +26,12 @@ def _experiments_tab(at):
     assert not at.exception, at.exception
     at.segmented_control(key="train.exp.corpus_kind").set_value("Paste").run()
     at.text_area(key="train.exp.paste").input(TRAIN_TEXT).run()
-    for key, value in {"train.exp.embedding": 4, "train.exp.seq_len": 20,
-                       "train.exp.units_step": 8, "train.exp.batch_step": 16}.items():
+    for key, value in {
+        "train.exp.embedding": 4,
+        "train.exp.seq_len": 20,
+        "train.exp.units_step": 8,
+        "train.exp.batch_step": 16,
+    }.items():
         at.number_input(key=key).set_value(value)
     at.slider(key="train.exp.units").set_value((8, 16))
     at.slider(key="train.exp.batch").set_value((16, 32))
@@ -78,9 +82,14 @@ def test_bad_ranges_are_refused_before_a_job_starts(registry, monkeypatch):
 
 def test_sweep_group_opens_together_on_distributions_and_compare(registry):
     corpus = corpus_from_text(TRAIN_TEXT, name="code")
-    X.run_sweep(ModelSpec(cell="gru", units=8, embedding=4, seq_len=20), corpus,
-                TrainConfig(epochs=1, batch_size=16, learning_rate=1e-2), group="dg",
-                values=[0.0, 0.4], root=registry)
+    X.run_sweep(
+        ModelSpec(cell="gru", units=8, embedding=4, seq_len=20),
+        corpus,
+        TrainConfig(epochs=1, batch_size=16, learning_rate=1e-2),
+        group="dg",
+        values=[0.0, 0.4],
+        root=registry,
+    )
     at = app()
     at.session_state["dist.slice_len"] = 1000
     at.session_state["train.tab"] = "Experiments"
@@ -91,13 +100,14 @@ def test_sweep_group_opens_together_on_distributions_and_compare(registry):
     assert not at.exception, at.exception
     assert at.title[0].value == "Distributions"
     assert at.multiselect(key="dist.models").value == ["dg-dropout-0", "dg-dropout-0p4"]
-    assert any("dropout" in json.dumps(s) and "mean |h|" in json.dumps(s)
-               for s in _vega_specs(at))
+    assert any("dropout" in json.dumps(s) and "mean |h|" in json.dumps(s) for s in _vega_specs(at))
     at.switch_page("pages/compare.py").run()
     at.selectbox(key="cmp.group").set_value("dg").run()
     assert not at.exception, at.exception
     assert (at.selectbox(key="cmp.a").value, at.selectbox(key="cmp.b").value) == (
-        "dg-dropout-0", "dg-dropout-0p4")
+        "dg-dropout-0",
+        "dg-dropout-0p4",
+    )
     assert at.selectbox(key="cmp.a").options == ["dg-dropout-0", "dg-dropout-0p4"]
 
 
@@ -125,9 +135,13 @@ def test_train_form_vectors_path_is_checked_and_coverage_shown(registry, tmp_pat
 def test_embedding_map_of_learned_and_pretrained_vectors(registry, tmp_path):
     vectors = tmp_path / "v.txt"
     vectors.write_text(GLOVE)
-    train(ModelSpec(cell="gru", level="word", units=8, embedding=4, seq_len=10),
-          corpus_from_text(TRAIN_TEXT, name="code"), name="wordy", root=registry,
-          config=TrainConfig(epochs=1, batch_size=8, embedding_file=str(vectors)))
+    train(
+        ModelSpec(cell="gru", level="word", units=8, embedding=4, seq_len=10),
+        corpus_from_text(TRAIN_TEXT, name="code"),
+        name="wordy",
+        root=registry,
+        config=TrainConfig(epochs=1, batch_size=8, embedding_file=str(vectors)),
+    )
     at = app()
     at.sidebar.selectbox(key="model").set_value("wordy").run()
     at.switch_page("pages/word_clusters.py").run()

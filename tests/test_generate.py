@@ -28,7 +28,7 @@ def test_temperature_zero_is_greedy_and_never_unk():
     for t in range(trace.n_seed - 1, len(trace) - 1):
         top = [i for i in trace.topk_ids[t] if i != 0][0]
         assert trace.ids[t + 1] == top
-    assert 0 not in trace.ids[trace.n_seed:]
+    assert 0 not in trace.ids[trace.n_seed :]
 
 
 def test_sample_next_respects_top_k_and_ban():

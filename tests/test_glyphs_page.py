@@ -62,8 +62,11 @@ def test_glyph_chart_shows_tokens_as_text_and_hats_only_where_moved():
     # (cluster 1 has none); negative parts: cluster 1 falls to -0.2, then to -0.4 at
     # step 1 (cluster 0 has none); hats with Δ = 0 are left out
     assert [(r["step"], r["cluster"], r["direction"]) for r in hats] == [
-        (0, 0, "up (Δ > 0)"), (2, 0, "down (Δ < 0)"),
-        (0, 1, "down (Δ < 0)"), (1, 1, "down (Δ < 0)")]
+        (0, 0, "up (Δ > 0)"),
+        (2, 0, "down (Δ < 0)"),
+        (0, 1, "down (Δ < 0)"),
+        (1, 1, "down (Δ < 0)"),
+    ]
     assert "isValid(datum.fraction)" in str(spec)  # no cursor where nothing was kept
 
 
@@ -78,8 +81,12 @@ def test_a_click_on_a_glyph_bar_selects_its_chip_in_the_spec():
     spec = chart(glyph_table(g), scale=glyph_scale(g)).to_dict()
     [pick] = spec["params"]  # Altair lifts a layer's selection to the top, with its view
     assert pick["name"] == CHIP_SELECTION
-    assert pick["select"] == {"type": "point", "fields": ["cluster"], "on": "click",
-                              "clear": "dblclick"}
+    assert pick["select"] == {
+        "type": "point",
+        "fields": ["cluster"],
+        "on": "click",
+        "clear": "dblclick",
+    }
     assert f'"param": "{CHIP_SELECTION}"' in json.dumps(spec)  # picked bars drawn differently
 
 
@@ -90,8 +97,12 @@ def test_selected_chip_reads_the_first_chart_with_a_selection():
     assert selected_chip() is None and selected_chip(None, empty) is None
     assert selected_chip({"selection": {}}, {"other": 1}) is None
     assert selected_chip(empty, {"selection": {"chip": [{"cluster": 3}]}}) == 3
-    assert selected_chip({"selection": {"chip": [{"cluster": "2"}]}},
-                         {"selection": {"chip": [{"cluster": 3}]}}) == 2
+    assert (
+        selected_chip(
+            {"selection": {"chip": [{"cluster": "2"}]}}, {"selection": {"chip": [{"cluster": 3}]}}
+        )
+        == 2
+    )
     # picked when k was larger: not among the chips shown now
     picked = {"selection": {"chip": [{"cluster": 5}]}}
     assert selected_chip(picked, chips=[0, 1, 1, 2]) is None
@@ -103,20 +114,19 @@ def test_memory_chips_fade_all_but_the_picked_chip():
 
     from dashboard import charts
 
-    df = pd.DataFrame({"unit": [0, 1], "cluster": [0, 1], "row": [0, 0], "col": [0, 0],
-                       "response": [0.1, -0.2]})
+    df = pd.DataFrame(
+        {"unit": [0, 1], "cluster": [0, 1], "row": [0, 0], "col": [0, 0], "response": [0.1, -0.2]}
+    )
     assert charts.memory_chips(df).to_dict()["spec"]["encoding"]["opacity"] == {"value": 1.0}
     faded = charts.memory_chips(df, highlight=1).to_dict()["spec"]["encoding"]["opacity"]
-    assert faded == {"condition": {"test": "(datum.cluster === 1)", "value": 1.0},
-                     "value": 0.15}
+    assert faded == {"condition": {"test": "(datum.cluster === 1)", "value": 1.0}, "value": 0.15}
 
 
 def test_page_picks_out_the_clicked_chip(registry, monkeypatch):
     from dashboard import glyph_views
 
     at = _open()
-    [element] = [el for el in at.get("vega_lite_chart")
-                 if "preserved fraction" in el.proto.spec]
+    [element] = [el for el in at.get("vega_lite_chart") if "preserved fraction" in el.proto.spec]
     assert list(element.proto.selection_mode) == ["chip"]  # clicks rerun the page
     assert not any("Picked" in c.value for c in at.caption)
     # AppTest cannot click a chart: stand in for Streamlit's selection state
@@ -124,6 +134,9 @@ def test_page_picks_out_the_clicked_chip(registry, monkeypatch):
     at.run()
     assert not at.exception, at.exception
     assert any(c.value.startswith("Picked: chip 1 ") for c in at.caption)
-    chips = next(json.loads(el.proto.spec) for el in at.get("vega_lite_chart")
-                 if '"row"' in el.proto.spec and "response" in el.proto.spec)
+    chips = next(
+        json.loads(el.proto.spec)
+        for el in at.get("vega_lite_chart")
+        if '"row"' in el.proto.spec and "response" in el.proto.spec
+    )
     assert chips["spec"]["encoding"]["opacity"]["condition"]["test"] == "(datum.cluster === 1)"

@@ -65,14 +65,16 @@ def test_language_model_trajectory_over_a_corpus_map(registry):
     assert not at.exception
 
 
-def test_a_dataset_that_cannot_be_loaded_gets_a_message_not_a_traceback(with_classifier,
-                                                                         monkeypatch):
+def test_a_dataset_that_cannot_be_loaded_gets_a_message_not_a_traceback(
+    with_classifier, monkeypatch
+):
     import lib.classify
     from lib.datasets import DatasetError
 
     def unavailable(bundle):
-        raise DatasetError("NLTK corpus 'sentence_polarity' is not installed and could not "
-                           "be downloaded")
+        raise DatasetError(
+            "NLTK corpus 'sentence_polarity' is not installed and could not be downloaded"
+        )
 
     monkeypatch.setattr(lib.classify, "held_out", unavailable)
     at = app()
@@ -83,6 +85,11 @@ def test_a_dataset_that_cannot_be_loaded_gets_a_message_not_a_traceback(with_cla
     at.switch_page("pages/hidden_states.py").run()
     assert not at.exception, at.exception
     shown = [re.sub(r"\\(.)", r"\1", e.value) for e in at.error]  # Markdown-escaped
-    assert any(s.startswith("Cannot load the test sentences of demo-polarity-lstm: NLTK "
-                            "corpus 'sentence_polarity' is not installed") for s in shown), shown
+    assert any(
+        s.startswith(
+            "Cannot load the test sentences of demo-polarity-lstm: NLTK "
+            "corpus 'sentence_polarity' is not installed"
+        )
+        for s in shown
+    ), shown
     assert not at.metric

@@ -72,14 +72,31 @@ REFERENCE_CASES = [
     *[(cell, 1, 1, [Intervention(0, (0,), "scale", -0.8)]) for cell in CELLS],
     ("lstm", 1, 1, [Intervention(0, (0,), "clamp", 2.0, signal="c")]),
     ("lstm", 1, 1, [Intervention(0, (0,), "scale", 0.5, signal="c")]),
-    *[(cell, 2, 6, [Intervention(layer, (1, 4), "scale", -0.8)])
-      for cell in CELLS for layer in (0, 1)],
-    *[(cell, 2, 6, [Intervention(layer, (0, 2, 5), "zero"),
-                    Intervention(layer, (2, 3), "clamp", -0.4)])
-      for cell in CELLS for layer in (0, 1)],
-    ("lstm", 2, 6, [Intervention(0, (1,), "zero", signal="c"),
-                    Intervention(1, (2, 3), "clamp", 1.5, signal="c"),
-                    Intervention(1, (3,), "scale", 0.5)]),
+    *[
+        (cell, 2, 6, [Intervention(layer, (1, 4), "scale", -0.8)])
+        for cell in CELLS
+        for layer in (0, 1)
+    ],
+    *[
+        (
+            cell,
+            2,
+            6,
+            [Intervention(layer, (0, 2, 5), "zero"), Intervention(layer, (2, 3), "clamp", -0.4)],
+        )
+        for cell in CELLS
+        for layer in (0, 1)
+    ],
+    (
+        "lstm",
+        2,
+        6,
+        [
+            Intervention(0, (1,), "zero", signal="c"),
+            Intervention(1, (2, 3), "clamp", 1.5, signal="c"),
+            Intervention(1, (3,), "scale", 0.5),
+        ],
+    ),
 ]
 
 
@@ -89,8 +106,9 @@ def test_record_matches_step_by_step_reference(cell, layers, units, intervention
     trace = record(bundle, TEXT, interventions=interventions)
     want = reference(bundle, TEXT, interventions)
     for key, values in want.items():
-        np.testing.assert_allclose(trace.signals[key], values, rtol=1e-5, atol=1e-5,
-                                   err_msg=str(key))
+        np.testing.assert_allclose(
+            trace.signals[key], values, rtol=1e-5, atol=1e-5, err_msg=str(key)
+        )
     unedited = reference(bundle, TEXT, [])
     assert any(not np.allclose(want[key], unedited[key], atol=1e-3) for key in want)
 
@@ -143,7 +161,12 @@ def test_interventions_force_the_exact_path_and_show_the_edited_values():
     exact = record(bundle, TEXT, streams=1, interventions=ivs)
     assert fast.meta["record"]["streams"] == 1
     assert fast.meta["record"]["interventions"][1] == {
-        "layer": 1, "neurons": (5, 7), "mode": "clamp", "value": 0.25, "signal": "h"}
+        "layer": 1,
+        "neurons": (5, 7),
+        "mode": "clamp",
+        "value": 0.25,
+        "signal": "h",
+    }
     for key, values in exact.signals.items():
         assert np.array_equal(fast.signals[key], values), key
     assert (fast.signals[(0, "c")][:, 2] == 0).all() and (fast.signals[(0, "h")][:, 2] == 0).all()
@@ -186,8 +209,9 @@ def test_loss_change_alignment_and_units():
     per = result["position_loss_base"]
     assert per.shape == (len(tokens),) and np.isnan(per[0])
     np.testing.assert_allclose(per[1:], -np.log(base.expectancy[1:].astype(float)))
-    np.testing.assert_allclose(result["position_delta"][1:],
-                               result["position_loss_intervened"][1:] - per[1:])
+    np.testing.assert_allclose(
+        result["position_delta"][1:], result["position_loss_intervened"][1:] - per[1:]
+    )
     assert math.isnan(loss_change(bundle, TEXT, ivs)["delta_loss_feature"])
 
 
@@ -206,8 +230,7 @@ def test_run_losses_agree_with_record():
     losses = run_losses(bundle.numpy_weights, ids, runs)
     for run, loss in zip(runs, losses, strict=True):
         trace = record(bundle, TEXT, streams=1, interventions=run)
-        np.testing.assert_allclose(loss[1:], -np.log(trace.next_prob[:-1].astype(float)),
-                                   atol=1e-5)
+        np.testing.assert_allclose(loss[1:], -np.log(trace.next_prob[:-1].astype(float)), atol=1e-5)
         assert np.isnan(loss[0])
 
 
@@ -231,8 +254,7 @@ def test_ablation_sweep_random_control_is_seeded():
         top = set(ranked[: row.k])
         assert set(row.neurons) == top if row.kind == "top" else not set(row.neurons) & top
     top4 = a[(a.kind == "top") & (a.k == 4)].iloc[0]
-    check = loss_change(bundle, TEXT, [Intervention(1, top4.neurons, "zero")],
-                        positions_mask=mask)
+    check = loss_change(bundle, TEXT, [Intervention(1, top4.neurons, "zero")], positions_mask=mask)
     assert top4.delta_loss == pytest.approx(check["delta_loss"], abs=1e-5)
     assert top4.delta_loss_feature == pytest.approx(check["delta_loss_feature"], abs=1e-5)
     assert a.attrs["loss_base"] == pytest.approx(check["loss_base"], abs=1e-5)
@@ -253,11 +275,14 @@ def test_bad_intervention(make, message):
         make()
 
 
-@pytest.mark.parametrize("cell,iv,message", [
-    ("lstm", Intervention(1, (0,), "zero"), "has 1 layer"),
-    ("lstm", Intervention(0, (12,), "zero"), "which has 12 units"),
-    ("gru", Intervention(0, (0,), "zero", signal="c"), "only in LSTM"),
-])
+@pytest.mark.parametrize(
+    "cell,iv,message",
+    [
+        ("lstm", Intervention(1, (0,), "zero"), "has 1 layer"),
+        ("lstm", Intervention(0, (12,), "zero"), "which has 12 units"),
+        ("gru", Intervention(0, (0,), "zero", signal="c"), "only in LSTM"),
+    ],
+)
 def test_intervention_that_does_not_fit_the_model(cell, iv, message):
     bundle = random_bundle(cell)
     with pytest.raises(ValueError, match=message):
@@ -272,14 +297,16 @@ def test_neurons_are_normalized():
     assert iv == Intervention(1, (1, 3), "scale", 2.0)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"ks": (4,)}, "k = 4 needs 8 units"),
-    ({"ks": (3,), "layer": 0}, "1 to len"),
-    ({"layer": 2}, "`layer` must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"ks": (4,)}, "k = 4 needs 8 units"),
+        ({"ks": (3,), "layer": 0}, "1 to len"),
+        ({"layer": 2}, "`layer` must be"),
+    ],
+)
 def test_bad_sweep(kwargs, message):
     bundle = random_bundle("rnn", 2, units=7)
     args = {"layer": 1, "ks": (1,), "n_random": 2, **kwargs}
     with pytest.raises(ValueError, match=message):
-        ablation_sweep(bundle, TEXT, [0, 1] if kwargs.get("layer") == 0 else list(range(7)),
-                       **args)
+        ablation_sweep(bundle, TEXT, [0, 1] if kwargs.get("layer") == 0 else list(range(7)), **args)

@@ -35,8 +35,14 @@ CHILD = textwrap.dedent("""
 
 def test_killed_server_leaves_a_loadable_model_and_an_interrupted_resumable_job(registry):
     env = {**os.environ, "RNN_LENS_MODELS": str(registry), "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen([sys.executable, "-c", CHILD], env=env, cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         line = child.stdout.readline()
         assert line.startswith("READY"), line
@@ -68,10 +74,16 @@ def test_killed_server_leaves_a_loadable_model_and_an_interrupted_resumable_job(
 
 
 def test_a_live_job_of_another_process_is_not_called_interrupted(registry):
-    job = jobs.Job(id="other01", owner="x", name="m", spec=ModelSpec(units=8),
-                   config=TrainConfig(epochs=1),
-                   corpus=jobs.Corpus("c", "", "text", ""), root=str(registry),
-                   pid=os.getppid())
+    job = jobs.Job(
+        id="other01",
+        owner="x",
+        name="m",
+        spec=ModelSpec(units=8),
+        config=TrainConfig(epochs=1),
+        corpus=jobs.Corpus("c", "", "text", ""),
+        root=str(registry),
+        pid=os.getppid(),
+    )
     job.pid_start = jobs._process_start(job.pid)
     job.persist()
     assert {j.id: j.status for j in jobs.jobs()}["other01"] == "running"

@@ -21,12 +21,15 @@ def test_file_then_environment(tmp_path):
     assert (got.max_units, got.max_trace_gb, got.max_layers) == (64, 1.5, 3)
 
 
-@pytest.mark.parametrize(("text", "env", "match"), [
-    ("[limits]\nmax_unit = 3\n", {}, r"unknown limits \['max_unit'\]"),
-    ("[limits\n", {}, "not valid TOML"),
-    ("[limits]\nmax_units = 0\n", {}, "max_units must be positive, got 0"),
-    ("", {"RNN_LENS_MAX_CONCURRENT_JOBS": "two"}, "must be a number, got 'two'"),
-])
+@pytest.mark.parametrize(
+    ("text", "env", "match"),
+    [
+        ("[limits]\nmax_unit = 3\n", {}, r"unknown limits \['max_unit'\]"),
+        ("[limits\n", {}, "not valid TOML"),
+        ("[limits]\nmax_units = 0\n", {}, "max_units must be positive, got 0"),
+        ("", {"RNN_LENS_MAX_CONCURRENT_JOBS": "two"}, "must be a number, got 'two'"),
+    ],
+)
 def test_bad_limit_settings_are_named(tmp_path, text, env, match):
     path = tmp_path / "lab.toml"
     path.write_text(text)
@@ -35,8 +38,14 @@ def test_bad_limit_settings_are_named(tmp_path, text, env, match):
 
 
 def test_checks_refuse_with_the_limit_and_the_value():
-    lim = Limits(max_units=128, max_tokens_per_analysis=1000, max_trace_gb=0.001,
-                 max_concurrent_jobs=2, max_jobs_per_session=1, max_upload_mb=1)
+    lim = Limits(
+        max_units=128,
+        max_tokens_per_analysis=1000,
+        max_trace_gb=0.001,
+        max_concurrent_jobs=2,
+        max_jobs_per_session=1,
+        max_upload_mb=1,
+    )
     with pytest.raises(LimitError, match=r"units is 256, over this server's limit of 128"):
         limits.check_model(256, 1, lim)
     with pytest.raises(LimitError, match=r"tokens to record is 5,000.*limit of 1,000"):
@@ -58,11 +67,9 @@ def test_jobs_over_a_limit_are_refused_before_any_work(registry, monkeypatch):
     corpus = corpus_from_text("abc " * 500)
     monkeypatch.setenv("RNN_LENS_MAX_UNITS", "16")
     with pytest.raises(LimitError, match="units is 32"):
-        jobs.start("me", ModelSpec(units=32, seq_len=10), corpus, TrainConfig(epochs=1),
-                   "too-wide")
+        jobs.start("me", ModelSpec(units=32, seq_len=10), corpus, TrainConfig(epochs=1), "too-wide")
     monkeypatch.setenv("RNN_LENS_MAX_CORPUS_CHARS", "100")
     with pytest.raises(LimitError, match="corpus length"):
-        jobs.start("me", ModelSpec(units=8, seq_len=10), corpus, TrainConfig(epochs=1),
-                   "too-long")
+        jobs.start("me", ModelSpec(units=8, seq_len=10), corpus, TrainConfig(epochs=1), "too-long")
     assert not [j for j in jobs.jobs() if j.name.startswith("too-")]
     assert not (registry / "too-wide").exists() and not (registry / "too-long").exists()

@@ -38,10 +38,17 @@ def test_build_every_cell_and_level(cell, level):
     assert type(model.get_layer("recurrent_1")).__name__ == kinds[cell]
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("units", 0, "units"), ("layers", 4, "layers"), ("cell", "tcn", "cell"),
-    ("dropout", 1.0, "dropout"), ("seq_len", 1, "sequence length"), ("level", "byte", "level"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("units", 0, "units"),
+        ("layers", 4, "layers"),
+        ("cell", "tcn", "cell"),
+        ("dropout", 1.0, "dropout"),
+        ("seq_len", 1, "sequence length"),
+        ("level", "byte", "level"),
+    ],
+)
 def test_bad_spec_is_refused(field, value, message):
     with pytest.raises(ValueError, match=message):
         ModelSpec(**{field: value}).validate()
@@ -60,8 +67,9 @@ def test_derived_metrics():
 
 def test_one_epoch_lowers_loss_and_saves_metrics(tmp_path):
     events = []
-    bundle = train(TINY, CORPUS, name="tiny", config=ONE_EPOCH, root=tmp_path,
-                   progress=events.append)
+    bundle = train(
+        TINY, CORPUS, name="tiny", config=ONE_EPOCH, root=tmp_path, progress=events.append
+    )
     first_batch = next(e for e in events if e["kind"] == "batch")
     epoch = next(e for e in events if e["kind"] == "epoch")
     assert epoch["logs"]["loss"] < first_batch["loss"]
@@ -90,11 +98,24 @@ def test_stop_keeps_last_epoch_and_resume_continues(tmp_path):
         if event["kind"] == "epoch":
             stop.set()  # stop during the second epoch
 
-    train(TINY, CORPUS, name="r", config=TrainConfig(epochs=3, batch_size=16), root=tmp_path,
-          progress=hook, stop=stop)
+    train(
+        TINY,
+        CORPUS,
+        name="r",
+        config=TrainConfig(epochs=3, batch_size=16),
+        root=tmp_path,
+        progress=hook,
+        stop=stop,
+    )
     assert load("r", root=tmp_path).meta["epochs_done"] == 1
-    bundle = train(TINY, CORPUS, name="r", config=TrainConfig(epochs=2, batch_size=16),
-                   root=tmp_path, resume=True)
+    bundle = train(
+        TINY,
+        CORPUS,
+        name="r",
+        config=TrainConfig(epochs=2, batch_size=16),
+        root=tmp_path,
+        resume=True,
+    )
     assert [h["epoch"] for h in bundle.meta["history"]] == [1, 2]
     assert len(registry.checkpoints("r", root=tmp_path)) == 2
     with pytest.raises(ValueError, match="already has 2 epochs"):
@@ -117,8 +138,9 @@ def test_registry_roundtrip(tmp_path):
     assert back.spec == bundle.spec and back.vocab.tokens == bundle.vocab.tokens
     assert back.meta["metrics"] == {"val_loss": 1.0}
     ids = np.arange(len(bundle.vocab))[None] % len(bundle.vocab)
-    np.testing.assert_allclose(back.model.predict(ids, verbose=0),
-                               bundle.model.predict(ids, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        back.model.predict(ids, verbose=0), bundle.model.predict(ids, verbose=0), atol=1e-6
+    )
     assert back.fingerprint and back.fingerprint == bundle.fingerprint
 
 
@@ -175,8 +197,9 @@ def test_missing_model_is_a_clear_error(tmp_path):
 
 
 def test_checkpoints_hold_each_epochs_weights(tmp_path):
-    bundle = train(TINY, CORPUS, name="ck", config=TrainConfig(epochs=2, batch_size=16),
-                   root=tmp_path)
+    bundle = train(
+        TINY, CORPUS, name="ck", config=TrainConfig(epochs=2, batch_size=16), root=tmp_path
+    )
     assert [e for e, _ in registry.checkpoints("ck", root=tmp_path)] == [1, 2]
     last = registry.load_checkpoint(bundle, 2)
     for a, b in zip(last.model.get_weights(), bundle.model.get_weights(), strict=True):

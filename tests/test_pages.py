@@ -47,7 +47,7 @@ def test_opens_on_demo_model_with_highlighted_text(registry):
     assert at.sidebar.selectbox(key="model").value == "demo-ref-char-lstm"
     body = html_of(at)
     assert body.count('class="hl-label"') == 3  # the 3 most variable neurons by default
-    assert "hidden state h" in body and "title=\"position 0" in body
+    assert "hidden state h" in body and 'title="position 0' in body
     assert at.query_params["model"] in ("demo-ref-char-lstm", ["demo-ref-char-lstm"])
 
 
@@ -80,9 +80,10 @@ def test_expectancy_mode_and_next_token_panel(registry):
     body = html_of(at)
     assert "expectancy" in body and "log10 p" in body
     assert "bits per token" in at.caption[-1].value or any(
-        "bits per token" in c.value for c in at.caption)
+        "bits per token" in c.value for c in at.caption
+    )
     at.toggle(key="gen.log").set_value(False).run()
-    assert '<span>p</span>' in html_of(at)
+    assert "<span>p</span>" in html_of(at)
     at.slider(key="gen.position").set_value(10).run()
     assert not at.exception
 
@@ -157,10 +158,13 @@ def test_job_survives_reruns_and_stops(registry):
     assert job.status == "stopped" and job.epoch < 50
 
 
-@pytest.mark.parametrize("setting,value,message", [
-    ("train.units", 0, "units must be 1 to 4096, got 0"),
-    ("train.seq_len", 1000, "too short for sequence length 1000"),
-])
+@pytest.mark.parametrize(
+    "setting,value,message",
+    [
+        ("train.units", 0, "units must be 1 to 4096, got 0"),
+        ("train.seq_len", 1000, "too short for sequence length 1000"),
+    ],
+)
 def test_bad_settings_are_refused_before_any_work(registry, setting, value, message):
     at = _train_page(app())
     at.number_input(key=setting).set_value(value).run()
@@ -197,10 +201,16 @@ def test_train_a_classifier_through_the_page(registry):
     at = app()
     at.switch_page("pages/train.py").run()
     at.segmented_control(key="train.task").set_value("Sequence classifier").run()
-    assert not at.exception and any("Sentence polarity" in c.value or "texts" in c.value
-                                    for c in at.caption)
-    for key, value in {"train.units": 8, "train.embedding": 4, "train.max_len": 12,
-                       "train.batch": 256, "train.epochs": 1}.items():
+    assert not at.exception and any(
+        "Sentence polarity" in c.value or "texts" in c.value for c in at.caption
+    )
+    for key, value in {
+        "train.units": 8,
+        "train.embedding": 4,
+        "train.max_len": 12,
+        "train.batch": 256,
+        "train.epochs": 1,
+    }.items():
         at.number_input(key=key).set_value(value)
     at.text_input(key="train.name").input("tiny-classifier").run()
     at.button(key="btn.train").click().run()

@@ -44,7 +44,12 @@ def test_search_ranks_the_planted_repeat_first():
     assert list(found.columns) == ["start", "end", "n_pattern_on", "n_other_on", "score"]
     best = found.iloc[0]
     assert (best.start, best.end, best.n_pattern_on, best.n_other_on, best.score) == (
-        70, 77, 3, 0, 3)
+        70,
+        77,
+        3,
+        0,
+        3,
+    )
     assert not ((found.start <= 27) & (found.end >= 20)).any()  # no overlap with the selection
     assert (np.diff(found.score) <= 0).all()
     # without `exclude` the selection itself ties with its repeat and comes first (earlier)
@@ -79,16 +84,19 @@ def test_search_counts_match_brute_force(length):
     assert keys == sorted(keys)
 
 
-@pytest.mark.parametrize("call,message", [
-    (lambda a: pattern(a, 5, 3, threshold=0.5), "start <= end"),
-    (lambda a: pattern(a, 0, 120, threshold=0.5), "end < n_steps"),
-    (lambda a: pattern(a[0], 0, 1, threshold=0.5), "must be 2-D"),
-    (lambda a: search(a, [12], 3, threshold=0.5), "units 0 to 11"),
-    (lambda a: search(a, [1], 0, threshold=0.5), "`length`"),
-    (lambda a: search(a, [1], 121, threshold=0.5), "`length`"),
-    (lambda a: search(a, [1], 3, threshold=0.5, top=0), "`top`"),
-    (lambda a: search(a, [1], 3, threshold=0.5, order="best"), "`order`"),
-])
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda a: pattern(a, 5, 3, threshold=0.5), "start <= end"),
+        (lambda a: pattern(a, 0, 120, threshold=0.5), "end < n_steps"),
+        (lambda a: pattern(a[0], 0, 1, threshold=0.5), "must be 2-D"),
+        (lambda a: search(a, [12], 3, threshold=0.5), "units 0 to 11"),
+        (lambda a: search(a, [1], 0, threshold=0.5), "`length`"),
+        (lambda a: search(a, [1], 121, threshold=0.5), "`length`"),
+        (lambda a: search(a, [1], 3, threshold=0.5, top=0), "`top`"),
+        (lambda a: search(a, [1], 3, threshold=0.5, order="best"), "`order`"),
+    ],
+)
 def test_bad_arguments(call, message):
     with pytest.raises(ValueError, match=message):
         call(planted())

@@ -78,8 +78,9 @@ def test_h_matches_keras_return_sequences(cell, layers):
     for k in range(layers):
         np.testing.assert_allclose(trace.signals[(k, "h")], keras_out[k][0], atol=1e-4)
     probs = keras.ops.convert_to_numpy(keras.ops.softmax(keras_out[-1][0]))
-    np.testing.assert_allclose(trace.next_prob[:-1], probs[np.arange(len(ids) - 1), ids[1:]],
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        trace.next_prob[:-1], probs[np.arange(len(ids) - 1), ids[1:]], atol=1e-5
+    )
     np.testing.assert_allclose(trace.topk_probs[:, 0], probs.max(axis=1), atol=1e-5)
     assert (trace.topk_probs[:, :-1] >= trace.topk_probs[:, 1:]).all()
     assert np.isnan(trace.expectancy[0]) and np.isnan(trace.next_prob[-1])

@@ -14,8 +14,10 @@ from lib.registry import RegistryError
 DEMO = "demo-ref-char-lstm"
 
 
-@pytest.mark.parametrize("name", ["../evil", "a/b", "a\\b", "a.b", ".hidden", "", "-x",
-                                  "x" * 65, "name with space", "..", "ü"])
+@pytest.mark.parametrize(
+    "name",
+    ["../evil", "a/b", "a\\b", "a.b", ".hidden", "", "-x", "x" * 65, "name with space", "..", "ü"],
+)
 def test_unsafe_names_are_refused(registry, name):
     with pytest.raises(RegistryError, match="A model name is 1 to 64 letters"):
         reg.load(name)
@@ -45,13 +47,16 @@ def _break(root, how: str) -> str:
     return name
 
 
-@pytest.mark.parametrize(("how", "why"), [
-    ("no-model", "model.keras is missing"),
-    ("garbage-model", "model.keras is corrupt"),
-    ("bad-meta", "meta.json of model 'broken-bad-meta' cannot be read"),
-    ("no-vocab", "vocab.json cannot be read"),
-    ("bad-spec", "units must be 1 to 4096, got -3"),
-])
+@pytest.mark.parametrize(
+    ("how", "why"),
+    [
+        ("no-model", "model.keras is missing"),
+        ("garbage-model", "model.keras is corrupt"),
+        ("bad-meta", "meta.json of model 'broken-bad-meta' cannot be read"),
+        ("no-vocab", "vocab.json cannot be read"),
+        ("bad-spec", "units must be 1 to 4096, got -3"),
+    ],
+)
 def test_broken_entries_are_listed_as_broken_never_as_models(registry, how, why):
     name = _break(registry, how)
     (registry / "dotted.name").mkdir()  # not a model name: ignored entirely
@@ -89,20 +94,25 @@ def _model_files(root):
     return {n: (folder / n).read_bytes() for n in ("model.keras", "vocab.json", "meta.json")}
 
 
-@pytest.mark.parametrize(("make", "match"), [
-    (lambda f: b"", "The file is empty"),
-    (lambda f: b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "not a model archive .not a zip"),
-    (lambda f: "text that is not a zip ✓".encode(), "not a zip file"),
-    (lambda f: _zip({**f, "../evil.py": b"x"}), r"files a model folder never has: \['../evil"),
-    (lambda f: _zip({**f, "/etc/cron.d/x": b"x"}), "files a model folder never has"),
-    (lambda f: _zip({**f, "extra.txt": b"x"}), "files a model folder never has"),
-    (lambda f: _zip({"meta.json": f["meta.json"]}), r"lacks \['model.keras', 'vocab.json'\]"),
-    (lambda f: _zip({**f, "model.keras": b"garbage"}), "model.keras is corrupt"),
-    (lambda f: _zip({**f, "meta.json": b"[1, 2]"}), "meta.json in the archive is not an object"),
-    (lambda f: _zip({**f, "meta.json": b"\xff\xfe"}), "meta.json in the archive is not JSON"),
-    (lambda f: _zip({**f, "model.keras": _zip({"config.json": b"{}"})}),
-     "could not be loaded"),
-])
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda f: b"", "The file is empty"),
+        (lambda f: b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "not a model archive .not a zip"),
+        (lambda f: "text that is not a zip ✓".encode(), "not a zip file"),
+        (lambda f: _zip({**f, "../evil.py": b"x"}), r"files a model folder never has: \['../evil"),
+        (lambda f: _zip({**f, "/etc/cron.d/x": b"x"}), "files a model folder never has"),
+        (lambda f: _zip({**f, "extra.txt": b"x"}), "files a model folder never has"),
+        (lambda f: _zip({"meta.json": f["meta.json"]}), r"lacks \['model.keras', 'vocab.json'\]"),
+        (lambda f: _zip({**f, "model.keras": b"garbage"}), "model.keras is corrupt"),
+        (
+            lambda f: _zip({**f, "meta.json": b"[1, 2]"}),
+            "meta.json in the archive is not an object",
+        ),
+        (lambda f: _zip({**f, "meta.json": b"\xff\xfe"}), "meta.json in the archive is not JSON"),
+        (lambda f: _zip({**f, "model.keras": _zip({"config.json": b"{}"})}), "could not be loaded"),
+    ],
+)
 def test_bad_archives_are_refused_and_leave_the_registry_unchanged(registry, make, match):
     before = sorted(p.name for p in registry.iterdir())
     with pytest.raises(RegistryError, match=match):

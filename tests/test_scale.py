@@ -113,28 +113,31 @@ def test_analyses_of_float16_memmaps_equal_float32(tmp_path):
     close(auroc(half, mask), auroc(exact, mask))
     close(correlation(half, mask), correlation(exact, mask))
     p16 = circular_shift_pvalues(half, mask, n_shifts=300)
-    np.testing.assert_array_equal(p16[:3], circular_shift_pvalues(
-        exact, mask, n_shifts=300)[:3])
-    close(D.kl_from_acts(half, value_range=(-2, 2))["sum"],
-          D.kl_from_acts(exact, value_range=(-2, 2))["sum"])
+    np.testing.assert_array_equal(p16[:3], circular_shift_pvalues(exact, mask, n_shifts=300)[:3])
+    close(
+        D.kl_from_acts(half, value_range=(-2, 2))["sum"],
+        D.kl_from_acts(exact, value_range=(-2, 2))["sum"],
+    )
     close(D.mean_abs_per_unit(half), D.mean_abs_per_unit(exact))
     np.testing.assert_array_equal(D.dead_neurons(half), D.dead_neurons(exact))
     tokens = np.where(mask, "x", "y")
-    close(expected_response(half, tokens).S,
-          expected_response(exact, tokens).S)
+    close(expected_response(half, tokens).S, expected_response(exact, tokens).S)
     # and against the float32 activations before rounding, within float16's resolution
-    np.testing.assert_allclose(relevance(half, mask), relevance(acts, mask),
-                               atol=2e-3)
+    np.testing.assert_allclose(relevance(half, mask), relevance(acts, mask), atol=2e-3)
     assert set(np.argsort(-relevance(half, mask))[:3]) == {0, 1, 2}
 
 
-@pytest.mark.parametrize("analysis", [
-    lambda a, m: relevance(a, m),
-    lambda a, m: correlation(a, m),
-    lambda a, m: D.kl_from_acts(a, value_range=(-2, 2)),
-    lambda a, m: D.mean_abs_per_unit(a),
-    lambda a, m: expected_response(a, m.astype(int)),
-], ids=["relevance", "correlation", "kl", "mean_abs", "expected_response"])
+@pytest.mark.parametrize(
+    "analysis",
+    [
+        lambda a, m: relevance(a, m),
+        lambda a, m: correlation(a, m),
+        lambda a, m: D.kl_from_acts(a, value_range=(-2, 2)),
+        lambda a, m: D.mean_abs_per_unit(a),
+        lambda a, m: expected_response(a, m.astype(int)),
+    ],
+    ids=["relevance", "correlation", "kl", "mean_abs", "expected_response"],
+)
 def test_analyses_read_float16_memmaps_in_blocks(tmp_path, analysis):
     acts, mask = planted_acts(n_steps=200_000, n_units=64)
     half = as_float16_memmap(acts, tmp_path / "acts.npy")
@@ -160,32 +163,36 @@ def test_check_trace_refuses_with_the_sizes_and_trace_dtype_falls_back_to_float1
     assert limits.trace_dtype(60_000, 1024, 3, 6, lim)[0] == "float32"
     dtype, why = limits.trace_dtype(100_000, 1024, 3, 6, lim)
     assert dtype == "float16" and "as float32 the 100,000 tokens would need 7.4 GB" in why
-    with pytest.raises(LimitError, match=r"needs 14\.8 GB as float32 and 7\.4 GB as float16, "
-                                         r"over this server's limit of 6 GB \(max_trace_gb\); "
-                                         r"record at most 162,337 tokens"):
+    with pytest.raises(
+        LimitError,
+        match=r"needs 14\.8 GB as float32 and 7\.4 GB as float16, "
+        r"over this server's limit of 6 GB \(max_trace_gb\); "
+        r"record at most 162,337 tokens",
+    ):
         limits.trace_dtype(200_000, 1024, 3, 6, lim)
     with pytest.raises(LimitError, match=r"needs 7\.4 GB \(as float16\), over"):
         limits.check_trace(200_000, 1024, 3, 6, lim, itemsize=2)
     with pytest.raises(LimitError, match=r"tokens to record is 300,000.*limit of 200,000"):
         limits.trace_dtype(300_000, 8, 1, 2, lim)
     assert limits.max_tokens(1024, 3, 6, lim) == 6_000_000_000 // limits.trace_bytes(
-        1, 1024, 3, 6, itemsize=2)
+        1, 1024, 3, 6, itemsize=2
+    )
     assert limits.max_tokens(8, 1, 2, lim) == 200_000
 
 
 def test_keras_initialised_1024x3_lstm_records_a_chunk_at_a_time(tmp_path):
     spec = ModelSpec(cell="lstm", level="char", layers=3, units=1024, embedding=16, seq_len=20)
     vocab = Vocab.build(spec.tokenizer.tokenize(TEXT))
-    bundle = ModelBundle(model=build(spec, len(vocab)), vocab=vocab, tokenizer=spec.tokenizer,
-                         spec=spec, name="wide")
+    bundle = ModelBundle(
+        model=build(spec, len(vocab)), vocab=vocab, tokenizer=spec.tokenizer, spec=spec, name="wide"
+    )
     weights = bundle.numpy_weights  # extracted before measuring: the weights are 130 MB
     assert 4096 <= auto_chunk_tokens(weights) < 60_000  # ~2 GB of temporaries a chunk
     text = (TEXT * 7)[:2000]
     float32_bytes = limits.trace_bytes(2000, 1024, 3, 6)  # 147 MB
     tracemalloc.start()
     try:
-        trace = record(bundle, text, dtype="float16", out_dir=tmp_path / "wide",
-                       chunk_tokens=500)
+        trace = record(bundle, text, dtype="float16", out_dir=tmp_path / "wide", chunk_tokens=500)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -195,8 +202,11 @@ def test_keras_initialised_1024x3_lstm_records_a_chunk_at_a_time(tmp_path):
     # a chunk's float32 temporaries are in memory, never the whole trace
     assert peak < 0.5 * float32_bytes, f"peak {peak / 1e6:.0f} MB of {float32_bytes / 1e6:.0f}"
     # the app's limits: this model may record 162,337 tokens as float16, not 200,000
-    with pytest.raises(LimitError, match=r"3 x 1024 units with 6 signals needs 14\.8 GB as "
-                                         r"float32 and 7\.4 GB as float16"):
+    with pytest.raises(
+        LimitError,
+        match=r"3 x 1024 units with 6 signals needs 14\.8 GB as "
+        r"float32 and 7\.4 GB as float16",
+    ):
         limits.trace_dtype(200_000, 1024, 3, 6, Limits())
     scores = relevance(trace.signals[(2, "h")], np.arange(2000) % 7 == 0)
     assert scores.shape == (1024,) and np.isfinite(scores).all()
@@ -237,9 +247,11 @@ def test_float16_when_float32_would_exceed_the_limit(registry, monkeypatch):
     # demo model: 1 x 256 LSTM, 6 signals: 4,000 tokens = 25 MB as float32, 12.7 MB float16
     at = _fourier(monkeypatch, RNN_LENS_MAX_TRACE_GB="0.02")
     caption = next(c.value for c in at.caption if c.value.startswith("Analysed"))
-    assert caption == ("Analysed 4,000 tokens (float16; stored as float16: as float32 the "
-                       "4,000 tokens would need 0.025 GB, over this server's 0.02 GB "
-                       "(max_trace_gb)).")
+    assert caption == (
+        "Analysed 4,000 tokens (float16; stored as float16: as float32 the "
+        "4,000 tokens would need 0.025 GB, over this server's 0.02 GB "
+        "(max_trace_gb))."
+    )
     assert at.dataframe  # the analysis ran
 
 
@@ -247,8 +259,10 @@ def test_a_recording_over_the_limit_is_refused_before_it_starts(registry, monkey
     at = _fourier(monkeypatch, RNN_LENS_MAX_TRACE_GB="0.001")
     # messages are Markdown-escaped (they may quote user text): compare what is shown
     shown = [re.sub(r"\\(.)", r"\1", e.value) for e in at.error]
-    assert any("over this server's limit of 0.001 GB (max_trace_gb); record at most 315 "
-               "tokens" in s for s in shown), shown
+    assert any(
+        "over this server's limit of 0.001 GB (max_trace_gb); record at most 315 tokens" in s
+        for s in shown
+    ), shown
     assert not at.dataframe
 
 
@@ -267,7 +281,7 @@ def test_cached_recordings_stay_under_twice_the_trace_limit(registry, monkeypatc
     loaders._recorded.clear()
     held = []
     for k in range(4):
-        trace = loaders.recorded_trace(DEMO, (TEXT * 4)[k: k + 2000])
+        trace = loaders.recorded_trace(DEMO, (TEXT * 4)[k : k + 2000])
         assert trace.dtype == np.float32 and len(trace) == 2000
         held.append(len(loaders._HELD))
     assert held == [1, 2, 3, 1]

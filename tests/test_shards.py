@@ -30,8 +30,11 @@ def single(bundle):
 def test_shards_open_as_one_trace_equal_to_a_single_recording(tmp_path, bundle, single):
     record_shards(bundle, LONG, tmp_path, 3, dtype="float32", chunk_tokens=700)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert [(s["start"], s["stop"]) for s in manifest["shards"]] == [(0, 1667), (1667, 3333),
-                                                                    (3333, 5000)]
+    assert [(s["start"], s["stop"]) for s in manifest["shards"]] == [
+        (0, 1667),
+        (1667, 3333),
+        (3333, 5000),
+    ]
     joined = open_trace(tmp_path)
     assert joined.storage == "shards" and len(joined) == 5000
     assert isinstance(joined.signals[(1, "c")], ConcatRows)
@@ -45,16 +48,26 @@ def test_shards_open_as_one_trace_equal_to_a_single_recording(tmp_path, bundle, 
     assert [s["record"]["dtype"] for s in joined.meta["shards"]] == ["float32"] * 3
     # a window across a boundary reads only the shards it spans
     window = joined.window(1600, 1700)
-    np.testing.assert_allclose(window.signals[(0, "h")], single.signals[(0, "h")][1600:1700],
-                               atol=2e-5)
+    np.testing.assert_allclose(
+        window.signals[(0, "h")], single.signals[(0, "h")][1600:1700], atol=2e-5
+    )
 
 
 def test_concat_rows_indexes_like_the_joined_array():
     parts = [np.arange(12.0).reshape(4, 3), np.arange(12.0, 21.0).reshape(3, 3)]
     joined, whole = ConcatRows(parts), np.concatenate(parts)
     assert joined.shape == (7, 3) and len(joined) == 7 and joined.dtype == whole.dtype
-    for index in (3, -1, slice(2, 6), slice(None, None, 2), slice(5, 2), np.array([6, 0, 4]),
-                  whole[:, 0] > 8, (slice(1, 6), 2), (np.array([1, 5]), slice(0, 2))):
+    for index in (
+        3,
+        -1,
+        slice(2, 6),
+        slice(None, None, 2),
+        slice(5, 2),
+        np.array([6, 0, 4]),
+        whole[:, 0] > 8,
+        (slice(1, 6), 2),
+        (np.array([1, 5]), slice(0, 2)),
+    ):
         np.testing.assert_array_equal(joined[index], whole[index])
     np.testing.assert_array_equal(np.asarray(joined), whole)
     with pytest.raises(IndexError, match="row 7 is out of range for 7 rows"):
@@ -88,10 +101,18 @@ def test_a_folder_of_another_recording_is_refused(tmp_path, bundle):
         record_shards(bundle, LONG[:1000], tmp_path / "y", 2, shard=2)
 
 
-@pytest.mark.parametrize(("path", "ok"), [
-    ("traces/a", True), ("a/b", True), ("models/m", True), ("../elsewhere", False),
-    ("/etc", False), ("traces/../../x", False), ("  ", False),
-])
+@pytest.mark.parametrize(
+    ("path", "ok"),
+    [
+        ("traces/a", True),
+        ("a/b", True),
+        ("models/m", True),
+        ("../elsewhere", False),
+        ("/etc", False),
+        ("traces/../../x", False),
+        ("  ", False),
+    ],
+)
 def test_trace_paths_must_lie_under_the_configured_folders(tmp_path, path, ok):
     roots = [tmp_path / "traces", tmp_path / "models"]
     text = path if not path.startswith(("traces", "models")) else str(tmp_path / path)
@@ -107,25 +128,76 @@ def test_cli_records_a_folder_and_shards(tmp_path, registry, capsys):
 
     text = tmp_path / "t.txt"
     text.write_text(LONG[:3000], encoding="utf-8")
-    main(["record", "--model", DEMO, "--text", str(text), "--dtype", "float16", "--out",
-          str(tmp_path / "one")])
+    main(
+        [
+            "record",
+            "--model",
+            DEMO,
+            "--text",
+            str(text),
+            "--dtype",
+            "float16",
+            "--out",
+            str(tmp_path / "one"),
+        ]
+    )
     assert "written to" in capsys.readouterr().out
     one = open_trace(tmp_path / "one")
     assert one.dtype == np.float16 and one.storage == "memory-mapped" and len(one) == 3000
-    main(["record", "--model", DEMO, "--text", str(text), "--shards", "2", "--shard-index",
-          "0", "--out", str(tmp_path / "sh")])
+    main(
+        [
+            "record",
+            "--model",
+            DEMO,
+            "--text",
+            str(text),
+            "--shards",
+            "2",
+            "--shard-index",
+            "0",
+            "--out",
+            str(tmp_path / "sh"),
+        ]
+    )
     assert "shard 0 of 2 written" in capsys.readouterr().out
-    main(["record", "--model", DEMO, "--text", str(text), "--shards", "2", "--shard-index",
-          "1", "--out", str(tmp_path / "sh")])
+    main(
+        [
+            "record",
+            "--model",
+            DEMO,
+            "--text",
+            str(text),
+            "--shards",
+            "2",
+            "--shard-index",
+            "1",
+            "--out",
+            str(tmp_path / "sh"),
+        ]
+    )
     joined = open_trace(tmp_path / "sh")
     # shard 1's warm-up (2,000 tokens) reaches the text's start: exact, to float16 rounding
     assert joined.meta["shards"][1]["start_state"] == "exact"
-    np.testing.assert_allclose(np.asarray(joined.signals[(0, "c")], np.float32),
-                               np.asarray(one.signals[(0, "c")], np.float32), rtol=2**-10,
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        np.asarray(joined.signals[(0, "c")], np.float32),
+        np.asarray(one.signals[(0, "c")], np.float32),
+        rtol=2**-10,
+        atol=1e-3,
+    )
     with pytest.raises(SystemExit, match="--shard-index needs --shards N"):
-        main(["record", "--model", DEMO, "--text", str(text), "--shard-index", "1", "--out",
-              str(tmp_path / "x")])
+        main(
+            [
+                "record",
+                "--model",
+                DEMO,
+                "--text",
+                str(text),
+                "--shard-index",
+                "1",
+                "--out",
+                str(tmp_path / "x"),
+            ]
+        )
 
 
 def test_the_app_analyses_a_window_of_a_trace_on_disk(tmp_path, registry, monkeypatch):
@@ -133,8 +205,12 @@ def test_the_app_analyses_a_window_of_a_trace_on_disk(tmp_path, registry, monkey
     monkeypatch.setenv("RNN_LENS_TRACES", str(traces))
     record_shards(load(DEMO), LONG, traces / "demo", 2)
     at = app()
-    for key, value in {"fft.source": "Recorded on disk", "fft.trace_path": "demo",
-                       "fft.trace_start": 1000, "fft.trace_len": 3000}.items():
+    for key, value in {
+        "fft.source": "Recorded on disk",
+        "fft.trace_path": "demo",
+        "fft.trace_start": 1000,
+        "fft.trace_len": 3000,
+    }.items():
         at.session_state[key] = value
     at.switch_page("pages/fourier.py").run()
     assert not at.exception, at.exception
@@ -143,5 +219,6 @@ def test_the_app_analyses_a_window_of_a_trace_on_disk(tmp_path, registry, monkey
     assert caption.endswith("(float16).")
     assert at.dataframe  # the spectrum ran on the window
     at.text_input(key="fft.trace_path").input("../../etc").run()
-    assert any("outside the folders this server opens traces from" in w.value
-               for w in at.warning), [w.value for w in at.warning]
+    assert any(
+        "outside the folders this server opens traces from" in w.value for w in at.warning
+    ), [w.value for w in at.warning]

@@ -26,13 +26,16 @@ def _check_weights(weights, n_tokens: int, offset: int) -> np.ndarray:
     if W.ndim != 2:
         raise ValueError(f"`weights` must be 2-D (n_rows, dim), got shape {W.shape}.")
     if W.shape[0] != n_tokens + offset:
-        raise ValueError(f"`weights` must have len(tokens) + offset = {n_tokens + offset} "
-                         f"rows, got {W.shape[0]}.")
+        raise ValueError(
+            f"`weights` must have len(tokens) + offset = {n_tokens + offset} "
+            f"rows, got {W.shape[0]}."
+        )
     return W
 
 
-def most_frequent(counts, *, n: int, usable: np.ndarray | None = None,
-                  exclude_ids: Collection[int] = (0,)) -> np.ndarray:
+def most_frequent(
+    counts, *, n: int, usable: np.ndarray | None = None, exclude_ids: Collection[int] = (0,)
+) -> np.ndarray:
     """Ids of the ``n`` most frequent tokens (ties by id), skipping ``exclude_ids`` (by
     default ``<unk>``, id 0) and ids where ``usable`` is False."""
     counts = np.asarray(counts)
@@ -110,17 +113,25 @@ def embedding_map(
         raise ValueError(f"Only {len(ids)} token(s) have a vector to map; need at least 2.")
     X = W[ids + offset]
     Y = project(X, method=method, n_components=2, seed=seed, **options)
-    df = pd.DataFrame({"rank": np.arange(1, len(ids) + 1), "id": ids,
-                       "token": [tokens[i] for i in ids], "count": counts[ids],
-                       "x": Y[:, 0], "y": Y[:, 1]})
+    df = pd.DataFrame(
+        {
+            "rank": np.arange(1, len(ids) + 1),
+            "id": ids,
+            "token": [tokens[i] for i in ids],
+            "count": counts[ids],
+            "x": Y[:, 0],
+            "y": Y[:, 1],
+        }
+    )
     if method == "pca":
         s = np.linalg.svd(X - X.mean(axis=0), compute_uv=False) ** 2
         df.attrs["explained"] = (s[:2] / s.sum()).tolist() if s.sum() > 0 else [0.0, 0.0]
     return df
 
 
-def nearest_tokens(weights, tokens: Sequence[str], token: str, *, k: int = 10,
-                   offset: int = 0) -> pd.DataFrame:
+def nearest_tokens(
+    weights, tokens: Sequence[str], token: str, *, k: int = 10, offset: int = 0
+) -> pd.DataFrame:
     """The ``k`` tokens whose vectors are most similar to ``token``'s (seed 000, Eqs.
     2.12-2.13).
 
@@ -143,10 +154,10 @@ def nearest_tokens(weights, tokens: Sequence[str], token: str, *, k: int = 10,
     W = np.nan_to_num(W)
     norms = np.linalg.norm(W, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        cosine = np.where(ok & (norms > 0) & (norms[i] > 0), W @ W[i] / (norms * norms[i]),
-                          0.0)
+        cosine = np.where(ok & (norms > 0) & (norms[i] > 0), W @ W[i] / (norms * norms[i]), 0.0)
     distance = np.linalg.norm(W - W[i], axis=1)
     ids = np.flatnonzero(ok)
     ids = ids[np.argsort(-cosine[ids], kind="stable")][: int(k)]
-    return pd.DataFrame({"token": [tokens[j] for j in ids], "cosine": cosine[ids],
-                         "distance": distance[ids]})
+    return pd.DataFrame(
+        {"token": [tokens[j] for j in ids], "cosine": cosine[ids], "distance": distance[ids]}
+    )

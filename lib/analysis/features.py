@@ -158,8 +158,9 @@ def check_binary(mask, name: str = "feature") -> np.ndarray:
     return mask
 
 
-def regex_mask(tokens: Sequence[str], pattern: str, *,
-               timeout: float = REGEX_TIMEOUT) -> np.ndarray:
+def regex_mask(
+    tokens: Sequence[str], pattern: str, *, timeout: float = REGEX_TIMEOUT
+) -> np.ndarray:
     """Tokens that match a regular expression in full (``re.fullmatch``, seed 000).
 
     The pattern runs on the ``regex`` package (``re``'s syntax) with a time budget: a
@@ -202,7 +203,8 @@ def regex_mask(tokens: Sequence[str], pattern: str, *,
         raise FeatureError(
             f"The regular expression {pattern!r} took over {timeout:g} s and was stopped; it "
             "probably backtracks catastrophically (nested repeats such as (a+)+). Simplify "
-            "it.") from None
+            "it."
+        ) from None
     return np.fromiter((hits[tok] for tok in tokens), dtype=bool, count=len(tokens))
 
 

@@ -287,8 +287,7 @@ def sentence_glyphs(
         tokens = list(tokens)
         if len(tokens) != n_steps:
             raise ValueError(
-                f"`tokens` must have one entry per step of `states` ({n_steps}), got "
-                f"{len(tokens)}."
+                f"`tokens` must have one entry per step of `states` ({n_steps}), got {len(tokens)}."
             )
     if initial is None:
         h0 = np.zeros(n_units)
@@ -397,8 +396,7 @@ def glyphs_from_trace(
         signal = "c" if cell == "lstm" else "h"
     if (layer, signal) not in trace.signals:
         raise ValueError(
-            f"The trace has no signal {signal!r} in layer {layer}; it has "
-            f"{sorted(trace.signals)}."
+            f"The trace has no signal {signal!r} in layer {layer}; it has {sorted(trace.signals)}."
         )
     keep = None
     if preserved == "gate":
@@ -452,9 +450,9 @@ def glyph_scale(*glyphs: SentenceGlyphs) -> float:
         raise ValueError("`glyph_scale` needs at least one SentenceGlyphs, got none.")
     largest = 0.0
     for g in glyphs:
-        extent = np.maximum.reduce([
-            g.positive, g.previous_positive, -g.negative, -g.previous_negative
-        ])
+        extent = np.maximum.reduce(
+            [g.positive, g.previous_positive, -g.negative, -g.previous_negative]
+        )
         largest = max(largest, float((extent / g.sizes).max()))
     return _ceil_2_significant(largest) if largest > 0 else 1.0
 
@@ -489,21 +487,23 @@ def glyph_table(
         return (values / sizes).ravel()
 
     dpos, dneg = glyphs.delta_positive, glyphs.delta_negative
-    return pd.DataFrame({
-        "step": np.repeat(np.arange(n_steps), k),
-        "token": np.repeat(np.asarray(glyphs.tokens, dtype=object), k),
-        "cluster": np.tile(glyphs.clusters, n_steps),
-        "slot": np.tile(np.arange(k), n_steps),
-        "size": np.tile(glyphs.sizes, n_steps),
-        "words": [words.get(int(c), "") for c in glyphs.clusters.tolist()] * n_steps,
-        "positive": per_unit(glyphs.positive),
-        "negative": per_unit(glyphs.negative),
-        "previous_positive": per_unit(glyphs.previous_positive),
-        "previous_negative": per_unit(glyphs.previous_negative),
-        "delta_positive": per_unit(dpos),
-        "delta_negative": per_unit(dneg),
-        "sensitivity": per_unit(np.abs(dpos + dneg)),
-        "preserved": glyphs.preserved.ravel(),
-        "denominator": glyphs.denominator_values.ravel(),
-        "fraction": glyphs.fraction.ravel(),
-    })
+    return pd.DataFrame(
+        {
+            "step": np.repeat(np.arange(n_steps), k),
+            "token": np.repeat(np.asarray(glyphs.tokens, dtype=object), k),
+            "cluster": np.tile(glyphs.clusters, n_steps),
+            "slot": np.tile(np.arange(k), n_steps),
+            "size": np.tile(glyphs.sizes, n_steps),
+            "words": [words.get(int(c), "") for c in glyphs.clusters.tolist()] * n_steps,
+            "positive": per_unit(glyphs.positive),
+            "negative": per_unit(glyphs.negative),
+            "previous_positive": per_unit(glyphs.previous_positive),
+            "previous_negative": per_unit(glyphs.previous_negative),
+            "delta_positive": per_unit(dpos),
+            "delta_negative": per_unit(dneg),
+            "sensitivity": per_unit(np.abs(dpos + dneg)),
+            "preserved": glyphs.preserved.ravel(),
+            "denominator": glyphs.denominator_values.ravel(),
+            "fraction": glyphs.fraction.ravel(),
+        }
+    )

@@ -723,7 +723,9 @@ def pca_map(reference, others, *, n_components: int = 2) -> tuple[np.ndarray, np
     reference = np.asarray(reference, dtype=np.float64)
     others = np.asarray(others, dtype=np.float64)
     if reference.ndim != 2 or others.ndim != 2 or reference.shape[1] != others.shape[1]:
-        raise ValueError(f"`reference` and `others` must be 2-D with the same number of "
-                         f"columns, got {reference.shape} and {others.shape}.")
+        raise ValueError(
+            f"`reference` and `others` must be 2-D with the same number of "
+            f"columns, got {reference.shape} and {others.shape}."
+        )
     pca = PCA(n_components=n_components, random_state=0).fit(reference)
     return pca.transform(reference), pca.transform(others)

@@ -23,8 +23,9 @@ from lib.analysis.significance import (
 )
 
 
-def rank_neurons(acts: np.ndarray, feature: Feature, *, n_shifts: int | None = None
-                 ) -> pd.DataFrame:
+def rank_neurons(
+    acts: np.ndarray, feature: Feature, *, n_shifts: int | None = None
+) -> pd.DataFrame:
     """Score every neuron of ``acts`` against ``feature``.
 
     Parameters
@@ -46,8 +47,7 @@ def rank_neurons(acts: np.ndarray, feature: Feature, *, n_shifts: int | None = N
     if acts.dtype not in (np.float16, np.float32):  # float16 is upcast block by block
         acts = acts.astype(np.float32)
     if acts.ndim != 2 or acts.shape[0] != len(feature):
-        raise ValueError(f"`acts` must be (T, n_units) with T = {len(feature)}, got "
-                         f"{acts.shape}.")
+        raise ValueError(f"`acts` must be (T, n_units) with T = {len(feature)}, got {acts.shape}.")
     p = circular_shift_pvalues(acts, feature.values, n_shifts=n_shifts)
     q = benjamini_hochberg(p)
     units = np.arange(acts.shape[1])
@@ -57,16 +57,18 @@ def rank_neurons(acts: np.ndarray, feature: Feature, *, n_shifts: int | None = N
         return table.sort_values("|r|", ascending=False, kind="stable").reset_index(drop=True)
     mask = check_binary(feature.values, feature.name)
     r = correlation(acts, mask.astype(np.float32))
-    table = pd.DataFrame({
-        "neuron": units,
-        "R": relevance(acts, mask),
-        "AUROC": auroc(acts, mask),
-        "r": r,
-        "p": p,
-        "q": q,
-        "mean_inside": acts[mask].mean(axis=0, dtype=np.float32),
-        "mean_outside": acts[~mask].mean(axis=0, dtype=np.float32),
-    })
+    table = pd.DataFrame(
+        {
+            "neuron": units,
+            "R": relevance(acts, mask),
+            "AUROC": auroc(acts, mask),
+            "r": r,
+            "p": p,
+            "q": q,
+            "mean_inside": acts[mask].mean(axis=0, dtype=np.float32),
+            "mean_outside": acts[~mask].mean(axis=0, dtype=np.float32),
+        }
+    )
     return table.sort_values("R", ascending=False, kind="stable").reset_index(drop=True)
 
 
@@ -77,5 +79,4 @@ def ranking_agreement(table: pd.DataFrame, *, k: int) -> dict:
     counts as much as one that is higher. Returns :func:`rank_agreement`'s dict.
     """
     by_unit = table.sort_values("neuron")
-    return rank_agreement(by_unit["R"].to_numpy(), np.abs(by_unit["AUROC"].to_numpy() - 0.5),
-                          k=k)
+    return rank_agreement(by_unit["R"].to_numpy(), np.abs(by_unit["AUROC"].to_numpy() - 0.5), k=k)
