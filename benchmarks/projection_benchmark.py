@@ -71,9 +71,9 @@ def synthetic_states(n: int, dims: int = 512, *, seed: int = 0) -> np.ndarray:
 
 def recorded_states(n: int) -> tuple[np.ndarray, str] | None:
     """``h`` and ``c`` of the stdlib char LSTM on its corpus, (n, 512), or None."""
-    from lib.corpora import builtin_corpus
-    from lib.record import record
-    from lib.registry import RegistryError, load
+    from lib.data.corpora import builtin_corpus
+    from lib.model.registry import RegistryError, load
+    from lib.run.record import record
 
     try:
         bundle = load(MODEL)

@@ -1,10 +1,10 @@
-"""Recorder throughput (issue 9): lib.record.record against the seeds' way and a roofline.
+"""Recorder throughput (issue 9): lib.run.record.record against the seeds' way and a roofline.
 
 For each of a 1-layer 512-unit and a 2-layer 256-unit LSTM and GRU (Keras initialisation,
 embedding 64, a char vocabulary of Python's 100 printable characters), on the Python
 standard library's source:
 
-- ``record``: tokens/s of :func:`lib.record.record` (all signals of all layers, top-10
+- ``record``: tokens/s of :func:`lib.run.record.record` (all signals of all layers, top-10
   next-token probabilities), best of ``repeats``;
 - the seeds' way: the same weights in a stateful Keras model of batch 1, one
   ``model.predict`` call per token returning every layer's h and the logits (the seeds
@@ -85,7 +85,7 @@ def gap_roofline(r: dict) -> str:
 
 
 def text_of(n_chars: int) -> str:
-    from lib.corpora import builtin_corpus
+    from lib.data.corpora import builtin_corpus
 
     return builtin_corpus("python-stdlib").text[:n_chars]
 
@@ -94,9 +94,11 @@ def lm_bundle(cell: str, layers: int, units: int, *, embedding: int = 64):
     """A Keras-initialised char language model (seeded) over :data:`VOCAB`."""
     import keras
 
-    from lib.models import ModelSpec, build
-    from lib.registry import ModelBundle
-    from lib.tokenizer import Vocab
+    from lib.data.tokenizer import Vocab
+    from lib.model.build import build
+    from lib.model.bundle import ModelBundle
+    from lib.model.spec import ModelSpec
+    from lib.run.weights import numpy_weights
 
     spec = ModelSpec(cell=cell, level="char", layers=layers, units=units, embedding=embedding)
     vocab = Vocab.build(list(VOCAB))
@@ -104,7 +106,7 @@ def lm_bundle(cell: str, layers: int, units: int, *, embedding: int = 64):
     bundle = ModelBundle(
         model=build(spec, len(vocab)), vocab=vocab, tokenizer=spec.tokenizer, spec=spec
     )
-    _ = bundle.numpy_weights
+    _ = numpy_weights(bundle)
     return bundle
 
 
@@ -190,7 +192,8 @@ def measure(
     keep_trace: bool = False,
 ) -> dict:
     """Every figure of one configuration (see the module docstring)."""
-    from lib.record import forward, record
+    from lib.run.record import forward, record
+    from lib.run.weights import numpy_weights
 
     bundle = lm_bundle(cell, layers, units)
     ids = bundle.vocab.encode(list(text))
@@ -206,7 +209,7 @@ def measure(
         if again < seconds:
             seconds, parts = again, again_parts
     stats = trace.meta["record"]
-    roof = roofline(bundle.numpy_weights, stats, T)
+    roof = roofline(numpy_weights(bundle), stats, T)
     result = {
         "model": f"{cell.upper()} {layers}x{units}",
         "tokens": T,
@@ -230,7 +233,7 @@ def measure(
     )
     if exact_tokens:
         n = min(exact_tokens, T)
-        dt, _ = best_of(lambda: forward(bundle.numpy_weights, ids[:n], streams=1), 1)
+        dt, _ = best_of(lambda: forward(numpy_weights(bundle), ids[:n], streams=1), 1)
         fast = record(bundle, text[:n])
         exact = record(bundle, text[:n], streams=1)
         result["exact_path_tokens_per_s"] = n / dt
@@ -248,25 +251,25 @@ def measure(
 
 def timed_record(bundle, text: str):
     """(seconds, Trace, seconds spent in the step loop and the per-step function) of one
-    recording; the split is empty if lib.record no longer calls lib.cells.run."""
-    import lib.cells
-    import lib.record
+    recording; the split is empty if lib.run.record no longer calls lib.run.cells.run."""
+    import lib.run.cells
+    import lib.run.record
 
-    if not hasattr(lib.record, "run"):
+    if not hasattr(lib.run.record, "run"):
         start = time.perf_counter()
-        trace = lib.record.record(bundle, text)
+        trace = lib.run.record.record(bundle, text)
         return time.perf_counter() - start, trace, {}
-    with Spent((lib.record, "run"), (lib.cells, "step")) as spent:
+    with Spent((lib.run.record, "run"), (lib.run.cells, "step")) as spent:
         start = time.perf_counter()
-        trace = lib.record.record(bundle, text)
+        trace = lib.run.record.record(bundle, text)
         seconds = time.perf_counter() - start
     return seconds, trace, spent.seconds
 
 
 def trained(text: str, *, exact_tokens: int = 20_000, name: str = TRAINED) -> dict | None:
     """The shipped trained LSTM, whose long memories make the fast path rerun segments."""
-    from lib.record import record
-    from lib.registry import RegistryError, load
+    from lib.model.registry import RegistryError, load
+    from lib.run.record import record
 
     try:
         bundle = load(name)

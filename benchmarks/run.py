@@ -79,7 +79,7 @@ def trace_for_analyses(state: dict, quick: bool):
     if state.get("trace") is not None:
         return state.pop("trace")
     from benchmarks import record_benchmark
-    from lib.record import record
+    from lib.run.record import record
 
     bundle = record_benchmark.lm_bundle("lstm", 1, 512)
     return record(bundle, record_benchmark.text_of(20_000 if quick else 100_000))

@@ -4,11 +4,11 @@ within the machine's memory.
 Phases, each in its own process so each peak RSS (``resource.getrusage``) is its own:
 
 1. ``corpus``: build ``builtin:python-stdlib-5m`` (the standard library's files in a seeded
-   random order, cut at exactly 5 M characters; lib.corpora).
-2. ``train``: the app's training code (lib.models.train) on all of it, one epoch, into a
+   random order, cut at exactly 5 M characters; lib.data.corpora).
+2. ``train``: the app's training code (lib.train.fit.train) on all of it, one epoch, into a
    temporary registry.
 3. ``record``: every token through the trained model into a float16 trace folder
-   (lib.record.record with ``out_dir``, written chunk by chunk; lib.trace).
+   (lib.run.record.record with ``out_dir``, written chunk by chunk; lib.run.trace).
 4. ``analyse``: the folder opened memory-mapped and analysed over all tokens: seed 000's
    relevance of every unit of ``h`` for the feature "inside a string" and the amplitude
    spectra of ``h`` (lib.analysis, reading float16 in blocks).
@@ -55,7 +55,7 @@ def peak_rss_gb() -> float:
 
 
 def phase_corpus(args) -> dict:
-    from lib.corpora import load_corpus
+    from lib.data.corpora import load_corpus
 
     t0 = time.perf_counter()
     corpus = load_corpus(f"builtin:python-stdlib-5m@{args.chars}")
@@ -63,8 +63,9 @@ def phase_corpus(args) -> dict:
 
 
 def phase_train(args) -> dict:
-    from lib.corpora import load_corpus
-    from lib.models import ModelSpec, TrainConfig, train
+    from lib.data.corpora import load_corpus
+    from lib.model.spec import ModelSpec, TrainConfig
+    from lib.train.fit import train
 
     corpus = load_corpus(f"builtin:python-stdlib-5m@{args.chars}")
     spec = ModelSpec(
@@ -101,9 +102,9 @@ def phase_train(args) -> dict:
 
 
 def phase_record(args) -> dict:
-    from lib.corpora import load_corpus
-    from lib.models import load
-    from lib.record import record
+    from lib.data.corpora import load_corpus
+    from lib.model.registry import load
+    from lib.run.record import record
 
     corpus = load_corpus(f"builtin:python-stdlib-5m@{args.chars}")
     bundle = load("scale-5m", root=args.registry)
@@ -128,7 +129,7 @@ def phase_analyse(args) -> dict:
     from lib.analysis.features import structural_feature
     from lib.analysis.fourier import spectrum
     from lib.analysis.relevance import relevance
-    from lib.trace import open_trace
+    from lib.run.trace import open_trace
 
     trace = open_trace(args.trace_dir)
     h = trace.signals[(0, "h")]

@@ -1,9 +1,9 @@
 """Training throughput (issue 9): the app's training loop against a bare ``model.fit``.
 
-The app's loop is :func:`lib.models.train` as the Train page runs it: a progress hook that
+The app's loop is :func:`lib.train.fit.train` as the Train page runs it: a progress hook that
 keeps every record, and after each epoch a 200-character sample, the model saved with its
 checkpoint into a temporary registry. The bare loop does the same preparation
-(:func:`lib.models.prepare`, windows), builds and compiles the same model with the same
+(:func:`lib.train.fit.prepare`, windows), builds and compiles the same model with the same
 seed, and calls ``model.fit`` with the same data, validation data, epochs, batch size and
 sequence length, and nothing else. The two alternate, ``rounds`` times each, and the best
 time of each counts. Tokens/s = training tokens x epochs / wall time.
@@ -44,8 +44,8 @@ def gap_sentence(details: dict) -> str:
 
 
 def setup(n_chars: int, epochs: int):
-    from lib.corpora import builtin_corpus
-    from lib.models import ModelSpec, TrainConfig
+    from lib.data.corpora import builtin_corpus
+    from lib.model.spec import ModelSpec, TrainConfig
 
     corpus = builtin_corpus("python-reference", max_chars=n_chars)
     spec = ModelSpec()  # the Train page's defaults: char LSTM 1x128, embedding 32, seq 100
@@ -54,14 +54,14 @@ def setup(n_chars: int, epochs: int):
 
 
 def app_loop(corpus, spec, config, root: str) -> tuple[float, dict]:
-    """Seconds of one call of lib.models.train, as the Train page makes it, and the seconds
+    """Seconds of one call of lib.train.fit.train, as the Train page makes it, and the seconds
     of that spent saving (``save``) and sampling (``generate``)."""
-    import lib.generate
-    import lib.models
-    from lib.models import train
+    import lib.run.generate
+    import lib.train.fit
+    from lib.train.fit import train
 
     records: list[dict] = []
-    with Spent((lib.models, "save"), (lib.generate, "generate")) as spent:
+    with Spent((lib.train.fit, "save"), (lib.train.fit, "generate")) as spent:
         start = time.perf_counter()
         train(
             spec,
@@ -82,7 +82,9 @@ def bare_fit(corpus, spec, config) -> tuple[float, int]:
     """Seconds of the same preparation, model and fit without the app's hooks."""
     import keras
 
-    from lib.models import build, compile_model, prepare, windows
+    from lib.model.build import build, compile_model
+    from lib.model.inputs import windows
+    from lib.train.fit import prepare
 
     start = time.perf_counter()
     data = prepare(corpus, spec, config)

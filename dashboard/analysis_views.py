@@ -15,7 +15,7 @@ from dashboard.loaders import recorded_trace
 from lib.analysis.features import Feature
 from lib.analysis.fourier import band_peaks, spectrum
 from lib.analysis.ranking import rank_neurons
-from lib.trace import SIGNAL_RANGES, Trace
+from lib.run.trace import SIGNAL_RANGES, Trace
 
 
 def feature_digest(feature: Feature) -> str:

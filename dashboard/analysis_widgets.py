@@ -8,7 +8,7 @@ from dashboard import loaders, state
 from dashboard.fmt import md
 from lib import limits
 from lib.analysis import features as F
-from lib.trace import Trace, TraceError
+from lib.run.trace import Trace, TraceError
 
 SOURCES = ["Corpus slice", "Generated", "Recorded on disk"]
 

@@ -16,15 +16,9 @@ from dashboard import charts, loaders, state
 from dashboard.fmt import display_token, md
 from lib import limits
 from lib.analysis.embedding_map import embedding_map, nearest_tokens
-from lib.embeddings import (
-    VectorsError,
-    embedding_matrix,
-    read_vectors,
-    sniff,
-    wanted_words,
-)
-from lib.models import ID_OFFSET
-from lib.registry import models_root
+from lib.data.embeddings import VectorsError, embedding_matrix, read_vectors, sniff, wanted_words
+from lib.model.registry import models_root
+from lib.model.spec import ID_OFFSET
 
 ROOT = Path(__file__).resolve().parent.parent
 #: a vectors file this big is read for a coverage preview only when asked
@@ -80,7 +74,8 @@ def coverage_preview(
     path: str, stamp: tuple, corpus_sha1: str, spec_dict: dict, config_key: tuple, _corpus
 ) -> dict:
     """Coverage of the vocabulary the model would have (same tokenizer, split, min count)."""
-    from lib.models import ModelSpec, TrainConfig, prepare
+    from lib.model.spec import ModelSpec, TrainConfig
+    from lib.train.fit import prepare
 
     min_count, max_vocab, max_tokens = config_key
     data = prepare(

@@ -2,7 +2,7 @@
 the model-group pickers of the Distributions and Compare pages.
 
 Searches and sweeps run as background jobs (:mod:`dashboard.jobs`, ``kind`` "search" or
-"sweep"); their results live in ``experiment.json`` (:mod:`lib.experiments`), which the
+"sweep"); their results live in ``experiment.json`` (:mod:`lib.train.experiments`), which the
 results panel reads on every poll, so a finished or interrupted experiment shows the
 same way as a running one.
 """
@@ -20,10 +20,10 @@ from dashboard import charts, jobs, state
 from dashboard.embedding_view import pretrained_picker
 from dashboard.fmt import md
 from dashboard.widgets import corpus_picker
-from lib import experiments as X
 from lib import limits
-from lib.models import ModelSpec, TrainConfig
-from lib.registry import RegistryError, list_groups, models_root
+from lib.model.registry import RegistryError, list_groups, models_root
+from lib.model.spec import ModelSpec, TrainConfig
+from lib.train import experiments as X
 
 P = "train.exp."  # widget keys; the "train." prefix keeps them across pages
 KINDS = ("search", "sweep")

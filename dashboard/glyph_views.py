@@ -1,7 +1,7 @@
 """Cached sentence glyphs (seed 004) for the Memory Chips page.
 
 A sentence is recorded from a zero state (``loaders.recorded_trace``, i.e.
-``lib.record.record``), measured per cluster of the page's co-clustering
+``lib.run.record.record``), measured per cluster of the page's co-clustering
 (``lib.analysis.glyphs``) and drawn by ``dashboard.glyph_charts``. Two sentences share
 one vertical scale so their glyphs compare bar by bar.
 """
@@ -24,7 +24,7 @@ from lib.analysis.glyphs import (
     glyph_table,
     glyphs_from_trace,
 )
-from lib.trace import Trace
+from lib.run.trace import Trace
 
 #: choices of how β is measured, with their labels
 BETA_LABELS = {"clip": "state (Eq. 7)", "gate": "keep gate"}

@@ -16,8 +16,8 @@ from lib.analysis.projection import pca_map, stratified_sample
 
 @st.cache_resource(max_entries=6, show_spinner="Recording the test sequences…")
 def _classifier_trace(name: str, key: str, n: int):
-    from lib.classify import held_out, record_sequences
-    from lib.datasets import subsample
+    from lib.data.datasets import subsample
+    from lib.run.classify import held_out, record_sequences
 
     bundle = load_bundle(name)
     test = held_out(bundle)
@@ -31,7 +31,7 @@ def _classifier_trace(name: str, key: str, n: int):
 def classifier_trace(name: str, n: int):
     """The first ``n`` held-out test sequences of classifier ``name``, recorded; None (with
     a message shown) when its dataset cannot be loaded here."""
-    from lib.corpora import CorpusError
+    from lib.data.corpora import CorpusError
 
     try:
         return _classifier_trace(name, model_key(name), n)
@@ -42,7 +42,7 @@ def classifier_trace(name: str, n: int):
 
 def overview_frames(trace) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(stacked bars, confusion matrix) frames: actual x predicted counts."""
-    from lib.classify import confusion
+    from lib.run.classify import confusion
 
     known = trace.labels >= 0
     m = confusion(trace.labels[known], trace.prediction[known], trace.n_classes)

@@ -12,7 +12,8 @@ from dashboard.analysis_views import feature_digest
 from dashboard.analysis_widgets import feature_editor
 from dashboard.fmt import md
 from dashboard.widgets import NeuronChoice
-from lib.interventions import Intervention, ablation_sweep, loss_change
+from lib.analysis.ablation import ablation_sweep, loss_change
+from lib.run.edits import Intervention
 
 
 def validation_text(bundle, chars: int) -> str | None:
@@ -35,7 +36,7 @@ def _generated(
     seed: int,
     intervention: Intervention,
 ) -> str:
-    from lib.generate import generate
+    from lib.run.generate import generate
 
     bundle = loaders.bundle(name)
     trace = generate(
@@ -200,7 +201,7 @@ def sweep_chart(df: pd.DataFrame, column: str) -> alt.LayerChart:
 def evolution_table(
     name: str, key: str, text: str, layer: int, signal: str, neuron: int, digest: str, _mask
 ) -> pd.DataFrame:
-    from lib.evolution import evolution
+    from lib.analysis.evolution import evolution
 
     return evolution(
         loaders.bundle(name), text, layer=layer, signal=signal, neuron=neuron, feature_mask=_mask

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import charts, jobs
 from dashboard.fmt import md
-from lib.models import TrainConfig
+from lib.model.spec import TrainConfig
 
 #: (metric, its baseline, label): bits per char, perplexity, or classifier test accuracy
 HEADLINES = [

@@ -1,6 +1,6 @@
 """Background jobs (training, experiments) that outlive Streamlit reruns and page changes.
 
-A job is a thread running ``lib.models.train`` (or another piece of work) with a stop
+A job is a thread running ``lib.train.fit.train`` (or another piece of work) with a stop
 flag; it copies the progress records into the Job object, which pages poll. The list of
 jobs is module-level, so every session on the server sees every job; only the session
 that started a job may stop it.
@@ -28,16 +28,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lib import limits
-from lib.corpora import Corpus
-from lib.models import (
-    ModelSpec,
-    TrainConfig,
-    check_classifier_training,
-    check_training,
-    train,
-    train_classifier,
-)
-from lib.registry import models_root, read_meta
+from lib.data.corpora import Corpus
+from lib.model.registry import models_root, read_meta
+from lib.model.spec import ModelSpec, TrainConfig
+from lib.train.fit import check_classifier_training, check_training, train, train_classifier
 
 _LOCK = threading.Lock()
 JOBS: dict[str, Job] = {}
@@ -52,7 +46,7 @@ class Job:
     name: str
     spec: ModelSpec
     config: TrainConfig
-    corpus: Corpus  # or a lib.datasets.LabelledData for a classifier
+    corpus: Corpus  # or a lib.data.datasets.LabelledData for a classifier
     resume: bool = False
     root: str = ""  # the registry when the job started (the environment may change later)
     status: str = "running"  # running, stopping, done, stopped, failed, interrupted
@@ -181,7 +175,7 @@ def _save_data(folder: Path, data) -> None:
             "ref": data.ref,
             "text": data.text,
         }
-    else:  # lib.datasets.LabelledData
+    else:  # lib.data.datasets.LabelledData
         payload = {
             "type": "labelled",
             "name": data.name,
@@ -198,7 +192,7 @@ def _save_data(folder: Path, data) -> None:
 
 
 def _load_data(folder: Path):
-    from lib.datasets import LabelledData
+    from lib.data.datasets import LabelledData
 
     payload = json.loads((folder / "data.json").read_text(encoding="utf-8"))
     if payload.pop("type") == "corpus":

@@ -21,11 +21,12 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.fmt import md
-from lib import limits, registry
-from lib.corpora import CorpusError, load_corpus
-from lib.generate import generate
-from lib.record import record
-from lib.trace import SIGNALS, Trace, open_trace, resolve_trace_path, traces_root
+from lib import limits
+from lib.data.corpora import CorpusError, load_corpus
+from lib.model import registry
+from lib.run.generate import generate
+from lib.run.record import record
+from lib.run.trace import SIGNALS, Trace, open_trace, resolve_trace_path, traces_root
 
 
 def model_key(name: str) -> str:
@@ -211,7 +212,7 @@ def _opened(path: str, stamp: str) -> Trace:
 
 def disk_trace(path_text: str) -> Trace:
     """The recorded trace at ``path_text`` (a .npz file, trace folder or shard folder under
-    :func:`trace_roots`), memory-mapped. Raises lib.trace.TraceError with the reason."""
+    :func:`trace_roots`), memory-mapped. Raises lib.run.trace.TraceError with the reason."""
     path = resolve_trace_path(path_text, trace_roots())
     return _opened(str(path), _stamp(path))
 

@@ -10,7 +10,7 @@ from dashboard import charts
 from dashboard.fmt import display_token
 from dashboard.highlight import expectancy_scale, highlighted_rows_html, scale_for
 from dashboard.widgets import NeuronChoice
-from lib.trace import SIGNAL_LABELS, SIGNAL_RANGES, Trace
+from lib.run.trace import SIGNAL_LABELS, SIGNAL_RANGES, Trace
 
 WHAT_AM_I_LOOKING_AT = """
 **A row** is one neuron (one coordinate of the chosen layer's state vector) over the whole

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard.fmt import md
 from lib import limits
-from lib.registry import (
+from lib.model.registry import (
     RegistryError,
     broken_models,
     export_archive,

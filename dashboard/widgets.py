@@ -11,7 +11,7 @@ import streamlit as st
 from dashboard import state
 from dashboard.fmt import md
 from lib import limits
-from lib.trace import SIGNAL_LABELS, SIGNALS, Trace
+from lib.run.trace import SIGNAL_LABELS, SIGNALS, Trace
 
 
 def parse_neurons(text: str, units: int) -> tuple[list[int], str]:
@@ -117,7 +117,7 @@ def neuron_picker(prefix: str, model: str, spec, trace: Trace) -> NeuronChoice:
 
 @st.cache_data(max_entries=6, show_spinner="Loading the corpus…")
 def _builtin_or_nltk(ref: str):
-    from lib.corpora import load_corpus
+    from lib.data.corpora import load_corpus
 
     return load_corpus(ref)
 
@@ -125,9 +125,9 @@ def _builtin_or_nltk(ref: str):
 def corpus_picker(prefix: str):
     """Choose a corpus: built-in, NLTK, uploaded file or pasted text.
 
-    Returns a ``lib.corpora.Corpus``, or None after showing why there is none yet.
+    Returns a ``lib.data.corpora.Corpus``, or None after showing why there is none yet.
     """
-    from lib.corpora import (
+    from lib.data.corpora import (
         BUILTIN_CORPORA,
         NLTK_CORPORA,
         CorpusError,
@@ -232,15 +232,15 @@ def send_to_generate(
 
 @st.cache_data(max_entries=6, show_spinner="Loading the dataset…")
 def _dataset(ref: str):
-    from lib.datasets import load_dataset
+    from lib.data.datasets import load_dataset
 
     return load_dataset(ref)
 
 
 def dataset_picker(prefix: str):
     """Choose a labelled dataset for a classifier; None (with the reason) when none yet."""
-    from lib.corpora import CorpusError
-    from lib.datasets import BROWN_DEFAULT_CATEGORIES, from_csv_bytes
+    from lib.data.corpora import CorpusError
+    from lib.data.datasets import BROWN_DEFAULT_CATEGORIES, from_csv_bytes
 
     state.bind({f"{prefix}.dataset": "nltk:sentence_polarity"})
     refs = {

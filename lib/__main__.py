@@ -10,11 +10,11 @@ import json
 import sys
 import time
 
-from lib.distribute import STRATEGIES
+from lib.train.distribute import STRATEGIES
 
 
 def _corpus(args):
-    from lib.corpora import corpus_from_file, load_corpus
+    from lib.data.corpora import corpus_from_file, load_corpus
 
     if args.file:
         return corpus_from_file(args.file)
@@ -22,7 +22,7 @@ def _corpus(args):
 
 
 def _dataset(args):
-    from lib.datasets import from_csv_bytes, load_dataset, subsample
+    from lib.data.datasets import from_csv_bytes, load_dataset, subsample
 
     if args.csv:
         from pathlib import Path
@@ -71,8 +71,8 @@ def _strategy(args):
     import shutil
     import tempfile
 
-    from lib.distribute import describe, is_chief, make_strategy, split_cpu
-    from lib.models import model_dir
+    from lib.model.registry import model_dir
+    from lib.train.distribute import describe, is_chief, make_strategy, split_cpu
 
     if args.cpu_devices:
         split_cpu(args.cpu_devices)
@@ -87,7 +87,8 @@ def _strategy(args):
 
 
 def cmd_train(args) -> None:
-    from lib.models import ModelSpec, TrainConfig, train, train_classifier
+    from lib.model.spec import ModelSpec, TrainConfig
+    from lib.train.fit import train, train_classifier
 
     strategy, root = _strategy(args)
     classifier = args.task == "classifier"
@@ -143,9 +144,9 @@ def cmd_train(args) -> None:
 
 
 def cmd_record(args) -> None:
-    from lib.models import load
-    from lib.record import record, record_shards
-    from lib.trace import TraceError, open_trace, read_manifest
+    from lib.model.registry import load
+    from lib.run.record import record, record_shards
+    from lib.run.trace import TraceError, open_trace, read_manifest
 
     bundle = load(args.model)
     text = open(args.text, encoding="utf-8").read() if args.text else _corpus(args).text
@@ -184,8 +185,8 @@ def cmd_record(args) -> None:
 
 
 def cmd_generate(args) -> None:
-    from lib.generate import generate
-    from lib.models import load
+    from lib.model.registry import load
+    from lib.run.generate import generate
 
     bundle = load(args.model)
     trace = generate(
@@ -202,7 +203,7 @@ def cmd_generate(args) -> None:
 
 
 def cmd_list(args) -> None:
-    from lib.models import list_models
+    from lib.model.registry import list_models
 
     for m in list_models():
         metrics = {k: round(v, 3) for k, v in m.get("metrics", {}).items()}
@@ -214,7 +215,7 @@ def cmd_list(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from lib.demo import train_demo_models
+    from lib.train.demo import train_demo_models
 
     train_demo_models(args.names or None, progress=_print_progress)
 
@@ -292,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
         default="auto",
         choices=STRATEGIES,
         help="tf.distribute: auto = multiworker when TF_CONFIG is set, mirrored "
-        "over the GPUs when there are several, else none (lib.distribute)",
+        "over the GPUs when there are several, else none (lib.train.distribute)",
     )
     t.add_argument(
         "--cpu-devices",

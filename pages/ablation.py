@@ -10,8 +10,8 @@ from dashboard.fmt import md
 from dashboard.intervention_views import evolution_table, sweep, sweep_chart, validation_text
 from dashboard.panels import neuron_rows_html
 from dashboard.widgets import NeuronChoice, layer_signal_picker
-from lib.evolution import first_epoch_of_best
-from lib.registry import checkpoints
+from lib.analysis.evolution import first_epoch_of_best
+from lib.model.registry import checkpoints
 
 state.page_guard()
 st.title("Ablation")

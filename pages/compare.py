@@ -17,7 +17,7 @@ from dashboard.fmt import md
 from dashboard.sidebar import headline
 from lib.analysis.features import REGEX_PRESETS, STRUCTURAL, FeatureError
 from lib.analysis.significance import rank_agreement
-from lib.registry import list_models
+from lib.model.registry import list_models
 
 state.page_guard()
 st.title("Compare")

@@ -13,7 +13,7 @@ from dashboard.fmt import md
 from dashboard.widgets import layer_signal_picker, register_top_neurons, send_to_generate
 from lib.analysis.distributions import token_percentiles
 from lib.analysis.features import FeatureError
-from lib.registry import list_models
+from lib.model.registry import list_models
 
 state.page_guard()
 st.title("Distributions")

@@ -16,7 +16,7 @@ from dashboard.hidden_views import (
     step_labels,
 )
 from dashboard.highlight import ColourScale, highlighted_rows_html
-from lib.classify import jump_distances, threshold_events
+from lib.run.classify import jump_distances, threshold_events
 
 state.page_guard()
 st.title("Hidden States")

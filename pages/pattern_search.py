@@ -7,8 +7,8 @@ from dashboard.analysis_widgets import text_source
 from dashboard.fmt import display_token, md
 from dashboard.highlight import highlighted_rows_html, scale_for
 from dashboard.widgets import layer_signal_picker
-from lib.patterns import pattern, search
-from lib.trace import SIGNAL_RANGES
+from lib.analysis.patterns import pattern, search
+from lib.run.trace import SIGNAL_RANGES
 
 state.page_guard()
 st.title("Pattern Search")

@@ -9,7 +9,7 @@ from dashboard.experiment_view import experiments_tab
 from dashboard.fmt import md
 from dashboard.job_view import job_panel, other_jobs_table
 from dashboard.widgets import corpus_picker, dataset_picker
-from lib.models import ModelSpec, TrainConfig
+from lib.model.spec import ModelSpec, TrainConfig
 
 state.page_guard()
 st.title("Train")

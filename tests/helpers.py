@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from lib.models import ModelSpec, build
-from lib.registry import ModelBundle
-from lib.tokenizer import Vocab
+from lib.data.tokenizer import Vocab
+from lib.model.build import build
+from lib.model.bundle import ModelBundle
+from lib.model.spec import ModelSpec
 
 TEXT = (
     'def f(x):\n    return "a (b) c" + x  # note\n'

@@ -24,7 +24,7 @@ from lib.analysis.features import (
     start_of_word,
     structural_feature,
 )
-from lib.tokenizer import Tokenizer
+from lib.data.tokenizer import Tokenizer
 
 CHAR = Tokenizer("char")
 WORD = Tokenizer("word")

@@ -15,7 +15,7 @@ from lib.analysis.glyphs import (
     glyphs_from_trace,
     sentence_glyphs,
 )
-from lib.trace import Trace
+from lib.run.trace import Trace
 
 # 3 tokens, 4 units; cluster 0 = units {0, 2}, cluster 1 = units {1, 3}
 H = np.array(
@@ -212,7 +212,7 @@ def test_from_trace_defaults_to_last_layer_cell_state_and_gate() -> None:
 )
 def test_keep_gates_are_the_recorded_cells_keep_gates(cell, state, gate, written) -> None:
     """The recorder's LSTM keeps f * c^(t-1), its (Keras) GRU z * h^(t-1)."""
-    from lib.record import record
+    from lib.run.record import record
     from tests.helpers import TEXT, random_bundle
 
     assert KEEP_GATES[(cell, state)] == gate

@@ -11,7 +11,7 @@ from lib.analysis.response import (
     expected_response_from_trace,
     unit_responses,
 )
-from lib.trace import Trace
+from lib.run.trace import Trace
 
 # A hand case: 6 steps, 2 units. Updates (h_-1 = 0):
 #   t  token  h          Δh

@@ -6,7 +6,7 @@ import pytest
 
 from dashboard.widgets import parse_neurons
 from lib.analysis.features import FeatureError, regex_mask
-from lib.datasets import from_csv_bytes
+from lib.data.datasets import from_csv_bytes
 from tests.test_pages import _server_like_routing, app  # noqa: F401  (fixture)
 
 DEMO = "demo-ref-char-lstm"

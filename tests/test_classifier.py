@@ -7,8 +7,15 @@ import keras
 import numpy as np
 import pytest
 
-from lib import registry
-from lib.classify import (
+from lib.data.datasets import DatasetError, LabelledData
+from lib.data.tokenizer import Vocab
+from lib.model import registry
+from lib.model.build import accuracy_metric, build, compile_classifier
+from lib.model.bundle import ModelBundle
+from lib.model.inputs import classifier_ids
+from lib.model.registry import load, save
+from lib.model.spec import ID_OFFSET, PAD_ID, ModelSpec, TrainConfig
+from lib.run.classify import (
     class_probabilities,
     confusion,
     held_out,
@@ -16,23 +23,8 @@ from lib.classify import (
     record_sequences,
     threshold_events,
 )
-from lib.datasets import DatasetError, LabelledData
-from lib.models import (
-    ID_OFFSET,
-    PAD_ID,
-    ModelSpec,
-    TrainConfig,
-    accuracy_metric,
-    build,
-    classifier_ids,
-    compile_classifier,
-    load,
-    save,
-    train_classifier,
-)
-from lib.record import record
-from lib.registry import ModelBundle
-from lib.tokenizer import Vocab
+from lib.run.record import record
+from lib.train.fit import train_classifier
 from tests.helpers import randomize_weights
 
 TEXTS = [
@@ -538,7 +530,7 @@ def test_held_out_refuses_other_data(tmp_path):
 
 
 def test_demo_classifier_is_skipped_when_its_corpus_is_missing(monkeypatch):
-    from lib import demo
+    from lib.train import demo
 
     def missing(ref):
         raise DatasetError("NLTK corpus 'sentence_polarity' is not installed; run ...")
@@ -557,7 +549,7 @@ def test_demo_classifier_is_skipped_when_its_corpus_is_missing(monkeypatch):
 
 
 def test_demo_classifier_definition():
-    from lib.demo import DEMOS
+    from lib.train.demo import DEMOS
 
     demo = next(d for d in DEMOS if d.name == "demo-polarity-lstm")
     assert demo.spec.validate().is_classifier and demo.dataset == "nltk:sentence_polarity"

@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from lib import datasets
-from lib.datasets import (
+from lib.data import datasets
+from lib.data.datasets import (
     BROWN_DEFAULT_CATEGORIES,
     BROWN_MIN_WORDS,
     DatasetError,

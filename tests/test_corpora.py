@@ -1,4 +1,4 @@
-"""Tests for lib.corpora."""
+"""Tests for lib.data.corpora."""
 
 import functools
 import hashlib
@@ -8,8 +8,8 @@ from pydoc_data.topics import topics
 import nltk
 import pytest
 
-from lib import corpora
-from lib.corpora import (
+from lib.data import corpora
+from lib.data.corpora import (
     BUILTIN_CORPORA,
     NLTK_DATA_DIR,
     Corpus,

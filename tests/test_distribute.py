@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from lib.distribute import in_strategy_scope, is_chief, strategy_kind
+from lib.train.distribute import in_strategy_scope, is_chief, strategy_kind
 from tests.conftest import ROOT
 from tests.helpers import TEXT
 

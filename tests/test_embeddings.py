@@ -7,15 +7,17 @@ import json
 import numpy as np
 import pytest
 
-from lib.corpora import corpus_from_text
-from lib.embeddings import (
+from lib.data.corpora import corpus_from_text
+from lib.data.embeddings import (
     VectorsError,
     check_pretrained,
     embedding_matrix,
     read_vectors,
     sniff,
 )
-from lib.models import ModelSpec, TrainConfig, checkpoints, load, train
+from lib.model.registry import checkpoints, load
+from lib.model.spec import ModelSpec, TrainConfig
+from lib.train.fit import train
 from tests.helpers import TEXT
 
 GLOVE = "the 0.1 0.2 0.3 0.4\nquick 1 2 3 4\nfox -1 -2 -3 -4.5e-1\nDog 9 9 9 9\nzebra 5 5 5 5\n"

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lib.analysis.evolution import COLUMNS, evolution, first_epoch_of_best
 from lib.analysis.features import regex_mask
-from lib.evolution import COLUMNS, evolution, first_epoch_of_best
-from lib.registry import load
+from lib.model.registry import load
 from tests.helpers import TEXT, random_bundle
 
 MODELS = Path(__file__).resolve().parent.parent / "models"

@@ -9,11 +9,12 @@ import time
 import numpy as np
 import pytest
 
-from lib import experiments as X
-from lib.corpora import corpus_from_text
+from lib.data.corpora import corpus_from_text
 from lib.limits import LimitError
-from lib.models import ModelSpec, TrainConfig, checkpoints, load, train
-from lib.registry import list_groups, list_models, read_meta
+from lib.model.registry import checkpoints, list_groups, list_models, load, read_meta
+from lib.model.spec import ModelSpec, TrainConfig
+from lib.train import experiments as X
+from lib.train.fit import train
 from tests.helpers import TEXT
 
 CORPUS = corpus_from_text(TEXT * 4, name="tiny")

@@ -5,9 +5,10 @@ import json
 import time
 
 from dashboard import jobs
-from lib import experiments as X
-from lib.corpora import corpus_from_text
-from lib.models import ModelSpec, TrainConfig, train
+from lib.data.corpora import corpus_from_text
+from lib.model.spec import ModelSpec, TrainConfig
+from lib.train import experiments as X
+from lib.train.fit import train
 from tests.test_pages import TRAIN_TEXT, _server_like_routing, app  # noqa: F401  (fixture)
 
 GLOVE = "def 1 0 0 0\nreturn 0 1 0 0\nadds 0 0 1 0\nTwo 0 0 0 1\n"

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from lib.generate import generate, sample_next
-from lib.record import record
+from lib.run.generate import generate, sample_next
+from lib.run.record import record
 from tests.helpers import random_bundle
 
 

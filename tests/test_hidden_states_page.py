@@ -68,15 +68,15 @@ def test_language_model_trajectory_over_a_corpus_map(registry):
 def test_a_dataset_that_cannot_be_loaded_gets_a_message_not_a_traceback(
     with_classifier, monkeypatch
 ):
-    import lib.classify
-    from lib.datasets import DatasetError
+    import lib.run.classify
+    from lib.data.datasets import DatasetError
 
     def unavailable(bundle):
         raise DatasetError(
             "NLTK corpus 'sentence_polarity' is not installed and could not be downloaded"
         )
 
-    monkeypatch.setattr(lib.classify, "held_out", unavailable)
+    monkeypatch.setattr(lib.run.classify, "held_out", unavailable)
     at = app()
     at.query_params["model"] = CLASSIFIER
     at.session_state["model"] = CLASSIFIER

@@ -6,9 +6,11 @@ import math
 import numpy as np
 import pytest
 
-from lib.generate import generate
-from lib.interventions import Intervention, ablation_sweep, loss_change, run_losses
-from lib.record import record
+from lib.analysis.ablation import ablation_sweep, loss_change, run_losses
+from lib.run.edits import Intervention
+from lib.run.generate import generate
+from lib.run.record import record
+from lib.run.weights import numpy_weights
 from tests.helpers import TEXT, random_bundle
 
 OTHER_TEXT = "import os\nprint(os.getcwd())  # where are we?\n" * 4
@@ -31,7 +33,7 @@ def edit(x, interventions, layer, signal):
 
 def reference(bundle, text, interventions):
     """Float64 forward pass from the Keras equations (Keras' gate order), with the edits of
-    lib.interventions' docstring applied after every step; h of every layer, (T, units)."""
+    lib.run.edits' docstring applied after every step; h of every layer, (T, units)."""
     model, spec = bundle.model, bundle.spec
     ids = bundle.vocab.encode(bundle.tokenizer.tokenize(text))
     x_seq = model.get_layer("embedding").get_weights()[0][ids].astype(np.float64)
@@ -227,7 +229,7 @@ def test_run_losses_agree_with_record():
     bundle = random_bundle("lstm", 2)
     runs = [[], [Intervention(1, (0, 4), "zero")], [Intervention(0, (3,), "clamp", 1.0, "c")]]
     ids = bundle.vocab.encode(bundle.tokenizer.tokenize(TEXT))
-    losses = run_losses(bundle.numpy_weights, ids, runs)
+    losses = run_losses(numpy_weights(bundle), ids, runs)
     for run, loss in zip(runs, losses, strict=True):
         trace = record(bundle, TEXT, streams=1, interventions=run)
         np.testing.assert_allclose(loss[1:], -np.log(trace.next_prob[:-1].astype(float)), atol=1e-5)

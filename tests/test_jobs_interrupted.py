@@ -8,16 +8,16 @@ import textwrap
 from pathlib import Path
 
 from dashboard import jobs
-from lib import registry as reg
-from lib.models import ModelSpec, TrainConfig
+from lib.model import registry as reg
+from lib.model.spec import ModelSpec, TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = textwrap.dedent("""
     import sys, time
     from dashboard import jobs
-    from lib.corpora import corpus_from_text
-    from lib.models import ModelSpec, TrainConfig
+    from lib.data.corpora import corpus_from_text
+    from lib.train.fit import ModelSpec, TrainConfig
 
     text = "".join(f"line {i}: the quick brown fox, {i * 7 % 13}\\n" for i in range(3000))
     job = jobs.start("child-session", ModelSpec(units=16, embedding=8, seq_len=20),

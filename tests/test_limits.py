@@ -4,9 +4,9 @@ import pytest
 
 from dashboard import jobs
 from lib import limits
-from lib.corpora import corpus_from_text
+from lib.data.corpora import corpus_from_text
 from lib.limits import LimitError, Limits, load_limits
-from lib.models import ModelSpec, TrainConfig
+from lib.model.spec import ModelSpec, TrainConfig
 
 
 def test_defaults_fit_this_machine_and_the_shipped_file_matches_them():

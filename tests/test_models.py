@@ -7,19 +7,13 @@ import threading
 import numpy as np
 import pytest
 
-from lib import registry
-from lib.corpora import corpus_from_text
-from lib.models import (
-    ModelSpec,
-    TrainConfig,
-    build,
-    derived_metrics,
-    list_models,
-    load,
-    save,
-    train,
-    windows,
-)
+from lib.data.corpora import corpus_from_text
+from lib.model import registry
+from lib.model.build import build
+from lib.model.inputs import windows
+from lib.model.registry import list_models, load, save
+from lib.model.spec import ModelSpec, TrainConfig
+from lib.train.fit import derived_metrics, train
 from tests.helpers import TEXT, random_bundle
 
 CORPUS = corpus_from_text(TEXT * 4, name="tiny")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lib.patterns import pattern, search
+from lib.analysis.patterns import pattern, search
 
 PATTERN = [2, 5, 7]
 

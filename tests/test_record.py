@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from lib.record import record
+from lib.run.record import record
 from tests.helpers import TEXT, random_bundle
 
 

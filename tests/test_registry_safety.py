@@ -8,8 +8,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from lib import registry as reg
-from lib.registry import RegistryError
+from lib.model import registry as reg
+from lib.model.registry import RegistryError
 
 DEMO = "demo-ref-char-lstm"
 

@@ -14,13 +14,15 @@ from lib.analysis.fourier import spectrum
 from lib.analysis.relevance import relevance
 from lib.analysis.response import expected_response
 from lib.analysis.significance import auroc, circular_shift_pvalues, correlation
-from lib.corpora import SHUFFLED_CHARS, builtin_corpus, load_corpus
+from lib.data.corpora import SHUFFLED_CHARS, builtin_corpus, load_corpus
+from lib.data.tokenizer import Vocab
 from lib.limits import LimitError, Limits
-from lib.models import ModelSpec, build
-from lib.record import auto_chunk_tokens, record
-from lib.registry import ModelBundle
-from lib.tokenizer import Vocab
-from lib.trace import Trace, open_trace
+from lib.model.build import build
+from lib.model.bundle import ModelBundle
+from lib.model.spec import ModelSpec
+from lib.run.record import auto_chunk_tokens, record
+from lib.run.trace import Trace, open_trace
+from lib.run.weights import numpy_weights
 from tests.helpers import TEXT, random_bundle
 from tests.test_pages import _server_like_routing, app  # noqa: F401  (fixture)
 
@@ -186,7 +188,7 @@ def test_keras_initialised_1024x3_lstm_records_a_chunk_at_a_time(tmp_path):
     bundle = ModelBundle(
         model=build(spec, len(vocab)), vocab=vocab, tokenizer=spec.tokenizer, spec=spec, name="wide"
     )
-    weights = bundle.numpy_weights  # extracted before measuring: the weights are 130 MB
+    weights = numpy_weights(bundle)  # extracted before measuring: the weights are 130 MB
     assert 4096 <= auto_chunk_tokens(weights) < 60_000  # ~2 GB of temporaries a chunk
     text = (TEXT * 7)[:2000]
     float32_bytes = limits.trace_bytes(2000, 1024, 3, 6)  # 147 MB

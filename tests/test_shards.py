@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from lib.models import load
-from lib.record import record, record_shards
-from lib.trace import ConcatRows, TraceError, open_trace, resolve_trace_path
+from lib.model.registry import load
+from lib.run.record import record, record_shards
+from lib.run.trace import ConcatRows, TraceError, open_trace, resolve_trace_path
 from tests.conftest import DEMO
 from tests.helpers import TEXT, random_bundle
 from tests.test_pages import _server_like_routing, app  # noqa: F401  (fixture)

@@ -1,4 +1,4 @@
-"""Tests for lib.tokenizer."""
+"""Tests for lib.data.tokenizer."""
 
 import json
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from lib.tokenizer import Tokenizer, Vocab, split_ids, unigram_cross_entropy
+from lib.data.tokenizer import Tokenizer, Vocab, split_ids, unigram_cross_entropy
 
 TRICKY = (
     "line one\n\tindented <script>alert('x')</script>\r\n"

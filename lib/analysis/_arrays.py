@@ -30,7 +30,7 @@ def work_dtype(dtype) -> np.dtype:
 def check_acts(acts, *, min_steps: int = 1, keep_half: bool = False) -> np.ndarray:
     """Return `acts` as a floating 2-D array, float32 kept as float32 (no copy when possible).
 
-    A memory-mapped array (a trace folder, lib.trace) stays mapped. float16 is upcast to
+    A memory-mapped array (a trace folder, lib.run.trace) stays mapped. float16 is upcast to
     float32 as a whole, unless `keep_half`: the caller then reads it in blocks and upcasts
     each with :func:`work_dtype` (:func:`unit_block` does), so a float16 trace is never
     copied whole. Other numbers become float64.

@@ -74,7 +74,7 @@ def embedding_map(
         Seed 000's ``n_words_pca_plot``.
     method : {"pca", "tsne", "umap"}, default "pca"
     offset : int, default 0
-        1 for the classifiers of :mod:`lib.models` (row 0 is padding).
+        1 for the classifiers of :mod:`lib.train.fit` (row 0 is padding).
     exclude : collection of str
         Tokens to leave out (e.g. the space and newline).
     seed : int, default 0

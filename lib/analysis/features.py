@@ -6,9 +6,9 @@ feature as a regular expression matched with ``re.fullmatch`` against every toke
 part-of-speech tags at word level; this module adds POS tags in context at both levels and
 structural features of the text (quotes, brackets, position in line and word).
 
-Tokens are the strings of :attr:`lib.trace.Trace.tokens`. At character level each token is
+Tokens are the strings of :attr:`lib.run.trace.Trace.tokens`. At character level each token is
 one character; at word level tokens are words (``\\w+``) and single non-word characters
-(:data:`lib.tokenizer.WORD_PATTERN`), or words and punctuation without whitespace.
+(:data:`lib.data.tokenizer.WORD_PATTERN`), or words and punctuation without whitespace.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ SPACE_TAG = "SPACE"
 #: Penn Treebank's punctuation tags; other tags the tagger guesses for a non-word token
 #: (it has never seen a bare '"') become "SYM"
 PENN_PUNCTUATION = frozenset({".", ",", ":", "(", ")", "``", "''", "#", "$", "SYM"})
-#: the unknown-token marker of :class:`lib.tokenizer.Vocab`; one token even at char level
+#: the unknown-token marker of :class:`lib.data.tokenizer.Vocab`; one token even at char level
 UNK = "<unk>"
 #: tag given to :data:`UNK` tokens (universal "X", other), which the tagger never sees
 UNK_TAG = "X"
@@ -238,7 +238,7 @@ def _tagger_ready(tagset: str) -> bool:
     """Tag one word, downloading the tagger data once if it is missing (cached on success)."""
     import nltk
 
-    from lib.corpora import NLTK_DATA_DIR  # adds the project's download dir to nltk.data.path
+    from lib.data.corpora import NLTK_DATA_DIR  # adds the project's download dir to nltk.data.path
 
     nltk_tagset = None if tagset == "penn" else tagset
     try:
@@ -298,7 +298,7 @@ def pos_tags(tokens: Sequence[str], *, level: str, tagset: str = "universal") ->
     ------
     FeatureError
         If `level` or `tagset` is unknown, or the tagger data is missing and cannot be
-        downloaded (into ``lib.corpora.NLTK_DATA_DIR``).
+        downloaded (into ``lib.data.corpora.NLTK_DATA_DIR``).
 
     Notes
     -----

@@ -47,7 +47,7 @@ Glyphs draw everything divided by the cluster size |H_i|, on one symmetric verti
 shared by all glyphs (:func:`glyph_scale`).
 
 - :func:`sentence_glyphs`: every measure from plain arrays, vectorized over steps and units.
-- :func:`glyphs_from_trace`: the same from a :class:`lib.trace.Trace`, with the seed's
+- :func:`glyphs_from_trace`: the same from a :class:`lib.run.trace.Trace`, with the seed's
   defaults (last layer; an LSTM's cell state) and the gate-based beta on request.
 - :func:`glyph_scale`: the shared vertical range of one or more sentences' glyphs.
 - :func:`glyph_table`: a long-form table (one row per token and cluster) for the charts.
@@ -63,7 +63,7 @@ import numpy as np
 import pandas as pd
 
 from lib.analysis.coclustering import NONE, Coclusters
-from lib.trace import Trace
+from lib.run.trace import Trace
 
 #: how beta is computed: Eq. 7's clipped ratio, or the gate that keeps the old state
 PRESERVED = ("clip", "gate")
@@ -362,7 +362,7 @@ def glyphs_from_trace(
     Parameters
     ----------
     trace : Trace
-        The sentence recorded from the zero state (:func:`lib.record.record`).
+        The sentence recorded from the zero state (:func:`lib.run.record.record`).
     col_labels : array-like of int, shape (n_units,), or Coclusters
         Unit clusters of the same layer and signal.
     layer : int, optional

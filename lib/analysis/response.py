@@ -6,7 +6,7 @@ word. The (n_types, n_units) matrix of these means, ``S``, is the signed weight 
 the word-unit bipartite graph that :mod:`lib.analysis.coclustering` co-clusters.
 
 - :func:`expected_response`: ``S`` over the most frequent token types, from plain arrays.
-- :func:`expected_response_from_trace`: the same from a :class:`lib.trace.Trace`, with the
+- :func:`expected_response_from_trace`: the same from a :class:`lib.run.trace.Trace`, with the
   seed's defaults (last layer; the cell state of an LSTM).
 - :func:`unit_responses`: one unit's Δ samples per type, computed on demand for box plots.
 """
@@ -208,11 +208,11 @@ def expected_response(
 def expected_response_from_trace(
     trace, *, layer: int | None = None, signal: str | None = None, **kwargs
 ) -> ExpectedResponse:
-    """:func:`expected_response` of one layer and signal of a :class:`~lib.trace.Trace`.
+    """:func:`expected_response` of one layer and signal of a :class:`~lib.run.trace.Trace`.
 
     Parameters
     ----------
-    trace : lib.trace.Trace
+    trace : lib.run.trace.Trace
     layer : int or None, default None
         Recurrent layer (0 = first). None takes the last layer, seed 004's default.
     signal : str or None, default None

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lib.corpora import MAX_BYTES, CorpusError, corpus_from_bytes, with_nltk_data
+from lib.data.corpora import MAX_BYTES, CorpusError, corpus_from_bytes, with_nltk_data
 
 NLTK_DATASETS = ("sentence_polarity", "movie_reviews", "brown")
 KERAS_DATASETS = ("imdb", "reuters")
@@ -82,7 +82,7 @@ LABEL_COLUMN_NAMES = (
 class DatasetError(CorpusError):
     """A labelled dataset could not be loaded or used; the message says why and how to fix it.
 
-    A subclass of :class:`lib.corpora.CorpusError`, hence of ``ValueError``.
+    A subclass of :class:`lib.data.corpora.CorpusError`, hence of ``ValueError``.
     """
 
 
@@ -374,7 +374,7 @@ def nltk_dataset(
         Brown only: the genres to use (at least 2). Default
         :data:`BROWN_DEFAULT_CATEGORIES`. The others always use neg and pos.
     download : bool, default True
-        Try ``nltk.download`` when the data is missing (as :func:`lib.corpora.nltk_corpus`).
+        Try ``nltk.download`` when the data is missing (as :func:`lib.data.corpora.nltk_corpus`).
 
     Returns
     -------

@@ -13,17 +13,17 @@ as "inside a string" outlasting the warm-up) are run again from the true state. 
 path thus equals the exact path within ``tol`` plus float32 round-off; how much rerunning
 it needed is in ``trace.meta["record"]``.
 
-With ``interventions`` (lib.interventions) the text is always run on the exact path: the
+With ``interventions`` (lib.run.edits) the text is always run on the exact path: the
 fast path's repairs compare segments with the unedited recurrence, which an edit breaks.
 
 Long texts are recorded in chunks of about :data:`CHUNK_BYTES` of working memory each,
 written into the Trace as they finish (``dtype="float16"`` halves the Trace,
-``out_dir=`` writes it to a trace folder instead of memory; see lib.trace). The exact
+``out_dir=`` writes it to a trace folder instead of memory; see lib.run.trace). The exact
 state at the end of a chunk is carried into the next: the next chunk's first segment
 warms up on the tokens before it and is checked against that state like any other
 segment, so a chunked recording equals an unchunked one within ``tol``.
 :func:`record_shards` writes the chunks of a text into several trace folders (shards)
-plus a manifest, which ``lib.trace.open_trace`` opens as one Trace.
+plus a manifest, which ``lib.run.trace.open_trace`` opens as one Trace.
 """
 
 from __future__ import annotations
@@ -33,77 +33,19 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lib.cells import LAYOUT, WIDTH, CellWeights, cell_weights, run, split_signals, state_of
-from lib.trace import Trace, TraceWriter, check_dtype, write_manifest
+from lib.run.cells import LAYOUT, WIDTH, CellWeights, run, split_signals, state_of
+from lib.run.edits import Intervention, layer_edits, run_edited
+from lib.run.trace import Trace, TraceWriter, check_dtype, write_manifest
+from lib.run.weights import Lookup, StackWeights, numpy_weights
 
 #: working memory (float32 temporaries) one recording chunk may take; long texts are cut
 #: into chunks of about this size (100,000 tokens of a 512-unit LSTM take ~2.7 GB)
 CHUNK_BYTES = 3 * 2**30
 #: a chunk is never shorter than this many tokens (but the text may be)
 MIN_CHUNK_TOKENS = 4096
-
-if TYPE_CHECKING:
-    from lib.interventions import Intervention
-
-
-@dataclass
-class StackWeights:
-    """A language model's weights as NumPy arrays.
-
-    ``table0`` has shape (vocab, G*units): the first layer's input projection of every
-    token id (embedding @ kernel + bias), so layer 0's input is a lookup.
-    """
-
-    cell: str
-    layers: list[CellWeights]
-    table0: np.ndarray
-    dense_w: np.ndarray
-    dense_b: np.ndarray
-
-    def project(self, layer: int, x: np.ndarray) -> np.ndarray:
-        """Input projection of ``layer`` for ids (layer 0) or previous-layer h (others)."""
-        if layer == 0:
-            return self.table0[x]
-        w = self.layers[layer]
-        # one 2-D product: NumPy runs (T, B, d) @ (d, n) as T small products
-        flat = x.reshape(-1, x.shape[-1]) @ w.kernel + w.bias
-        return flat.reshape(*x.shape[:-1], flat.shape[-1])
-
-
-class Lookup:
-    """Layer 0's input projections ``table[ids]`` gathered one step at a time.
-
-    Behaves like the (T, B, G*units) array for the indexing ``run`` and the segment checks
-    use, without materialising it (for 100,000 tokens of a 512-unit LSTM that array is
-    0.8 GB, and filling it cost as much as a third of the recording).
-    """
-
-    def __init__(self, table: np.ndarray, ids: np.ndarray):
-        self.table, self.ids = table, ids
-        self.shape = (*ids.shape, table.shape[1])
-
-    def __getitem__(self, index):
-        sub = self.ids[index]
-        return self.table[sub] if np.ndim(sub) <= 1 else Lookup(self.table, sub)
-
-
-def stack_weights(model, spec) -> StackWeights:
-    """Extract NumPy weights from a model built by ``lib.models.build``.
-
-    For a classifier ``table0`` is indexed by the model's input ids (vocabulary id + 1,
-    row 0 = padding) and ``dense_w``/``dense_b`` are the output layer's (before its sigmoid
-    or softmax).
-    """
-    emb = np.asarray(model.get_layer("embedding").get_weights()[0], np.float32)
-    layers = [cell_weights(model.get_layer(f"recurrent_{k}")) for k in range(spec.layers)]
-    table0 = emb @ layers[0].kernel + layers[0].bias
-    head = "output" if getattr(spec, "task", "lm") == "classifier" else "logits"
-    dense_w, dense_b = (np.asarray(a, np.float32) for a in model.get_layer(head).get_weights())
-    return StackWeights(spec.cell, layers, table0, dense_w, dense_b)
 
 
 def _end_state(w: CellWeights, H: np.ndarray, S: np.ndarray, k: int) -> np.ndarray:
@@ -280,7 +222,7 @@ def forward(
         1,500 tokens each.
     warmup, tol : see the module docstring.
     interventions : sequence of Intervention, default ()
-        Edits applied inside the recurrence after every step (lib.interventions); the
+        Edits applied inside the recurrence after every step (lib.run.edits); the
         signals returned are the edited ones. Any intervention forces the exact path:
         ``streams`` and ``warmup`` are then ignored.
 
@@ -297,9 +239,6 @@ def forward(
     interventions = tuple(interventions)
     out = []
     if interventions:
-        # imported here: lib.interventions imports this module
-        from lib.interventions import layer_edits, run_edited
-
         edits = layer_edits(weights, [list(interventions)])
         x = ids
         for k, w in enumerate(weights.layers):
@@ -379,11 +318,11 @@ def output_probs(
 
 
 def require_language_model(bundle) -> None:
-    """ValueError if `bundle` is a sequence classifier (record it with lib.classify)."""
+    """ValueError if `bundle` is a sequence classifier (record it with lib.run.classify)."""
     if getattr(bundle.spec, "task", "lm") != "lm":
         raise ValueError(
             f"model {bundle.name!r} is a sequence classifier, not a language model: record "
-            "its texts with lib.classify.record_sequences"
+            "its texts with lib.run.classify.record_sequences"
         )
 
 
@@ -483,10 +422,10 @@ def record(
 ) -> Trace:
     """Record ``text`` (a string, or a list of tokens) through ``bundle``'s model.
 
-    Returns a Trace with every signal of every layer (see lib.trace), the next-token
+    Returns a Trace with every signal of every layer (see lib.run.trace), the next-token
     top-k and the expectancy. ``streams=1`` forces the exact sequential path.
 
-    ``interventions`` (lib.interventions.Intervention) edit chosen neurons after every
+    ``interventions`` (lib.run.edits.Intervention) edit chosen neurons after every
     step; they force the exact path, the Trace shows the edited signals, and
     ``trace.meta["record"]["interventions"]`` lists them.
 
@@ -495,7 +434,7 @@ def record(
     dtype : {"float32", "float16"}, default "float32"
         Storage of the signals; float16 halves the Trace (computation stays float32).
     out_dir : path, optional
-        Write a trace folder there (lib.trace) and return it memory-mapped, so the Trace
+        Write a trace folder there (lib.run.trace) and return it memory-mapped, so the Trace
         need not fit in memory; without it the arrays are kept in memory.
     chunk_tokens : int, optional
         Tokens per chunk (default :func:`auto_chunk_tokens`, ~:data:`CHUNK_BYTES` of
@@ -507,7 +446,7 @@ def record(
     if len(ids) == 0:
         raise ValueError("cannot record an empty text (0 tokens)")
     dtype = check_dtype(dtype)
-    weights = bundle.numpy_weights
+    weights = numpy_weights(bundle)
     interventions = tuple(interventions)
     writer = TraceWriter(
         len(ids), _units(weights), min(top_k, weights.dense_w.shape[1]), dtype=dtype, folder=out_dir
@@ -559,7 +498,7 @@ def record_shards(
     """Record ``text`` as ``n_shards`` trace folders of contiguous slices plus a manifest.
 
     ``out_dir/manifest.json`` lists the shards (``shard-000`` ...: token ranges of equal
-    length); ``lib.trace.open_trace(out_dir)`` opens them as one Trace.
+    length); ``lib.run.trace.open_trace(out_dir)`` opens them as one Trace.
 
     Parameters
     ----------
@@ -629,7 +568,7 @@ def record_shards(
                 "another folder"
             )
     write_manifest(out_dir, manifest)
-    weights = bundle.numpy_weights
+    weights = numpy_weights(bundle)
     k = min(top_k, weights.dense_w.shape[1])
     size = chunk_tokens or auto_chunk_tokens(weights)
     options = {"size": size, "streams": streams, "warmup": warmup, "tol": tol, "top_k": top_k}
@@ -670,8 +609,6 @@ __all__ = [
     "record_shards",
     "forward",
     "output_probs",
-    "stack_weights",
-    "StackWeights",
     "require_language_model",
     "auto_chunk_tokens",
     "Carry",

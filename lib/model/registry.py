@@ -23,15 +23,16 @@ import re
 import shutil
 import uuid
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from lib.tokenizer import Tokenizer, Vocab
+from lib.data.tokenizer import Tokenizer, Vocab
+from lib.model.bundle import ModelBundle
+from lib.model.spec import ModelSpec
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "models"
 
 
 class RegistryError(ValueError):
@@ -53,50 +54,6 @@ def validate_name(name: str) -> str:
             f"digit; got {name!r}."
         )
     return name
-
-
-@dataclass
-class ModelBundle:
-    """A trained model with everything needed to use it.
-
-    Attributes
-    ----------
-    model : keras.Model
-        Language model: maps token ids (batch, T) to next-token logits (batch, T, vocab).
-        Classifier: maps ids shifted by one, 0 = padding (lib.models.ID_OFFSET), to class
-        probabilities (batch, 1 or n_classes); see lib.models.
-    vocab : Vocab
-    tokenizer : Tokenizer
-    spec : ModelSpec
-    meta : dict
-        The contents of meta.json (metrics, history, corpus, ...).
-    name : str
-    fingerprint : str
-        Hash of the model file; changes whenever the model is saved again.
-    """
-
-    model: object
-    vocab: Vocab
-    tokenizer: Tokenizer
-    spec: object
-    meta: dict = field(default_factory=dict)
-    name: str = ""
-    path: Path | None = None
-    fingerprint: str = ""
-    _weights: object = field(default=None, repr=False)
-
-    @property
-    def numpy_weights(self):
-        """The model's weights as NumPy arrays for lib.record (computed once)."""
-        if self._weights is None:
-            from lib.record import stack_weights
-
-            self._weights = stack_weights(self.model, self.spec)
-        return self._weights
-
-    def encode(self, text: str) -> tuple[list[str], np.ndarray]:
-        tokens = self.tokenizer.tokenize(text)
-        return tokens, self.vocab.encode(tokens)
 
 
 def _file_hash(path: Path) -> str:
@@ -196,13 +153,11 @@ def read_meta(name: str, *, root: str | os.PathLike | None = None) -> dict:
 
 def load(name: str, *, root: str | os.PathLike | None = None, compile: bool = False):
     """Load model ``name`` in Keras safe mode; RegistryError for anything unusable."""
-    return _load_folder(model_dir(name, root=root), name)
+    return _load_folder(model_dir(name, root=root), name, compile=compile)
 
 
-def _load_folder(folder: Path, name: str) -> ModelBundle:
+def _load_folder(folder: Path, name: str, *, compile: bool = False) -> ModelBundle:
     import keras
-
-    from lib.models import ModelSpec
 
     meta = _read_meta_file(folder / "meta.json", name)
     try:
@@ -255,7 +210,6 @@ def entry_problem(name: str, *, root: str | os.PathLike | None = None) -> str | 
 
 
 def _folder_problem(folder: Path, name: str) -> str | None:
-    from lib.models import ModelSpec
 
     try:
         meta = _read_meta_file(folder / "meta.json", name)
@@ -465,7 +419,7 @@ def list_groups(*, root: str | os.PathLike | None = None) -> dict[str, list[dict
     """Model groups and their members' meta.json, members in sweep order.
 
     A model belongs to group ``g`` when its meta.json holds ``"group": {"name": g,
-    "setting", "value", "index", ...}`` (written by :func:`lib.experiments.run_sweep`).
+    "setting", "value", "index", ...}`` (written by :func:`lib.train.experiments.run_sweep`).
     Groups come in name order; a group's members by ``index``, then name.
     """
     groups: dict[str, list[dict]] = {}

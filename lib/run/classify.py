@@ -1,7 +1,7 @@
 """Record texts through a sequence classifier (seed 003) and the pure functions its views use.
 
 :func:`record_sequences` runs N texts through a classifier built by
-:func:`lib.models.build` and returns a :class:`ClassifierTrace`: per sequence its tokens,
+:func:`lib.model.build.build` and returns a :class:`ClassifierTrace`: per sequence its tokens,
 the hidden state h_t of every recurrent layer at every real (unpadded) step, and the
 *expected prediction* (EP) at every step, ``p_t = f(W h_t + b)`` with the trained output
 layer's W, b and f = sigmoid (2 classes) or softmax (seed 003 §0). The EP at the last step
@@ -22,7 +22,7 @@ Masking: texts are padded at the end. A recurrent step only depends on earlier s
 padded steps after a text's end cannot change its real steps; they are computed in the
 batch and dropped, which gives exactly what Keras' masking (``mask_zero``) computes, and
 the final state is the state at the last real step. Sequences are run side by side as
-the B streams of :func:`lib.cells.run` (sorted by length, so little padding is computed).
+the B streams of :func:`lib.run.cells.run` (sorted by length, so little padding is computed).
 """
 
 from __future__ import annotations
@@ -33,8 +33,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lib.cells import run
-from lib.models import ID_OFFSET, PAD_ID, ModelSpec, TrainConfig, classifier_splits
+from lib.data.datasets import DatasetError, _label_indices, load_dataset
+from lib.model.inputs import classifier_splits
+from lib.model.spec import ID_OFFSET, PAD_ID, ModelSpec, TrainConfig
+from lib.run.cells import run
+from lib.run.weights import numpy_weights
 
 STEP_BUDGET = 32_768
 """Sequences x padded steps run per batch (bounds memory: LSTM keeps 6 U floats a step)."""
@@ -252,7 +255,7 @@ def record_sequences(
     if getattr(spec, "task", "lm") != "classifier":
         raise ValueError(
             f"model {bundle.name!r} is a language model, not a classifier: "
-            "record it with lib.record.record"
+            "record it with lib.run.record.record"
         )
     max_len = spec.max_len if max_len is None else int(max_len)
     if max_len < 1:
@@ -277,14 +280,12 @@ def record_sequences(
     if labels is None:
         y = np.full(n, -1, np.int64)
     else:
-        from lib.datasets import _label_indices
-
         y = _label_indices(labels, classes)
         if len(y) != n:
             raise ValueError(f"got {n} texts but {len(y)} labels")
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     ids = bundle.vocab.encode(tok for t in tokens for tok in t)
-    weights = bundle.numpy_weights
+    weights = numpy_weights(bundle)
     S = int(offsets[-1])
     states = {k: np.empty((S, weights.layers[k].units), np.float32) for k in keep}
     logits = np.empty((S, weights.dense_w.shape[1]), np.float32)
@@ -327,10 +328,10 @@ def held_out(bundle, data=None):
     Parameters
     ----------
     bundle : ModelBundle
-        A classifier trained by :func:`lib.models.train_classifier`.
+        A classifier trained by :func:`lib.train.fit.train_classifier`.
     data : LabelledData, optional
         The training dataset (needed for CSV uploads, which are not stored); default
-        :func:`lib.datasets.load_dataset` of the model's dataset ref.
+        :func:`lib.data.datasets.load_dataset` of the model's dataset ref.
 
     Returns
     -------
@@ -339,10 +340,9 @@ def held_out(bundle, data=None):
 
     Raises
     ------
-    lib.datasets.DatasetError
+    lib.data.datasets.DatasetError
         If the dataset cannot be rebuilt or differs from the one the model was trained on.
     """
-    from lib.datasets import DatasetError, load_dataset
 
     info = bundle.meta.get("dataset", {})
     split = bundle.meta.get("split", {})

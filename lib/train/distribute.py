@@ -12,7 +12,7 @@
   ``--cpu-devices N`` does to try this on a laptop).
 - ``none``: Keras' default, one device.
 
-:func:`in_strategy_scope` is how ``lib.models.train`` and ``train_classifier`` take a
+:func:`in_strategy_scope` is how ``lib.train.fit.train`` and ``train_classifier`` take a
 ``strategy=``: the whole call runs inside ``strategy.scope()``, so the model is built,
 compiled (or, to resume, loaded) under the strategy and ``model.fit`` splits every batch
 across the replicas. ``batch_size`` stays the global batch: with 2 replicas and 64, each

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import nltk
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 NLTK_DATA_DIR = PROJECT_DIR / "data" / "nltk_data"
 if str(NLTK_DATA_DIR) not in nltk.data.path:
     nltk.data.path.append(str(NLTK_DATA_DIR))
@@ -395,3 +395,19 @@ def load_corpus(ref: str) -> Corpus:
     if scheme == "text":
         raise CorpusError("pasted text is not stored; paste it again")
     raise CorpusError(f"corpus ref must start with builtin:, nltk:, file: or text:, got {ref!r}")
+
+
+def corpus_sha1(corpus: Corpus) -> str:
+    import hashlib
+
+    return hashlib.sha1(corpus.text.encode("utf-8")).hexdigest()
+
+
+def corpus_meta(corpus: Corpus) -> dict:
+    return {
+        "name": corpus.name,
+        "ref": corpus.ref,
+        "source": corpus.source,
+        "chars": len(corpus.text),
+        "sha1": corpus_sha1(corpus),
+    }

@@ -18,7 +18,7 @@ Every analysis page reads a Trace. Shapes, in one place:
 
 Storage. A long Trace need not fit in memory as float32:
 
-- ``dtype="float16"`` (``lib.record.record``) halves the signals' memory; values keep
+- ``dtype="float16"`` (``lib.run.record.record``) halves the signals' memory; values keep
   about 3 significant digits (relative error <= 2**-11; the cell state c, unbounded, up to
   65,504). The analyses in lib.analysis upcast float16 block by block.
 - A *trace folder* holds one ``.npy`` file per array (``signal__<layer>__<name>.npy``,
@@ -26,7 +26,7 @@ Storage. A long Trace need not fit in memory as float32:
   so a folder without it is incomplete). :func:`open_trace` memory-maps the arrays: only
   the rows an analysis touches are read from disk.
 - A *shard folder* holds ``manifest.json`` and one trace folder per contiguous slice of
-  one text (``lib.record.record_shards``). :func:`open_trace` opens it as one Trace whose
+  one text (``lib.run.record.record_shards``). :func:`open_trace` opens it as one Trace whose
   signals are :class:`ConcatRows`: rows are read from the shards they fall in, and
   :meth:`Trace.window` gives a slice as plain arrays without joining the rest.
 """
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TRACE_FORMAT = "rnn-lens-trace"
 SHARDS_FORMAT = "rnn-lens-trace-shards"
 DTYPES = ("float32", "float16")
@@ -520,7 +520,7 @@ def _open_folder(folder: Path, mmap: bool) -> Trace:
 
 
 def write_manifest(folder, manifest: dict) -> None:
-    """Write a shard folder's ``manifest.json`` (atomically; see lib.record.record_shards)."""
+    """Write a shard folder's ``manifest.json`` (atomically; see lib.run.record.record_shards)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     _write_json(folder / "manifest.json", {"format": SHARDS_FORMAT, "version": 1, **manifest})

@@ -425,7 +425,7 @@ def embedding_matrix(
         ``Embedding`` default).
     offset : int, default 0
         Row of vocabulary id i is ``i + offset`` (1 for the classifiers of
-        :mod:`lib.models`, whose row 0 is padding).
+        :mod:`lib.train.fit`, whose row 0 is padding).
     lowercase : bool, default True
         A word with no exact vector takes its lower-cased form's vector.
     seed : int, default 0

@@ -1,11 +1,11 @@
 """Sample text from a language model, recording every signal on the way.
 
-The seed text is read as one sequence from a zero state (lib.record's exact path); then
+The seed text is read as one sequence from a zero state (lib.run.record's exact path); then
 each step feeds the sampled token back. Sampling draws from softmax(logits / temperature)
 restricted to the ``top_k`` most probable tokens, never ``<unk>``; temperature 0 takes the
 most probable token. A fixed ``seed`` gives the same text every time.
 
-``interventions`` (lib.interventions) edit chosen neurons after every step, of the seed
+``interventions`` (lib.run.edits) edit chosen neurons after every step, of the seed
 text and of every sampled token alike, so the sample is what the edited model writes.
 """
 
@@ -17,10 +17,11 @@ from dataclasses import asdict
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from lib.cells import WIDTH, split_signals, step
-from lib.interventions import Intervention, edit_step, layer_edits
-from lib.record import forward, output_probs, require_language_model
-from lib.trace import Trace
+from lib.run.cells import WIDTH, split_signals, step
+from lib.run.edits import Intervention, edit_step, layer_edits
+from lib.run.record import forward, output_probs, require_language_model
+from lib.run.trace import Trace
+from lib.run.weights import numpy_weights
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -88,7 +89,7 @@ def generate(
     tokens = bundle.tokenizer.tokenize(seed_text)
     if not tokens:
         raise ValueError("The seed text is empty: give at least one character or word.")
-    weights = bundle.numpy_weights
+    weights = numpy_weights(bundle)
     rng = np.random.default_rng(seed)
     seed_ids = bundle.vocab.encode(tokens)
     interventions = tuple(interventions)
@@ -101,7 +102,7 @@ def generate(
     steps: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n_layers)]
     ids = list(seed_ids)
     logits = h_last[-1] @ weights.dense_w + weights.dense_b
-    with threadpool_limits(1, user_api="blas"):  # see lib.cells.run
+    with threadpool_limits(1, user_api="blas"):  # see lib.run.cells.run
         for _ in range(length):
             nxt = sample_next(logits, rng, temperature=temperature, top_k=top_k)
             ids.append(nxt)

@@ -15,9 +15,11 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lib.corpora import builtin_corpus
-from lib.datasets import DatasetError, load_dataset
-from lib.models import ModelSpec, TrainConfig, model_dir, train, train_classifier
+from lib.data.corpora import builtin_corpus
+from lib.data.datasets import DatasetError, load_dataset
+from lib.model.registry import model_dir
+from lib.model.spec import ModelSpec, TrainConfig
+from lib.train.fit import train, train_classifier
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Demo:
     config: TrainConfig
     keep_checkpoints: bool = False
     description: str = ""
-    dataset: str | None = None  # a lib.datasets ref: a classifier demo (corpus unused)
+    dataset: str | None = None  # a lib.data.datasets ref: a classifier demo (corpus unused)
 
 
 DEMOS = (

@@ -15,7 +15,7 @@ epochs". Here:
   seed 000's ``n x 10^m`` grid (its ``n = 0``, a learning rate of 0, is left out);
 - dropout uniformly in ``[lo, hi]``, rounded to 0.01; layers and cell uniformly;
 - each trial gets its own random seed (drawn from the search's seed, recorded in its row),
-  so ``lib.models.train`` with the row's settings reproduces it;
+  so ``lib.train.fit.train`` with the row's settings reproduces it;
 - the metric is the validation loss by default (seed 000 ranked by validation accuracy,
   also offered: ``val_accuracy``); every trial keeps its best epoch
   (``TrainConfig(keep_best=True)``), so its row reports the best epoch's metrics;
@@ -30,7 +30,7 @@ Trials are models in a registry of their own, ``<registry>/.experiments/<name>/t
 **Sweeps** (seed 001: nine LSTMs "with the same parameters except for seed and dropout",
 dropout 0 to 0.8): one architecture trained at several values of one setting, each saved
 in the registry as ``<group>-<setting>-<value>`` (a ``.`` in the value written ``p``:
-``drop-dropout-0p2``) with ``meta["group"]``; :func:`lib.registry.list_groups` lists
+``drop-dropout-0p2``) with ``meta["group"]``; :func:`lib.model.registry.list_groups` lists
 them. The same ``experiment.json`` record gives the sweep's live table.
 
 Every setting of every trial is checked before any work starts (:func:`check_search`,
@@ -55,16 +55,8 @@ import numpy as np
 import pandas as pd
 
 from lib import limits
-from lib.corpora import Corpus
-from lib.models import (
-    CELLS,
-    ModelSpec,
-    TrainConfig,
-    check_training,
-    corpus_meta,
-    train,
-)
-from lib.registry import (
+from lib.data.corpora import Corpus, corpus_meta
+from lib.model.registry import (
     RegistryError,
     list_models,
     model_dir,
@@ -72,6 +64,8 @@ from lib.registry import (
     read_meta,
     validate_name,
 )
+from lib.model.spec import CELLS, ModelSpec, TrainConfig
+from lib.train.fit import check_training, train
 
 #: metric -> which way is better; ``val_bpc`` is for char level, ``val_perplexity`` word level
 METRICS = {"val_loss": "min", "val_accuracy": "max", "val_bpc": "min", "val_perplexity": "min"}
@@ -559,10 +553,10 @@ def run_search(
     name : str
         The experiment's name (a model name: letters, digits, ``-``, ``_``).
     root : path, optional
-        The registry (default :func:`lib.registry.models_root`).
+        The registry (default :func:`lib.model.registry.models_root`).
     progress : callable, optional
         Called with ``{"kind": "trial", "trial", "row"}`` when a trial starts and ends, and
-        with ``lib.models.train``'s ``batch`` / ``epoch`` records plus ``"trial"``.
+        with ``lib.train.fit.train``'s ``batch`` / ``epoch`` records plus ``"trial"``.
     stop : threading.Event, optional
         Ends the running trial after its current batch (its finished epochs count) and
         skips the rest (status ``"not run"``).

@@ -1,6 +1,6 @@
 """How a neuron's role for a feature develops over training, from the per-epoch checkpoints.
 
-For every checkpoint (lib.registry.checkpoints) the text is recorded with the weights of
+For every checkpoint (lib.model.registry.checkpoints) the text is recorded with the weights of
 that epoch and the neuron is scored as the analysis pages score it: seed 000's relevance R
 (lib.analysis.relevance) and its amplitude spectrum's peak in a band (lib.analysis.fourier).
 """
@@ -13,8 +13,8 @@ import pandas as pd
 from lib.analysis.features import as_mask, check_binary
 from lib.analysis.fourier import band_peaks, spectrum
 from lib.analysis.relevance import relevance
-from lib.record import record, require_language_model
-from lib.registry import RegistryError, checkpoints, load_checkpoint
+from lib.model.registry import RegistryError, checkpoints, load_checkpoint
+from lib.run.record import record, require_language_model
 
 COLUMNS = [
     "epoch",
@@ -45,7 +45,7 @@ def evolution(
     bundle : ModelBundle
         A saved language model with per-epoch checkpoints.
     text : str or list of str
-        Recorded at every epoch (``lib.record.record``, default path).
+        Recorded at every epoch (``lib.run.record.record``, default path).
     layer : int
     signal : str
         E.g. "h" or "c" (``Trace.signals`` names).

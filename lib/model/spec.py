@@ -1,0 +1,189 @@
+"""Model and training settings: :class:`ModelSpec`, :class:`TrainConfig` and their constants.
+
+A leaf of the model layer (it imports only the tokenizer): everything that reads or
+checks settings can import it without pulling in Keras.
+
+Classifier input ids: id 0 is padding (:data:`PAD_ID`), masked by the Embedding; token
+ids are the vocabulary's ids plus one (:data:`ID_OFFSET`), so ``<unk>`` (vocabulary id
+0) is model id 1 and the vocabulary, its files and the language models stay as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from lib.data.tokenizer import Tokenizer  # noqa: E402
+
+CELLS = ("rnn", "lstm", "gru")
+
+
+LEVELS = ("char", "word")
+
+
+OPTIMIZERS = ("adam", "rmsprop")
+
+
+TASKS = ("lm", "classifier")
+
+
+PAD_ID = 0
+"""Classifier input id of padding (masked)."""
+
+
+ID_OFFSET = 1
+"""Classifier input id = vocabulary id + ID_OFFSET."""
+
+
+MAX_CLASSES = 100
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Architecture of a recurrent language model or sequence classifier.
+
+    ``seq_len`` is the language model's training window; ``n_classes`` (2 to 100) and
+    ``max_len`` (tokens kept per text, 1 to 2000) are for ``task="classifier"`` only and
+    must stay None for language models.
+    """
+
+    cell: str = "lstm"
+    level: str = "char"
+    tokenizer_mode: str = "keep-space"
+    layers: int = 1
+    units: int = 128
+    embedding: int = 32
+    dropout: float = 0.0
+    seq_len: int = 100
+    task: str = "lm"
+    n_classes: int | None = None
+    max_len: int | None = None
+
+    def validate(self) -> ModelSpec:
+        """Return self, or raise ValueError naming the bad setting and its value."""
+        checks = [
+            (self.cell in CELLS, f"cell must be one of {CELLS}, got {self.cell!r}"),
+            (self.level in LEVELS, f"level must be one of {LEVELS}, got {self.level!r}"),
+            (self.task in TASKS, f"task must be one of {TASKS}, got {self.task!r}"),
+            (1 <= self.layers <= 3, f"layers must be 1 to 3, got {self.layers}"),
+            (1 <= self.units <= 4096, f"units must be 1 to 4096, got {self.units}"),
+            (1 <= self.embedding <= 2048, f"embedding must be 1 to 2048, got {self.embedding}"),
+            (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
+            (2 <= self.seq_len <= 2000, f"sequence length must be 2 to 2000, got {self.seq_len}"),
+        ]
+        if self.task == "classifier":
+            checks += [
+                (
+                    isinstance(self.n_classes, int) and 2 <= self.n_classes <= MAX_CLASSES,
+                    f"a classifier needs n_classes 2 to {MAX_CLASSES}, got {self.n_classes!r}",
+                ),
+                (
+                    isinstance(self.max_len, int) and 1 <= self.max_len <= 2000,
+                    f"max_len (tokens per text) must be 1 to 2000, got {self.max_len!r}",
+                ),
+            ]
+        elif self.task == "lm":
+            checks += [
+                (
+                    self.n_classes is None,
+                    f"n_classes is for classifiers; a language model "
+                    f"predicts its vocabulary, got n_classes={self.n_classes!r}",
+                ),
+                (
+                    self.max_len is None,
+                    f"max_len is for classifiers; a language model uses "
+                    f"seq_len, got max_len={self.max_len!r}",
+                ),
+            ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        _ = self.tokenizer  # validates the tokenizer mode
+        return self
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.task == "classifier"
+
+    @property
+    def n_outputs(self) -> int:
+        """Units of the output layer: 1 (sigmoid) for 2 classes, else n_classes (softmax)."""
+        return 1 if self.n_classes == 2 else int(self.n_classes)
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return Tokenizer(level=self.level, mode=self.tokenizer_mode)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def describe(self) -> str:
+        base = f"{self.level} {self.cell.upper()} {self.layers}x{self.units}"
+        if self.is_classifier:
+            return f"{base} classifier ({self.n_classes} classes, max {self.max_len} tokens)"
+        return base
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: optimisation settings and data split."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "adam"
+    learning_rate: float = 2e-3
+    clipnorm: float = 5.0
+    val_fraction: float = 0.1
+    min_count: int = 1
+    max_vocab: int | None = None
+    seed: int = 0
+    max_tokens: int | None = None  # train on the first max_tokens tokens of the corpus
+    test_fraction: float = 0.2  # classifiers: held-out test share of each class
+    early_stopping: int = 0
+    """Language models: stop after this many epochs without a lower val_loss (0 = off;
+    seed 000 used Keras' EarlyStopping(monitor="val_loss", patience=2))."""
+    keep_best: bool = False
+    """Language models: when training ends, the saved model is the epoch with the lowest
+    val_loss (meta.json ``best_epoch``); later epochs stay in the history and checkpoints."""
+    embedding_file: str | None = None
+    """Word level: start the embedding from this GloVe / word2vec text file (lib.data.embeddings)."""
+    freeze_embedding: bool = False
+    """With ``embedding_file``: keep the embedding fixed (else it is fine-tuned)."""
+
+    def validate(self) -> TrainConfig:
+        checks = [
+            (1 <= self.epochs <= 1000, f"epochs must be 1 to 1000, got {self.epochs}"),
+            (1 <= self.batch_size <= 4096, f"batch size must be 1 to 4096, got {self.batch_size}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
+            (
+                0 < self.learning_rate <= 1,
+                f"learning rate must be in (0, 1], got {self.learning_rate}",
+            ),
+            (self.clipnorm > 0, f"gradient clipping must be > 0, got {self.clipnorm}"),
+            (
+                0 < self.val_fraction < 0.5,
+                f"validation fraction must be in (0, 0.5), got {self.val_fraction}",
+            ),
+            (self.min_count >= 1, f"min count must be >= 1, got {self.min_count}"),
+            (
+                0 < self.test_fraction < 0.5,
+                f"test fraction must be in (0, 0.5), got {self.test_fraction}",
+            ),
+            (
+                isinstance(self.early_stopping, int) and 0 <= self.early_stopping <= 100,
+                f"early stopping patience must be 0 (off) to 100 epochs, got "
+                f"{self.early_stopping!r}",
+            ),
+            (
+                not self.freeze_embedding or bool(self.embedding_file),
+                "freezing the embedding needs pre-trained vectors (embedding_file)",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        return self
