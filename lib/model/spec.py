@@ -150,7 +150,8 @@ class TrainConfig:
     """Language models: when training ends, the saved model is the epoch with the lowest
     val_loss (meta.json ``best_epoch``); later epochs stay in the history and checkpoints."""
     embedding_file: str | None = None
-    """Word level: start the embedding from this GloVe / word2vec text file (lib.data.embeddings)."""
+    """Word level: start the embedding from this GloVe or word2vec text file
+    (lib.data.embeddings)."""
     freeze_embedding: bool = False
     """With ``embedding_file``: keep the embedding fixed (else it is fine-tuned)."""
 
