@@ -1,4 +1,5 @@
-# RNN Lens: `make run` serves the app, `make test` runs every test. Both set up what is missing.
+# RNN Lens: `make run` serves the app, `make test` runs every test, `make check` the fast ones.
+# All set up what is missing.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -34,9 +35,20 @@ browser:
 	  else echo "Install Debian's chromium (sudo apt-get install chromium) for the browser tests." >&2; exit 1; fi; }
 
 lint: install
+	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
 
-test: install browser lint
+# Static types of lib/ (mypy, configured in pyproject.toml).
+.PHONY: types
+types: install
+	$(PY) -m mypy
+
+# Lint, types and the fast tests: not the browser ones, nor those marked slow (about 75 s here).
+.PHONY: check
+check: install lint types
+	$(PY) -m pytest -m "not browser and not slow"
+
+test: install browser lint types
 	$(PY) -m pytest
 
 # The app in Debian's chromium: every page, its main action, screenshots in e2e-screenshots/.

@@ -1,16 +1,16 @@
 """RNN Lens: router only — page config, navigation, shared sidebar.
 
 Each url_path equals its file's name, so a deep link also resolves in Streamlit's older
-pages/-folder mode (see dashboard.state.page_guard).
+pages/-folder mode (see dashboard.routing).
 """
 
 import streamlit as st
 
-from dashboard import sidebar, state
+from dashboard import routing, sidebar, state
 
 st.set_page_config(page_title="RNN Lens", page_icon=":material/biotech:", layout="wide")
 state.keep_alive()
-with state.routing():
+with routing.routing():
     nav = st.navigation(
         [
             st.Page(

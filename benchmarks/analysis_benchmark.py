@@ -21,13 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-import scipy.signal  # noqa: E402
+import numpy as np
+import scipy.signal
 
-from benchmarks.common import Figure, best_of, print_figures  # noqa: E402
-from lib.analysis.fourier import band_peaks, spectrum  # noqa: E402
-from lib.analysis.relevance import relevance  # noqa: E402
-from lib.analysis.significance import auroc, circular_shift_pvalues, point_biserial  # noqa: E402
+from benchmarks.common import Figure, best_of, print_figures
+from lib.analysis.fourier import band_peaks, spectrum
+from lib.analysis.relevance import relevance
+from lib.analysis.significance import auroc, circular_shift_pvalues, point_biserial
 
 TARGET_SECONDS = 5.0
 GAP = (

@@ -25,18 +25,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-from sklearn.metrics import adjusted_rand_score  # noqa: E402
+import numpy as np
+from sklearn.metrics import adjusted_rand_score
 
-from benchmarks.common import Figure, best_of, print_figures  # noqa: E402
-from lib.analysis.coclustering import (  # noqa: E402
+from benchmarks.common import Figure, best_of, print_figures
+from lib.analysis.coclustering import (
     SIGNS,
     cluster_edges,
     cocluster,
     memory_chips,
     word_cloud_data,
 )
-from lib.analysis.response import expected_response  # noqa: E402
+from lib.analysis.response import expected_response
 
 TARGET_SECONDS = 2.0
 GAP = (

@@ -35,10 +35,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+import numpy as np
+from threadpoolctl import threadpool_limits
 
-from benchmarks.common import Figure, Spent, best_of, print_figures  # noqa: E402
+from benchmarks.common import Figure, Spent, best_of, print_figures
 
 CONFIGS = (("lstm", 1, 512), ("lstm", 2, 256), ("gru", 1, 512), ("gru", 2, 256))
 VOCAB = string.printable  # 100 characters

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks.common import Figure, Spent, print_figures  # noqa: E402
+from benchmarks.common import Figure, Spent, print_figures
 
 TARGET = 0.9
 

@@ -16,6 +16,7 @@ No Streamlit import: the Train page renders what is here.
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from lib import limits
 from lib.data.corpora import Corpus
+from lib.data.datasets import LabelledData
 from lib.model.registry import models_root, read_meta
 from lib.model.spec import ModelSpec, TrainConfig
 from lib.train.fit import check_classifier_training, check_training, train, train_classifier
@@ -36,25 +38,58 @@ from lib.train.fit import check_classifier_training, check_training, train, trai
 _LOCK = threading.Lock()
 JOBS: dict[str, Job] = {}
 KEEP_RECORDS = 50  # finished job records kept on disk per registry
-ACTIVE = ("running", "stopping")
+
+#: what a job trains on: a text corpus (language model) or labelled texts (classifier)
+TrainingData = Corpus | LabelledData
 
 
-@dataclass
-class Job:
+class JobState(enum.StrEnum):
+    """Where a job is in its life; the value is what job.json and the pages show."""
+
+    RUNNING = "running"
+    STOPPING = "stopping"
+    DONE = "done"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # its server process died while it ran
+    RESUMED = "resumed"  # an interrupted job that a new job continues
+
+    @property
+    def active(self) -> bool:
+        return self in (JobState.RUNNING, JobState.STOPPING)
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.DONE, JobState.STOPPED, JobState.FAILED)
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """What a job does, fixed when it starts.
+
+    ``kind`` is "train" (the job trains ``spec`` on its data) or the kind of experiment
+    ("search", "sweep") whose work function the Job runs. ``root`` is the registry when the
+    job started (the environment may change later); ``data_name`` names its corpus or
+    dataset.
+    """
+
     id: str
     owner: str
     name: str
     spec: ModelSpec
     config: TrainConfig
-    corpus: Corpus  # or a lib.data.datasets.LabelledData for a classifier
+    data_name: str
+    root: str
+    kind: str = "train"
     resume: bool = False
-    root: str = ""  # the registry when the job started (the environment may change later)
-    status: str = "running"  # running, stopping, done, stopped, failed, interrupted
-    kind: str = "train"  # or e.g. "search", "sweep" (then ``work`` does the work)
-    work: Callable[[Job], None] | None = field(default=None, repr=False)
-    detail: dict = field(default_factory=dict)  # what a non-training job reports (JSON-able)
-    pid: int = field(default_factory=os.getpid)
-    pid_start: str = field(default_factory=lambda: _process_start(os.getpid()))
+    first_epoch: int = 0
+
+
+@dataclass
+class JobProgress:
+    """What a job has done so far: written by its thread, read by the pages."""
+
+    status: JobState = JobState.RUNNING
     started: float = field(default_factory=time.time)
     finished: float | None = None
     epoch: int = 0
@@ -62,96 +97,125 @@ class Job:
     steps: int = 0
     batch_losses: list[tuple[float, float]] = field(default_factory=list)  # (epoch, loss)
     epochs: list[dict] = field(default_factory=list)  # one record per finished epoch
+    detail: dict = field(default_factory=dict)  # what a non-training job reports (JSON-able)
     error: str = ""
-    first_epoch: int = 0
+
+
+@dataclass(frozen=True)
+class ProcessId:
+    """The server process that runs a job: its pid and when it started (clock ticks since
+    boot), which tells a live job's process from a new one that reused its pid."""
+
+    pid: int = field(default_factory=os.getpid)
+    start: str = field(default_factory=lambda: _process_start(os.getpid()))
+
+
+@dataclass
+class Job:
+    """A background job: its settings, its progress, the process and thread running it.
+
+    ``data`` is the corpus or dataset it trains on (None for a record read from disk, whose
+    data is read when it is resumed); ``work`` replaces training for experiments.
+    """
+
+    settings: JobSettings
+    progress: JobProgress = field(default_factory=JobProgress)
+    data: TrainingData | None = field(default=None, repr=False)
+    work: Callable[[Job], None] | None = field(default=None, repr=False)
+    process: ProcessId = field(default_factory=ProcessId)
     stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
     thread: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def active(self) -> bool:
-        return self.status in ACTIVE
+        return self.progress.status.active
 
     @property
     def fraction(self) -> float:
         """Share of the job's work done, 0 to 1."""
-        total = max(self.config.epochs - self.first_epoch, 1)
-        within = self.step / self.steps if self.steps else 0.0
-        return min((self.epoch - self.first_epoch + within) / total, 1.0)
+        s, p = self.settings, self.progress
+        total = max(s.config.epochs - s.first_epoch, 1)
+        within = p.step / p.steps if p.steps else 0.0
+        return min((p.epoch - s.first_epoch + within) / total, 1.0)
 
     def eta_seconds(self) -> float | None:
-        elapsed = time.time() - self.started
+        elapsed = time.time() - self.progress.started
         done = self.fraction
         if done <= 0.01 or not self.active:
             return None
         return elapsed * (1 - done) / done
 
     def on_progress(self, event: dict) -> None:
+        p = self.progress
         if event["kind"] == "batch":
-            self.epoch, self.step, self.steps = event["epoch"], event["step"], event["steps"]
-            self.batch_losses.append(
-                (event["epoch"] + event["step"] / event["steps"], event["loss"])
-            )
+            p.epoch, p.step, p.steps = event["epoch"], event["step"], event["steps"]
+            p.batch_losses.append((event["epoch"] + event["step"] / event["steps"], event["loss"]))
         else:
-            self.epochs.append({k: v for k, v in event.items() if k != "kind"})
-            self.epoch, self.step = event["epoch"] + 1, 0
+            p.epochs.append({k: v for k, v in event.items() if k != "kind"})
+            p.epoch, p.step = event["epoch"] + 1, 0
             self.persist()
 
     def stop(self) -> None:
         if self.active:
-            self.status = "stopping"
+            self.progress.status = JobState.STOPPING
             self.stop_event.set()
 
     def run(self) -> None:
+        s, p = self.settings, self.progress
         try:
             if self.work is not None:
                 self.work(self)
             else:
-                fit = train_classifier if self.spec.task == "classifier" else train
+                if self.data is None:
+                    raise RuntimeError(f"job {s.id} has no training data")
+                fit = train_classifier if s.spec.task == "classifier" else train
                 fit(
-                    self.spec,
-                    self.corpus,
-                    name=self.name,
-                    config=self.config,
+                    s.spec,
+                    self.data,
+                    name=s.name,
+                    config=s.config,
                     progress=self.on_progress,
                     stop=self.stop_event,
-                    resume=self.resume,
-                    root=self.root,
+                    resume=s.resume,
+                    root=s.root,
                 )
-            self.status = "stopped" if self.stop_event.is_set() else "done"
+            p.status = JobState.STOPPED if self.stop_event.is_set() else JobState.DONE
         except Exception as e:  # reported on the page; the thread must not die silently
-            self.status = "stopped" if self.stop_event.is_set() and not self.epochs else "failed"
-            self.error = f"{type(e).__name__}: {e}"
+            stopped = self.stop_event.is_set() and not p.epochs
+            p.status = JobState.STOPPED if stopped else JobState.FAILED
+            p.error = f"{type(e).__name__}: {e}"
             if not isinstance(e, ValueError | RuntimeError):
-                self.error += "\n" + traceback.format_exc(limit=3)
+                p.error += "\n" + traceback.format_exc(limit=3)
         finally:
-            self.finished = time.time()
+            p.finished = time.time()
             self.persist()
 
     # --- the record on disk -------------------------------------------------------------
 
     @property
     def folder(self) -> Path:
-        return Path(self.root) / ".jobs" / self.id
+        return Path(self.settings.root) / ".jobs" / self.settings.id
 
     def record(self) -> dict:
+        s, p = self.settings, self.progress
         return {
-            "id": self.id,
-            "owner": self.owner,
-            "name": self.name,
-            "kind": self.kind,
-            "spec": self.spec.to_dict(),
-            "config": asdict(self.config),
-            "corpus_name": self.corpus.name,
-            "status": self.status,
-            "pid": self.pid,
-            "pid_start": self.pid_start,
-            "started": self.started,
-            "finished": self.finished,
-            "epoch": self.epoch,
-            "first_epoch": self.first_epoch,
-            "epochs": self.epochs,
-            "error": self.error,
-            "detail": self.detail,
+            "id": s.id,
+            "owner": s.owner,
+            "name": s.name,
+            "kind": s.kind,
+            "spec": s.spec.to_dict(),
+            "config": asdict(s.config),
+            "corpus_name": s.data_name,
+            "first_epoch": s.first_epoch,
+            "status": str(p.status),
+            "pid": self.process.pid,
+            "pid_start": self.process.start,
+            "started": p.started,
+            "finished": p.finished,
+            "epoch": p.epoch,
+            "epochs": p.epochs,
+            "error": p.error,
+            "detail": p.detail,
         }
 
     def persist(self) -> None:
@@ -162,10 +226,10 @@ class Job:
             tmp.write_text(json.dumps(self.record(), default=str), encoding="utf-8")
             os.replace(tmp, self.folder / "job.json")
         except OSError as e:
-            self.error = self.error or f"could not write the job record: {e}"
+            self.progress.error = self.progress.error or f"could not write the job record: {e}"
 
 
-def _save_data(folder: Path, data) -> None:
+def _save_data(folder: Path, data: TrainingData) -> None:
     """A copy of the training data, so an interrupted job can resume after a restart."""
     if isinstance(data, Corpus):
         payload = {
@@ -191,9 +255,7 @@ def _save_data(folder: Path, data) -> None:
     os.replace(tmp, folder / "data.json")
 
 
-def _load_data(folder: Path):
-    from lib.data.datasets import LabelledData
-
+def _load_data(folder: Path) -> TrainingData:
     payload = json.loads((folder / "data.json").read_text(encoding="utf-8"))
     if payload.pop("type") == "corpus":
         return Corpus(**payload)
@@ -201,10 +263,10 @@ def _load_data(folder: Path):
 
 
 def _running(owner: str | None = None) -> list[Job]:
-    return [j for j in JOBS.values() if j.active and (owner is None or j.owner == owner)]
+    return [j for j in JOBS.values() if j.active and owner in (None, j.settings.owner)]
 
 
-def launch(job: Job, data=None) -> Job:
+def launch(job: Job) -> Job:
     """Check the server's job limits, keep ``job``'s record on disk and start its thread.
 
     Raises
@@ -213,22 +275,22 @@ def launch(job: Job, data=None) -> Job:
         The server or this session runs its maximum of jobs already.
     """
     with _LOCK:
-        limits.check_jobs(len(_running()), len(_running(job.owner)))
-        busy = [j for j in _running() if j.name == job.name]
-        if busy:
-            raise ValueError(
-                f"Model {job.name!r} is being trained already; wait or pick a new name."
-            )
-        JOBS[job.id] = job
+        limits.check_jobs(len(_running()), len(_running(job.settings.owner)))
+        name = job.settings.name
+        if any(j.settings.name == name for j in _running()):
+            raise ValueError(f"Model {name!r} is being trained already; wait or pick a new name.")
+        JOBS[job.settings.id] = job
     try:
         job.folder.mkdir(parents=True, exist_ok=True)
-        if data is not None:
-            _save_data(job.folder, data)
+        if job.data is not None and job.work is None:
+            _save_data(job.folder, job.data)
     except OSError as e:
-        job.error = f"the job's data could not be kept for a resume after a restart: {e}"
+        job.progress.error = f"the job's data could not be kept for a resume after a restart: {e}"
     job.persist()
-    _prune(Path(job.root))
-    job.thread = threading.Thread(target=job.run, name=f"{job.kind}-{job.name}", daemon=True)
+    _prune(Path(job.settings.root))
+    job.thread = threading.Thread(
+        target=job.run, name=f"{job.settings.kind}-{job.settings.name}", daemon=True
+    )
     job.thread.start()
     return job
 
@@ -236,7 +298,7 @@ def launch(job: Job, data=None) -> Job:
 def start(
     owner: str,
     spec: ModelSpec,
-    corpus: Corpus,
+    corpus: TrainingData,
     config: TrainConfig,
     name: str,
     *,
@@ -251,19 +313,18 @@ def start(
     else:
         limits.check_corpus(sum(len(t) for t in corpus.texts))
     first_epoch = check(spec, corpus, config, name, resume=resume, root=root)
-    job = Job(
+    settings = JobSettings(
         id=uuid.uuid4().hex[:8],
         owner=owner,
         name=name,
         spec=spec,
         config=config,
-        corpus=corpus,
-        resume=resume,
+        data_name=corpus.name,
         root=root,
+        resume=resume,
         first_epoch=first_epoch,
-        epoch=first_epoch,
     )
-    return launch(job, corpus)
+    return launch(Job(settings, JobProgress(epoch=first_epoch), data=corpus))
 
 
 def _process_start(pid: int) -> str:
@@ -290,30 +351,32 @@ def _pid_alive(pid: int, started: str) -> bool:
 
 def _from_record(rec: dict, root: Path) -> Job:
     """A Job rebuilt from its job.json (no thread; its data is read when resumed)."""
-    job = Job(
+    settings = JobSettings(
         id=rec["id"],
         owner=rec["owner"],
         name=rec["name"],
         spec=ModelSpec.from_dict(rec["spec"]),
         config=TrainConfig(**rec["config"]),
-        corpus=Corpus(rec.get("corpus_name", "?"), "", "memory", ""),
+        data_name=rec.get("corpus_name", "?"),
         root=str(root),
-        status=rec["status"],
         kind=rec.get("kind", "train"),
-        detail=rec.get("detail", {}),
-        pid=rec.get("pid", 0),
-        pid_start=rec.get("pid_start", ""),
+        first_epoch=rec.get("first_epoch", 0),
+    )
+    progress = JobProgress(
+        status=JobState(rec["status"]),
         started=rec.get("started", 0.0),
         finished=rec.get("finished"),
         epoch=rec.get("epoch", 0),
         epochs=rec.get("epochs", []),
+        detail=rec.get("detail", {}),
         error=rec.get("error", ""),
-        first_epoch=rec.get("first_epoch", 0),
     )
-    gone = not _pid_alive(job.pid, job.pid_start) or job.pid == os.getpid()
+    job = Job(settings, progress, process=ProcessId(rec.get("pid", 0), rec.get("pid_start", "")))
+    pid = job.process.pid
+    gone = not _pid_alive(pid, job.process.start) or pid == os.getpid()
     if job.active and gone:
-        job.status = "interrupted"  # its process is gone (this one would have it in JOBS)
-        job.error = (
+        progress.status = JobState.INTERRUPTED  # its process is gone (this one has it in JOBS)
+        progress.error = (
             "The server stopped while this job ran. The model keeps its last "
             "finished epoch; Resume continues from there."
         )
@@ -335,27 +398,28 @@ def _records(root: Path) -> list[Job]:
 
 def _prune(root: Path) -> None:
     """Keep the newest KEEP_RECORDS finished records (interrupted ones are kept)."""
-    done = [j for j in _records(root) if j.status in ("done", "stopped", "failed")]
-    for job in sorted(done, key=lambda j: j.started, reverse=True)[KEEP_RECORDS:]:
+    done = [j for j in _records(root) if j.progress.status.finished]
+    for job in sorted(done, key=lambda j: j.progress.started, reverse=True)[KEEP_RECORDS:]:
         shutil.rmtree(job.folder, ignore_errors=True)
 
 
 def resume_interrupted(owner: str, job_id: str, epochs: int | None = None) -> Job:
     """Continue an interrupted training job from its model's last saved epoch."""
     root = models_root()
-    old = next((j for j in _records(root) if j.id == job_id), None)
-    if old is None or old.status != "interrupted":
+    old = next((j for j in _records(root) if j.settings.id == job_id), None)
+    if old is None or old.progress.status is not JobState.INTERRUPTED:
         raise ValueError(f"There is no interrupted job {job_id!r}.")
-    if old.kind != "train":
-        raise ValueError(f"An interrupted {old.kind} cannot be resumed; start it again.")
+    was = old.settings
+    if was.kind != "train":
+        raise ValueError(f"An interrupted {was.kind} cannot be resumed; start it again.")
     try:
         data = _load_data(old.folder)
-        read_meta(old.name, root=root)
-    except Exception as e:  # noqa: BLE001 - a missing copy, or a model never saved
+        read_meta(was.name, root=root)
+    except Exception as e:
         raise ValueError(f"Job {job_id} cannot be resumed: {type(e).__name__}: {e}") from None
-    config = TrainConfig(**{**asdict(old.config), **({"epochs": int(epochs)} if epochs else {})})
-    job = start(owner, old.spec, data, config, old.name, resume=True)
-    old.status = "resumed"
+    config = TrainConfig(**{**asdict(was.config), **({"epochs": int(epochs)} if epochs else {})})
+    job = start(owner, was.spec, data, config, was.name, resume=True)
+    old.progress.status = JobState.RESUMED
     old.persist()
     return job
 
@@ -364,7 +428,7 @@ def jobs(*, owner: str | None = None) -> list[Job]:
     """All jobs, newest first; only ``owner``'s when given."""
     with _LOCK:
         found = list(JOBS.values())
-    found += [j for j in _records(models_root()) if j.status != "resumed"]
+    found += [j for j in _records(models_root()) if j.progress.status is not JobState.RESUMED]
     if owner is not None:
-        found = [j for j in found if j.owner == owner]
-    return sorted(found, key=lambda j: j.started, reverse=True)
+        found = [j for j in found if j.settings.owner == owner]
+    return sorted(found, key=lambda j: j.progress.started, reverse=True)

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -111,28 +110,3 @@ def publish(keys: list[str]) -> None:
         text = ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
         if st.query_params.get(key) != text:
             st.query_params[key] = text
-
-
-@contextmanager
-def routing() -> Iterator[None]:
-    """Mark a run of the router (streamlit_app.py) around ``nav.run()``."""
-    st.session_state["router.active"] = True
-    try:
-        yield
-    finally:
-        st.session_state["router.active"] = False
-
-
-def page_guard() -> None:
-    """First line of every page: make sure the page runs inside the router.
-
-    Streamlit still has its older multipage mode, chosen for a new session when a
-    ``pages/`` folder exists; in that mode a deep link (or AppTest's rerun) executes the
-    page file alone, without the router's sidebar. Turning the mode off and rerunning
-    sends the run through the router's st.navigation instead.
-    """
-    if not st.session_state.get("router.active"):
-        from streamlit.runtime.pages_manager import PagesManager
-
-        PagesManager.uses_pages_directory = False
-        st.rerun()

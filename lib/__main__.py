@@ -9,11 +9,17 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from lib.train.distribute import STRATEGIES
 
+if TYPE_CHECKING:
+    from lib.data.corpora import Corpus
+    from lib.data.datasets import LabelledData
 
-def _corpus(args):
+
+def _corpus(args: argparse.Namespace) -> Corpus:
     from lib.data.corpora import corpus_from_file, load_corpus
 
     if args.file:
@@ -21,12 +27,10 @@ def _corpus(args):
     return load_corpus(args.corpus)
 
 
-def _dataset(args):
+def _dataset(args: argparse.Namespace) -> LabelledData:
     from lib.data.datasets import from_csv_bytes, load_dataset, subsample
 
     if args.csv:
-        from pathlib import Path
-
         path = Path(args.csv)
         try:
             raw = path.read_bytes()
@@ -51,7 +55,7 @@ def _dataset(args):
     return data
 
 
-def _print_progress(event: dict) -> None:
+def _print_progress(event: dict[str, Any]) -> None:
     if event["kind"] == "batch":
         print(
             f"\repoch {event['epoch'] + 1} step {event['step']}/{event['steps']} "
@@ -65,9 +69,11 @@ def _print_progress(event: dict) -> None:
         print(f"\repoch {event['epoch'] + 1} done: {m}", file=sys.stderr, flush=True)
 
 
-def _strategy(args):
-    """The tf.distribute strategy of ``--strategy`` and the registry root to write to (a
-    throw-away folder on workers other than the chief)."""
+def _strategy(args: argparse.Namespace) -> tuple[Any, str | None]:
+    """Make the tf.distribute strategy of ``--strategy``; return it and the registry root.
+
+    The root is None (the registry) on the chief, a throw-away folder on the other workers.
+    """
     import shutil
     import tempfile
 
@@ -86,7 +92,8 @@ def _strategy(args):
     return strategy, root
 
 
-def cmd_train(args) -> None:
+def cmd_train(args: argparse.Namespace) -> None:
+    """Train a language model or a sequence classifier into the registry."""
     from lib.model.spec import ModelSpec, TrainConfig
     from lib.train.fit import train, train_classifier
 
@@ -143,13 +150,14 @@ def cmd_train(args) -> None:
     print(json.dumps(bundle.meta["metrics"], indent=1))
 
 
-def cmd_record(args) -> None:
+def cmd_record(args: argparse.Namespace) -> None:
+    """Record a text through a model into a trace file, trace folder or shards."""
     from lib.model.registry import load
     from lib.run.record import record, record_shards
     from lib.run.trace import TraceError, open_trace, read_manifest
 
     bundle = load(args.model)
-    text = open(args.text, encoding="utf-8").read() if args.text else _corpus(args).text
+    text = Path(args.text).read_text(encoding="utf-8") if args.text else _corpus(args).text
     if args.max_chars:
         text = text[: args.max_chars]
     streams = 1 if args.exact else "auto"
@@ -184,7 +192,8 @@ def cmd_record(args) -> None:
     print(f"{trace!r}\n{len(trace) / dt:,.0f} tokens/s; written to {args.out}")
 
 
-def cmd_generate(args) -> None:
+def cmd_generate(args: argparse.Namespace) -> None:
+    """Sample text from a language model; print it and optionally save its trace."""
     from lib.model.registry import load
     from lib.run.generate import generate
 
@@ -202,7 +211,8 @@ def cmd_generate(args) -> None:
         trace.save(args.out)
 
 
-def cmd_list(args) -> None:
+def cmd_list(args: argparse.Namespace) -> None:
+    """Print one line per model in the registry."""
     from lib.model.registry import list_models
 
     for m in list_models():
@@ -214,17 +224,19 @@ def cmd_list(args) -> None:
         )
 
 
-def cmd_demo(args) -> None:
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Train the shipped demo models (all, or those named)."""
     from lib.train.demo import train_demo_models
 
     train_demo_models(args.names or None, progress=_print_progress)
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``)."""
     p = argparse.ArgumentParser(prog="python -m lib", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
-    def corpus_args(q):
+    def corpus_args(q: argparse.ArgumentParser) -> None:
         q.add_argument(
             "--corpus",
             default="builtin:python-reference",

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any, NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,6 +58,7 @@ class Limits:
 
     @property
     def max_upload_bytes(self) -> int:
+        """``max_upload_mb`` in bytes."""
         return int(self.max_upload_mb * 2**20)
 
 
@@ -63,18 +66,20 @@ def _source() -> Path:
     return Path(os.environ.get("RNN_LENS_CONFIG") or ROOT / "rnn_lens.toml")
 
 
-def load_limits(path: str | os.PathLike | None = None, env: dict | None = None) -> Limits:
-    """The limits from the config file (if any), then ``RNN_LENS_MAX_*`` variables.
+def load_limits(
+    path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None
+) -> Limits:
+    """Read the limits from the config file (if any), then ``RNN_LENS_MAX_*`` variables.
 
     Raises
     ------
     LimitError
         The file is not TOML, names an unknown limit, or a value is not a positive number.
     """
-    env = os.environ if env is None else env
+    environ: Mapping[str, str] = os.environ if env is None else env
     path = Path(path) if path is not None else _source()
     known = {f.name: f.type for f in fields(Limits)}
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     if path.is_file():
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8")).get("limits", {})
@@ -86,9 +91,9 @@ def load_limits(path: str | os.PathLike | None = None, env: dict | None = None) 
         values.update(data)
     for name in known:
         key = f"RNN_LENS_{name.upper()}"
-        if key in env:
-            values[name] = env[key]
-    out = {}
+        if key in environ:
+            values[name] = environ[key]
+    out: dict[str, Any] = {}
     for name, raw in values.items():
         cast = float if known[name] in ("float", float) else int
         try:
@@ -102,11 +107,11 @@ def load_limits(path: str | os.PathLike | None = None, env: dict | None = None) 
 
 
 def limits() -> Limits:
-    """The server's limits, read afresh (cheap), so an operator's edit applies at once."""
+    """Return the server's limits, read afresh (cheap), so an operator's edit applies at once."""
     return load_limits()
 
 
-def _refuse(what: str, asked, limit_name: str, limit) -> None:
+def _refuse(what: str, asked: float, limit_name: str, limit: float) -> NoReturn:
     raise LimitError(
         f"{what} is {asked:,}, over this server's limit of {limit:,} "
         f"({limit_name}; an operator can raise it in rnn_lens.toml)."
@@ -229,9 +234,11 @@ def _gb(n_bytes: float) -> str:
 def max_tokens(
     units: int, layers: int, signals_per_layer: int, lim: Limits | None = None, *, itemsize: int = 2
 ) -> int:
-    """The most tokens a model of this shape may record for an analysis, by
-    ``max_tokens_per_analysis`` and ``max_trace_gb`` (``itemsize`` 2: as float16, where
-    float32 would not fit; 4: as float32)."""
+    """Return the most tokens a model of this shape may record for an analysis.
+
+    Bounded by ``max_tokens_per_analysis`` and ``max_trace_gb`` (``itemsize`` 2: as
+    float16, where float32 would not fit; 4: as float32).
+    """
     lim = lim or limits()
     per_token = trace_bytes(1, units, layers, signals_per_layer, itemsize=itemsize)
     return int(min(lim.max_tokens_per_analysis, lim.max_trace_gb * 1e9 // per_token))

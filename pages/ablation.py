@@ -3,17 +3,18 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import loaders, state
-from dashboard.analysis_views import feature_digest, neuron_table
-from dashboard.analysis_widgets import feature_editor
+from dashboard import cache, routing, state
+from dashboard.cache import evolution_table, feature_digest, neuron_table, sweep
+from dashboard.charts import sweep_chart
 from dashboard.fmt import md
-from dashboard.intervention_views import evolution_table, sweep, sweep_chart, validation_text
-from dashboard.panels import neuron_rows_html
-from dashboard.widgets import NeuronChoice, layer_signal_picker
+from dashboard.panels.interventions import validation_text
+from dashboard.panels.tokens import neuron_rows_html
+from dashboard.widgets.features import feature_editor
+from dashboard.widgets.pickers import NeuronChoice, layer_signal_picker
 from lib.analysis.evolution import first_epoch_of_best
 from lib.model.registry import checkpoints
 
-state.page_guard()
+routing.page_guard()
 st.title("Ablation")
 with st.expander("What am I looking at?"):
     st.markdown("""
@@ -29,7 +30,7 @@ neurons matter. Each run is a full exact pass over the text.
 the same neuron's relevance and spectral peak after every epoch, and the epoch at which the
 feature's best neuron emerged.""")
 
-name, bundle = loaders.current_bundle()
+name, bundle = cache.current_bundle()
 state.bind({"abl.chars": 3000, "abl.n_random": 20, "abl.seed": 0, "abl.kmax": 16})
 layer, signal = layer_signal_picker("abl", bundle.spec)
 c1, c2, c3, c4 = st.columns(4)
@@ -55,7 +56,7 @@ seed = c4.number_input("Seed", 0, 2**31 - 1, key="abl.seed", help="Seed of the r
 text = validation_text(bundle, chars)
 if text is None:
     st.stop()
-trace = loaders.recorded_trace(name, text)
+trace = cache.recorded_trace(name, text)
 feature, _ = feature_editor("abl", trace, bundle.spec.level)
 if feature is None or feature.kind != "binary":
     st.info(
@@ -64,13 +65,13 @@ if feature is None or feature.kind != "binary":
     )
     st.stop()
 acts = trace.signals[(layer, signal)]
-key = trace.meta["cache_key"]
+key = cache.trace_key(trace)
 table = neuron_table(key, layer, signal, feature_digest(feature), acts, feature)
 ks = tuple(k for k in (1, 2, 4, 8, 16, 32) if k <= kmax and 2 * k <= acts.shape[1])
 ranked = tuple(int(n) for n in table["neuron"])
 df = sweep(
     name,
-    loaders.model_key(name),
+    cache.model_key(name),
     text,
     ranked,
     layer,
@@ -116,7 +117,7 @@ neuron = int(
 )
 evo = evolution_table(
     name,
-    loaders.model_key(name),
+    cache.model_key(name),
     text,
     layer,
     signal,
@@ -138,7 +139,7 @@ epoch = st.select_slider(
     key="btn.abl.epoch",
     help="The neuron on the same text after this epoch.",
 )
-past = loaders.checkpoint_trace(name, epoch, text)
+past = cache.checkpoint_trace(name, epoch, text)
 st.html(
     neuron_rows_html(
         past,

@@ -3,23 +3,23 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import loaders, state
-from dashboard.analysis_views import (
+from dashboard import cache, routing, state
+from dashboard.cache import (
     coclusters,
     feature_digest,
     layer_distributions,
     neuron_table,
     response_matrix,
 )
-from dashboard.analysis_widgets import make_feature
-from dashboard.experiment_view import group_picker
 from dashboard.fmt import md
+from dashboard.panels.experiments import group_picker
 from dashboard.sidebar import headline
+from dashboard.widgets.features import make_feature
 from lib.analysis.features import REGEX_PRESETS, STRUCTURAL, FeatureError
 from lib.analysis.significance import rank_agreement
 from lib.model.registry import list_models
 
-state.page_guard()
+routing.page_guard()
 st.title("Compare")
 with st.expander("What am I looking at?"):
     st.markdown("""
@@ -66,7 +66,7 @@ for key in ("cmp.a", "cmp.b"):
 c1, c2 = st.columns(2)
 a = c1.selectbox("Model A", options, key="cmp.a", help="The first model.")
 b = c2.selectbox("Model B", options, key="cmp.b", help="The second (the same for two layers).")
-ba, bb = loaders.bundle(a), loaders.bundle(b)
+ba, bb = cache.bundle(a), cache.bundle(b)
 if ba.spec.level != bb.spec.level:
     st.warning(
         "The two models read text at different levels (characters vs words): the "
@@ -97,7 +97,7 @@ chars = d4.slider(
     help="The first characters of model A's corpus.",
 )
 
-corpus, problem = loaders.model_corpus_text(ba.meta)
+corpus, problem = cache.model_corpus_text(ba.meta)
 if corpus is None:
     st.warning(f"Model A's corpus is not available here: {md(problem)}")
     st.stop()
@@ -109,8 +109,8 @@ spec = (
 )
 rows, tops = [], []
 for label, name, bundle, layer in (("A", a, ba, int(la)), ("B", b, bb, int(lb))):
-    trace = loaders.recorded_trace(name, text)
-    key = trace.meta["cache_key"]
+    trace = cache.recorded_trace(name, text)
+    key = cache.trace_key(trace)
     acts = trace.signals[(layer, signal)]
     try:
         feature = make_feature(spec, trace, bundle.spec.level)
@@ -164,7 +164,7 @@ st.subheader("Samples from the same seed")
 seed = st.number_input("Random seed", 0, 2**31 - 1, key="cmp.seed", help="Same seed for both.")
 s1, s2 = st.columns(2)
 for col, name, bundle in ((s1, a, ba), (s2, b, bb)):
-    trace = loaders.generated_trace(
+    trace = cache.generated_trace(
         name, text[:40], 300 if bundle.spec.level == "char" else 80, 0.8, None, int(seed)
     )
     col.markdown(f"**{md(name)}**")

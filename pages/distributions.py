@@ -1,21 +1,19 @@
 """Distributions: each neuron's activation histogram, KL filtering and dead neurons."""
 
-import altair as alt
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, loaders, state
-from dashboard.analysis_views import layer_distributions, model_summaries
-from dashboard.analysis_widgets import pos_tags_cached, text_source
-from dashboard.experiment_view import group_picker, group_values
+from dashboard import cache, charts, routing, state
+from dashboard.cache import layer_distributions, model_summaries, pos_tags_cached
 from dashboard.fmt import md
-from dashboard.widgets import layer_signal_picker, register_top_neurons, send_to_generate
-from lib.analysis.distributions import token_percentiles
+from dashboard.panels.experiments import group_picker, group_values
+from dashboard.widgets.pickers import layer_signal_picker, register_top_neurons, send_to_generate
+from dashboard.widgets.text_source import text_source
+from lib.analysis.distributions import mean_abs_activation, token_percentiles
 from lib.analysis.features import FeatureError
 from lib.model.registry import list_models
 
-state.page_guard()
+routing.page_guard()
 st.title("Distributions")
 with st.expander("What am I looking at?"):
     st.markdown("""
@@ -28,10 +26,11 @@ of zero; dead neurons have high KL for a dull reason, so they can be left out of
 The cell state c has no fixed range, so it is clipped to an interval (by default the 99th
 percentile of |c| in the layer) and the values outside are not counted.""")
 
-name, bundle = loaders.current_bundle()
-trace = text_source("dist", name, bundle)
-if trace is None:
+name, bundle = cache.current_bundle()
+source = text_source("dist", name, bundle)
+if source is None:
     st.stop()
+trace = source.trace
 layer, signal = layer_signal_picker("dist", bundle.spec)
 state.bind(
     {
@@ -89,7 +88,7 @@ with st.expander("Settings", expanded=False):
         help="Unbounded signals are clipped to ± this percentile of |value|.",
     )
 acts = trace.signals[(layer, signal)]
-key = trace.meta.get("cache_key", "")
+key = source.key
 d = layer_distributions(key, layer, signal, bin_width, eps, dead_thr, dead_share, pct, acts)
 table = d["table"]
 
@@ -172,21 +171,11 @@ right.altair_chart(
 st.subheader("Mean |activation| per layer and signal")
 means = pd.DataFrame(
     [
-        {"signal": f"L{lay} {sig}", "mean |activation|": float(np.abs(v).mean())}
+        {"signal": f"L{lay} {sig}", "mean |activation|": mean_abs_activation(v)}
         for (lay, sig), v in trace.signals.items()
     ]
 )
-st.altair_chart(
-    alt.Chart(means)
-    .mark_bar()
-    .encode(
-        x=alt.X("signal:N", sort=None, title=None),
-        y="mean |activation|:Q",
-        tooltip=["signal:N", alt.Tooltip("mean |activation|:Q", format=".4f")],
-    )
-    .properties(height=200),
-    width="stretch",
-)
+st.altair_chart(charts.signal_means(means), width="stretch")
 
 with st.expander(
     "Compare several models (e.g. the same architecture at several dropouts)",

@@ -2,21 +2,17 @@
 
 import streamlit as st
 
-from dashboard import charts, loaders, state
-from dashboard.analysis_views import (
-    feature_digest,
-    neuron_table,
-    peaks_table,
-    spectra,
-    spectrum_df,
-    windows_to_neurons,
-)
-from dashboard.analysis_widgets import feature_editor, text_source
-from dashboard.panels import neuron_rows_html
-from dashboard.widgets import NeuronChoice, layer_signal_picker, register_top_neurons
+from dashboard import cache, charts, routing, state
+from dashboard.cache import feature_digest, neuron_table, spectra
+from dashboard.panels.tokens import neuron_rows_html
+from dashboard.tables import peaks_table, spectrum_df, windows_to_neurons
+from dashboard.widgets.features import feature_editor
+from dashboard.widgets.pickers import NeuronChoice, layer_signal_picker, register_top_neurons
+from dashboard.widgets.text_source import text_source
 from lib.analysis.relevance import auto_detect_windows
+from lib.analysis.significance import rank_agreement
 
-state.page_guard()
+routing.page_guard()
 st.title("Fourier")
 with st.expander("What am I looking at?"):
     st.markdown("""
@@ -31,10 +27,11 @@ brightness = amplitude (binned so the browser stays quick; the band's peaks use 
 **Auto-detect** picks the neurons with the highest in-band peak and shows each with ±2
 neighbours. At character level periodicity mostly reflects word and line lengths.""")
 
-name, bundle = loaders.current_bundle()
-trace = text_source("fft", name, bundle)
-if trace is None:
+name, bundle = cache.current_bundle()
+source = text_source("fft", name, bundle)
+if source is None:
     st.stop()
+trace = source.trace
 layer, signal = layer_signal_picker("fft", bundle.spec)
 state.bind(
     {
@@ -69,7 +66,7 @@ if hi <= lo:
     st.stop()
 
 acts = trace.signals[(layer, signal)]
-key = trace.meta.get("cache_key", "")
+key = source.key
 freqs, amps = spectra(key, layer, signal, remove_mean, "hann" if hann else None, acts)
 peaks = peaks_table(freqs, amps, (lo, hi))
 n_h = st.slider(
@@ -140,11 +137,13 @@ with st.expander("Agreement with the Relevance page for a feature"):
     if feature is not None and feature.kind == "binary":
         table = neuron_table(key, layer, signal, feature_digest(feature), acts, feature)
         k = st.slider("k", 1, 20, key="fftrel.k", help="Size of the two top-k sets.")
-        by_r = table["neuron"].head(k).tolist()
-        by_f = peaks["neuron"].head(k).tolist()
-        shared = sorted(set(by_r) & set(by_f))
+        agree = rank_agreement(
+            table.sort_values("neuron")["R"].to_numpy(),
+            peaks.sort_values("neuron")["peak"].to_numpy(),
+            k=k,
+        )
         st.write(
-            f"Top-{k} by relevance R: {by_r}; by in-band peak: {by_f}; in both: "
-            f"**{shared or 'none'}** ({len(shared) / k:.0%} overlap, seed 000's "
-            "convergent validity)."
+            f"Top-{k} by relevance R: {table['neuron'].head(k).tolist()}; by in-band peak: "
+            f"{peaks['neuron'].head(k).tolist()}; in both: **{agree['shared'] or 'none'}** "
+            f"({agree['overlap']:.0%} overlap, Dahlberg's convergent validity)."
         )

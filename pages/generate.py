@@ -2,24 +2,24 @@
 
 import streamlit as st
 
-from dashboard import loaders, state
+from dashboard import cache, routing, state
 from dashboard.fmt import md
-from dashboard.intervention_views import intervention_panel
-from dashboard.panels import (
+from dashboard.panels.interventions import intervention_panel
+from dashboard.panels.tokens import (
     WHAT_AM_I_LOOKING_AT,
     bits_per_token,
     expectancy_html,
     neuron_rows_html,
     next_token_panel,
 )
-from dashboard.widgets import neuron_picker
+from dashboard.widgets.pickers import neuron_picker
 
-state.page_guard()
+routing.page_guard()
 st.title("Generate & Highlight")
 with st.expander("What am I looking at?"):
     st.markdown(WHAT_AM_I_LOOKING_AT)
 
-name, bundle = loaders.current_bundle()
+name, bundle = cache.current_bundle()
 char = bundle.spec.level == "char"
 
 state.bind(
@@ -82,7 +82,7 @@ if source == "Generate":
     if not seed_text:
         st.warning("The seed text is empty: the model needs at least one character to start.")
         st.stop()
-    trace = loaders.generated_trace(name, seed_text, length, temperature, top_k or None, seed)
+    trace = cache.generated_trace(name, seed_text, length, temperature, top_k or None, seed)
 elif source == "Paste text":
     st.session_state.setdefault("gen.pasted", 'for item in range(10):\n    print("<b>", item)\n')
     text = st.text_area(
@@ -94,9 +94,9 @@ elif source == "Paste text":
     if not text:
         st.warning("Paste some text to record.")
         st.stop()
-    trace = loaders.recorded_trace(name, text[:20_000])
+    trace = cache.recorded_trace(name, text[:20_000])
 else:
-    corpus, problem = loaders.model_corpus_text(bundle.meta)
+    corpus, problem = cache.model_corpus_text(bundle.meta)
     if corpus is None:
         st.warning(f"The model's corpus is not available here: {md(problem)}")
         st.stop()
@@ -116,7 +116,7 @@ else:
         key="gen.slice_len",
         help="How much text to record from the start.",
     )
-    trace = loaders.recorded_trace(name, corpus[start : start + slice_len])
+    trace = cache.recorded_trace(name, corpus[start : start + slice_len])
 
 mode = (
     st.segmented_control(

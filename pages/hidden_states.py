@@ -4,21 +4,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, loaders, state
-from dashboard.analysis_views import projection
+from dashboard import cache, charts, routing, state
+from dashboard.cache import classifier_trace, projection
 from dashboard.fmt import md
-from dashboard.hidden_views import (
-    classifier_trace,
-    language_model_view,
-    overview_frames,
-    points_frame,
-    sequence_table,
-    step_labels,
-)
-from dashboard.highlight import ColourScale, highlighted_rows_html
+from dashboard.panels.hidden_states import language_model_view
+from dashboard.tables import overview_frames, points_frame, sequence_table, step_labels
+from dashboard.widgets.highlight import ColourScale, highlighted_rows_html
 from lib.run.classify import jump_distances, threshold_events
 
-state.page_guard()
+routing.page_guard()
 st.title("Hidden States")
 with st.expander("What am I looking at? (and what is linked)"):
     st.markdown("""
@@ -42,7 +36,7 @@ Linked: the table selection drives every detail view; hovering shows the word an
 each chart. Streamlit does not pass a hover from one chart to another, so steps are matched
 by their labels "word (step)" instead.""")
 
-name, bundle = loaders.current_bundle(task=None)
+name, bundle = cache.current_bundle(task=None)
 if bundle.spec.task != "classifier":
     st.info(
         "The full view is for sequence classifiers (★ demo-polarity-lstm, or train one "
@@ -106,7 +100,7 @@ left.altair_chart(charts.class_bars(bars), width="stretch")
 right.altair_chart(charts.confusion_matrix(matrix))
 
 states = trace.states[max(trace.states)]
-Y = projection((trace.meta["cache_key"],), states, method, 100.0 if method == "tsne" else 15)
+Y = projection((cache.trace_key(trace),), states, method, 100.0 if method == "tsne" else 15)
 points = points_frame(trace, Y)
 
 table = sequence_table(trace)

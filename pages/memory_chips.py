@@ -2,23 +2,19 @@
 
 import streamlit as st
 
-from dashboard import charts, glyph_charts, glyph_views, loaders, state
-from dashboard.analysis_views import (
-    coclusters,
-    most_frequent_tag,
-    pack_clouds,
-    percentile_rows,
-    response_matrix,
-)
-from dashboard.analysis_widgets import pos_tags_cached, text_source
+from dashboard import cache, charts, routing, state
+from dashboard.cache import coclusters, pos_tags_cached, response_matrix
 from dashboard.fmt import display_token, md
-from dashboard.widgets import layer_signal_picker
+from dashboard.panels import glyphs
+from dashboard.tables import most_frequent_tag, pack_clouds, percentile_rows
+from dashboard.widgets.pickers import layer_signal_picker
+from dashboard.widgets.text_source import text_source
 from lib.analysis.coclustering import SIGNS, cluster_edges, memory_chips, unit_detail
 from lib.analysis.coclustering import word_cloud_data as cloud_words
 from lib.analysis.features import FeatureError
 from lib.analysis.response import unit_responses
 
-state.page_guard()
+routing.page_guard()
 st.title("Memory Chips")
 with st.expander("What am I looking at?"):
     st.markdown("""
@@ -40,10 +36,11 @@ change of the unit, Δh (or Δc), when the model reads that token. The matrix of
   state it kept (seed 004, Eqs. 6–7). Click a bar to pick its chip out on the chips above.
 """)
 
-name, bundle = loaders.current_bundle()
-trace = text_source("chips", name, bundle)
-if trace is None:
+name, bundle = cache.current_bundle()
+source = text_source("chips", name, bundle)
+if source is None:
     st.stop()
+trace = source.trace
 state.bind(
     {
         "chips.layer": bundle.spec.layers - 1,
@@ -82,7 +79,7 @@ threshold = c4.slider(
 )
 
 acts = trace.signals[(layer, signal)]
-key = trace.meta.get("cache_key", "")
+key = source.key
 resp = response_matrix(key, layer, signal, int(top_n), acts, trace.tokens)
 if len(resp.types) < k:
     st.warning(f"Only {len(resp.types)} token types in this text: fewer than k = {k}.")
@@ -104,7 +101,7 @@ word_index = types.index(word)
 left, right = st.columns([2, 3])
 left.caption("Memory chips (one square per unit)")
 glyph_keys = ["event.chips.glyphs.0", "event.chips.glyphs.1"]  # chart selections, not settings
-picked = glyph_views.selected_chip(
+picked = glyphs.selected_chip(
     *(st.session_state.get(key) for key in glyph_keys), chips=labels.col_labels
 )
 left.altair_chart(
@@ -141,7 +138,7 @@ c1.dataframe(shown, hide_index=True)
 c2.altair_chart(charts.box_percentiles(percentile_rows(samples)), width="stretch")
 st.subheader("Sentence glyphs")
 state.bind({"chips.sentence": "if x is not None:", "chips.sentence2": "", "chips.beta": "clip"})
-betas = glyph_views.beta_choices(bundle.spec.cell, signal)
+betas = glyphs.beta_choices(bundle.spec.cell, signal)
 if st.session_state["chips.beta"] not in betas:
     st.session_state["chips.beta"] = "clip"
 c1, c2, c3 = st.columns([3, 3, 2])
@@ -161,7 +158,7 @@ beta = c3.selectbox(
     "Preserved from",
     betas,
     key="chips.beta",
-    format_func=glyph_views.BETA_LABELS.get,
+    format_func=glyphs.BETA_LABELS.get,
     help="How much of the previous state a chip kept: Eq. 7's sign-aware "
     "overlap of the states, or the gate that keeps them (LSTM f, GRU z).",
 )
@@ -169,7 +166,7 @@ sentences = [text for text in (first, second) if text.strip()]
 if not sentences:
     st.info("Type a sentence to see its glyphs.")
 else:
-    panels, scale = glyph_views.glyph_panels(
+    panels, scale = glyphs.glyph_panels(
         name, sentences, layer, signal, labels.col_labels, words, beta
     )
     st.caption(
@@ -178,7 +175,7 @@ else:
         "the chip out on the memory chips above (double-click to clear)."
     )
     if picked is not None:
-        top = glyph_views.cluster_words(words).get(picked, "")
+        top = glyphs.cluster_words(words).get(picked, "")
         st.caption(
             md(
                 f"Picked: chip {picked} (its bars in yellow; the other chips are faded "
@@ -194,7 +191,7 @@ else:
             panel.spec,
             width="content",
             on_select="rerun",
-            selection_mode=glyph_charts.CHIP_SELECTION,
+            selection_mode=charts.CHIP_SELECTION,
             key=key,
         )
 state.publish(["chips.layer", "chips.signal", "chips.k", "chips.sign", "chips.top_n"])

@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-from dashboard import loaders, state
-from dashboard.analysis_widgets import text_source
+from dashboard import cache, routing, state
 from dashboard.fmt import display_token, md
-from dashboard.highlight import highlighted_rows_html, scale_for
-from dashboard.widgets import layer_signal_picker
+from dashboard.widgets.highlight import highlighted_rows_html, scale_for
+from dashboard.widgets.pickers import layer_signal_picker
+from dashboard.widgets.text_source import text_source
 from lib.analysis.patterns import pattern, search
 from lib.run.trace import SIGNAL_RANGES
 
-state.page_guard()
+routing.page_guard()
 st.title("Pattern Search")
 with st.expander("What am I looking at?"):
     st.markdown("""
@@ -21,10 +21,11 @@ as one thing (a string literal, a parenthesised clause). The neurons whose value
 ranked: +1 for each pattern neuron on throughout, −1 for each other neuron also on
 throughout. The snippets are coloured by the mean of the pattern's neurons.""")
 
-name, bundle = loaders.current_bundle()
-trace = text_source("pat", name, bundle)
-if trace is None:
+name, bundle = cache.current_bundle()
+source = text_source("pat", name, bundle)
+if source is None:
     st.stop()
+trace = source.trace
 layer, signal = layer_signal_picker("pat", bundle.spec)
 T = len(trace)
 state.bind({"pat.span_start": min(120, T - 2), "pat.span_len": 6, "pat.threshold": 0.3})

@@ -1,31 +1,26 @@
 """Neuron Relevance: which neurons track a feature of the text, and is it real?"""
 
-import altair as alt
 import numpy as np
 import streamlit as st
 
-from dashboard import charts, loaders, state
-from dashboard.analysis_views import (
-    feature_digest,
-    feature_steps_df,
-    neuron_table,
-    overview_df,
-    windows_to_neurons,
-)
-from dashboard.analysis_widgets import feature_editor, make_feature, text_source
+from dashboard import cache, charts, routing, state
+from dashboard.cache import feature_digest, neuron_table
 from dashboard.fmt import md
-from dashboard.panels import neuron_rows_html
-from dashboard.widgets import (
+from dashboard.panels.tokens import neuron_rows_html
+from dashboard.tables import feature_steps_df, overview_df, windows_to_neurons
+from dashboard.widgets.features import feature_editor, make_feature
+from dashboard.widgets.pickers import (
     NeuronChoice,
     layer_signal_picker,
     register_top_neurons,
     send_to_generate,
 )
+from dashboard.widgets.text_source import text_source
 from lib.analysis.features import FeatureError
-from lib.analysis.ranking import ranking_agreement
+from lib.analysis.ranking import ranking_agreement, reliability
 from lib.analysis.relevance import auto_detect_windows
 
-state.page_guard()
+routing.page_guard()
 st.title("Neuron Relevance")
 with st.expander("What am I looking at?"):
     st.markdown("""
@@ -47,16 +42,17 @@ every neuron of the layer is scored against it:
 Numeric features (bracket depth, position in line) are ranked by correlation r. The heatmap
 shows the top neurons (with their ±1 neighbours, as seed 000) on the feature's tokens only.""")
 
-name, bundle = loaders.current_bundle()
-trace = text_source("rel", name, bundle)
-if trace is None:
+name, bundle = cache.current_bundle()
+source = text_source("rel", name, bundle)
+if source is None:
     st.stop()
+trace = source.trace
 layer, signal = layer_signal_picker("rel", bundle.spec)
 feature, feature_spec = feature_editor("rel", trace, bundle.spec.level)
 if feature is None:
     st.stop()
 acts = trace.signals[(layer, signal)]
-key = trace.meta.get("cache_key", "")
+key = source.key
 table = neuron_table(key, layer, signal, feature_digest(feature), acts, feature)
 binary = feature.kind == "binary"
 
@@ -139,10 +135,7 @@ if binary:
     if score_col == "AUROC":
         col["AUROC"] = (col["AUROC"] - 0.5).abs() * 2
     st.altair_chart(
-        alt.hconcat(
-            charts.feature_heatmap(steps, sequential=signal in "ifozr"),
-            charts.score_column(col, score=score_col),
-        ),
+        charts.heatmap_with_scores(steps, col, sequential=signal in "ifozr", score=score_col),
         width="stretch",
     )
     st.caption(
@@ -167,17 +160,7 @@ st.html(
 c1, c2 = st.columns([2, 1])
 chosen = c1.selectbox("Neuron", top, key="rel.open", help="Look at it on its own page.")
 if c2.button("Open in Generate & Highlight", key="btn.rel.open"):
-    offset = (
-        len("".join(trace.tokens[:start]))
-        if trace.meta.get("cache_key", "").startswith("rec:")
-        else None
-    )
-    send_to_generate(
-        layer,
-        signal,
-        [chosen],
-        corpus_start=None if offset is None else st.session_state.get("rel.start", 0) + offset,
-    )
+    send_to_generate(layer, signal, [chosen], corpus_start=source.corpus_offset(start))
 
 with st.expander("Whole layer over the whole text"):
     st.altair_chart(charts.layer_overview(overview_df(acts)), width="stretch")
@@ -195,38 +178,28 @@ with st.expander("Reliability: do the same neurons come out on another text?"):
         help="Seed 000 trusted neurons found in both texts most.",
     )
     if st.button("Run on the second text", key="btn.rel.other"):
-        if key.startswith("gen:"):
-            p = st.session_state
-            other = loaders.generated_trace(
-                name,
-                p["rel.seed_text"],
-                p["rel.length"],
-                p["rel.temperature"],
-                None,
-                int(other_seed),
-            )
-        else:
-            corpus, _ = loaders.model_corpus_text(bundle.meta)
-            a = (st.session_state["rel.start"] + st.session_state["rel.slice_len"]) % max(
-                len(corpus) - st.session_state["rel.slice_len"], 1
-            )
-            other = loaders.recorded_trace(name, corpus[a : a + st.session_state["rel.slice_len"]])
+        other = source.second(name, bundle, int(other_seed))
+        if other is None:
+            st.warning("There is no second text of this kind (the recording is too short).")
+            st.stop()
         try:
             other_feature = make_feature(feature_spec, other, bundle.spec.level)
         except FeatureError as e:
             st.warning(f"On the second text: {md(str(e))}")
         else:
             t2 = neuron_table(
-                other.meta["cache_key"],
+                cache.trace_key(other),
                 layer,
                 signal,
                 feature_digest(other_feature),
                 other.signals[(layer, signal)],
                 other_feature,
             )
-            k = max(n_h, 5)
-            both = sorted(set(table["neuron"].head(k)) & set(t2["neuron"].head(k)))
+            k = min(max(n_h, 5), len(table))
+            agree = reliability(table, t2, k=k)
             st.write(
                 f"Top-{k} here: {table['neuron'].head(k).tolist()}; on the other text: "
-                f"{t2['neuron'].head(k).tolist()}; in both: **{both or 'none'}**."
+                f"{t2['neuron'].head(k).tolist()}; in both: **{agree['shared'] or 'none'}** "
+                f"({agree['overlap']:.0%}; Spearman ρ of the scores over all neurons "
+                f"{agree['spearman']:.2f})."
             )

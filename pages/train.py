@@ -3,15 +3,15 @@
 
 import streamlit as st
 
-from dashboard import jobs, state
-from dashboard.embedding_view import pretrained_picker
-from dashboard.experiment_view import experiments_tab
+from dashboard import jobs, routing, state
 from dashboard.fmt import md
-from dashboard.job_view import job_panel, other_jobs_table
-from dashboard.widgets import corpus_picker, dataset_picker
+from dashboard.panels.experiments import experiments_tab
+from dashboard.panels.jobs import job_panel, other_jobs_table
+from dashboard.widgets.pickers import corpus_picker, dataset_picker
+from dashboard.widgets.vectors import pretrained_picker
 from lib.model.spec import ModelSpec, TrainConfig
 
-state.page_guard()
+routing.page_guard()
 st.title("Train")
 with st.expander("What happens here?"):
     st.markdown(

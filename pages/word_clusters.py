@@ -2,15 +2,16 @@
 
 import streamlit as st
 
-from dashboard import charts, loaders, state
-from dashboard.analysis_views import token_map
-from dashboard.analysis_widgets import make_feature, pos_tags_cached, text_source
-from dashboard.embedding_view import embedding_map_view
+from dashboard import cache, charts, routing, state
+from dashboard.cache import pos_tags_cached, token_map
 from dashboard.fmt import md
-from dashboard.widgets import layer_signal_picker
+from dashboard.panels.embeddings import embedding_map_view
+from dashboard.widgets.features import make_feature
+from dashboard.widgets.pickers import layer_signal_picker
+from dashboard.widgets.text_source import text_source
 from lib.analysis.features import STRUCTURAL, FeatureError
 
-state.page_guard()
+routing.page_guard()
 st.title("Word Clusters")
 with st.expander("What am I looking at?"):
     st.markdown("""
@@ -27,7 +28,7 @@ The **embedding map** (seed 000, fig. 5.3) shows the model's token vectors thems
 embedding layer, learned or pre-trained — for the most frequent tokens: tokens the model
 treats alike sit together (seed 000 found "you" next to "I", punctuation apart from words).""")
 
-name, bundle = loaders.current_bundle()
+name, bundle = cache.current_bundle()
 state.bind({"map.view": "Token states"})
 view = (
     st.segmented_control(
@@ -41,9 +42,10 @@ view = (
 if view == "Embedding map":
     embedding_map_view(name, bundle)
     st.stop()
-trace = text_source("map", name, bundle)
-if trace is None:
+source = text_source("map", name, bundle)
+if source is None:
     st.stop()
+trace = source.trace
 layer, signal = layer_signal_picker("map", bundle.spec)
 state.bind(
     {
@@ -114,7 +116,7 @@ on = (
 )
 
 acts = trace.signals[(layer, signal)]
-key = trace.meta.get("cache_key", "")
+key = source.key
 df = token_map(key, layer, signal, int(n), method, param, k, linkage, on, acts, trace.tokens)
 
 colour = c3.selectbox(

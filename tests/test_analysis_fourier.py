@@ -8,7 +8,7 @@ import scipy.signal
 
 from lib.analysis.fourier import band_peaks, spectrum
 from lib.analysis.relevance import HALF_WIDTH, auto_detect_windows
-from tests.test_analysis_relevance import PERIOD_UNIT, planted_layer
+from tests.helpers import PERIOD_UNIT, planted_layer
 
 
 def direct_amplitudes(x: np.ndarray) -> np.ndarray:

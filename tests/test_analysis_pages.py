@@ -1,6 +1,8 @@
 """The Neuron Relevance and Fourier pages through Streamlit's AppTest, on a demo model."""
 
-from tests.test_pages import _server_like_routing, app  # noqa: F401  (fixture)
+import pytest
+
+from tests.helpers import ROOT, app
 
 
 def _open(page: str, **settings):
@@ -23,7 +25,8 @@ def test_relevance_page_ranks_and_highlights(registry):
     assert any(label.startswith("R for space") for (*_, label) in ids)
 
 
-def test_relevance_page_invalid_regex_and_empty_feature(registry):
+@pytest.mark.slow
+def test_relevance_page_invalid_regex_and_empty_feature(tiny_registry):
     at = _open("pages/relevance.py", **{"rel.slice_len": 2000, "rel.fkind": "Regex"})
     at.text_input(key="rel.regex").input("([unclosed").run()
     assert not at.exception
@@ -32,7 +35,8 @@ def test_relevance_page_invalid_regex_and_empty_feature(registry):
     assert any("matches none" in w.value for w in at.warning), [w.value for w in at.warning]
 
 
-def test_relevance_page_numeric_structure_feature(registry):
+@pytest.mark.slow
+def test_relevance_page_numeric_structure_feature(tiny_registry):
     at = _open(
         "pages/relevance.py",
         **{"rel.slice_len": 3000, "rel.fkind": "Structure", "rel.structural": "position in line"},
@@ -96,8 +100,6 @@ def test_memory_chips_page(registry):
 def test_compare_page_two_models_and_two_layers(registry, caplog):
     import shutil
 
-    from tests.conftest import ROOT
-
     shutil.copytree(ROOT / "models" / "demo-ref-char-gru", registry / "demo-ref-char-gru")
     at = _open(
         "pages/compare.py",
@@ -115,8 +117,6 @@ def test_compare_page_two_models_and_two_layers(registry, caplog):
 
 def test_ablation_page_sweep_and_training_evolution(registry):
     import shutil
-
-    from tests.conftest import ROOT
 
     shutil.copytree(ROOT / "models" / "demo-stdlib-char-lstm", registry / "demo-stdlib-char-lstm")
     at = app()
@@ -152,7 +152,7 @@ def test_word_cloud_slots_keep_lines_apart_and_cut_long_words() -> None:
     import pandas as pd
 
     from dashboard import charts
-    from dashboard.analysis_views import pack_clouds
+    from dashboard.tables import pack_clouds
 
     words = pd.DataFrame(
         {

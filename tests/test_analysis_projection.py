@@ -108,6 +108,7 @@ def test_default_tsne_iterations_follow_the_budget() -> None:
     assert 350 < default_tsne_iterations(3000) < 1000
 
 
+@pytest.mark.slow
 def test_umap_projection_on_a_tiny_input() -> None:
     # the first UMAP call in a process compiles numba code: one small case only
     X, truth = blobs(sizes=(30, 30), dims=20, spread=0.5)

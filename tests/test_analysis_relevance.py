@@ -4,35 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.signal
 
-from lib.analysis.features import REGEX_PRESETS, FeatureError, regex_mask
+from lib.analysis.features import FeatureError
 from lib.analysis.relevance import HALF_WIDTH, auto_detect_windows, relevance
-
-SPIKE_UNIT = 17  # spikes at every space
-PERIOD_UNIT = 42  # oscillates with period 4, unrelated to the text
-
-
-def ar1(rng: np.random.Generator, n_steps: int, n_units: int, *, phi: float, sd: float):
-    """Autocorrelated noise a_t = phi a_t-1 + e_t, e ~ N(0, sd^2), shape (n_steps, n_units)."""
-    noise = rng.normal(0.0, sd, size=(n_steps, n_units))
-    return scipy.signal.lfilter([1.0], [1.0, -phi], noise, axis=0)
-
-
-def planted_layer(n_steps: int = 2000, n_units: int = 64, seed: int = 0):
-    """Tokens, the "space" mask and float32 activations with two planted units.
-
-    All units are AR(1) noise (phi 0.8). Unit SPIKE_UNIT adds 2 at every space (~15 % of the
-    tokens); unit PERIOD_UNIT adds cos(pi t / 2), period 4 (frequency 0.25).
-    """
-    rng = np.random.default_rng(seed)
-    alphabet = list("abcdefgh ")
-    tokens = rng.choice(alphabet, size=n_steps, p=[0.85 / 8] * 8 + [0.15]).tolist()
-    mask = regex_mask(tokens, REGEX_PRESETS["space"])
-    acts = ar1(rng, n_steps, n_units, phi=0.8, sd=0.5)
-    acts[:, SPIKE_UNIT] += 2.0 * mask
-    acts[:, PERIOD_UNIT] += np.cos(np.pi * np.arange(n_steps) / 2)
-    return tokens, mask, acts.astype(np.float32)
+from tests.helpers import SPIKE_UNIT, planted_layer
 
 
 def test_relevance_hand_computed() -> None:

@@ -19,7 +19,7 @@ from lib.analysis.significance import (
     point_biserial,
     rank_agreement,
 )
-from tests.test_analysis_relevance import SPIKE_UNIT, planted_layer
+from tests.helpers import SPIKE_UNIT, planted_layer
 
 # --- AUROC ----------------------------------------------------------------------------------
 

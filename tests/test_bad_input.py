@@ -4,12 +4,10 @@ import shutil
 
 import pytest
 
-from dashboard.widgets import parse_neurons
+from dashboard.widgets.pickers import parse_neurons
 from lib.analysis.features import FeatureError, regex_mask
 from lib.data.datasets import from_csv_bytes
-from tests.test_pages import _server_like_routing, app  # noqa: F401  (fixture)
-
-DEMO = "demo-ref-char-lstm"
+from tests.helpers import DEMO, app
 
 
 def test_catastrophic_regex_is_stopped_with_a_message():
@@ -42,7 +40,8 @@ def test_csv_with_extra_columns_uses_the_text_and_label_columns():
     assert data.texts == ["good film", "bad film"] and data.classes == ["neg", "pos"]
 
 
-def test_out_of_range_neurons_in_the_page_warn_and_keep_the_text(registry):
+@pytest.mark.slow
+def test_out_of_range_neurons_in_the_page_warn_and_keep_the_text(tiny_registry):
     at = app()
     at.text_input(key="pick.neurons").input("5, 300, <b>x</b>").run()
     assert not at.exception
@@ -53,7 +52,8 @@ def test_out_of_range_neurons_in_the_page_warn_and_keep_the_text(registry):
     assert "neuron 5" in body and "<b>x</b>" not in body
 
 
-def test_sliders_and_numbers_at_their_extremes_on_generate(registry):
+@pytest.mark.slow
+def test_sliders_and_numbers_at_their_extremes_on_generate(tiny_registry):
     at = app()
     for key, value in [
         ("gen.length", 10),
@@ -74,10 +74,11 @@ def test_sliders_and_numbers_at_their_extremes_on_generate(registry):
         assert "hl-text" in "".join(h.proto.body for h in at.html), (key, value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "page", ["pages/relevance.py", "pages/fourier.py", "pages/pattern_search.py"]
 )
-def test_analysis_sliders_at_their_extremes(registry, page):
+def test_analysis_sliders_at_their_extremes(tiny_registry, page):
     at = app()
     at.switch_page(page).run()
     assert not at.exception, at.exception
@@ -110,7 +111,8 @@ def test_broken_entries_and_unsafe_links_never_break_the_picker(registry):
     assert any("half-copied" in m and "model.keras is corrupt" in m for m in shown), shown
 
 
-def test_user_text_in_messages_is_markdown_escaped(registry):
+@pytest.mark.slow
+def test_user_text_in_messages_is_markdown_escaped(tiny_registry):
     at = app()
     at.session_state["rel.fkind"] = "Regex"
     at.session_state["rel.slice_len"] = 2000

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+pytestmark = pytest.mark.browser
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -52,7 +54,7 @@ def server(tmp_path_factory):
         "PYTHONPATH": str(ROOT),
         "RNN_LENS_MAX_CONCURRENT_JOBS": "2",
     }
-    log = open(tmp / "server.log", "w")
+    log = open(tmp / "server.log", "w")  # noqa: SIM115  (closed in the finally below)
     proc = subprocess.Popen(
         [
             sys.executable,

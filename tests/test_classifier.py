@@ -356,6 +356,7 @@ def tiny_spec(n_classes=2, **kw):
 ONE_EPOCH = TrainConfig(epochs=1, batch_size=16, learning_rate=1e-2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_one_epoch_lowers_loss_and_saves_metrics(tmp_path, n_classes):
     data = planted(n_classes)
@@ -393,6 +394,7 @@ def test_one_epoch_lowers_loss_and_saves_metrics(tmp_path, n_classes):
     assert bundle.name == "tiny"
 
 
+@pytest.mark.slow
 def test_spec_n_classes_defaults_to_the_dataset(tmp_path):
     spec = ModelSpec(
         task="classifier",
@@ -407,6 +409,7 @@ def test_spec_n_classes_defaults_to_the_dataset(tmp_path):
     assert bundle.spec.n_classes == 3 and bundle.model.output_shape == (None, 3)
 
 
+@pytest.mark.slow
 def test_learns_a_planted_cue(tmp_path):
     bundle = train_classifier(
         tiny_spec(),
@@ -418,6 +421,7 @@ def test_learns_a_planted_cue(tmp_path):
     assert bundle.meta["metrics"]["test_accuracy"] > 0.9
 
 
+@pytest.mark.slow
 def test_stop_keeps_last_epoch_and_resume_continues(tmp_path):
     data = planted()
     stop = threading.Event()
@@ -483,6 +487,7 @@ def test_bad_settings_are_refused_before_work(tmp_path, spec, data, match):
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.slow
 def test_existing_name_refused(tmp_path):
     train_classifier(tiny_spec(), planted(), name="dup", config=ONE_EPOCH, root=tmp_path)
     with pytest.raises(ValueError, match="exists already"):
@@ -520,6 +525,7 @@ def test_registry_roundtrip_and_output_check(tmp_path):
         load("c", root=tmp_path)
 
 
+@pytest.mark.slow
 def test_held_out_refuses_other_data(tmp_path):
     train_classifier(tiny_spec(), planted(), name="h", config=ONE_EPOCH, root=tmp_path)
     with pytest.raises(DatasetError, match="differs from the one model 'h' was trained on"):

@@ -11,8 +11,7 @@ import sys
 import pytest
 
 from lib.train.distribute import in_strategy_scope, is_chief, strategy_kind
-from tests.conftest import ROOT
-from tests.helpers import TEXT
+from tests.helpers import ROOT, TEXT
 
 CLUSTER = {"worker": ["host1:2222", "host2:2222"]}
 
@@ -95,6 +94,7 @@ def test_cli_multiworker_without_tf_config_is_refused(monkeypatch, capsys):
         main(["train", "--name", "x", "--strategy", "multiworker"])
 
 
+@pytest.mark.slow
 def test_cli_trains_with_mirrored_strategy_over_two_cpu_devices(tmp_path):
     corpus = tmp_path / "tiny.txt"
     corpus.write_text(TEXT * 4, encoding="utf-8")

@@ -123,6 +123,7 @@ def embedding_weights(name, root, epoch):
         return z["arr_0"]  # the embedding is the model's first weight
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("freeze", [True, False])
 def test_word_model_starts_from_vectors_frozen_or_fine_tuned(tmp_path, freeze):
     path = write(tmp_path, GLOVE)

@@ -15,6 +15,7 @@ MODELS = Path(__file__).resolve().parent.parent / "models"
 DEMO = "demo-stdlib-char-lstm"
 
 
+@pytest.mark.slow
 def test_evolution_has_one_row_per_checkpoint():
     bundle = load(DEMO, root=MODELS)
     text = (TEXT * 2)[:1000]

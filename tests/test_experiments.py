@@ -30,6 +30,7 @@ TINY_SPACE = X.SearchSpace(
 )
 
 
+@pytest.mark.slow
 def test_early_stopping_stops_and_keeps_the_best_epoch(tmp_path):
     """Training text alternates a/b; validation text is aabb...: the better the model
     learns the training text, the worse it does on validation, so val_loss rises."""
@@ -160,6 +161,7 @@ def test_coarse_to_fine_narrows_around_the_best_trials():
     assert table["rank"].tolist()[:4] == [1, 2, 3, 4] and table["rank"].isna().tolist()[-1]
 
 
+@pytest.mark.slow
 def test_search_of_three_tiny_trials_completes_and_ranks(tmp_path):
     events = []
     plan = X.SearchPlan(space=TINY_SPACE, n_trials=3, max_epochs=2, patience=1, seed=1)
@@ -197,6 +199,7 @@ def test_search_of_three_tiny_trials_completes_and_ranks(tmp_path):
         X.keep_trial("s1", int(best["trial"]), "kept-best", root=tmp_path)
 
 
+@pytest.mark.slow
 def test_coarse_then_fine_search_and_keep_top(tmp_path):
     plan = X.SearchPlan(
         space=TINY_SPACE, n_trials=2, fine_trials=1, fine_top=1, max_epochs=1, keep_top=1, seed=2
@@ -263,6 +266,7 @@ def test_trial_limit_and_corpus_length_are_checked(tmp_path, monkeypatch):
         )
 
 
+@pytest.mark.slow
 def test_sweep_produces_a_model_group(tmp_path):
     config = TrainConfig(epochs=1, batch_size=16, learning_rate=1e-2, seed=5)
     result = X.run_sweep(

@@ -4,12 +4,14 @@ form's pre-trained vectors and the Word Clusters embedding map, through AppTest.
 import json
 import time
 
+import pytest
+
 from dashboard import jobs
 from lib.data.corpora import corpus_from_text
 from lib.model.spec import ModelSpec, TrainConfig
 from lib.train import experiments as X
 from lib.train.fit import train
-from tests.test_pages import TRAIN_TEXT, _server_like_routing, app  # noqa: F401  (fixture)
+from tests.helpers import TRAIN_TEXT, app
 
 GLOVE = "def 1 0 0 0\nreturn 0 1 0 0\nadds 0 0 1 0\nTwo 0 0 0 1\n"
 
@@ -43,6 +45,7 @@ def _vega_specs(at):
     return [json.loads(el.proto.spec) for el in at.get("vega_lite_chart")]
 
 
+@pytest.mark.slow
 def test_tiny_search_from_the_tab_shows_its_table_and_keeps_a_model(registry):
     at = _experiments_tab(app())
     at.number_input(key="train.exp.trials").set_value(3)
@@ -52,9 +55,9 @@ def test_tiny_search_from_the_tab_shows_its_table_and_keeps_a_model(registry):
     assert not at.error, [e.value for e in at.error]
     owner = at.session_state["session_id"]
     job = jobs.jobs(owner=owner)[0]
-    assert (job.kind, job.name) == ("search", "ui-search")
+    assert (job.settings.kind, job.settings.name) == ("search", "ui-search")
     _wait(at, owner)
-    assert job.status == "done", job.error
+    assert job.progress.status == "done", job.progress.error
     table = at.dataframe[-1].value
     assert len(table) == 3 and table["rank"].tolist() == [1, 2, 3]
     assert table["val_loss"].is_monotonic_increasing and set(table["status"]) == {"done"}
@@ -68,7 +71,8 @@ def test_tiny_search_from_the_tab_shows_its_table_and_keeps_a_model(registry):
     assert X.kept_models("ui-search") == [{"trial": best, "model": "ui-best"}]
 
 
-def test_bad_ranges_are_refused_before_a_job_starts(registry, monkeypatch):
+@pytest.mark.slow
+def test_bad_ranges_are_refused_before_a_job_starts(tiny_registry, monkeypatch):
     monkeypatch.setenv("RNN_LENS_MAX_TRIALS", "3")
     at = _experiments_tab(app())
     at.number_input(key="train.exp.trials").set_value(5).run()
@@ -81,6 +85,7 @@ def test_bad_ranges_are_refused_before_a_job_starts(registry, monkeypatch):
     assert not jobs.jobs(owner=at.session_state["session_id"])
 
 
+@pytest.mark.slow
 def test_sweep_group_opens_together_on_distributions_and_compare(registry):
     corpus = corpus_from_text(TRAIN_TEXT, name="code")
     X.run_sweep(
@@ -112,11 +117,12 @@ def test_sweep_group_opens_together_on_distributions_and_compare(registry):
     assert at.selectbox(key="cmp.a").options == ["dg-dropout-0", "dg-dropout-0p4"]
 
 
-def test_train_form_vectors_path_is_checked_and_coverage_shown(registry, tmp_path):
+@pytest.mark.slow
+def test_train_form_vectors_path_is_checked_and_coverage_shown(tiny_registry, tmp_path):
     outside = tmp_path / "outside.txt"
     outside.write_text(GLOVE)
-    (registry / ".vectors").mkdir()
-    (registry / ".vectors" / "tiny.txt").write_text(GLOVE)
+    (tiny_registry / ".vectors").mkdir()
+    (tiny_registry / ".vectors" / "tiny.txt").write_text(GLOVE)
     at = app()
     at.switch_page("pages/train.py").run()
     at.segmented_control(key="train.corpus_kind").set_value("Paste").run()
@@ -133,6 +139,7 @@ def test_train_form_vectors_path_is_checked_and_coverage_shown(registry, tmp_pat
     assert "Coverage: 3 of" in captions  # def, return, adds (Two: no lower-case "two")
 
 
+@pytest.mark.slow
 def test_embedding_map_of_learned_and_pretrained_vectors(registry, tmp_path):
     vectors = tmp_path / "v.txt"
     vectors.write_text(GLOVE)

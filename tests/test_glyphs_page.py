@@ -2,7 +2,9 @@
 
 import json
 
-from tests.test_pages import _server_like_routing, app  # noqa: F401  (fixture)
+import pytest
+
+from tests.helpers import app
 
 SETTINGS = {"chips.slice_len": 3000, "chips.k": 4, "chips.top_n": 60}
 
@@ -22,6 +24,7 @@ def _glyph_specs(at) -> list[dict]:
     return [s for s in specs if "preserved fraction" in json.dumps(s)]
 
 
+@pytest.mark.slow
 def test_memory_chips_page_shows_the_default_sentence_glyphs(registry):
     at = _open()
     assert any(h.value == "Sentence glyphs" for h in at.subheader)
@@ -31,6 +34,7 @@ def test_memory_chips_page_shows_the_default_sentence_glyphs(registry):
     assert len(spec["layer"]) == 5  # frames, zero lines, bars and control charts, hats, labels
 
 
+@pytest.mark.slow
 def test_memory_chips_page_compares_two_sentences_side_by_side(registry):
     at = _open(**{"chips.sentence": "x = 1", "chips.sentence2": "*not* <b>y</b>"})
     assert len(_glyph_specs(at)) == 2
@@ -48,7 +52,7 @@ def test_memory_chips_page_compares_two_sentences_side_by_side(registry):
 def test_glyph_chart_shows_tokens_as_text_and_hats_only_where_moved():
     import numpy as np
 
-    from dashboard.glyph_charts import sentence_glyphs as chart
+    from dashboard.charts import sentence_glyphs as chart
     from lib.analysis.glyphs import glyph_scale, glyph_table, sentence_glyphs
 
     h = np.array([[0.5, -0.2, 0.3], [0.5, -0.4, 0.3], [0.1, -0.4, 0.3]])
@@ -73,8 +77,8 @@ def test_glyph_chart_shows_tokens_as_text_and_hats_only_where_moved():
 def test_a_click_on_a_glyph_bar_selects_its_chip_in_the_spec():
     import numpy as np
 
-    from dashboard.glyph_charts import CHIP_SELECTION
-    from dashboard.glyph_charts import sentence_glyphs as chart
+    from dashboard.charts import CHIP_SELECTION
+    from dashboard.charts import sentence_glyphs as chart
     from lib.analysis.glyphs import glyph_scale, glyph_table, sentence_glyphs
 
     g = sentence_glyphs(np.array([[0.5, -0.2], [0.1, 0.3]]), [0, 1], tokens=["a", "b"])
@@ -91,7 +95,7 @@ def test_a_click_on_a_glyph_bar_selects_its_chip_in_the_spec():
 
 
 def test_selected_chip_reads_the_first_chart_with_a_selection():
-    from dashboard.glyph_views import selected_chip
+    from dashboard.panels.glyphs import selected_chip
 
     empty = {"selection": {"chip": {}}}  # what Streamlit keeps before any click
     assert selected_chip() is None and selected_chip(None, empty) is None
@@ -122,15 +126,16 @@ def test_memory_chips_fade_all_but_the_picked_chip():
     assert faded == {"condition": {"test": "(datum.cluster === 1)", "value": 1.0}, "value": 0.15}
 
 
+@pytest.mark.slow
 def test_page_picks_out_the_clicked_chip(registry, monkeypatch):
-    from dashboard import glyph_views
+    from dashboard.panels import glyphs
 
     at = _open()
     [element] = [el for el in at.get("vega_lite_chart") if "preserved fraction" in el.proto.spec]
     assert list(element.proto.selection_mode) == ["chip"]  # clicks rerun the page
     assert not any("Picked" in c.value for c in at.caption)
     # AppTest cannot click a chart: stand in for Streamlit's selection state
-    monkeypatch.setattr(glyph_views, "selected_chip", lambda *states, chips=None: 1)
+    monkeypatch.setattr(glyphs, "selected_chip", lambda *states, chips=None: 1)
     at.run()
     assert not at.exception, at.exception
     assert any(c.value.startswith("Picked: chip 1 ") for c in at.caption)

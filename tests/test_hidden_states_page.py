@@ -5,8 +5,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.test_pages import _server_like_routing, app  # noqa: F401  (fixture)
+from tests.helpers import ROOT, app
 
 CLASSIFIER = "demo-polarity-lstm"
 
@@ -33,6 +32,7 @@ def test_hidden_states_overview_projection_and_a_sequence(with_classifier):
     assert not at.html  # no sequence selected yet
 
 
+@pytest.mark.slow
 def test_language_model_pages_refuse_a_classifier_politely(with_classifier):
     at = app()
     at.session_state["model"] = CLASSIFIER
@@ -41,6 +41,7 @@ def test_language_model_pages_refuse_a_classifier_politely(with_classifier):
     assert any("sequence classifier" in i.value for i in at.info)
 
 
+@pytest.mark.slow
 def test_hidden_states_follow_one_sequence(with_classifier):
     at = app()
     at.session_state["model"] = CLASSIFIER
@@ -54,7 +55,8 @@ def test_hidden_states_follow_one_sequence(with_classifier):
     assert not at.exception
 
 
-def test_language_model_trajectory_over_a_corpus_map(registry):
+@pytest.mark.slow
+def test_language_model_trajectory_over_a_corpus_map(tiny_registry):
     at = app()
     at.session_state["hidlm.slice_len"] = 4000
     at.switch_page("pages/hidden_states.py").run()
@@ -65,6 +67,7 @@ def test_language_model_trajectory_over_a_corpus_map(registry):
     assert not at.exception
 
 
+@pytest.mark.slow
 def test_a_dataset_that_cannot_be_loaded_gets_a_message_not_a_traceback(
     with_classifier, monkeypatch
 ):

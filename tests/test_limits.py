@@ -71,5 +71,5 @@ def test_jobs_over_a_limit_are_refused_before_any_work(registry, monkeypatch):
     monkeypatch.setenv("RNN_LENS_MAX_CORPUS_CHARS", "100")
     with pytest.raises(LimitError, match="corpus length"):
         jobs.start("me", ModelSpec(units=8, seq_len=10), corpus, TrainConfig(epochs=1), "too-long")
-    assert not [j for j in jobs.jobs() if j.name.startswith("too-")]
+    assert not [j for j in jobs.jobs() if j.settings.name.startswith("too-")]
     assert not (registry / "too-wide").exists() and not (registry / "too-long").exists()

@@ -4,12 +4,13 @@ import json
 import os
 import threading
 
+import keras
 import numpy as np
 import pytest
 
 from lib.data.corpora import corpus_from_text
 from lib.model import registry
-from lib.model.build import build
+from lib.model.build import build, compile_model
 from lib.model.inputs import windows
 from lib.model.registry import list_models, load, save
 from lib.model.spec import ModelSpec, TrainConfig
@@ -77,6 +78,7 @@ def test_one_epoch_lowers_loss_and_saves_metrics(tmp_path):
     assert bundle.name == "tiny" and list_models(root=tmp_path)[0]["name"] == "tiny"
 
 
+@pytest.mark.slow
 def test_word_model_reports_perplexity(tmp_path):
     spec = ModelSpec(cell="lstm", level="word", units=8, embedding=4, seq_len=10)
     train(spec, CORPUS, name="w", config=ONE_EPOCH, root=tmp_path)
@@ -85,6 +87,7 @@ def test_word_model_reports_perplexity(tmp_path):
     assert m["val_perplexity"] == pytest.approx(np.exp(m["val_loss"]))
 
 
+@pytest.mark.slow
 def test_stop_keeps_last_epoch_and_resume_continues(tmp_path):
     stop = threading.Event()
 
@@ -116,6 +119,7 @@ def test_stop_keeps_last_epoch_and_resume_continues(tmp_path):
         train(TINY, CORPUS, name="r", config=TrainConfig(epochs=2), root=tmp_path, resume=True)
 
 
+@pytest.mark.slow
 def test_existing_name_and_short_corpus_are_refused_before_work(tmp_path):
     train(TINY, CORPUS, name="dup", config=ONE_EPOCH, root=tmp_path)
     with pytest.raises(ValueError, match="exists already"):
@@ -136,6 +140,26 @@ def test_registry_roundtrip(tmp_path):
         back.model.predict(ids, verbose=0), bundle.model.predict(ids, verbose=0), atol=1e-6
     )
     assert back.fingerprint and back.fingerprint == bundle.fingerprint
+
+
+def test_load_compiles_only_when_asked(tmp_path):
+    """compile=False (the default: the app only predicts) gives an uncompiled model;
+    compile=True restores the saved optimizer and loss."""
+    bundle = random_bundle("gru")
+    compile_model(bundle.model, TrainConfig(learning_rate=3e-3))
+    bundle.model.optimizer.build(bundle.model.trainable_variables)  # saved with its slots
+    save(bundle, "compiled", root=tmp_path)
+    for model in (
+        load("compiled", root=tmp_path).model,
+        load("compiled", root=tmp_path, compile=False).model,
+    ):
+        assert model.compiled is False
+        assert getattr(model, "optimizer", None) is None  # Keras 3: no attribute until compiled
+    model = load("compiled", root=tmp_path, compile=True).model
+    assert model.compiled is True
+    assert type(model.optimizer).__name__ == "Adam"
+    assert float(model.optimizer.learning_rate) == pytest.approx(3e-3)
+    assert isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy)
 
 
 @pytest.mark.parametrize("name", ["", "../evil", "a/b", ".hidden", "x" * 65, "sp ace", "é", None])
@@ -190,6 +214,7 @@ def test_missing_model_is_a_clear_error(tmp_path):
         load("nope", root=tmp_path)
 
 
+@pytest.mark.slow
 def test_checkpoints_hold_each_epochs_weights(tmp_path):
     bundle = train(
         TINY, CORPUS, name="ck", config=TrainConfig(epochs=2, batch_size=16), root=tmp_path

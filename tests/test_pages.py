@@ -3,39 +3,13 @@
 import html
 import re
 import time
-from pathlib import Path
 
 import pytest
 from streamlit.runtime.pages_manager import PagesManager
-from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 
 from dashboard import jobs
-
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-TRAIN_TEXT = "def add(a, b):\n    return a + b\n\n# adds two numbers\n" * 40
-
-
-class _RoutedPagesManager(PagesManager):
-    """AppTest forgets before every run that st.navigation turned Streamlit's older
-    pages/-folder mode off, so each run would take the page_guard detour (a rerun that
-    drops button clicks). A server remembers it; this restores the server's behaviour."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-
-@pytest.fixture(autouse=True)
-def _server_like_routing(monkeypatch):
-    monkeypatch.setattr(app_test_module, "PagesManager", _RoutedPagesManager)
-
-
-def app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+from tests.helpers import TRAIN_TEXT, app
 
 
 def html_of(at) -> str:
@@ -51,7 +25,8 @@ def test_opens_on_demo_model_with_highlighted_text(registry):
     assert at.query_params["model"] in ("demo-ref-char-lstm", ["demo-ref-char-lstm"])
 
 
-def test_change_neuron_and_signal_keeps_the_text(registry):
+@pytest.mark.slow
+def test_change_neuron_and_signal_keeps_the_text(tiny_registry):
     at = app()
     before = at.session_state["gen.seed"]
     at.text_input(key="pick.neurons").input("5, 7-8").run()
@@ -65,7 +40,8 @@ def test_change_neuron_and_signal_keeps_the_text(registry):
     assert "Ignored '999', 'x'" in at.warning[0].value
 
 
-def test_generation_is_reproducible_and_seed_changes_it(registry):
+@pytest.mark.slow
+def test_generation_is_reproducible_and_seed_changes_it(tiny_registry):
     at = app()
     first = html_of(at)
     at.run()
@@ -74,7 +50,8 @@ def test_generation_is_reproducible_and_seed_changes_it(registry):
     assert html_of(at) != first
 
 
-def test_expectancy_mode_and_next_token_panel(registry):
+@pytest.mark.slow
+def test_expectancy_mode_and_next_token_panel(tiny_registry):
     at = app()
     at.segmented_control(key="gen.mode").set_value("Expectancy").run()
     body = html_of(at)
@@ -88,7 +65,7 @@ def test_expectancy_mode_and_next_token_panel(registry):
     assert not at.exception
 
 
-def test_pasted_script_is_escaped(registry):
+def test_pasted_script_is_escaped(tiny_registry):
     at = app()
     at.segmented_control(key="gen.source").set_value("Paste text").run()
     at.text_area(key="gen.pasted").input("<script>alert(1)</script> and <b>bold</b>").run()
@@ -99,7 +76,8 @@ def test_pasted_script_is_escaped(registry):
     assert shown == "<script>alert(1)</script>·and·<b>bold</b>"
 
 
-def test_corpus_slice_records_the_models_corpus(registry):
+@pytest.mark.slow
+def test_corpus_slice_records_the_models_corpus(tiny_registry):
     at = app()
     at.segmented_control(key="gen.source").set_value("Corpus slice").run()
     assert not at.exception and html_of(at).count('class="hl-label"') == 3
@@ -125,6 +103,7 @@ def _wait(at, owner, timeout=120):
     at.run()
 
 
+@pytest.mark.slow
 def test_train_one_epoch_through_the_page_job(registry):
     at = _train_page(app())
     at.text_input(key="train.name").input("tiny-page").run()
@@ -132,14 +111,15 @@ def test_train_one_epoch_through_the_page_job(registry):
     assert not at.error, [e.value for e in at.error]
     owner = at.session_state["session_id"]
     job = jobs.jobs(owner=owner)[0]
-    assert job.name == "tiny-page"
+    assert job.settings.name == "tiny-page"
     _wait(at, owner)
-    assert job.status == "done", job.error
+    assert job.progress.status == "done", job.progress.error
     assert (registry / "tiny-page" / "model.keras").is_file()
     assert "tiny-page" in at.sidebar.selectbox(key="model").options
     assert any(m.label.startswith("Validation bits per character") for m in at.metric)
 
 
+@pytest.mark.slow
 def test_job_survives_reruns_and_stops(registry):
     at = _train_page(app())
     at.number_input(key="train.epochs").set_value(50)
@@ -153,11 +133,12 @@ def test_job_survives_reruns_and_stops(registry):
     at.switch_page("pages/generate.py").run()  # and survives a page change
     assert job.thread.is_alive()
     at.switch_page("pages/train.py").run()
-    at.button(key=f"stop.{job.id}").click().run()
+    at.button(key=f"stop.{job.settings.id}").click().run()
     job.thread.join(60)
-    assert job.status == "stopped" and job.epoch < 50
+    assert job.progress.status == "stopped" and job.progress.epoch < 50
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "setting,value,message",
     [
@@ -165,7 +146,7 @@ def test_job_survives_reruns_and_stops(registry):
         ("train.seq_len", 1000, "too short for sequence length 1000"),
     ],
 )
-def test_bad_settings_are_refused_before_any_work(registry, setting, value, message):
+def test_bad_settings_are_refused_before_any_work(tiny_registry, setting, value, message):
     at = _train_page(app())
     at.number_input(key=setting).set_value(value).run()
     at.button(key="btn.train").click().run()
@@ -173,14 +154,15 @@ def test_bad_settings_are_refused_before_any_work(registry, setting, value, mess
     assert not jobs.jobs(owner=at.session_state["session_id"])
 
 
-def test_bad_name_is_refused(registry):
+@pytest.mark.slow
+def test_bad_name_is_refused(tiny_registry):
     at = _train_page(app())
     at.text_input(key="train.name").input("../etc").run()
     at.button(key="btn.train").click().run()
     assert any("model name" in e.value for e in at.error)
 
 
-def test_empty_paste_disables_training(registry):
+def test_empty_paste_disables_training(tiny_registry):
     at = app()
     at.switch_page("pages/train.py").run()
     at.segmented_control(key="train.corpus_kind").set_value("Paste").run()
@@ -188,6 +170,7 @@ def test_empty_paste_disables_training(registry):
     assert any("Paste a text" in i.value for i in at.info)
 
 
+@pytest.mark.slow
 def test_page_run_outside_the_router_is_sent_through_it(registry, monkeypatch):
     """Streamlit's older pages/ mode runs a page file alone; the page guard reroutes it."""
     monkeypatch.setattr(app_test_module, "PagesManager", PagesManager)
@@ -197,6 +180,7 @@ def test_page_run_outside_the_router_is_sent_through_it(registry, monkeypatch):
     assert html_of(at).count('class="hl-label"') == 3
 
 
+@pytest.mark.slow
 def test_train_a_classifier_through_the_page(registry):
     at = app()
     at.switch_page("pages/train.py").run()
@@ -218,11 +202,12 @@ def test_train_a_classifier_through_the_page(registry):
     owner = at.session_state["session_id"]
     _wait(at, owner, timeout=300)
     job = jobs.jobs(owner=owner)[0]
-    assert job.status == "done", job.error
+    assert job.progress.status == "done", job.progress.error
     assert "tiny-classifier" in at.sidebar.selectbox(key="model").options
     assert any(m.label == "Test accuracy" for m in at.metric)
 
 
+@pytest.mark.slow
 def test_intervention_panel_compares_samples_and_losses(registry):
     at = app()
     at.session_state["gen.iv_chars"] = 2000

@@ -101,6 +101,18 @@ def test_long_memory_is_repaired_not_approximated():
         np.testing.assert_allclose(fast.signals[key], exact.signals[key], atol=1e-4)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_streams_without_warmup_start_from_zero_and_are_repaired(cell):
+    """warmup=0 on the fast path: every segment runs from the zero state, then is made exact
+    (this crashed before: the run returned no warm-up state to compare against)."""
+    bundle = random_bundle(cell, 2)
+    fast = record(bundle, TEXT, streams=4, warmup=0)
+    exact = record(bundle, TEXT, streams=1)
+    assert fast.meta["record"]["streams"] == 4
+    for key in exact.signals:
+        np.testing.assert_allclose(fast.signals[key], exact.signals[key], atol=1e-4)
+
+
 def test_trace_save_load_roundtrip(tmp_path):
     bundle = random_bundle("gru", 2)
     trace = record(bundle, TEXT)
@@ -110,7 +122,9 @@ def test_trace_save_load_roundtrip(tmp_path):
     for key in trace.signals:
         np.testing.assert_array_equal(back.signals[key], trace.signals[key])
     np.testing.assert_array_equal(back.topk_ids, trace.topk_ids)
-    assert "gru" in repr(back) or "signals" in repr(back)
+    n = len(trace.tokens)
+    signals = ", ".join(f"{k}.{name}({n}, 12)" for k in (0, 1) for name in ("h", "z", "r", "n"))
+    assert repr(back) == f"Trace(model='test-gru', T={n}, n_seed=0, k=10, signals=[{signals}])"
 
 
 def test_empty_text_is_refused():

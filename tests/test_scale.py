@@ -23,8 +23,7 @@ from lib.model.spec import ModelSpec
 from lib.run.record import auto_chunk_tokens, record
 from lib.run.trace import Trace, open_trace
 from lib.run.weights import numpy_weights
-from tests.helpers import TEXT, random_bundle
-from tests.test_pages import _server_like_routing, app  # noqa: F401  (fixture)
+from tests.helpers import DEMO, TEXT, app, random_bundle
 
 
 def planted_acts(n_steps=6000, n_units=24, seed=0):
@@ -129,6 +128,7 @@ def test_analyses_of_float16_memmaps_equal_float32(tmp_path):
     assert set(np.argsort(-relevance(half, mask))[:3]) == {0, 1, 2}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "analysis",
     [
@@ -182,6 +182,7 @@ def test_check_trace_refuses_with_the_sizes_and_trace_dtype_falls_back_to_float1
     assert limits.max_tokens(8, 1, 2, lim) == 200_000
 
 
+@pytest.mark.slow
 def test_keras_initialised_1024x3_lstm_records_a_chunk_at_a_time(tmp_path):
     spec = ModelSpec(cell="lstm", level="char", layers=3, units=1024, embedding=16, seq_len=20)
     vocab = Vocab.build(spec.tokenizer.tokenize(TEXT))
@@ -240,11 +241,13 @@ def _fourier(monkeypatch, **env):
     return at
 
 
+@pytest.mark.slow
 def test_analysis_pages_say_how_many_tokens_and_in_what_precision(registry, monkeypatch):
     at = _fourier(monkeypatch)
     assert any(c.value == "Analysed 4,000 tokens (float32)." for c in at.caption)
 
 
+@pytest.mark.slow
 def test_float16_when_float32_would_exceed_the_limit(registry, monkeypatch):
     # demo model: 1 x 256 LSTM, 6 signals: 4,000 tokens = 25 MB as float32, 12.7 MB float16
     at = _fourier(monkeypatch, RNN_LENS_MAX_TRACE_GB="0.02")
@@ -257,6 +260,7 @@ def test_float16_when_float32_would_exceed_the_limit(registry, monkeypatch):
     assert at.dataframe  # the analysis ran
 
 
+@pytest.mark.slow
 def test_a_recording_over_the_limit_is_refused_before_it_starts(registry, monkeypatch):
     at = _fourier(monkeypatch, RNN_LENS_MAX_TRACE_GB="0.001")
     # messages are Markdown-escaped (they may quote user text): compare what is shown
@@ -274,16 +278,15 @@ def test_trace_type_is_unchanged_for_callers():
 
 
 def test_cached_recordings_stay_under_twice_the_trace_limit(registry, monkeypatch):
-    from dashboard import loaders
-    from tests.conftest import DEMO
+    from dashboard import cache
 
     # demo model (1 x 256 LSTM): 2,000 tokens are 12.5 MB as float32; the cache may hold 40 MB
     monkeypatch.setenv("RNN_LENS_MAX_TRACE_GB", "0.02")
-    monkeypatch.setattr(loaders, "_HELD", {})
-    loaders._recorded.clear()
+    monkeypatch.setattr(cache, "_HELD", {})
+    cache._recorded.clear()
     held = []
     for k in range(4):
-        trace = loaders.recorded_trace(DEMO, (TEXT * 4)[k : k + 2000])
+        trace = cache.recorded_trace(DEMO, (TEXT * 4)[k : k + 2000])
         assert trace.dtype == np.float32 and len(trace) == 2000
-        held.append(len(loaders._HELD))
+        held.append(len(cache._HELD))
     assert held == [1, 2, 3, 1]

@@ -10,9 +10,7 @@ import pytest
 from lib.model.registry import load
 from lib.run.record import record, record_shards
 from lib.run.trace import ConcatRows, TraceError, open_trace, resolve_trace_path
-from tests.conftest import DEMO
-from tests.helpers import TEXT, random_bundle
-from tests.test_pages import _server_like_routing, app  # noqa: F401  (fixture)
+from tests.helpers import DEMO, TEXT, TINY, app, random_bundle
 
 LONG = (TEXT * 8)[:5000]
 
@@ -200,10 +198,11 @@ def test_cli_records_a_folder_and_shards(tmp_path, registry, capsys):
         )
 
 
-def test_the_app_analyses_a_window_of_a_trace_on_disk(tmp_path, registry, monkeypatch):
+@pytest.mark.slow
+def test_the_app_analyses_a_window_of_a_trace_on_disk(tmp_path, tiny_registry, monkeypatch):
     traces = tmp_path / "traces"
     monkeypatch.setenv("RNN_LENS_TRACES", str(traces))
-    record_shards(load(DEMO), LONG, traces / "demo", 2)
+    record_shards(load(TINY), LONG, traces / "demo", 2)
     at = app()
     for key, value in {
         "fft.source": "Recorded on disk",

@@ -5,10 +5,26 @@ Every analysis takes plain arrays: ``acts`` of shape (T, n_units), e.g.
 shape (T,) from :mod:`lib.analysis.features`.
 
 - :mod:`~lib.analysis.features`: the feature of interest (regex, POS tags, text structure).
-- :mod:`~lib.analysis.relevance`: seed 000's relevance score and auto-detected windows.
+- :mod:`~lib.analysis.relevance`: Dahlberg's relevance score and auto-detected windows.
 - :mod:`~lib.analysis.significance`: AUROC, correlations, circular-shift p-values,
   Benjamini-Hochberg, rank agreement.
-- :mod:`~lib.analysis.fourier`: amplitude spectra and in-band peaks.
+- :mod:`~lib.analysis.ranking`: one table ranking every neuron of a layer against a feature.
+- :mod:`~lib.analysis.fourier`: amplitude spectra and in-band peaks (Dahlberg).
+- :mod:`~lib.analysis.distributions`: histograms, KL divergence against the layer, dead
+  neurons (Ryšánek 2023).
+- :mod:`~lib.analysis.response`: expected response of units to token types (Ming et al.
+  2017, RNNVis).
+- :mod:`~lib.analysis.coclustering`: memory chips, co-clusters of units and token types
+  (RNNVis).
+- :mod:`~lib.analysis.glyphs`: sentence glyphs per memory chip (RNNVis).
+- :mod:`~lib.analysis.projection`: 2-D maps of states (PCA, t-SNE, UMAP) and clusters.
+- :mod:`~lib.analysis.embedding_map`: the embedding vectors of the most frequent tokens.
+- :mod:`~lib.analysis.patterns`: neurons on throughout a span and where else they are on
+  together (Strobelt et al. 2018, LSTMVis).
+- :mod:`~lib.analysis.evolution`: a neuron's relevance and spectrum over the training
+  checkpoints.
+- :mod:`~lib.analysis.ablation`: next-token loss with neurons switched off, against
+  random draws.
 """
 
 from lib.analysis.features import (

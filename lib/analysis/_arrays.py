@@ -7,6 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import numpy.typing as npt
 
 #: units per block in the FFT and sorting loops: (64, 100_000) float32 is 25 MB
 UNIT_BLOCK = 64
@@ -21,13 +22,16 @@ MAX_THREADS = 4
 _ROW_TILE = 256
 
 
-def work_dtype(dtype) -> np.dtype:
-    """The dtype to compute in for activations stored as `dtype`: float16 is upcast to
-    float32 (its sums and products would lose digits), float32 and float64 stay."""
+def work_dtype(dtype: npt.DTypeLike) -> np.dtype:
+    """Return the dtype to compute in for activations stored as `dtype`.
+
+    float16 is upcast to float32 (its sums and products would lose digits), float32 and
+    float64 stay.
+    """
     return np.dtype(np.float32) if np.dtype(dtype) == np.float16 else np.dtype(dtype)
 
 
-def check_acts(acts, *, min_steps: int = 1, keep_half: bool = False) -> np.ndarray:
+def check_acts(acts: npt.ArrayLike, *, min_steps: int = 1, keep_half: bool = False) -> np.ndarray:
     """Return `acts` as a floating 2-D array, float32 kept as float32 (no copy when possible).
 
     A memory-mapped array (a trace folder, lib.run.trace) stays mapped. float16 is upcast to
@@ -126,7 +130,7 @@ def map_unit_blocks(
     """
     block = block or block_units(acts)
 
-    def run(first: int):
+    def run(first: int) -> object:
         return fn(first, unit_block(acts, first, block, subtract=subtract))
 
     starts = range(0, acts.shape[1], block)

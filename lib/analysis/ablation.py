@@ -12,14 +12,20 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from lib.analysis.features import as_mask
 from lib.run.edits import Intervention, layer_edits, run_edited
 from lib.run.record import record, require_language_model
 from lib.run.weights import StackWeights, numpy_weights
+
+if TYPE_CHECKING:
+    from lib.model.bundle import ModelBundle
+    from lib.model.spec import Level
 
 #: bytes of per-stream working arrays the ablation sweep keeps at once (sets its batch size)
 SWEEP_MEMORY = 256 * 2**20
@@ -29,13 +35,13 @@ SWEEP_MEMORY = 256 * 2**20
 SWEEP_MAX_BATCH = 64
 
 
-def _encode(bundle, text: str | list[str]) -> np.ndarray:
+def _encode(bundle: ModelBundle, text: str | list[str]) -> np.ndarray:
     tokens = bundle.tokenizer.tokenize(text) if isinstance(text, str) else list(text)
     return np.asarray(bundle.vocab.encode(tokens))
 
 
 def token_losses(next_prob: np.ndarray) -> np.ndarray:
-    """Next-token loss in nats per position, shape (T,), from ``Trace.next_prob``.
+    """Return the next-token loss in nats per position, shape (T,), from ``Trace.next_prob``.
 
     ``loss[t] = -ln p(token t | tokens < t) = -ln next_prob[t - 1]`` for t >= 1: the loss of
     predicting token t counts at position t. ``loss[0]`` is NaN (nothing predicts the first
@@ -48,7 +54,9 @@ def token_losses(next_prob: np.ndarray) -> np.ndarray:
     return loss
 
 
-def _scored(n_tokens: int, positions_mask) -> tuple[np.ndarray, np.ndarray | None]:
+def _scored(
+    n_tokens: int, positions_mask: npt.ArrayLike | None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Positions with a loss (1..T-1) and the feature's positions among them (or None)."""
     if n_tokens < 2:
         raise ValueError(f"a loss needs at least 2 tokens, got {n_tokens}.")
@@ -65,18 +73,18 @@ def _mean(loss: np.ndarray, where: np.ndarray | None) -> float:
     return float(loss[where].mean())
 
 
-def _metric(level: str, loss: float) -> float:
+def _metric(level: Level, loss: float) -> float:
     return loss / math.log(2) if level == "char" else math.exp(loss)
 
 
 def loss_change(
-    bundle,
+    bundle: ModelBundle,
     text: str | list[str],
     interventions: Sequence[Intervention],
     *,
-    positions_mask=None,
-) -> dict:
-    """Next-token loss of ``text`` with and without ``interventions``.
+    positions_mask: npt.ArrayLike | None = None,
+) -> dict[str, Any]:
+    """Compare the next-token loss of ``text`` with and without ``interventions``.
 
     Parameters
     ----------
@@ -112,10 +120,10 @@ def loss_change(
     """
     base = record(bundle, text, streams=1)
     edited = record(bundle, text, streams=1, interventions=interventions)
-    level = getattr(bundle.spec, "level", "char")
+    level = bundle.spec.level
     scored, feature = _scored(len(base), positions_mask)
     loss_b, loss_i = token_losses(base.next_prob), token_losses(edited.next_prob)
-    out: dict = {
+    out: dict[str, Any] = {
         "level": level,
         "metric": "bits per character" if level == "char" else "perplexity",
         "n_tokens": len(base),
@@ -166,7 +174,7 @@ def _next_token_losses(weights: StackWeights, h: np.ndarray, ids: np.ndarray) ->
 def run_losses(
     weights: StackWeights, ids: np.ndarray, runs: Sequence[Sequence[Intervention]]
 ) -> np.ndarray:
-    """Per-position next-token loss of ``ids`` under each run's interventions.
+    """Compute the per-position next-token loss of ``ids`` under each run's interventions.
 
     Each run is one full exact pass of the text; runs go side by side as streams of one
     batch (a (B, units) x (units, G*units) matmul per step instead of B matrix-vector
@@ -205,7 +213,7 @@ def run_losses(
 
 
 def ablation_sweep(
-    bundle,
+    bundle: ModelBundle,
     text: str | list[str],
     ranked_neurons: Sequence[int],
     *,
@@ -213,10 +221,10 @@ def ablation_sweep(
     ks: Sequence[int] = (1, 2, 4, 8, 16),
     n_random: int = 20,
     seed: int = 0,
-    positions_mask=None,
+    positions_mask: npt.ArrayLike | None = None,
     signal: str = "h",
 ) -> pd.DataFrame:
-    """Loss change from zeroing the top-k ranked neurons against k random ones.
+    """Compare the loss change from zeroing the top-k ranked neurons with k random ones.
 
     Parameters
     ----------
@@ -280,14 +288,15 @@ def ablation_sweep(
         raise ValueError(f"`n_random` must be >= 0, got {n_random}.")
 
     rng = np.random.default_rng(seed)
-    rows, runs = [], [[]]
+    rows: list[dict[str, Any]] = []
+    runs: list[list[Intervention]] = [[]]
     for k in ks:
         top = ranked[:k]
         sets = [("top", 0, top)]
         pool = np.setdiff1d(np.arange(units), top)
         sets += [("random", d, rng.choice(pool, k, replace=False)) for d in range(n_random)]
-        for kind, draw, neurons in sets:
-            neurons = tuple(sorted(int(n) for n in neurons))
+        for kind, draw, chosen in sets:
+            neurons = tuple(sorted(int(n) for n in chosen))
             rows.append({"k": k, "kind": kind, "draw": draw, "neurons": neurons})
             runs.append([Intervention(layer, neurons, "zero", signal=signal)])
 

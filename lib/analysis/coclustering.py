@@ -20,10 +20,11 @@ Every table is a long-form pandas DataFrame, ready for ``alt.Chart(df)``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.utils.extmath import randomized_svd
@@ -53,7 +54,7 @@ class Coclusters(NamedTuple):
 # --- checks ---------------------------------------------------------------------------------
 
 
-def _check_matrix(S) -> np.ndarray:
+def _check_matrix(S: npt.ArrayLike) -> np.ndarray:
     """`S` as a finite, non-empty 2-D float64 array."""
     S = np.asarray(S)
     if S.ndim != 2:
@@ -68,7 +69,7 @@ def _check_matrix(S) -> np.ndarray:
     return S
 
 
-def _check_labels(labels, size: int, name: str, axis: str) -> np.ndarray:
+def _check_labels(labels: npt.ArrayLike, size: int, name: str, axis: str) -> np.ndarray:
     """`labels` as int64 of shape (size,), every entry -1 or a cluster number >= 0."""
     labels = np.asarray(labels)
     if labels.shape != (size,):
@@ -83,7 +84,7 @@ def _check_labels(labels, size: int, name: str, axis: str) -> np.ndarray:
     return labels
 
 
-def _check_counts(counts, n_types: int) -> np.ndarray:
+def _check_counts(counts: npt.ArrayLike, n_types: int) -> np.ndarray:
     counts = np.asarray(counts)
     if counts.shape != (n_types,):
         raise ValueError(f"`counts` must have shape ({n_types},), got {counts.shape}.")
@@ -92,18 +93,18 @@ def _check_counts(counts, n_types: int) -> np.ndarray:
     return counts.astype(np.int64)
 
 
-def _check_choice(value, choices: Sequence[str], name: str) -> None:
+def _check_choice(value: str, choices: Sequence[str], name: str) -> None:
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {list(choices)}, got {value!r}.")
 
 
-def _check_index(value, size: int, name: str) -> int:
+def _check_index(value: Any, size: int, name: str) -> int:
     if isinstance(value, bool) or int(value) != value or not 0 <= value < size:
         raise ValueError(f"`{name}` must be an integer in [0, {size}), got {value!r}.")
     return int(value)
 
 
-def _check_types(types, n_types: int) -> list:
+def _check_types(types: Iterable[Any], n_types: int) -> list:
     types = list(types)
     if len(types) != n_types:
         raise ValueError(
@@ -115,8 +116,8 @@ def _check_types(types, n_types: int) -> list:
 # --- co-clustering --------------------------------------------------------------------------
 
 
-def nonnegative_weights(S, *, sign: str = "raw-shift") -> np.ndarray:
-    """The non-negative weights that :func:`cocluster` partitions.
+def nonnegative_weights(S: npt.ArrayLike, *, sign: str = "raw-shift") -> np.ndarray:
+    """Return the non-negative weights that :func:`cocluster` partitions.
 
     Parameters
     ----------
@@ -159,8 +160,8 @@ def _relabel(row_labels: np.ndarray, col_labels: np.ndarray, k: int) -> Cocluste
     return Coclusters(new[row_labels], new[col_labels])
 
 
-def _vector_count(n_vectors, k: int) -> int:
-    """Number l of non-trivial singular vector pairs: "k-1", "log2" or an integer."""
+def _vector_count(n_vectors: str | int, k: int) -> int:
+    """Count l, the non-trivial singular vector pairs: "k-1", "log2" or an integer."""
     if n_vectors == "k-1":
         return k - 1
     if n_vectors == "log2":
@@ -172,8 +173,8 @@ def _vector_count(n_vectors, k: int) -> int:
     return int(n_vectors)
 
 
-def _spectral_labels(A: np.ndarray, k: int, n_vectors: int, n_init: int, seed: int):
-    """Dhillon's co-clustering of A > 0 in every row and column: labels of rows + columns."""
+def _spectral_labels(A: np.ndarray, k: int, n_vectors: int, n_init: int, seed: int) -> np.ndarray:
+    """Co-cluster A > 0 in every row and column (Dhillon 2001): labels of rows + columns."""
     row_scale = 1.0 / np.sqrt(A.sum(axis=1))
     col_scale = 1.0 / np.sqrt(A.sum(axis=0))
     normalized = row_scale[:, None] * A * col_scale
@@ -183,7 +184,7 @@ def _spectral_labels(A: np.ndarray, k: int, n_vectors: int, n_init: int, seed: i
 
 
 def cocluster(
-    S,
+    S: npt.ArrayLike,
     *,
     n_clusters: int = 10,
     sign: str = "raw-shift",
@@ -280,8 +281,10 @@ def cocluster(
 # --- edges between clusters -----------------------------------------------------------------
 
 
-def _block_means(S: np.ndarray, row_labels: np.ndarray, col_labels: np.ndarray, k: int):
-    """Per (word cluster, unit cluster): sum of S over the block, and the block sizes."""
+def _block_means(
+    S: np.ndarray, row_labels: np.ndarray, col_labels: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum S over each (word cluster, unit cluster) block; return the sums and block sizes."""
     rows = np.zeros((k, S.shape[0]))
     kept = np.flatnonzero(row_labels >= 0)
     rows[row_labels[kept], kept] = 1.0
@@ -291,7 +294,13 @@ def _block_means(S: np.ndarray, row_labels: np.ndarray, col_labels: np.ndarray, 
     return rows @ S @ cols, rows.sum(axis=1), cols.sum(axis=0)
 
 
-def cluster_edges(S, row_labels, col_labels, *, min_strength: float = 0.2) -> pd.DataFrame:
+def cluster_edges(
+    S: npt.ArrayLike,
+    row_labels: npt.ArrayLike,
+    col_labels: npt.ArrayLike,
+    *,
+    min_strength: float = 0.2,
+) -> pd.DataFrame:
     """Edges between word clusters and unit clusters (seed 004, Eq. 8).
 
     Parameters
@@ -368,8 +377,8 @@ def cluster_edges(S, row_labels, col_labels, *, min_strength: float = 0.2) -> pd
 
 
 def memory_chips(
-    S,
-    col_labels,
+    S: npt.ArrayLike,
+    col_labels: npt.ArrayLike,
     word_index: int | None = None,
     *,
     layout: str = "square",
@@ -463,11 +472,11 @@ def memory_chips(
 
 
 def word_cloud_data(
-    S,
+    S: npt.ArrayLike,
     types: Sequence,
-    counts,
-    row_labels,
-    col_labels,
+    counts: npt.ArrayLike,
+    row_labels: npt.ArrayLike,
+    col_labels: npt.ArrayLike,
     *,
     top_per_cluster: int | None = 30,
     size_by: str = "salience",
@@ -599,15 +608,15 @@ def word_cloud_data(
 
 
 def unit_detail(
-    S,
+    S: npt.ArrayLike,
     types: Sequence,
     unit: int,
     *,
     top_m: int = 10,
     by: str = "abs",
-    counts=None,
+    counts: npt.ArrayLike | None = None,
 ) -> pd.DataFrame:
-    """A unit's interpretation: its most responsive words (seed 004, sections 1.2 and 4).
+    """Interpret a unit by its most responsive words (Ming et al. 2017, RNNVis).
 
     Parameters
     ----------

@@ -18,9 +18,11 @@ pattern (seed 001, section 1A).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import scipy.special
 
@@ -36,7 +38,7 @@ _LN2 = math.log(2.0)
 _NEAR_EDGE = 1e-6
 
 
-def _number(value, name: str, rule: str, ok) -> float:
+def _number(value: Any, name: str, rule: str, ok: Callable[[float], bool]) -> float:
     """`value` as a float if it is finite and ``ok(value)``; else ValueError with the rule."""
     try:
         number = float(value)
@@ -47,11 +49,11 @@ def _number(value, name: str, rule: str, ok) -> float:
     return number
 
 
-def _check_positive(value, name: str) -> float:
+def _check_positive(value: Any, name: str) -> float:
     return _number(value, name, "a positive number", lambda x: x > 0)
 
 
-def _check_range(value_range) -> tuple[float, float]:
+def _check_range(value_range: Sequence[float]) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in value_range)
     except (TypeError, ValueError):
@@ -99,7 +101,9 @@ def _block_bins(a: np.ndarray, edges: np.ndarray, n_bins: int) -> np.ndarray:
     return idx
 
 
-def histograms(acts, *, bin_width: float = 0.01, value_range=None) -> tuple[np.ndarray, np.ndarray]:
+def histograms(
+    acts: npt.ArrayLike, *, bin_width: float = 0.01, value_range: Sequence[float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Every unit's activation histogram as a probability distribution.
 
     Parameters
@@ -169,7 +173,7 @@ def histograms(acts, *, bin_width: float = 0.01, value_range=None) -> tuple[np.n
     return edges, P
 
 
-def outside_share(acts, value_range) -> np.ndarray:
+def outside_share(acts: npt.ArrayLike, value_range: Sequence[float]) -> np.ndarray:
     """Share of every unit's values that fall outside `value_range` (dropped by histograms).
 
     Parameters
@@ -192,8 +196,10 @@ def outside_share(acts, value_range) -> np.ndarray:
     return outside / acts.shape[0]
 
 
-def clip_range(acts, *, percentile: float = 99.0, bin_width: float | None = None):
-    """Symmetric interval ``(-k, k)`` holding `percentile` % of the layer's |values|.
+def clip_range(
+    acts: npt.ArrayLike, *, percentile: float = 99.0, bin_width: float | None = None
+) -> tuple[float, float]:
+    """Return the symmetric interval ``(-k, k)`` holding `percentile` % of the layer's |values|.
 
     Parameters
     ----------
@@ -241,7 +247,7 @@ def clip_range(acts, *, percentile: float = 99.0, bin_width: float | None = None
 # --- KL ranking -----------------------------------------------------------------------------
 
 
-def _check_distributions(P, name: str, ndim: int) -> np.ndarray:
+def _check_distributions(P: npt.ArrayLike, name: str, ndim: int) -> np.ndarray:
     P = np.asarray(P, dtype=np.float64)
     if P.ndim != ndim or P.shape[-1] == 0 or P.size == 0:
         shape = "(n_units, n_bins)" if ndim == 2 else "(n_bins,)"
@@ -251,8 +257,8 @@ def _check_distributions(P, name: str, ndim: int) -> np.ndarray:
     return P
 
 
-def reference_distribution(P) -> np.ndarray:
-    """The layer's reference: the mean of its units' distributions (seed 001).
+def reference_distribution(P: npt.ArrayLike) -> np.ndarray:
+    """Return the layer's reference: the mean of its units' distributions (Ryšánek 2023).
 
     Parameters
     ----------
@@ -286,7 +292,9 @@ def _smooth(P: np.ndarray, epsilon: float) -> np.ndarray:
     return P / P.sum(axis=-1, keepdims=True)
 
 
-def kl_scores(P, Q=None, *, epsilon: float = 1e-10) -> dict[str, np.ndarray]:
+def kl_scores(
+    P: npt.ArrayLike, Q: npt.ArrayLike | None = None, *, epsilon: float = 1e-10
+) -> dict[str, np.ndarray]:
     """KL divergence of every unit's distribution from the reference, both ways, in bits.
 
     Parameters
@@ -342,7 +350,11 @@ def kl_scores(P, Q=None, *, epsilon: float = 1e-10) -> dict[str, np.ndarray]:
 
 
 def kl_from_acts(
-    acts, *, bin_width: float = 0.01, value_range=None, epsilon: float = 1e-10
+    acts: npt.ArrayLike,
+    *,
+    bin_width: float = 0.01,
+    value_range: Sequence[float] | None = None,
+    epsilon: float = 1e-10,
 ) -> dict[str, np.ndarray]:
     """:func:`kl_scores` of :func:`histograms` against the layer's reference, from `acts`.
 
@@ -366,7 +378,7 @@ def kl_from_acts(
 # --- dead neurons and the dropout statistic -------------------------------------------------
 
 
-def dead_neurons(acts, *, threshold: float = 0.01, share: float = 0.9) -> np.ndarray:
+def dead_neurons(acts: npt.ArrayLike, *, threshold: float = 0.01, share: float = 0.9) -> np.ndarray:
     """Units that are near zero at more than `share` of the steps (seed 001).
 
     Parameters
@@ -402,7 +414,7 @@ def dead_neurons(acts, *, threshold: float = 0.01, share: float = 0.9) -> np.nda
     return near_zero / acts.shape[0] > share
 
 
-def mean_abs_per_unit(acts) -> np.ndarray:
+def mean_abs_per_unit(acts: npt.ArrayLike) -> np.ndarray:
     """Mean |activation| of every unit over the steps.
 
     Parameters
@@ -426,7 +438,7 @@ def mean_abs_per_unit(acts) -> np.ndarray:
     return total / acts.shape[0]
 
 
-def mean_abs_activation(acts) -> float:
+def mean_abs_activation(acts: npt.ArrayLike) -> float:
     """Seed 001's dropout statistic: the mean |activation| over all units and steps.
 
     Parameters
@@ -449,7 +461,7 @@ def mean_abs_activation(acts) -> float:
 
 
 def token_percentiles(
-    values,
+    values: npt.ArrayLike,
     groups: Sequence[str] | np.ndarray,
     *,
     percentiles: Sequence[float] = (9, 25, 50, 75, 91),

@@ -14,14 +14,16 @@ UMAP come from :func:`lib.analysis.projection.project` (PCA stays the seed's def
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from lib.analysis.projection import METHODS, project
 
 
-def _check_weights(weights, n_tokens: int, offset: int) -> np.ndarray:
+def _check_weights(weights: npt.ArrayLike, n_tokens: int, offset: int) -> np.ndarray:
     W = np.asarray(weights, dtype=np.float64)
     if W.ndim != 2:
         raise ValueError(f"`weights` must be 2-D (n_rows, dim), got shape {W.shape}.")
@@ -34,10 +36,16 @@ def _check_weights(weights, n_tokens: int, offset: int) -> np.ndarray:
 
 
 def most_frequent(
-    counts, *, n: int, usable: np.ndarray | None = None, exclude_ids: Collection[int] = (0,)
+    counts: npt.ArrayLike,
+    *,
+    n: int,
+    usable: np.ndarray | None = None,
+    exclude_ids: Collection[int] = (0,),
 ) -> np.ndarray:
-    """Ids of the ``n`` most frequent tokens (ties by id), skipping ``exclude_ids`` (by
-    default ``<unk>``, id 0) and ids where ``usable`` is False."""
+    """Return the ids of the ``n`` most frequent tokens (ties by id).
+
+    Skips ``exclude_ids`` (by default ``<unk>``, id 0) and ids where ``usable`` is False.
+    """
     counts = np.asarray(counts)
     if int(n) != n or n < 1:
         raise ValueError(f"`n` must be an integer >= 1, got {n!r}.")
@@ -48,18 +56,18 @@ def most_frequent(
 
 
 def embedding_map(
-    weights,
+    weights: npt.ArrayLike,
     tokens: Sequence[str],
-    counts,
+    counts: npt.ArrayLike,
     *,
     n: int = 25,
     method: str = "pca",
     offset: int = 0,
     exclude: Collection[str] = (),
     seed: int = 0,
-    **options,
+    **options: Any,
 ) -> pd.DataFrame:
-    """The ``n`` most frequent tokens' embedding vectors projected to 2-D.
+    """Project the ``n`` most frequent tokens' embedding vectors to 2-D.
 
     Parameters
     ----------
@@ -130,10 +138,11 @@ def embedding_map(
 
 
 def nearest_tokens(
-    weights, tokens: Sequence[str], token: str, *, k: int = 10, offset: int = 0
+    weights: npt.ArrayLike, tokens: Sequence[str], token: str, *, k: int = 10, offset: int = 0
 ) -> pd.DataFrame:
-    """The ``k`` tokens whose vectors are most similar to ``token``'s (seed 000, Eqs.
-    2.12-2.13).
+    """Find the ``k`` tokens whose vectors are most similar to ``token``'s.
+
+    Cosine similarity (Dahlberg, Eqs. 2.12-2.13).
 
     Returns
     -------

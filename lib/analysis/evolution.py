@@ -7,7 +7,10 @@ that epoch and the neuron is scored as the analysis pages score it: seed 000's r
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from lib.analysis.features import as_mask, check_binary
@@ -15,6 +18,9 @@ from lib.analysis.fourier import band_peaks, spectrum
 from lib.analysis.relevance import relevance
 from lib.model.registry import RegistryError, checkpoints, load_checkpoint
 from lib.run.record import record, require_language_model
+
+if TYPE_CHECKING:
+    from lib.model.bundle import ModelBundle
 
 COLUMNS = [
     "epoch",
@@ -29,16 +35,16 @@ COLUMNS = [
 
 
 def evolution(
-    bundle,
+    bundle: ModelBundle,
     text: str | list[str],
     *,
     layer: int,
     signal: str,
     neuron: int,
-    feature_mask,
+    feature_mask: npt.ArrayLike,
     band: tuple[float, float] = (0.02, 0.5),
 ) -> pd.DataFrame:
-    """One row per checkpoint epoch: the neuron's relevance and spectrum, and the best neuron.
+    """Score a neuron at every checkpoint epoch: its relevance and spectrum, and the best neuron.
 
     Parameters
     ----------
@@ -121,7 +127,7 @@ def evolution(
 
 
 def first_epoch_of_best(df: pd.DataFrame, *, stable: bool = False) -> int:
-    """The epoch at which the final epoch's best neuron first becomes the best.
+    """Return the epoch at which the final epoch's best neuron first becomes the best.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""The feature of interest: one value per token, as a numpy array of shape (T,).
+r"""The feature of interest: one value per token, as a numpy array of shape (T,).
 
 A feature is binary (a boolean mask: does token t have the property?) or numeric (an
 integer or float per token, e.g. the bracket depth). Seed 000 (section 1.2) defines the
@@ -7,7 +7,7 @@ part-of-speech tags at word level; this module adds POS tags in context at both 
 structural features of the text (quotes, brackets, position in line and word).
 
 Tokens are the strings of :attr:`lib.run.trace.Trace.tokens`. At character level each token is
-one character; at word level tokens are words (``\\w+``) and single non-word characters
+one character; at word level tokens are words (``\w+``) and single non-word characters
 (:data:`lib.data.tokenizer.WORD_PATTERN`), or words and punctuation without whitespace.
 """
 
@@ -17,11 +17,15 @@ import functools
 import re
 import string
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
+import numpy.typing as npt
 import regex
+
+from lib.data.tokenizer import Level
 
 #: label -> regular expression matched with ``re.fullmatch`` against each token (seed 000)
 REGEX_PRESETS: dict[str, str] = {
@@ -35,7 +39,7 @@ REGEX_PRESETS: dict[str, str] = {
     "plain word": "[A-Za-z][a-z]*",  # seed 000's '[A-Z|a-z][a-z]*' without the stray '|'
 }
 
-LEVELS = ("char", "word")
+LEVELS: tuple[Level, ...] = get_args(Level)
 TAGSETS = ("universal", "penn")
 #: tag given to whitespace (and empty) tokens, which the tagger never sees
 SPACE_TAG = "SPACE"
@@ -106,7 +110,7 @@ class Feature:
 # --- masks ----------------------------------------------------------------------------------
 
 
-def as_mask(mask, n_steps: int, *, name: str = "mask") -> np.ndarray:
+def as_mask(mask: npt.ArrayLike, n_steps: int, *, name: str = "mask") -> np.ndarray:
     """Return `mask` as a boolean array of shape (n_steps,).
 
     Accepts booleans or the integers 0/1; raises FeatureError for anything else or for a
@@ -124,7 +128,7 @@ def as_mask(mask, n_steps: int, *, name: str = "mask") -> np.ndarray:
     return mask
 
 
-def check_binary(mask, name: str = "feature") -> np.ndarray:
+def check_binary(mask: npt.ArrayLike, name: str = "feature") -> np.ndarray:
     """Check that a binary feature splits the steps into two non-empty groups.
 
     Parameters
@@ -216,7 +220,7 @@ def _check_level(level: str) -> None:
         raise FeatureError(f"level must be one of {LEVELS}, got {level!r}.")
 
 
-def infer_level(tokens: Sequence[str]) -> str:
+def infer_level(tokens: Sequence[str]) -> Level:
     """``"char"`` when every token is one character (or :data:`UNK`), else ``"word"``.
 
     A word-level text made only of one-letter words reads as characters; pass the level
@@ -273,15 +277,15 @@ def _tag_units(words: list[str], tagset: str) -> list[str]:
     return tags
 
 
-def pos_tags(tokens: Sequence[str], *, level: str, tagset: str = "universal") -> list[str]:
-    """Part-of-speech tag of every token, tagged in context with NLTK's perceptron tagger.
+def pos_tags(tokens: Sequence[str], *, level: Level, tagset: str = "universal") -> list[str]:
+    r"""Part-of-speech tag of every token, tagged in context with NLTK's perceptron tagger.
 
     Parameters
     ----------
     tokens : sequence of str, length T
     level : {"char", "word"}
         ``"word"``: every non-whitespace token is one tagger input. ``"char"``: runs of word
-        characters (``\\w``) are joined back into words; every character gets its word's tag.
+        characters (``\w``) are joined back into words; every character gets its word's tag.
     tagset : {"universal", "penn"}, default "universal"
         Universal tags (NOUN, VERB, ADJ, ., ...) or Penn Treebank tags (NN, VBD, JJ, ...).
 
@@ -305,7 +309,7 @@ def pos_tags(tokens: Sequence[str], *, level: str, tagset: str = "universal") ->
     Seed 000's code tags each word in isolation (``nltk.pos_tag([token])``); tagging in
     context is more accurate ("can" as a verb or noun). Text is not split into sentences
     (punkt is not available); the tagger sees chunks of 1,000 words, which costs it a little
-    context at each chunk edge. At character level words are rebuilt as maximal ``\\w`` runs,
+    context at each chunk edge. At character level words are rebuilt as maximal ``\w`` runs,
     so "don't" becomes "don", "'", "t", whereas the Penn tokenizer would give "do", "n't".
     """
     _check_level(level)
@@ -337,7 +341,7 @@ def pos_tags(tokens: Sequence[str], *, level: str, tagset: str = "universal") ->
     return tags
 
 
-def pos_mask(tags: Sequence[str], wanted) -> np.ndarray:
+def pos_mask(tags: Sequence[str], wanted: str | Collection[str]) -> np.ndarray:
     """Tokens whose tag is in `wanted`.
 
     Parameters
@@ -381,7 +385,7 @@ def _per_token_max(
 
 
 def inside_quotes(tokens: Sequence[str]) -> np.ndarray:
-    """Tokens inside a double-quoted span, the quote characters included.
+    r"""Tokens inside a double-quoted span, the quote characters included.
 
     Parameters
     ----------
@@ -397,8 +401,8 @@ def inside_quotes(tokens: Sequence[str]) -> np.ndarray:
     text, or when it contains an unescaped ``"`` itself. So both delimiters belong to the
     quotation: ``a "b" c`` gives False, False, True, True, True, False, False at char level,
     and a word-level token holding several quotes (``""``) is inside. A quote preceded by
-    an odd number of backslashes is escaped (``\\"``) and ignored; an escaped backslash
-    (``\\\\"``) does not escape the quote. Only ASCII ``"`` counts; single quotes are too
+    an odd number of backslashes is escaped (``\"``) and ignored; an escaped backslash
+    (``\\"``) does not escape the quote. Only ASCII ``"`` counts; single quotes are too
     often apostrophes, and typographic quotes are not handled.
     """
     text = "".join(tokens)
@@ -480,8 +484,8 @@ def _is_word(tokens: Sequence[str]) -> np.ndarray:
     return np.fromiter((hits[tok] for tok in tokens), dtype=bool, count=len(tokens))
 
 
-def position_in_word(tokens: Sequence[str], *, level: str | None = None) -> np.ndarray:
-    """Index of each character within its word; -1 outside words.
+def position_in_word(tokens: Sequence[str], *, level: Level | None = None) -> np.ndarray:
+    r"""Index of each character within its word; -1 outside words.
 
     Parameters
     ----------
@@ -492,7 +496,7 @@ def position_in_word(tokens: Sequence[str], *, level: str | None = None) -> np.n
     Returns
     -------
     position : ndarray of int64, shape (T,)
-        Char level: 0, 1, 2 ... along each run of word characters (``\\w``), -1 for other
+        Char level: 0, 1, 2 ... along each run of word characters (``\w``), -1 for other
         characters. Word level: 0 for word tokens, -1 for the others.
     """
     level = infer_level(tokens) if level is None else level
@@ -505,16 +509,16 @@ def position_in_word(tokens: Sequence[str], *, level: str | None = None) -> np.n
     return np.where(is_word, idx - last_non_word - 1, -1)
 
 
-def start_of_word(tokens: Sequence[str], *, level: str | None = None) -> np.ndarray:
-    """Tokens that start a word; bool of shape (T,).
+def start_of_word(tokens: Sequence[str], *, level: Level | None = None) -> np.ndarray:
+    r"""Tokens that start a word; bool of shape (T,).
 
-    Char level: a word character (``\\w``) not preceded by one. Word level: every word
+    Char level: a word character (``\w``) not preceded by one. Word level: every word
     token. `level` as in :func:`position_in_word`.
     """
     return position_in_word(tokens, level=level) == 0
 
 
-def structural_feature(tokens: Sequence[str], name: str, *, level: str | None = None) -> Feature:
+def structural_feature(tokens: Sequence[str], name: str, *, level: Level | None = None) -> Feature:
     """Build one of the :data:`STRUCTURAL` features by name, as a :class:`Feature`."""
     builders = {
         "inside quotes": (lambda: inside_quotes(tokens), "binary"),

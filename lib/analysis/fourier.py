@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import scipy.fft
 
 from lib.analysis._arrays import check_acts, column_sums, map_unit_blocks, n_threads, work_dtype
@@ -11,7 +12,11 @@ WINDOWS = (None, "hann")
 
 
 def spectrum(
-    acts, *, remove_mean: bool = False, window: str | None = None, thesis: bool = False
+    acts: npt.ArrayLike,
+    *,
+    remove_mean: bool = False,
+    window: str | None = None,
+    thesis: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Single-sided amplitude spectrum of each unit's whole activation series.
 
@@ -61,6 +66,22 @@ def spectrum(
     freqs = arange(N // 2) / N. Its quirks: bin 1 and the last two bins are not doubled, and
     the Nyquist bin is dropped (section 7 item 4). Use it only to reproduce the thesis's
     numbers.
+
+    Examples
+    --------
+    A cosine of amplitude 1 with period 8 tokens, and a constant 0.5, over 64 tokens:
+
+    >>> import numpy as np
+    >>> t = np.arange(64)
+    >>> acts = np.stack([np.cos(2 * np.pi * t / 8), np.full(64, 0.5)], axis=1)
+    >>> freqs, amps = spectrum(acts)
+    >>> freqs.shape, amps.shape
+    ((33,), (33, 2))
+    >>> float(freqs[amps[:, 0].argmax()])  # 1 / 8 cycles per token
+    0.125
+    >>> amps[[0, 8]].round(3)  # DC holds the mean; bin 8 (f = 8 / 64) the cosine
+    array([[0. , 0.5],
+           [1. , 0. ]])
     """
     acts = check_acts(acts, min_steps=2, keep_half=True)
     if window not in WINDOWS:
@@ -111,7 +132,9 @@ def spectrum(
     return freqs, out.T
 
 
-def band_peaks(freqs, amps, *, f_min: float, f_max: float) -> tuple[np.ndarray, np.ndarray]:
+def band_peaks(
+    freqs: npt.ArrayLike, amps: npt.ArrayLike, *, f_min: float, f_max: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Largest amplitude of every unit inside a frequency band, and where it is.
 
     Parameters

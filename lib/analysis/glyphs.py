@@ -60,6 +60,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from lib.analysis.coclustering import NONE, Coclusters
@@ -112,10 +113,12 @@ class SentenceGlyphs:
 
     @property
     def n_steps(self) -> int:
+        """Number of tokens (glyph columns)."""
         return self.positive.shape[0]
 
     @property
     def n_clusters(self) -> int:
+        """Number of clusters (memory chips)."""
         return self.positive.shape[1]
 
     @property
@@ -139,7 +142,7 @@ class SentenceGlyphs:
 # --- checks ---------------------------------------------------------------------------------
 
 
-def _check_states(states) -> np.ndarray:
+def _check_states(states: npt.ArrayLike) -> np.ndarray:
     states = np.asarray(states)
     if states.ndim != 2:
         raise ValueError(f"`states` must be 2-D (n_steps, n_units), got shape {states.shape}.")
@@ -156,7 +159,7 @@ def _check_states(states) -> np.ndarray:
     return states
 
 
-def _check_col_labels(col_labels, n_units: int) -> np.ndarray:
+def _check_col_labels(col_labels: npt.ArrayLike | Coclusters, n_units: int) -> np.ndarray:
     if isinstance(col_labels, Coclusters):
         col_labels = col_labels.col_labels
     labels = np.asarray(col_labels)
@@ -173,7 +176,7 @@ def _check_col_labels(col_labels, n_units: int) -> np.ndarray:
     return labels
 
 
-def _check_like(values, shape: tuple, name: str, what: str) -> np.ndarray:
+def _check_like(values: npt.ArrayLike, shape: tuple, name: str, what: str) -> np.ndarray:
     values = np.asarray(values)
     if values.shape != shape:
         raise ValueError(f"`{name}` must have shape {shape}, {what}, got shape {values.shape}.")
@@ -186,7 +189,7 @@ def _check_like(values, shape: tuple, name: str, what: str) -> np.ndarray:
     return values
 
 
-def _check_choice(value, choices: Sequence[str], name: str) -> None:
+def _check_choice(value: str, choices: Sequence[str], name: str) -> None:
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {list(choices)}, got {value!r}.")
 
@@ -194,8 +197,10 @@ def _check_choice(value, choices: Sequence[str], name: str) -> None:
 # --- measures -------------------------------------------------------------------------------
 
 
-def cluster_membership(col_labels, n_units: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The clusters of the units, in memory-chip order, and a 0/1 membership matrix.
+def cluster_membership(
+    col_labels: npt.ArrayLike | Coclusters, n_units: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the clusters of the units, in memory-chip order, and a 0/1 membership matrix.
 
     Parameters
     ----------
@@ -222,12 +227,12 @@ def cluster_membership(col_labels, n_units: int | None = None) -> tuple[np.ndarr
 
 
 def sentence_glyphs(
-    states,
-    col_labels,
+    states: npt.ArrayLike,
+    col_labels: npt.ArrayLike | Coclusters,
     *,
     tokens: Sequence[str] | None = None,
-    keep=None,
-    initial=None,
+    keep: npt.ArrayLike | None = None,
+    initial: npt.ArrayLike | None = None,
     denominator: str = "previous",
 ) -> SentenceGlyphs:
     """Aggregate, updated and preserved information of each cluster at each step.
@@ -350,7 +355,7 @@ def _cell_of(trace: Trace, layer: int) -> str:
 
 def glyphs_from_trace(
     trace: Trace,
-    col_labels,
+    col_labels: npt.ArrayLike | Coclusters,
     *,
     layer: int | None = None,
     signal: str | None = None,
@@ -418,13 +423,13 @@ def glyphs_from_trace(
 
 
 def _ceil_2_significant(value: float) -> float:
-    """The smallest number >= value with two significant digits (0.734 -> 0.74)."""
+    """Round ``value`` up to two significant digits (0.734 -> 0.74)."""
     step = 10.0 ** (math.floor(math.log10(value)) - 1)
     return round(math.ceil(round(value / step, 9)) * step, 12)
 
 
 def glyph_scale(*glyphs: SentenceGlyphs) -> float:
-    """The shared symmetric vertical range ±scale of the glyphs of one or more sentences.
+    """Return the shared symmetric vertical range ±scale of one or more sentences' glyphs.
 
     Parameters
     ----------

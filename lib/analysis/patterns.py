@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy.ndimage import minimum_filter1d
 
@@ -27,8 +28,8 @@ def _check_span(start: int, end: int, n_steps: int) -> None:
         )
 
 
-def pattern(acts, start: int, end: int, *, threshold: float) -> np.ndarray:
-    """The neurons that switch on for the span [start, end] and stay on throughout it.
+def pattern(acts: npt.ArrayLike, start: int, end: int, *, threshold: float) -> np.ndarray:
+    """Find the neurons that switch on for the span [start, end] and stay on throughout it.
 
     Parameters
     ----------
@@ -53,7 +54,7 @@ def pattern(acts, start: int, end: int, *, threshold: float) -> np.ndarray:
 
 
 def search(
-    acts,
+    acts: npt.ArrayLike,
     neurons: Sequence[int],
     length: int,
     *,
@@ -62,7 +63,7 @@ def search(
     exclude: tuple[int, int] | None = None,
     order: str = "score",
 ) -> pd.DataFrame:
-    """The places where the pattern's neurons are on together, best first.
+    """Find the places where the pattern's neurons are on together, best first.
 
     Parameters
     ----------

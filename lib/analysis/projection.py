@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
@@ -131,7 +132,7 @@ def stratified_sample(
 # --- projection -----------------------------------------------------------------------------
 
 
-def _check_points(X, name: str) -> np.ndarray:
+def _check_points(X: npt.ArrayLike, name: str) -> np.ndarray:
     X = np.asarray(X)
     if X.ndim != 2 or X.dtype.kind not in "fiub":
         raise ValueError(
@@ -156,7 +157,7 @@ def default_tsne_iterations(n_points: int) -> int:
 
 
 def project(
-    X,
+    X: npt.ArrayLike,
     *,
     method: str = "pca",
     n_components: int = 2,
@@ -274,7 +275,7 @@ def project(
     if pca_dims is not None and n_dims > pca_dims:
         dims = min(int(pca_dims), n_points)
         report(0.0, f"PCA from {n_dims} to {dims} dimensions…")
-        X = PCA(dims, random_state=seed).fit_transform(X).astype(np.float32)
+        X = np.asarray(PCA(dims, random_state=seed).fit_transform(X), dtype=np.float32)
     if method == "tsne":
         Y = _tsne(X, n_components, seed, perplexity, max_iter, report)
     else:
@@ -284,7 +285,14 @@ def project(
     return Y.astype(np.float64)
 
 
-def _tsne(X, n_components, seed, perplexity, max_iter, report) -> np.ndarray:
+def _tsne(
+    X: np.ndarray,
+    n_components: int,
+    seed: int | None,
+    perplexity: float,
+    max_iter: int | None,
+    report: Progress,
+) -> np.ndarray:
     from sklearn.manifold import TSNE
 
     n_points = X.shape[0]
@@ -315,7 +323,15 @@ def _tsne(X, n_components, seed, perplexity, max_iter, report) -> np.ndarray:
         return tsne.fit_transform(X)
 
 
-def _umap(X, n_components, seed, n_neighbors, min_dist, n_epochs, report) -> np.ndarray:
+def _umap(
+    X: np.ndarray,
+    n_components: int,
+    seed: int | None,
+    n_neighbors: int,
+    min_dist: float,
+    n_epochs: int | None,
+    report: Progress,
+) -> np.ndarray:
     from sklearn.neighbors import NearestNeighbors
 
     n_points = X.shape[0]
@@ -356,7 +372,7 @@ def _umap(X, n_components, seed, n_neighbors, min_dist, n_epochs, report) -> np.
 # --- clustering -----------------------------------------------------------------------------
 
 
-def _check_labels(labels, name: str = "labels") -> np.ndarray:
+def _check_labels(labels: npt.ArrayLike, name: str = "labels") -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise ValueError(
@@ -365,8 +381,8 @@ def _check_labels(labels, name: str = "labels") -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def relabel_by_size(labels) -> np.ndarray:
-    """Number clusters by decreasing size: 0 is the largest (seed 001).
+def relabel_by_size(labels: npt.ArrayLike) -> np.ndarray:
+    """Renumber clusters by decreasing size: 0 is the largest (Ryšánek 2023).
 
     Parameters
     ----------
@@ -399,7 +415,7 @@ def relabel_by_size(labels) -> np.ndarray:
 
 
 def cluster(
-    Y,
+    Y: npt.ArrayLike,
     *,
     n_clusters: int | None = None,
     distance_threshold: float | None = None,
@@ -475,13 +491,13 @@ def _show(token: str) -> str:
 
 
 def cluster_table(
-    labels,
+    labels: npt.ArrayLike,
     tokens_at_points: Sequence[str],
     *,
     top: int = 8,
     format_token: Callable[[str], str] | None = None,
 ) -> pd.DataFrame:
-    """Each cluster's size and its most frequent tokens (seed 001's Table 5.1).
+    r"""Each cluster's size and its most frequent tokens (seed 001's Table 5.1).
 
     Parameters
     ----------
@@ -493,7 +509,7 @@ def cluster_table(
         Tokens listed per cluster.
     format_token : callable(str) -> str, optional
         How a token is written in ``top_tokens``. Default: as is, or ``repr`` for whitespace
-        and invisible characters (``' '``, ``'\\n'``).
+        and invisible characters (``' '``, ``'\n'``).
 
     Returns
     -------
@@ -545,7 +561,7 @@ def cluster_table(
 # --- runs of consecutive tokens -------------------------------------------------------------
 
 
-def _check_positions(positions, labels: np.ndarray) -> np.ndarray:
+def _check_positions(positions: npt.ArrayLike, labels: np.ndarray) -> np.ndarray:
     positions = np.asarray(positions)
     if positions.ndim != 1 or positions.dtype.kind not in "iu":
         raise ValueError(
@@ -578,7 +594,7 @@ def _adjacency(positions: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, n
     return same, sampled
 
 
-def adjacent_share(positions, labels) -> float:
+def adjacent_share(positions: npt.ArrayLike, labels: npt.ArrayLike) -> float:
     """Share of all points with a point of the same cluster at text position +-1.
 
     Parameters
@@ -600,7 +616,7 @@ def adjacent_share(positions, labels) -> float:
     return float(same.mean())
 
 
-def runs_of_consecutive(positions, labels) -> pd.DataFrame:
+def runs_of_consecutive(positions: npt.ArrayLike, labels: npt.ArrayLike) -> pd.DataFrame:
     """Per cluster: how far its points are runs of consecutive tokens of the text.
 
     Parameters
@@ -702,7 +718,9 @@ __all__ = [
 ]
 
 
-def pca_map(reference, others, *, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def pca_map(
+    reference: npt.ArrayLike, others: npt.ArrayLike, *, n_components: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
     """Fit PCA on ``reference`` states and place both them and ``others`` in its plane.
 
     Unlike t-SNE or UMAP, PCA can place new points (a text's trajectory) on a map made

@@ -80,3 +80,27 @@ def ranking_agreement(table: pd.DataFrame, *, k: int) -> dict:
     """
     by_unit = table.sort_values("neuron")
     return rank_agreement(by_unit["R"].to_numpy(), np.abs(by_unit["AUROC"].to_numpy() - 0.5), k=k)
+
+
+def score_column(table: pd.DataFrame) -> str:
+    """Return the column a :func:`rank_neurons` table is sorted by: ``"R"`` or ``"|r|"``."""
+    return "R" if "R" in table.columns else "|r|"
+
+
+def reliability(table: pd.DataFrame, other: pd.DataFrame, *, k: int) -> dict:
+    """How far one ranking agrees with itself on a second text (Dahlberg's reliability).
+
+    Both tables come from :func:`rank_neurons` for the same layer and feature on two
+    texts; their default scores are compared unit by unit with
+    :func:`~lib.analysis.significance.rank_agreement` (top-k overlap, shared units,
+    Spearman's rho).
+    """
+    col = score_column(table)
+    if col != score_column(other) or len(table) != len(other):
+        raise ValueError(
+            f"both tables must rank the same units by the same score, got {len(table)} units "
+            f"by {col!r} and {len(other)} by {score_column(other)!r}."
+        )
+    a = table.sort_values("neuron")[col].to_numpy()
+    b = other.sort_values("neuron")[col].to_numpy()
+    return rank_agreement(a, b, k=k)

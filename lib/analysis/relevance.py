@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from lib.analysis._arrays import check_acts, column_sums, work_dtype
 from lib.analysis.features import as_mask, check_binary
@@ -15,7 +16,7 @@ STEP_BLOCK = 8192
 HALF_WIDTH = {"relevance": 1, "fourier": 2}
 
 
-def relevance(acts, mask, *, normalize: bool = True) -> np.ndarray:
+def relevance(acts: npt.ArrayLike, mask: npt.ArrayLike, *, normalize: bool = True) -> np.ndarray:
     """Seed 000's relevance R of every unit for a binary feature.
 
     Parameters
@@ -55,6 +56,21 @@ def relevance(acts, mask, *, normalize: bool = True) -> np.ndarray:
 
     The feature steps are read in blocks of :data:`STEP_BLOCK` (float16 upcast to float32
     per block), so a long or memory-mapped `acts` is never copied whole.
+
+    Examples
+    --------
+    Unit 0 is constant, unit 1 spikes at the feature's steps, unit 2 ramps up regardless:
+
+    >>> import numpy as np
+    >>> mask = np.zeros(12, dtype=bool)
+    >>> mask[[2, 6, 10]] = True
+    >>> acts = np.zeros((12, 3))
+    >>> acts[mask, 1] = 1.0
+    >>> acts[:, 2] = np.linspace(0.0, 1.0, 12)
+    >>> relevance(acts, mask).round(2)
+    array([0.  , 1.  , 0.02])
+    >>> relevance(acts, mask, normalize=False).round(3)
+    array([0.   , 3.   , 0.061])
     """
     acts = check_acts(acts, min_steps=3, keep_half=True)
     n_steps, n_units = acts.shape
@@ -86,7 +102,9 @@ def relevance(acts, mask, *, normalize: bool = True) -> np.ndarray:
     return scores
 
 
-def auto_detect_windows(scores, n_hypotheses: int, *, half_width: int) -> list[list[int]]:
+def auto_detect_windows(
+    scores: npt.ArrayLike, n_hypotheses: int, *, half_width: int
+) -> list[list[int]]:
     """Windows of neighbouring units around the top-scoring units (seed 000's auto-detect).
 
     Parameters

@@ -14,13 +14,17 @@ the word-unit bipartite graph that :mod:`lib.analysis.coclustering` co-clusters.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import scipy.sparse
 
 from lib.analysis._arrays import check_acts, work_dtype
+
+if TYPE_CHECKING:
+    from lib.run.trace import Trace
 
 #: rows per block when summing the updates: sums over at most this many rows are taken in the
 #: activations' dtype (float32 round-off stays ~1e-6 relative), block sums in float64
@@ -38,7 +42,7 @@ class ExpectedResponse(NamedTuple):
     S: np.ndarray
 
 
-def _check_tokens(tokens, n_steps: int) -> np.ndarray:
+def _check_tokens(tokens: Sequence[Any], n_steps: int) -> np.ndarray:
     """`tokens` as a 1-D object array of length `n_steps`."""
     if isinstance(tokens, str):
         raise ValueError("`tokens` must be a sequence of tokens, got a single str.")
@@ -50,7 +54,7 @@ def _check_tokens(tokens, n_steps: int) -> np.ndarray:
     return values
 
 
-def _check_resets(resets, n_steps: int) -> np.ndarray:
+def _check_resets(resets: Sequence[int], n_steps: int) -> np.ndarray:
     """Boolean (n_steps,) array, True where the state before token t is the zero state."""
     starts = np.zeros(n_steps, dtype=bool)
     starts[0] = True
@@ -72,8 +76,10 @@ def _check_resets(resets, n_steps: int) -> np.ndarray:
 
 
 def _updates_into(out: np.ndarray, acts: np.ndarray, first: int, starts: np.ndarray) -> None:
-    """Write Δ of rows ``first:first + len(out)`` into `out`: acts[t] - acts[t - 1], with
-    acts[t - 1] := 0 where `starts` is True."""
+    """Write Δ of rows ``first:first + len(out)`` into `out`.
+
+    Δ[t] = acts[t] - acts[t - 1], with acts[t - 1] := 0 where `starts` is True.
+    """
     stop = first + out.shape[0]
     if first == 0:
         out[0] = acts[0]
@@ -85,7 +91,7 @@ def _updates_into(out: np.ndarray, acts: np.ndarray, first: int, starts: np.ndar
 
 
 def expected_response(
-    acts,
+    acts: npt.ArrayLike,
     tokens: Sequence,
     *,
     top_n: int | None = 300,
@@ -206,7 +212,7 @@ def expected_response(
 
 
 def expected_response_from_trace(
-    trace, *, layer: int | None = None, signal: str | None = None, **kwargs
+    trace: Trace, *, layer: int | None = None, signal: str | None = None, **kwargs: Any
 ) -> ExpectedResponse:
     """:func:`expected_response` of one layer and signal of a :class:`~lib.run.trace.Trace`.
 
@@ -248,7 +254,7 @@ def expected_response_from_trace(
 
 
 def unit_responses(
-    acts, tokens: Sequence, unit: int, types: Sequence, *, resets: Sequence[int] = ()
+    acts: npt.ArrayLike, tokens: Sequence, unit: int, types: Sequence, *, resets: Sequence[int] = ()
 ) -> dict:
     """Every update Δ of one unit on reading each of the given types (box-plot samples).
 

@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import nltk
 
@@ -123,8 +123,10 @@ def _join_capped(docs: Iterable[str], *, sep: str, max_chars: int | None) -> str
 
 
 def _shuffled_repeated(docs: list[str], n_chars: int, *, seed: int = 0) -> str:
-    """Documents in a seeded random order, reshuffled and repeated until there are
-    `n_chars` characters, joined by newlines and cut at exactly `n_chars`."""
+    """Join documents in a seeded random order, reshuffled and repeated up to `n_chars`.
+
+    The documents are joined by newlines and the text is cut at exactly `n_chars`.
+    """
     rng = random.Random(seed)
     parts: list[str] = []
     size = 0
@@ -300,12 +302,12 @@ def _too_big(name: str, size: int, max_bytes: int) -> CorpusError:
 
 
 def corpus_from_bytes(data: bytes, *, name: str, max_bytes: int = MAX_BYTES) -> Corpus:
-    """Make a corpus from the bytes of an uploaded UTF-8 text file.
+    r"""Make a corpus from the bytes of an uploaded UTF-8 text file.
 
     Parameters
     ----------
     data : bytes
-        File contents. A UTF-8 byte-order mark is stripped and ``\\r\\n`` becomes ``\\n``.
+        File contents. A UTF-8 byte-order mark is stripped and ``\r\n`` becomes ``\n``.
     name : str
         File name, used as the corpus name and in its ref ``"file:NAME"``.
     max_bytes : int, default 20 MiB
@@ -398,12 +400,14 @@ def load_corpus(ref: str) -> Corpus:
 
 
 def corpus_sha1(corpus: Corpus) -> str:
+    """Return the SHA-1 of the corpus text (UTF-8), in hex."""
     import hashlib
 
     return hashlib.sha1(corpus.text.encode("utf-8")).hexdigest()
 
 
-def corpus_meta(corpus: Corpus) -> dict:
+def corpus_meta(corpus: Corpus) -> dict[str, Any]:
+    """Describe the corpus for a model's meta.json: name, ref, source, length, SHA-1."""
     return {
         "name": corpus.name,
         "ref": corpus.ref,

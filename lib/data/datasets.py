@@ -1,4 +1,4 @@
-"""Labelled text datasets for sequence classifiers: NLTK, Keras, uploaded CSV; stratified splits.
+r"""Labelled text datasets for sequence classifiers: NLTK, Keras, uploaded CSV; stratified splits.
 
 Every dataset is a :class:`LabelledData` whose ``ref`` lets :func:`load_dataset` rebuild it:
 
@@ -7,7 +7,7 @@ Every dataset is a :class:`LabelledData` whose ``ref`` lets :func:`load_dataset`
 - ``"nltk:movie_reviews"``: 2,000 full movie reviews, neg/pos (Pang & Lee 2004); the
   review's lines joined by spaces.
 - ``"nltk:brown"`` or ``"nltk:brown@news,romance,..."``: Brown corpus genres. **Unit: one
-  paragraph** (its sentences joined by spaces, ``\\`\\``/``''`` quotes made ``"``), labelled
+  paragraph** (its sentences joined by spaces, ``\`\``/``''`` quotes made ``"``), labelled
   by the genre of its file; paragraphs under :data:`BROWN_MIN_WORDS` words (mostly lines of
   dialogue) are dropped. Paragraphs rather than sentences because a single short sentence
   rarely carries a genre; rather than whole files because there are only 500 files (6 to 80
@@ -31,16 +31,18 @@ fix.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import hashlib
 import io
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,7 +98,7 @@ class LabelledData:
         Human-readable name.
     texts : list of str
         n texts.
-    labels : sequence of str or int, length n
+    labels : ndarray (or sequence) of str or int, length n
         Class names (each in `classes`) or class indices in ``[0, len(classes))``. Stored
         as an int64 array of class indices.
     classes : list of str
@@ -143,6 +145,7 @@ class LabelledData:
 
     @property
     def n_classes(self) -> int:
+        """Number of classes K."""
         return len(self.classes)
 
     @property
@@ -173,7 +176,7 @@ class LabelledData:
         ref: str | None = None,
         info: dict | None = None,
     ) -> LabelledData:
-        """The texts at `indices` (in that order), with the same classes."""
+        """Return the texts at `indices` (in that order), with the same classes."""
         idx = np.asarray(indices, dtype=np.int64)
         return LabelledData(
             self.name,
@@ -199,7 +202,9 @@ class LabelledData:
         }
 
 
-def _label_indices(labels, classes: list[str]) -> np.ndarray:
+def _label_indices(
+    labels: Iterable[str] | Iterable[int] | np.ndarray, classes: list[str]
+) -> np.ndarray:
     values = list(labels) if not isinstance(labels, np.ndarray) else labels
     arr = np.asarray(values)
     if arr.ndim != 1:
@@ -296,7 +301,7 @@ def split(
 
 
 def subsample(data: LabelledData, n: int, *, seed: int = 0) -> LabelledData:
-    """A stratified random sample of `n` texts (in their original order).
+    """Draw a stratified random sample of `n` texts (kept in their original order).
 
     The ref becomes ``"<ref>?limit=<n>&seed=<seed>"``, which :func:`load_dataset` rebuilds.
     """
@@ -413,7 +418,7 @@ def nltk_dataset(
         "movie_reviews": "Movie reviews",
         "brown": "Brown genres",
     }[name]
-    return LabelledData(title, list(texts), list(labels), list(chosen), "nltk", ref)
+    return LabelledData(title, list(texts), np.asarray(labels), list(chosen), "nltk", ref)
 
 
 # --- Keras ----------------------------------------------------------------------------------
@@ -440,8 +445,8 @@ def _keras_reachable(timeout: float = 5.0) -> str | None:
         return str(err) or type(err).__name__
 
 
-def _keras_load(name: str):
-    """((x_train, y_train), (x_test, y_test)) and the word index of a Keras dataset."""
+def _keras_load(name: str) -> tuple[Any, dict[str, int]]:
+    """Load ((x_train, y_train), (x_test, y_test)) and the word index of a Keras dataset."""
     import keras
 
     module = getattr(keras.datasets, name)
@@ -449,7 +454,7 @@ def _keras_load(name: str):
 
 
 def _decode(
-    sequences,
+    sequences: Iterable[Iterable[int]],
     word_index: dict[str, int],
     *,
     index_from: int = 3,
@@ -628,10 +633,8 @@ def from_csv_bytes(
     texts = [texts[k] for k in keep]
     labels = [labels[k] for k in keep]
     values = sorted(set(labels))
-    try:
+    with contextlib.suppress(ValueError):  # numbers sort as numbers
         values = sorted(values, key=float)
-    except ValueError:
-        pass
     if len(values) < 2:
         raise DatasetError(
             f"every row of {label_col!r} has the label {values[0]!r}: a "
@@ -644,7 +647,7 @@ def from_csv_bytes(
             f"{', '.join(repr(h) for h in header)}"
         )
     info = {"dropped_rows": dropped, "text_column": text_col, "label_column": label_col}
-    return LabelledData(name, texts, labels, values, "csv", f"csv:{name}", info)
+    return LabelledData(name, texts, np.asarray(labels), values, "csv", f"csv:{name}", info)
 
 
 # --- refs -----------------------------------------------------------------------------------

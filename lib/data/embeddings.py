@@ -33,11 +33,18 @@ from __future__ import annotations
 import gzip
 import math
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from io import BufferedIOBase
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from lib.data.tokenizer import Level
+
+if TYPE_CHECKING:
+    import keras
 
 FORMATS = ("word2vec", "glove")
 #: characters of an offending line quoted in an error message
@@ -98,7 +105,7 @@ class Vectors:
         return len(self.words)
 
     def index(self) -> dict[str, int]:
-        """word -> row of :attr:`matrix`."""
+        """Word -> row of :attr:`matrix`."""
         return {w: i for i, w in enumerate(self.words)}
 
 
@@ -121,6 +128,7 @@ class Coverage:
 
     @property
     def n_covered(self) -> int:
+        """Vocabulary words with a vector, under their own or their lower-cased spelling."""
         return self.n_exact + self.n_lower
 
     @property
@@ -136,7 +144,8 @@ class Coverage:
             f"({self.fraction:.1%}{lower}; {self.token_share:.1%} of training tokens)"
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable description, with the derived counts."""
         return {
             **asdict(self),
             "missing": list(self.missing),
@@ -148,8 +157,8 @@ class Coverage:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def _open(path: Path):
-    """The file as a binary stream, gunzipped when it starts with the gzip magic bytes."""
+def _open(path: Path) -> BufferedIOBase:
+    """Open the file as a binary stream, gunzipped when it starts with the gzip magic bytes."""
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic[:2] == b"\x1f\x8b":
@@ -187,9 +196,11 @@ def _is_number(raw: bytes) -> bool:
     return True
 
 
-def _first_line(path: Path, f) -> tuple[int, list[bytes], bytes]:
-    """(line number, fields, raw line) of the first non-blank line; errors for empty or
-    binary files."""
+def _first_line(path: Path, f: Iterable[bytes]) -> tuple[int, list[bytes], bytes]:
+    """Return (line number, fields, raw line) of the first non-blank line.
+
+    Raises VectorsError for empty or binary files.
+    """
     for lineno, raw in enumerate(f, 1):
         if b"\x00" in raw:
             raise _binary_error(path, lineno, raw)
@@ -201,7 +212,7 @@ def _first_line(path: Path, f) -> tuple[int, list[bytes], bytes]:
     )
 
 
-def _check_path(path) -> Path:
+def _check_path(path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.is_file():
         raise VectorsError(f"There is no vectors file at {str(path)!r}.")
@@ -315,7 +326,7 @@ def read_vectors(
             info = _info_from_first(path, fields, first_raw, first_no, format)
             dim = info.dim
             where = "of the header" if info.format == "word2vec" else f"set by line {first_no}"
-            lines = enumerate(f, first_no + 1)
+            lines: Iterator[tuple[int, bytes]] = enumerate(f, first_no + 1)
             if info.format == "glove":
                 lines = _chain_first(first_no, first_raw, lines)
             for lineno, raw in lines:
@@ -367,7 +378,9 @@ def read_vectors(
     )
 
 
-def _chain_first(first_no: int, first_raw: bytes, rest):
+def _chain_first(
+    first_no: int, first_raw: bytes, rest: Iterator[tuple[int, bytes]]
+) -> Iterator[tuple[int, bytes]]:
     yield first_no, first_raw
     yield from rest
 
@@ -395,8 +408,10 @@ def _numbers(path: Path, lineno: int, raw: bytes, values: bytes) -> list[float]:
 
 
 def wanted_words(tokens: Collection[str]) -> set[str]:
-    """The words to keep from a vectors file for these vocabulary tokens: each token and its
-    lower-cased form."""
+    """Return the words to keep from a vectors file for these vocabulary tokens.
+
+    Each token and its lower-cased form.
+    """
     return set(tokens) | {t.lower() for t in tokens}
 
 
@@ -477,7 +492,7 @@ def embedding_matrix(
     return matrix, Coverage(len(tokens) - 1, exact, lower, share, missing)
 
 
-def check_pretrained(path: str | os.PathLike, *, level: str, embedding: int) -> VectorsInfo:
+def check_pretrained(path: str | os.PathLike, *, level: Level, embedding: int) -> VectorsInfo:
     """Refuse pre-trained vectors that cannot fit a model before any work starts.
 
     Raises
@@ -501,14 +516,14 @@ def check_pretrained(path: str | os.PathLike, *, level: str, embedding: int) -> 
 
 
 def init_embedding(
-    model,
+    model: keras.Model,
     tokens: list[str],
     counts: np.ndarray | None,
     path: str | os.PathLike,
     *,
     freeze: bool,
     offset: int = 0,
-) -> dict:
+) -> dict[str, Any]:
     """Load `path`'s vectors into ``model``'s layer ``embedding``; freeze it if asked.
 
     Call before compiling. Returns what meta.json records under ``"pretrained"``: the file

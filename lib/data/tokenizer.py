@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -16,8 +16,13 @@ WORD_PATTERN = r"\w+|[^\w]"
 WORD_NO_SPACE_PATTERN = r"\w+|[^\w\s]"
 """Words and punctuation characters; whitespace is dropped."""
 
-LEVELS = ("char", "word")
-MODES = ("keep-space", "words")
+Level = Literal["char", "word"]
+"""Tokenizer level: characters or words."""
+Mode = Literal["keep-space", "words"]
+"""Word-level tokenizer mode (see :class:`Tokenizer`)."""
+
+LEVELS: tuple[Level, ...] = get_args(Level)
+MODES: tuple[Mode, ...] = get_args(Mode)
 _PATTERNS = {"keep-space": re.compile(WORD_PATTERN), "words": re.compile(WORD_NO_SPACE_PATTERN)}
 
 
@@ -35,8 +40,8 @@ class Tokenizer:
         whitespace and detokenizes by joining with single spaces, which is lossy.
     """
 
-    level: str = "char"
-    mode: str = "keep-space"
+    level: Level = "char"
+    mode: Mode = "keep-space"
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
@@ -60,7 +65,7 @@ class Tokenizer:
         return {"level": self.level, "mode": self.mode}
 
     @classmethod
-    def from_dict(cls, d: dict[str, str]) -> Tokenizer:
+    def from_dict(cls, d: dict[str, Any]) -> Tokenizer:
         """Rebuild a tokenizer from :meth:`to_dict` output."""
         return cls(**d)
 
@@ -196,7 +201,7 @@ def unigram_cross_entropy(
     if val_ids.size == 0:
         raise ValueError("val_ids must not be empty, got 0 ids")
     for ids in (train_ids, val_ids):
-        if ids.size and not (0 <= ids.min() and ids.max() < vocab_size):
+        if ids.size and not (ids.min() >= 0 and ids.max() < vocab_size):
             raise ValueError(f"ids must be in [0, {vocab_size}), got [{ids.min()}, {ids.max()}]")
     counts = np.bincount(train_ids, minlength=vocab_size)
     log_probs = np.log(counts + 1.0) - math.log(train_ids.size + vocab_size)

@@ -17,11 +17,16 @@ the Reuters figure of Garcia et al.'s code.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lib.model.spec import ID_OFFSET, ModelSpec, TrainConfig
 
+if TYPE_CHECKING:
+    import keras
 
-def build(spec: ModelSpec, vocab_size: int):
-    """A Keras model for `spec`.
+
+def build(spec: ModelSpec, vocab_size: int) -> keras.Model:
+    """Build the Keras model of `spec`.
 
     Language model: ids (batch, T) to next-token logits (batch, T, vocab_size).
     Classifier: ids (batch, T), vocabulary id + 1 with 0 = padding, to class probabilities
@@ -48,7 +53,7 @@ def build(spec: ModelSpec, vocab_size: int):
     return keras.Model(ids, logits, name=f"{spec.cell}_{spec.level}_lm")
 
 
-def _build_classifier(spec: ModelSpec, vocab_size: int):
+def _build_classifier(spec: ModelSpec, vocab_size: int) -> keras.Model:
     import keras
     from keras import layers
 
@@ -69,14 +74,15 @@ def _build_classifier(spec: ModelSpec, vocab_size: int):
     return keras.Model(ids, out, name=f"{spec.cell}_{spec.level}_classifier")
 
 
-def _optimizer(config: TrainConfig):
+def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     import keras
 
     opt_cls = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
     return opt_cls[config.optimizer](learning_rate=config.learning_rate, clipnorm=config.clipnorm)
 
 
-def compile_model(model, config: TrainConfig) -> None:
+def compile_model(model: keras.Model, config: TrainConfig) -> None:
+    """Compile a language model: cross-entropy on its logits, token accuracy."""
     import keras
 
     model.compile(
@@ -86,8 +92,8 @@ def compile_model(model, config: TrainConfig) -> None:
     )
 
 
-def accuracy_metric(n_classes: int):
-    """The real classification accuracy of a classifier built by :func:`build`.
+def accuracy_metric(n_classes: int) -> keras.metrics.Metric:
+    """Return the real classification accuracy metric of a classifier built by :func:`build`.
 
     ``BinaryAccuracy`` (threshold 0.5, so p <= 0.5 is class 0 as in seed 003's code) on the
     single sigmoid unit for 2 classes; ``SparseCategoricalAccuracy`` (argmax) on integer
@@ -100,8 +106,12 @@ def accuracy_metric(n_classes: int):
     return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
 
 
-def compile_classifier(model, config: TrainConfig, n_classes: int) -> None:
-    """Binary cross-entropy (2 classes) or sparse categorical cross-entropy, real accuracy."""
+def compile_classifier(model: keras.Model, config: TrainConfig, n_classes: int) -> None:
+    """Compile a classifier: binary or sparse categorical cross-entropy, real accuracy.
+
+    Binary cross-entropy on the sigmoid unit for 2 classes, sparse categorical
+    cross-entropy on the softmax for more; the metric is :func:`accuracy_metric`.
+    """
     import keras
 
     loss = (

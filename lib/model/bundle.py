@@ -58,12 +58,13 @@ class ModelBundle:
         """``make()``, computed once per version of the weights and kept under ``key``."""
         if key not in self._derived:
             self._derived[key] = make()
-        return self._derived[key]  # type: ignore[no-any-return]
+        return self._derived[key]
 
     def weights_changed(self) -> None:
         """Forget every value derived from the weights; call after changing them."""
         self._derived.clear()
 
     def encode(self, text: str) -> tuple[list[str], np.ndarray]:
+        """Tokenize ``text``; return the tokens and their int32 vocabulary ids."""
         tokens = self.tokenizer.tokenize(text)
         return tokens, self.vocab.encode(tokens)

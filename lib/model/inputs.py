@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lib.data.datasets import DatasetError, split_indices
-from lib.data.tokenizer import Vocab  # noqa: E402
+from lib.data.datasets import DatasetError, LabelledData, split_indices
+from lib.data.tokenizer import Vocab
 from lib.model.spec import ID_OFFSET, PAD_ID, ModelSpec, TrainConfig
 
 
@@ -70,7 +70,7 @@ class ClassifierSplits:
     with no tokens); ``tokens[i]`` are the tokens of ``data.texts[i]``.
     """
 
-    data: object
+    data: LabelledData
     tokens: list[list[str]]
     train: np.ndarray
     val: np.ndarray
@@ -78,7 +78,7 @@ class ClassifierSplits:
     dropped_empty: int
 
 
-def classifier_splits(data, spec: ModelSpec, config: TrainConfig) -> ClassifierSplits:
+def classifier_splits(data: LabelledData, spec: ModelSpec, config: TrainConfig) -> ClassifierSplits:
     """Tokenize `data`, drop texts without tokens, and split it train / validation / test.
 
     The test split is :func:`lib.data.datasets.split_indices` with ``config.test_fraction`` and
@@ -86,7 +86,6 @@ def classifier_splits(data, spec: ModelSpec, config: TrainConfig) -> ClassifierS
     (seed + 1). Both stratified and deterministic, so the test texts of a saved model can
     be rebuilt from its dataset ref (:func:`lib.run.classify.held_out`).
     """
-
     tokenizer = spec.tokenizer
     tokens = [tokenizer.tokenize(t) for t in data.texts]
     keep = [i for i, t in enumerate(tokens) if t]

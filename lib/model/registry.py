@@ -24,12 +24,16 @@ import shutil
 import uuid
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lib.data.tokenizer import Tokenizer, Vocab
 from lib.model.bundle import ModelBundle
 from lib.model.spec import ModelSpec
+
+if TYPE_CHECKING:
+    import keras
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "models"
@@ -40,7 +44,7 @@ class RegistryError(ValueError):
 
 
 def models_root(root: str | os.PathLike | None = None) -> Path:
-    """The registry folder: ``root``, else $RNN_LENS_MODELS, else ``models/`` of the repo."""
+    """Return the registry folder: ``root``, else $RNN_LENS_MODELS, else the repo's ``models/``."""
     if root is not None:
         return Path(root)
     return Path(os.environ.get("RNN_LENS_MODELS", DEFAULT_ROOT))
@@ -81,7 +85,7 @@ def save(
     name: str,
     *,
     root: str | os.PathLike | None = None,
-    new_checkpoint: tuple[int, object] | None = None,
+    new_checkpoint: tuple[int, keras.Model] | None = None,
 ) -> Path:
     """Write ``bundle`` as ``<root>/<name>/`` atomically; return the folder.
 
@@ -124,7 +128,7 @@ def save(
 
 
 def model_dir(name: str, *, root: str | os.PathLike | None = None) -> Path:
-    """The folder of model ``name``, recovering from a save interrupted between renames."""
+    """Return the folder of model ``name``, recovering from a save cut between renames."""
     validate_name(name)
     base = models_root(root)
     target = base / name
@@ -147,11 +151,11 @@ def _read_meta_file(path: Path, name: str) -> dict:
 
 
 def read_meta(name: str, *, root: str | os.PathLike | None = None) -> dict:
-    """meta.json of model ``name`` (cheap: does not load the model)."""
+    """Read the meta.json of model ``name`` (cheap: does not load the model)."""
     return _read_meta_file(model_dir(name, root=root) / "meta.json", name)
 
 
-def load(name: str, *, root: str | os.PathLike | None = None, compile: bool = False):
+def load(name: str, *, root: str | os.PathLike | None = None, compile: bool = False) -> ModelBundle:
     """Load model ``name`` in Keras safe mode; RegistryError for anything unusable."""
     return _load_folder(model_dir(name, root=root), name, compile=compile)
 
@@ -174,7 +178,7 @@ def _load_folder(folder: Path, name: str, *, compile: bool = False) -> ModelBund
             f"model.keras of model {name!r} could not be loaded (corrupt, or not a Keras "
             f"model saved by RNN Lens): {type(e).__name__}: {str(e)[:200]}"
         ) from None
-    if getattr(spec, "task", "lm") == "classifier":
+    if spec.is_classifier:
         if model.output_shape[-1] != spec.n_outputs:
             raise RegistryError(
                 f"classifier {name!r} has {model.output_shape[-1]} outputs but its spec has "
@@ -210,7 +214,6 @@ def entry_problem(name: str, *, root: str | os.PathLike | None = None) -> str | 
 
 
 def _folder_problem(folder: Path, name: str) -> str | None:
-
     try:
         meta = _read_meta_file(folder / "meta.json", name)
         ModelSpec.from_dict(meta["spec"]).validate()
@@ -241,8 +244,11 @@ def _entries(base: Path) -> list[str]:
 
 
 def list_models(*, root: str | os.PathLike | None = None) -> list[dict]:
-    """Every usable model's meta.json: demo models first (in their shipped order), then
-    the others by name. Broken entries are left out (see :func:`broken_models`)."""
+    """Read the meta.json of every usable model.
+
+    Demo models come first (in their shipped order), then the others by name. Broken
+    entries are left out (see :func:`broken_models`).
+    """
     base = models_root(root)
     if not base.is_dir():
         return []
@@ -254,7 +260,7 @@ def list_models(*, root: str | os.PathLike | None = None) -> list[dict]:
 
 
 def broken_models(*, root: str | os.PathLike | None = None) -> list[tuple[str, str]]:
-    """(name, problem) of every registry folder that cannot be used as a model."""
+    """List (name, problem) of every registry folder that cannot be used as a model."""
     base = models_root(root)
     if not base.is_dir():
         return []
@@ -267,7 +273,7 @@ def broken_models(*, root: str | os.PathLike | None = None) -> list[tuple[str, s
 
 
 def checkpoints(name: str, *, root: str | os.PathLike | None = None) -> list[tuple[int, Path]]:
-    """(epoch, path) of the per-epoch weight checkpoints of model ``name``, oldest first."""
+    """List (epoch, path) of the per-epoch weight checkpoints of model ``name``, oldest first."""
     folder = model_dir(name, root=root) / "checkpoints"
     found = []
     for p in folder.glob("epoch-*.weights.npz"):
@@ -278,7 +284,7 @@ def checkpoints(name: str, *, root: str | os.PathLike | None = None) -> list[tup
 
 
 def load_checkpoint(bundle: ModelBundle, epoch: int) -> ModelBundle:
-    """A copy of ``bundle`` with the weights it had after ``epoch`` (from its checkpoints)."""
+    """Return a copy of ``bundle`` with the weights it had after ``epoch`` (its checkpoint)."""
     import keras
 
     found = dict(checkpoints(bundle.name, root=bundle.path.parent if bundle.path else None))
@@ -323,7 +329,7 @@ MAX_ARCHIVE_UNPACKED = 2 * 2**30  # bytes once unpacked: refuses zip bombs
 
 
 def export_archive(name: str, *, root: str | os.PathLike | None = None) -> bytes:
-    """Model ``name`` as a zip archive (the files of its folder) for :func:`import_archive`."""
+    """Pack model ``name`` as a zip archive (its folder's files) for :func:`import_archive`."""
     folder = model_dir(name, root=root)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -416,7 +422,7 @@ def import_archive(
 
 
 def list_groups(*, root: str | os.PathLike | None = None) -> dict[str, list[dict]]:
-    """Model groups and their members' meta.json, members in sweep order.
+    """Group the models of sweeps: each group's members' meta.json, in sweep order.
 
     A model belongs to group ``g`` when its meta.json holds ``"group": {"name": g,
     "setting", "value", "index", ...}`` (written by :func:`lib.train.experiments.run_sweep`).

@@ -11,19 +11,27 @@ ids are the vocabulary's ids plus one (:data:`ID_OFFSET`), so ``<unk>`` (vocabul
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal, get_args
 
-from lib.data.tokenizer import Tokenizer  # noqa: E402
+from lib.data.tokenizer import Level, Mode, Tokenizer
 
-CELLS = ("rnn", "lstm", "gru")
+Cell = Literal["rnn", "lstm", "gru"]
+"""Recurrent cell: Keras' SimpleRNN, LSTM or GRU."""
+Task = Literal["lm", "classifier"]
+"""What a model does: next-token language model or sequence classifier."""
+Optimizer = Literal["adam", "rmsprop"]
+"""Keras optimizer of :class:`TrainConfig`."""
+
+CELLS: tuple[Cell, ...] = get_args(Cell)
 
 
-LEVELS = ("char", "word")
+LEVELS: tuple[Level, ...] = get_args(Level)
 
 
-OPTIMIZERS = ("adam", "rmsprop")
+OPTIMIZERS: tuple[Optimizer, ...] = get_args(Optimizer)
 
 
-TASKS = ("lm", "classifier")
+TASKS: tuple[Task, ...] = get_args(Task)
 
 
 PAD_ID = 0
@@ -46,15 +54,15 @@ class ModelSpec:
     must stay None for language models.
     """
 
-    cell: str = "lstm"
-    level: str = "char"
-    tokenizer_mode: str = "keep-space"
+    cell: Cell = "lstm"
+    level: Level = "char"
+    tokenizer_mode: Mode = "keep-space"
     layers: int = 1
     units: int = 128
     embedding: int = 32
     dropout: float = 0.0
     seq_len: int = 100
-    task: str = "lm"
+    task: Task = "lm"
     n_classes: int | None = None
     max_len: int | None = None
 
@@ -102,26 +110,39 @@ class ModelSpec:
 
     @property
     def is_classifier(self) -> bool:
+        """Whether this is a sequence classifier (``task == "classifier"``)."""
         return self.task == "classifier"
 
     @property
     def n_outputs(self) -> int:
-        """Units of the output layer: 1 (sigmoid) for 2 classes, else n_classes (softmax)."""
+        """Units of the output layer: 1 (sigmoid) for 2 classes, else n_classes (softmax).
+
+        Raises
+        ------
+        TypeError
+            For a language model (``n_classes`` is None).
+        """
+        if self.n_classes is None:
+            raise TypeError("a language model has no n_classes: n_outputs is for classifiers")
         return 1 if self.n_classes == 2 else int(self.n_classes)
 
     @property
     def tokenizer(self) -> Tokenizer:
+        """The tokenizer of this level and mode."""
         return Tokenizer(level=self.level, mode=self.tokenizer_mode)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable description; see :meth:`from_dict`."""
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> ModelSpec:
+    def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
+        """Rebuild a spec from :meth:`to_dict` output (unknown keys are ignored)."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def describe(self) -> str:
+        """One line for people, e.g. ``"char LSTM 1x128"``."""
         base = f"{self.level} {self.cell.upper()} {self.layers}x{self.units}"
         if self.is_classifier:
             return f"{base} classifier ({self.n_classes} classes, max {self.max_len} tokens)"
@@ -134,7 +155,7 @@ class TrainConfig:
 
     epochs: int = 10
     batch_size: int = 64
-    optimizer: str = "adam"
+    optimizer: Optimizer = "adam"
     learning_rate: float = 2e-3
     clipnorm: float = 5.0
     val_fraction: float = 0.1
@@ -156,6 +177,7 @@ class TrainConfig:
     """With ``embedding_file``: keep the embedding fixed (else it is fine-tuned)."""
 
     def validate(self) -> TrainConfig:
+        """Return self, or raise ValueError naming the bad setting and its value."""
         checks = [
             (1 <= self.epochs <= 1000, f"epochs must be 1 to 1000, got {self.epochs}"),
             (1 <= self.batch_size <= 4096, f"batch size must be 1 to 4096, got {self.batch_size}"),

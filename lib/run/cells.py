@@ -19,11 +19,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cache
+from typing import Any, Protocol
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
+
+from lib.model.spec import Cell
 
 
 @dataclass
@@ -36,7 +40,7 @@ class CellWeights:
     gates are one contiguous block.
     """
 
-    cell: str
+    cell: Cell
     units: int
     kernel: np.ndarray
     recurrent: np.ndarray
@@ -49,10 +53,13 @@ def _lstm_order(w: np.ndarray, units: int) -> np.ndarray:
     return np.concatenate([i, f, o, g], axis=-1)
 
 
-def cell_weights(layer) -> CellWeights:
+_CELL_OF_LAYER: dict[str, Cell] = {"SimpleRNN": "rnn", "LSTM": "lstm", "GRU": "gru"}
+
+
+def cell_weights(layer: Any) -> CellWeights:
     """Extract the weights of a Keras ``SimpleRNN``, ``LSTM`` or ``GRU`` layer."""
     kind = type(layer).__name__
-    cell = {"SimpleRNN": "rnn", "LSTM": "lstm", "GRU": "gru"}.get(kind)
+    cell = _CELL_OF_LAYER.get(kind)
     if cell is None:
         raise ValueError(f"expected a SimpleRNN, LSTM or GRU layer, got {kind}")
     units = layer.units
@@ -70,18 +77,35 @@ def cell_weights(layer) -> CellWeights:
     return CellWeights(cell, units, kernel, recurrent, bias)
 
 
+class StepInputs(Protocol):
+    """What :func:`run` reads its input projections from, one step ``xp[t]`` at a time.
+
+    An ndarray of shape (T, B, G*units), or :class:`lib.run.weights.Lookup`, which
+    gathers each step's rows from a table instead of holding them all.
+    """
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """(T, B, G*units)."""
+        ...
+
+    def __getitem__(self, index: Any, /) -> Any: ...
+
+
 #: combined per-step buffer layout: name -> column block, in units
-LAYOUT = {
+LAYOUT: dict[str, dict[str, int]] = {
     "rnn": {"a": 0},
     "lstm": {"i": 0, "f": 1, "o": 2, "g": 3, "c": 4},
     "gru": {"z": 0, "r": 1, "n": 2},
 }
-WIDTH = {"rnn": 1, "lstm": 5, "gru": 3}
+WIDTH: dict[str, int] = {"rnn": 1, "lstm": 5, "gru": 3}
 
 
 def sigmoid(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """Logistic function as 0.5 tanh(x / 2) + 0.5: exact, and several times faster in
-    float32 than scipy.special.expit here."""
+    """Compute the logistic function as 0.5 tanh(x / 2) + 0.5, into ``out``.
+
+    Exact, and several times faster in float32 than scipy.special.expit here.
+    """
     np.multiply(x, 0.5, out=out)
     np.tanh(out, out=out)
     out *= 0.5
@@ -158,7 +182,7 @@ def step(
 
 def run(
     w: CellWeights,
-    xp: np.ndarray,
+    xp: StepInputs,
     *,
     reset_until: np.ndarray | None = None,
     keep_from: int = 0,
@@ -169,7 +193,7 @@ def run(
     Parameters
     ----------
     w : CellWeights
-    xp : ndarray of shape (T, B, G*units)
+    xp : ndarray of shape (T, B, G*units), or another :class:`StepInputs`
         Input projections, time-major.
     reset_until : ndarray of shape (B,) of int, optional
         Stream b is held at the zero state for its first ``reset_until[b]`` steps
@@ -241,13 +265,13 @@ def _controller() -> ThreadpoolController:
 
 
 def max_blas_threads() -> int:
-    """The BLAS threads available when not limited (1 when no BLAS is found)."""
+    """Count the BLAS threads available when not limited (1 when no BLAS is found)."""
     pools = _controller().select(user_api="blas").lib_controllers
     return max((pool.num_threads for pool in pools), default=1)
 
 
-def blas_threads(n: int):
-    """Context manager: at most ``n`` BLAS threads inside."""
+def blas_threads(n: int) -> AbstractContextManager[Any]:
+    """Limit BLAS to at most ``n`` threads inside this context manager."""
     return _controller().limit(limits=n, user_api="blas")
 
 
@@ -267,7 +291,7 @@ def advance_with_faster_threads(advance: Callable[[int, int], None], n_steps: in
         return
     t, interval, last = 0, PROBE_EVERY, None
     while t < n_steps:
-        per_step = {}
+        per_step: dict[int, float] = {}
         for n in (1, n_all):
             stop = min(t + PROBE_STEPS, n_steps)
             with blas_threads(n):
@@ -276,7 +300,7 @@ def advance_with_faster_threads(advance: Callable[[int, int], None], n_steps: in
             if stop > t:
                 per_step[n] = (time.perf_counter() - start) / (stop - t)
             t = stop
-        best = min(per_step, key=per_step.get) if per_step else 1
+        best = min(per_step, key=per_step.__getitem__) if per_step else 1
         interval = interval * 2 if best == last else PROBE_EVERY
         last = best
         stop = min(t + interval, n_steps)
@@ -286,11 +310,11 @@ def advance_with_faster_threads(advance: Callable[[int, int], None], n_steps: in
 
 
 def state_of(h: np.ndarray, c: np.ndarray | None) -> np.ndarray:
-    """The recurrent state: h, or (h, c) side by side for LSTM; shape (..., width)."""
+    """Return the recurrent state: h, or (h, c) side by side for LSTM; shape (..., width)."""
     return h.copy() if c is None else np.concatenate([h, c], axis=-1)
 
 
-def split_signals(cell: str, units: int, H: np.ndarray, S: np.ndarray) -> dict[str, np.ndarray]:
+def split_signals(cell: Cell, units: int, H: np.ndarray, S: np.ndarray) -> dict[str, np.ndarray]:
     """Name the blocks of ``run``'s outputs: {"h": H, "c": ..., ...} as views."""
     out = {"h": H}
     for name, k in LAYOUT[cell].items():

@@ -28,16 +28,21 @@ the B streams of :func:`lib.run.cells.run` (sorted by length, so little padding 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lib.data.datasets import DatasetError, _label_indices, load_dataset
+from lib.data.datasets import DatasetError, LabelledData, _label_indices, load_dataset
 from lib.model.inputs import classifier_splits
 from lib.model.spec import ID_OFFSET, PAD_ID, ModelSpec, TrainConfig
 from lib.run.cells import run
 from lib.run.weights import numpy_weights
+
+if TYPE_CHECKING:
+    from lib.model.bundle import ModelBundle
 
 STEP_BUDGET = 32_768
 """Sequences x padded steps run per batch (bounds memory: LSTM keeps 6 U floats a step)."""
@@ -101,7 +106,7 @@ class ClassifierTrace:
     labels: np.ndarray
     classes: list[str]
     model_name: str = ""
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -116,6 +121,7 @@ class ClassifierTrace:
 
     @property
     def n_classes(self) -> int:
+        """Number of classes K."""
         return len(self.classes)
 
     @property
@@ -155,7 +161,7 @@ class ClassifierTrace:
 
     @property
     def correct(self) -> np.ndarray:
-        """prediction == label, shape (N,) bool (False where the label is unknown)."""
+        """Prediction == label, shape (N,) bool (False where the label is unknown)."""
         return (self.prediction == self.labels) & (self.labels >= 0)
 
     def per_sequence(self, values: np.ndarray) -> list[np.ndarray]:
@@ -163,15 +169,15 @@ class ClassifierTrace:
         return np.split(np.asarray(values), self.offsets[1:-1])
 
     def sequence_states(self, layer: int = -1) -> list[np.ndarray]:
-        """h of `layer` (default: the last recorded) per sequence: N arrays (L_i, U)."""
+        """H of `layer` (default: the last recorded) per sequence: N arrays (L_i, U)."""
         key = sorted(self.states)[layer] if layer < 0 else layer
         if key not in self.states:
             raise KeyError(f"layer {layer} was not recorded; recorded: {sorted(self.states)}")
         return self.per_sequence(self.states[key])
 
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Write the trace to a compressed ``.npz`` file."""
-        arrays = {f"states__{k}": v for k, v in self.states.items()}
+        arrays: dict[str, Any] = {f"states__{k}": v for k, v in self.states.items()}
         np.savez_compressed(
             path,
             tokens=np.array(json.dumps(self.tokens)),
@@ -185,7 +191,8 @@ class ClassifierTrace:
         )
 
     @classmethod
-    def load(cls, path) -> ClassifierTrace:
+    def load(cls, path: str | os.PathLike) -> ClassifierTrace:
+        """Read a trace written by :meth:`save`."""
         with np.load(path, allow_pickle=False) as z:
             states = {int(k.split("__")[1]): z[k] for k in z.files if k.startswith("states__")}
             return cls(
@@ -200,11 +207,13 @@ class ClassifierTrace:
             )
 
 
-def _classes_of(bundle) -> list[str]:
+def _classes_of(bundle: ModelBundle) -> list[str]:
+    n_classes = bundle.spec.n_classes
+    assert n_classes is not None  # a classifier's spec
     classes = bundle.meta.get("classes")
-    if classes and len(classes) == bundle.spec.n_classes:
+    if classes and len(classes) == n_classes:
         return list(classes)
-    return [str(k) for k in range(bundle.spec.n_classes)]
+    return [str(k) for k in range(n_classes)]
 
 
 def _chunks(sorted_lengths: np.ndarray, budget: int) -> list[tuple[int, int]]:
@@ -219,14 +228,14 @@ def _chunks(sorted_lengths: np.ndarray, budget: int) -> list[tuple[int, int]]:
 
 
 def record_sequences(
-    bundle,
+    bundle: ModelBundle,
     texts: Sequence[str] | Sequence[Sequence[str]],
     *,
     labels: Sequence[int] | Sequence[str] | np.ndarray | None = None,
     max_len: int | None = None,
     layers: Sequence[int] | None = None,
 ) -> ClassifierTrace:
-    """Hidden states and expected predictions of every real step of every text.
+    """Record the hidden states and expected predictions of every real step of every text.
 
     Parameters
     ----------
@@ -252,12 +261,15 @@ def record_sequences(
         If the model is not a classifier, a text has no tokens, or a label is unknown.
     """
     spec: ModelSpec = bundle.spec
-    if getattr(spec, "task", "lm") != "classifier":
+    if spec.task != "classifier":
         raise ValueError(
             f"model {bundle.name!r} is a language model, not a classifier: "
             "record it with lib.run.record.record"
         )
-    max_len = spec.max_len if max_len is None else int(max_len)
+    if max_len is None:
+        assert spec.max_len is not None  # a valid classifier spec has one
+        max_len = spec.max_len
+    max_len = int(max_len)
     if max_len < 1:
         raise ValueError(f"max_len must be >= 1, got {max_len}")
     if layers is not None and any(not -spec.layers <= k < spec.layers for k in layers):
@@ -322,8 +334,8 @@ def record_sequences(
     )
 
 
-def held_out(bundle, data=None):
-    """The test texts a classifier never saw in training, rebuilt from its meta.json.
+def held_out(bundle: ModelBundle, data: LabelledData | None = None) -> LabelledData:
+    """Rebuild, from its meta.json, the test texts a classifier never saw in training.
 
     Parameters
     ----------
@@ -343,7 +355,6 @@ def held_out(bundle, data=None):
     lib.data.datasets.DatasetError
         If the dataset cannot be rebuilt or differs from the one the model was trained on.
     """
-
     info = bundle.meta.get("dataset", {})
     split = bundle.meta.get("split", {})
     if not info or not split:
@@ -417,7 +428,7 @@ def threshold_events(
     dist_threshold: float = 0.40,
     ep_threshold: float = 0.30,
 ) -> dict[str, np.ndarray]:
-    """Steps of one sequence where the hidden state jumps, the EP changes or the class flips.
+    """Find the steps of a sequence where the hidden state jumps, the EP changes or the class flips.
 
     Parameters
     ----------

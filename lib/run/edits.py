@@ -36,6 +36,7 @@ import math
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -155,8 +156,9 @@ class LayerEdits:
 
 
 def layer_edits(weights: StackWeights, runs: Sequence[Sequence[Intervention]]) -> list[LayerEdits]:
-    """Compile the interventions of B streams (``runs[b]`` for stream b) into one
-    :class:`LayerEdits` per layer.
+    """Compile the interventions of B streams into one :class:`LayerEdits` per layer.
+
+    ``runs[b]`` are the interventions of stream b.
 
     Each stream's interventions on a (layer, signal) compose into one affine edit per unit
     (x <- a x + b, in order); units a stream does not touch get a = 1, b = 0, which leaves
@@ -210,10 +212,22 @@ def edit_step(w: CellWeights, edits: LayerEdits, h: np.ndarray, sig: np.ndarray)
         edits.h.apply(h)
 
 
+@overload
+def run_edited(
+    w: CellWeights, xp: np.ndarray, edits: LayerEdits, *, keep_signals: Literal[True] = ...
+) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@overload
+def run_edited(
+    w: CellWeights, xp: np.ndarray, edits: LayerEdits, *, keep_signals: bool
+) -> tuple[np.ndarray, np.ndarray | None]: ...
+
+
 def run_edited(
     w: CellWeights, xp: np.ndarray, edits: LayerEdits, *, keep_signals: bool = True
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """:func:`lib.run.cells.run` from the zero state with ``edits`` applied after every step.
+    """Run :func:`lib.run.cells.run` from the zero state, ``edits`` applied after every step.
 
     Parameters
     ----------

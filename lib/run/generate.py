@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -20,8 +21,11 @@ from threadpoolctl import threadpool_limits
 from lib.run.cells import WIDTH, split_signals, step
 from lib.run.edits import Intervention, edit_step, layer_edits
 from lib.run.record import forward, output_probs, require_language_model
-from lib.run.trace import Trace
+from lib.run.trace import SignalArray, Trace
 from lib.run.weights import numpy_weights
+
+if TYPE_CHECKING:
+    from lib.model.bundle import ModelBundle
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -52,7 +56,7 @@ def sample_next(
 
 
 def generate(
-    bundle,
+    bundle: ModelBundle,
     seed_text: str,
     length: int,
     temperature: float = 1.0,
@@ -62,7 +66,7 @@ def generate(
     record_top_k: int = 10,
     interventions: Sequence[Intervention] = (),
 ) -> Trace:
-    """Trace of ``seed_text`` followed by ``length`` sampled tokens.
+    """Sample ``length`` tokens after ``seed_text``; return the Trace of both.
 
     Parameters
     ----------
@@ -100,12 +104,12 @@ def generate(
     hs = [sig["h"][-1:].copy() for sig in per_layer]
     cs = [sig["c"][-1:].copy() if "c" in sig else None for sig in per_layer]
     steps: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n_layers)]
-    ids = list(seed_ids)
+    sampled: list[int] = list(seed_ids)
     logits = h_last[-1] @ weights.dense_w + weights.dense_b
     with threadpool_limits(1, user_api="blas"):  # see lib.run.cells.run
         for _ in range(length):
             nxt = sample_next(logits, rng, temperature=temperature, top_k=top_k)
-            ids.append(nxt)
+            sampled.append(nxt)
             x = np.array([nxt])
             for k, w in enumerate(weights.layers):
                 xp = weights.project(k, x)
@@ -120,7 +124,7 @@ def generate(
                     cs[k] = s_out[:, 4 * w.units :]
                 x = h_out
             logits = hs[-1][0] @ weights.dense_w + weights.dense_b
-    meta = {
+    meta: dict[str, Any] = {
         "seed_text": seed_text,
         "length": length,
         "temperature": temperature,
@@ -129,7 +133,7 @@ def generate(
     }
     if interventions:
         meta["interventions"] = [asdict(iv) for iv in interventions]
-    signals = {}
+    signals: dict[tuple[int, str], SignalArray] = {}
     for k, w in enumerate(weights.layers):
         if steps[k]:
             new_h = np.concatenate([s[0] for s in steps[k]])
@@ -140,8 +144,8 @@ def generate(
         for name, v in per_layer[k].items():
             full = np.concatenate([v, new[name]]) if name in new else v
             signals[(k, name)] = np.ascontiguousarray(full, dtype=np.float32)
-    ids = np.asarray(ids, dtype=np.int32)
-    h_top = signals[(n_layers - 1, "h")]
+    ids = np.asarray(sampled, dtype=np.int32)
+    h_top = np.asarray(signals[(n_layers - 1, "h")])
     topk_ids, topk_probs, next_prob = output_probs(weights, h_top, ids, top_k=record_top_k)
     return Trace(
         tokens=tokens + bundle.vocab.decode(ids[len(tokens) :]),

@@ -30,16 +30,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lib.run.cells import LAYOUT, WIDTH, CellWeights, run, split_signals, state_of
+from lib.run.cells import LAYOUT, WIDTH, CellWeights, StepInputs, run, split_signals, state_of
 from lib.run.edits import Intervention, layer_edits, run_edited
 from lib.run.trace import Trace, TraceWriter, check_dtype, write_manifest
 from lib.run.weights import Lookup, StackWeights, numpy_weights
+
+if TYPE_CHECKING:
+    from lib.model.bundle import ModelBundle
 
 #: working memory (float32 temporaries) one recording chunk may take; long texts are cut
 #: into chunks of about this size (100,000 tokens of a 512-unit LSTM take ~2.7 GB)
@@ -89,7 +94,7 @@ def _align(
 
 def _run_layer_streams(
     w: CellWeights,
-    xp: np.ndarray,
+    xp: StepInputs,
     warmup: int,
     tol: float,
     max_rounds: int = 3,
@@ -120,9 +125,15 @@ def _run_layer_streams(
     H, S, start = run(w, xp, reset_until=reset, keep_from=warmup)
     if n_streams == 1 and init0 is None:
         return H, S, stats
+    if start is None:  # no warm-up: every segment ran from the zero state
+        width = 2 * w.units if w.cell == "lstm" else w.units
+        start = np.zeros((n_streams, width), np.float32)
 
     def exact_before(k: int) -> np.ndarray:
-        return init0 if k == 0 else _end_state(w, H, S, k - 1)
+        if k > 0:
+            return _end_state(w, H, S, k - 1)
+        assert init0 is not None  # else segment 0 starts the text and is exact
+        return init0
 
     exact = np.zeros(n_streams, dtype=bool)
     exact[0] = init0 is None
@@ -134,13 +145,13 @@ def _run_layer_streams(
         if bad.size == 0:
             break
         if rounds == max_rounds:  # the slow, always-exact way, in reading order
-            for k in bad:
+            for k in bad.tolist():
                 init = exact_before(k)[None]
                 H[k : k + 1], S[k : k + 1], _ = run(w, xp[warmup:, k : k + 1], init=init)
                 start[k] = init[0]
             stats["sequential_segments"] = int(bad.size)
             break
-        init = np.stack([exact_before(k) for k in bad])
+        init = np.stack([exact_before(k) for k in bad.tolist()])
         H[bad], S[bad], _ = run(w, xp[warmup:, bad], init=init)
         start[bad] = init
         stats["rerun_rounds"] += 1
@@ -317,9 +328,9 @@ def output_probs(
     return topk_ids, topk_probs, next_prob
 
 
-def require_language_model(bundle) -> None:
-    """ValueError if `bundle` is a sequence classifier (record it with lib.run.classify)."""
-    if getattr(bundle.spec, "task", "lm") != "lm":
+def require_language_model(bundle: ModelBundle) -> None:
+    """Raise ValueError if `bundle` is a sequence classifier (use lib.run.classify for it)."""
+    if bundle.spec.task != "lm":
         raise ValueError(
             f"model {bundle.name!r} is a sequence classifier, not a language model: record "
             "its texts with lib.run.classify.record_sequences"
@@ -367,14 +378,15 @@ def _record_span(
     top_k: int,
     stats: dict,
 ) -> Carry:
-    """Record ``ids[start:stop]`` in chunks of about ``size`` tokens, continuing from
-    ``carry`` (None: the zero state), into rows ``start - offset ...`` of ``writer`` (None:
-    only run, to warm up). Returns the carry after ``stop``."""
+    """Record ``ids[start:stop]`` in chunks of about ``size`` tokens; return the carry after.
+
+    Continues from ``carry`` (None: the zero state) and writes rows ``start - offset ...``
+    of ``writer`` (None: only run, to warm up).
+    """
     n_chunks = max(1, -(-(stop - start) // size))
     bounds = np.linspace(start, stop, n_chunks + 1).round().astype(int)
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         states, tails = [], [ids[max(0, b - warmup) : b]]
-        H = None
         for k, H, S, st in _layers(
             weights, ids[a:b], streams=streams, warmup=warmup, tol=tol, carry=carry
         ):
@@ -395,20 +407,20 @@ def _record_span(
         if writer is not None:
             probs = output_probs(weights, H, ids[a : b + 1], top_k=top_k)
             writer.write_outputs(a - offset, *probs)
+    assert carry is not None  # there is at least one chunk
     return carry
 
 
-def _model_meta(bundle) -> dict:
-    meta = getattr(bundle, "meta", None) or {}
+def _model_meta(bundle: ModelBundle) -> dict[str, Any]:
     return {
         "name": bundle.name,
-        "updated": meta.get("updated"),
-        "epochs_done": meta.get("epochs_done"),
+        "updated": bundle.meta.get("updated"),
+        "epochs_done": bundle.meta.get("epochs_done"),
     }
 
 
 def record(
-    bundle,
+    bundle: ModelBundle,
     text: str | list[str],
     *,
     top_k: int = 10,
@@ -417,7 +429,7 @@ def record(
     tol: float = 1e-5,
     interventions: Sequence[Intervention] = (),
     dtype: str = "float32",
-    out_dir=None,
+    out_dir: str | os.PathLike | None = None,
     chunk_tokens: int | None = None,
 ) -> Trace:
     """Record ``text`` (a string, or a list of tokens) through ``bundle``'s model.
@@ -439,17 +451,40 @@ def record(
     chunk_tokens : int, optional
         Tokens per chunk (default :func:`auto_chunk_tokens`, ~:data:`CHUNK_BYTES` of
         working memory). Chunks continue each other exactly (module docstring).
+
+    Examples
+    --------
+    A tiny untrained character LSTM: every signal has one row per token and one column
+    per unit.
+
+    >>> from lib.data.tokenizer import Vocab
+    >>> from lib.model.build import build
+    >>> from lib.model.bundle import ModelBundle
+    >>> from lib.model.spec import ModelSpec
+    >>> spec = ModelSpec(cell="lstm", level="char", units=8, embedding=4)
+    >>> text = "hello world, hello lens"
+    >>> vocab = Vocab.build(spec.tokenizer.tokenize(text))
+    >>> bundle = ModelBundle(build(spec, len(vocab)), vocab, spec.tokenizer, spec, name="tiny")
+    >>> trace = record(bundle, text, top_k=3)
+    >>> len(trace), trace.signals[(0, "h")].shape, trace.topk_ids.shape
+    (23, (23, 8), (23, 3))
+    >>> trace.signal_names(0)
+    ['h', 'i', 'f', 'o', 'g', 'c']
     """
     require_language_model(bundle)
     tokens = bundle.tokenizer.tokenize(text) if isinstance(text, str) else list(text)
     ids = np.asarray(bundle.vocab.encode(tokens))
     if len(ids) == 0:
         raise ValueError("cannot record an empty text (0 tokens)")
-    dtype = check_dtype(dtype)
+    storage = check_dtype(dtype)
     weights = numpy_weights(bundle)
     interventions = tuple(interventions)
     writer = TraceWriter(
-        len(ids), _units(weights), min(top_k, weights.dense_w.shape[1]), dtype=dtype, folder=out_dir
+        len(ids),
+        _units(weights),
+        min(top_k, weights.dense_w.shape[1]),
+        dtype=storage,
+        folder=out_dir,
     )
     if interventions:
         per_layer, h_last, stats = forward(weights, ids, interventions=interventions)
@@ -474,16 +509,16 @@ def record(
             top_k=top_k,
             stats=stats,
         )
-    stats["dtype"] = dtype.name
+    stats["dtype"] = storage.name
     return writer.finish(
         tokens, ids, model_name=bundle.name, meta={"record": stats, "model": _model_meta(bundle)}
     )
 
 
 def record_shards(
-    bundle,
+    bundle: ModelBundle,
     text: str | list[str],
-    out_dir,
+    out_dir: str | os.PathLike,
     n_shards: int,
     *,
     shard: int | None = None,
@@ -539,21 +574,21 @@ def record_shards(
     n_shards = int(n_shards)
     if shard is not None and not 0 <= shard < n_shards:
         raise ValueError(f"shard index must be 0 to {n_shards - 1}, got {shard!r}")
-    dtype = check_dtype(dtype)
-    out_dir = Path(out_dir)
+    storage = check_dtype(dtype)
+    folder = Path(out_dir)
     bounds = np.linspace(0, T, n_shards + 1).round().astype(int).tolist()
-    manifest = {
+    manifest: dict[str, Any] = {
         "model_name": bundle.name,
         "model": _model_meta(bundle),
         "n_tokens": T,
         "ids_sha1": hashlib.sha1(ids.astype(np.int32).tobytes()).hexdigest(),
-        "dtype": dtype.name,
+        "dtype": storage.name,
         "shards": [
             {"index": i, "folder": f"shard-{i:03d}", "start": bounds[i], "stop": bounds[i + 1]}
             for i in range(n_shards)
         ],
     }
-    old = out_dir / "manifest.json"
+    old = folder / "manifest.json"
     if old.is_file():
         previous = json.loads(old.read_text(encoding="utf-8"))
         same = all(
@@ -562,19 +597,25 @@ def record_shards(
         )
         if not same:
             raise ValueError(
-                f"{out_dir} holds shards of another recording (model "
+                f"{folder} holds shards of another recording (model "
                 f"{previous.get('model_name')!r}, {previous.get('n_tokens')} "
                 f"tokens, {len(previous.get('shards', []))} shards); choose "
                 "another folder"
             )
-    write_manifest(out_dir, manifest)
+    write_manifest(folder, manifest)
     weights = numpy_weights(bundle)
     k = min(top_k, weights.dense_w.shape[1])
     size = chunk_tokens or auto_chunk_tokens(weights)
-    options = {"size": size, "streams": streams, "warmup": warmup, "tol": tol, "top_k": top_k}
+    options: dict[str, Any] = {
+        "size": size,
+        "streams": streams,
+        "warmup": warmup,
+        "tol": tol,
+        "top_k": top_k,
+    }
     carry = None
-    for spec in manifest["shards"] if shard is None else [manifest["shards"][shard]]:
-        a, b = spec["start"], spec["stop"]
+    for part in manifest["shards"] if shard is None else [manifest["shards"][shard]]:
+        a, b = part["start"], part["stop"]
         if shard is None or a == 0:
             start_state = "exact"
         else:
@@ -585,12 +626,12 @@ def record_shards(
                 if w0 == 0
                 else f"zero state {a - w0:,} tokens before the shard (approximate)"
             )
-        stats = {}
+        stats: dict[str, Any] = {}
         writer = TraceWriter(
-            b - a, _units(weights), k, dtype=dtype, folder=out_dir / spec["folder"]
+            b - a, _units(weights), k, dtype=storage, folder=folder / part["folder"]
         )
         carry = _record_span(weights, ids, a, b, writer, a, carry, stats=stats, **options)
-        stats["dtype"] = dtype.name
+        stats["dtype"] = storage.name
         writer.finish(
             tokens[a:b],
             ids[a:b],
@@ -598,10 +639,10 @@ def record_shards(
             meta={
                 "record": stats,
                 "model": manifest["model"],
-                "shard": {**spec, "n_shards": n_shards, "start_state": start_state},
+                "shard": {**part, "n_shards": n_shards, "start_state": start_state},
             },
         )
-    return out_dir
+    return folder
 
 
 __all__ = [

@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 
@@ -49,6 +50,10 @@ DTYPES = ("float32", "float16")
 
 class TraceError(ValueError):
     """A trace file or folder that cannot be opened; the message says why."""
+
+
+SignalArray: TypeAlias = "np.ndarray | ConcatRows"
+"""A Trace's per-token array: in memory or memory-mapped, or joined from shards."""
 
 
 SIGNALS = {
@@ -91,13 +96,13 @@ class Trace:
 
     tokens: list[str]
     ids: np.ndarray
-    signals: dict[tuple[int, str], np.ndarray]
-    topk_ids: np.ndarray
-    topk_probs: np.ndarray
+    signals: dict[tuple[int, str], SignalArray]
+    topk_ids: SignalArray
+    topk_probs: SignalArray
     next_prob: np.ndarray
     model_name: str = ""
     n_seed: int = 0  # number of leading tokens that were given, not generated
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def expectancy(self) -> np.ndarray:
@@ -108,9 +113,11 @@ class Trace:
 
     @property
     def layers(self) -> list[int]:
+        """The recorded recurrent layers, in order (0 = the first)."""
         return sorted({layer for layer, _ in self.signals})
 
     def signal_names(self, layer: int = 0) -> list[str]:
+        """Names of the signals recorded for `layer`, e.g. ``["h", "c", "i", "f", "g", "o"]``."""
         return [name for (lay, name) in self.signals if lay == layer]
 
     def __len__(self) -> int:
@@ -124,8 +131,11 @@ class Trace:
 
     @property
     def storage(self) -> str:
-        """Where the signals live: ``"memory"``, ``"memory-mapped"`` (a trace folder) or
-        ``"shards"`` (a shard folder, see the module docstring)."""
+        """Where the signals live: ``"memory"``, ``"memory-mapped"`` or ``"shards"``.
+
+        ``"memory-mapped"``: a trace folder; ``"shards"``: a shard folder (see the module
+        docstring).
+        """
         first = next(iter(self.signals.values()), None)
         if isinstance(first, ConcatRows):
             return "shards"
@@ -150,7 +160,7 @@ class Trace:
                 f"got start={start:,}, stop={stop:,}"
             )
 
-        def rows(a):
+        def rows(a: SignalArray) -> np.ndarray:
             return np.array(a[start:stop])
 
         return Trace(
@@ -172,8 +182,8 @@ class Trace:
             f"k={self.topk_ids.shape[1] if self.topk_ids.ndim == 2 else 0}, signals=[{sig}])"
         )
 
-    def save_folder(self, path) -> Trace:
-        """Write the trace as a trace folder (module docstring); returns it memory-mapped."""
+    def save_folder(self, path: str | os.PathLike) -> Trace:
+        """Write the trace as a trace folder (module docstring); return it memory-mapped."""
         units = {key: v.shape[1] for key, v in self.signals.items()}
         writer = TraceWriter(
             len(self), units, self.topk_ids.shape[1], dtype=str(self.dtype), folder=path
@@ -185,9 +195,11 @@ class Trace:
             self.tokens, self.ids, model_name=self.model_name, n_seed=self.n_seed, meta=self.meta
         )
 
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Write the trace to a compressed ``.npz`` file."""
-        arrays = {f"signal__{lay}__{name}": v for (lay, name), v in self.signals.items()}
+        arrays: dict[str, Any] = {
+            f"signal__{lay}__{name}": v for (lay, name), v in self.signals.items()
+        }
         np.savez_compressed(
             path,
             tokens=np.array(json.dumps(self.tokens)),
@@ -201,9 +213,10 @@ class Trace:
         )
 
     @classmethod
-    def load(cls, path) -> Trace:
+    def load(cls, path: str | os.PathLike) -> Trace:
+        """Read a trace written by :meth:`save` (prefer :func:`open_trace`)."""
         with np.load(path, allow_pickle=False) as z:
-            signals = {}
+            signals: dict[tuple[int, str], SignalArray] = {}
             for key in z.files:
                 if key.startswith("signal__"):
                     _, lay, name = key.split("__")
@@ -233,11 +246,11 @@ class ConcatRows:
 
     Parameters
     ----------
-    parts : sequence of ndarray
+    parts : sequence of ndarray (or ConcatRows)
         Same trailing shape and dtype, e.g. memory-mapped ``.npy`` files.
     """
 
-    def __init__(self, parts: Sequence[np.ndarray]):
+    def __init__(self, parts: Sequence[SignalArray]):
         if not parts:
             raise ValueError("ConcatRows needs at least one part, got none")
         tail, dtype = parts[0].shape[1:], parts[0].dtype
@@ -247,11 +260,11 @@ class ConcatRows:
                     f"part {k} has shape {p.shape} and dtype {p.dtype}; part 0 "
                     f"has {parts[0].shape} and {dtype}"
                 )
-        self.parts = list(parts)
-        self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
-        self.shape = (int(self.offsets[-1]), *tail)
-        self.dtype = dtype
-        self.ndim = len(self.shape)
+        self.parts: list[SignalArray] = list(parts)
+        self.offsets: np.ndarray = np.cumsum([0] + [len(p) for p in self.parts])
+        self.shape: tuple[int, ...] = (int(self.offsets[-1]), *tail)
+        self.dtype: np.dtype = dtype
+        self.ndim: int = len(self.shape)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -273,7 +286,7 @@ class ConcatRows:
             return np.asarray(self.parts[0][(slice(0, 0), *rest)])
         return pieces[0].copy() if len(pieces) == 1 else np.concatenate(pieces)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         rows, rest = (index[0], index[1:]) if isinstance(index, tuple) else (index, ())
         n = len(self)
         if isinstance(rows, slice):
@@ -300,13 +313,13 @@ class ConcatRows:
             out[sel] = self.parts[k][idx[sel] - self.offsets[k]]
         return out[(slice(None), *rest)] if rest else out
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         whole = self._slice(0, len(self), ())
         return whole if dtype is None else whole.astype(dtype, copy=False)
 
 
-def check_dtype(dtype) -> np.dtype:
-    """``dtype`` as a NumPy dtype if it is one of :data:`DTYPES`; ValueError otherwise."""
+def check_dtype(dtype: str | np.dtype) -> np.dtype:
+    """Return ``dtype`` as a NumPy dtype if it is one of :data:`DTYPES`, else raise ValueError."""
     name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
     if name not in DTYPES:
         raise ValueError(f"a Trace stores its signals as one of {DTYPES}, got {dtype!r}")
@@ -314,10 +327,12 @@ def check_dtype(dtype) -> np.dtype:
 
 
 class _NpyAppender:
-    """A ``.npy`` file of known shape written in row blocks, in order, without mapping it
-    (pages written through a memory map would count towards the process's memory)."""
+    """A ``.npy`` file of known shape written in row blocks, in order, without mapping it.
 
-    def __init__(self, path: Path, shape: tuple[int, ...], dtype):
+    Pages written through a memory map would count towards the process's memory.
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: Any):
         self.path, self.shape, self.dtype, self.rows = path, shape, np.dtype(dtype), 0
         self.file = open(path, "wb")  # noqa: SIM115  (closed by close())
         np.lib.format.write_array_header_1_0(
@@ -329,7 +344,7 @@ class _NpyAppender:
             },
         )
 
-    def write(self, start: int, block: np.ndarray) -> None:
+    def write(self, start: int, block: SignalArray) -> None:
         if start != self.rows:
             raise RuntimeError(
                 f"{self.path.name}: rows must be written in order; expected "
@@ -367,8 +382,8 @@ class TraceWriter:
         units: dict[tuple[int, str], int],
         top_k: int,
         *,
-        dtype="float32",
-        folder=None,
+        dtype: str | np.dtype = "float32",
+        folder: str | os.PathLike | None = None,
     ):
         self.n_tokens, self.dtype = int(n_tokens), check_dtype(dtype)
         self.folder = None if folder is None else Path(folder)
@@ -383,25 +398,30 @@ class TraceWriter:
         self.topk_probs = self._new("topk_probs", (self.n_tokens, top_k), np.float32)
         self.next_prob = self._new("next_prob", (self.n_tokens,), np.float32)
 
-    def _new(self, name: str, shape: tuple[int, ...], dtype):
+    def _new(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray | _NpyAppender:
         if self.folder is None:
             return np.empty(shape, dtype=dtype)
         return _NpyAppender(self.folder / f"{name}.npy", shape, dtype)
 
     @staticmethod
-    def _put(target, start: int, block: np.ndarray) -> None:
+    def _in_memory(target: np.ndarray | _NpyAppender) -> np.ndarray:
+        assert isinstance(target, np.ndarray)  # a writer without a folder holds arrays
+        return target
+
+    @staticmethod
+    def _put(target: np.ndarray | _NpyAppender, start: int, block: SignalArray) -> None:
         if isinstance(target, _NpyAppender):
             target.write(start, block)
         else:
             target[start : start + len(block)] = block
 
-    def write_signals(self, layer: int, start: int, named: dict[str, np.ndarray]) -> None:
+    def write_signals(self, layer: int, start: int, named: Mapping[str, SignalArray]) -> None:
         """Rows ``start:start + len(block)`` of each named signal of ``layer``."""
         for name, block in named.items():
             self._put(self.signals[(layer, name)], start, block)
 
     def write_outputs(
-        self, start: int, topk_ids: np.ndarray, topk_probs: np.ndarray, next_prob: np.ndarray
+        self, start: int, topk_ids: SignalArray, topk_probs: SignalArray, next_prob: np.ndarray
     ) -> None:
         """Rows ``start:start + len(next_prob)`` of the next-token outputs."""
         self._put(self.topk_ids, start, topk_ids)
@@ -415,9 +435,9 @@ class TraceWriter:
         *,
         model_name: str = "",
         n_seed: int = 0,
-        meta: dict | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> Trace:
-        """The finished Trace (a folder is closed, described and opened memory-mapped)."""
+        """Return the finished Trace (a folder is closed, described and opened memory-mapped)."""
         if len(tokens) != self.n_tokens or len(ids) != self.n_tokens:
             raise ValueError(
                 f"expected {self.n_tokens:,} tokens and ids, got {len(tokens):,} and {len(ids):,}"
@@ -428,16 +448,17 @@ class TraceWriter:
             return Trace(
                 tokens=list(tokens),
                 ids=ids,
-                signals=self.signals,
-                topk_ids=self.topk_ids,
-                topk_probs=self.topk_probs,
-                next_prob=self.next_prob,
+                signals={key: self._in_memory(v) for key, v in self.signals.items()},
+                topk_ids=self._in_memory(self.topk_ids),
+                topk_probs=self._in_memory(self.topk_probs),
+                next_prob=self._in_memory(self.next_prob),
                 model_name=model_name,
                 n_seed=n_seed,
                 meta=meta,
             )
         for f in (*self.signals.values(), self.topk_ids, self.topk_probs, self.next_prob):
-            f.close()
+            if isinstance(f, _NpyAppender):
+                f.close()
         np.save(self.folder / "ids.npy", ids)
         _write_json(self.folder / "tokens.json", list(tokens))
         _write_json(
@@ -456,14 +477,14 @@ class TraceWriter:
         return open_trace(self.folder)
 
 
-def _write_json(path: Path, data) -> None:
+def _write_json(path: Path, data: Any) -> None:
     """Write JSON atomically: a reader sees the old file or the whole new one."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, default=_json_default), encoding="utf-8")
     os.replace(tmp, path)
 
 
-def _json_default(value):
+def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
@@ -471,7 +492,7 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _read_json(path: Path, what: str):
+def _read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
@@ -484,7 +505,7 @@ def _open_folder(folder: Path, mmap: bool) -> Trace:
         raise TraceError(
             f"{folder / 'trace.json'} is not an RNN Lens trace (format {info.get('format')!r})"
         )
-    mode = "r" if mmap else None
+    mode: Literal["r"] | None = "r" if mmap else None
     n = int(info["n_tokens"])
 
     def load(name: str) -> np.ndarray:
@@ -496,7 +517,7 @@ def _open_folder(folder: Path, mmap: bool) -> Trace:
             raise TraceError(f"{folder / (name + '.npy')} has {len(a):,} rows, the trace {n:,}")
         return a
 
-    signals = {
+    signals: dict[tuple[int, str], SignalArray] = {
         (int(layer), name): load(f"signal__{layer}__{name}") for layer, name, _ in info["signals"]
     }
     tokens = _read_json(folder / "tokens.json", "token list")
@@ -519,15 +540,15 @@ def _open_folder(folder: Path, mmap: bool) -> Trace:
     )
 
 
-def write_manifest(folder, manifest: dict) -> None:
+def write_manifest(folder: str | os.PathLike, manifest: dict[str, Any]) -> None:
     """Write a shard folder's ``manifest.json`` (atomically; see lib.run.record.record_shards)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     _write_json(folder / "manifest.json", {"format": SHARDS_FORMAT, "version": 1, **manifest})
 
 
-def read_manifest(folder) -> dict:
-    """A shard folder's manifest; TraceError if it is missing or not one."""
+def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
+    """Read a shard folder's manifest; TraceError if it is missing or not one."""
     manifest = _read_json(Path(folder) / "manifest.json", "shard manifest")
     if manifest.get("format") != SHARDS_FORMAT:
         raise TraceError(
@@ -557,7 +578,7 @@ def _open_shards(folder: Path, mmap: bool) -> Trace:
                 f"{s['stop'] - s['start']:,} of {manifest['model_name']!r}"
             )
 
-    def join(arrays):
+    def join(arrays: list[SignalArray]) -> SignalArray:
         return arrays[0] if len(arrays) == 1 else ConcatRows(arrays)
 
     first = parts[0]
@@ -584,7 +605,7 @@ def _open_shards(folder: Path, mmap: bool) -> Trace:
     )
 
 
-def open_trace(path, *, mmap: bool = True) -> Trace:
+def open_trace(path: str | os.PathLike, *, mmap: bool = True) -> Trace:
     """Open a saved Trace: a ``.npz`` file, a trace folder or a shard folder.
 
     Parameters
@@ -620,14 +641,18 @@ def open_trace(path, *, mmap: bool = True) -> Trace:
 
 
 def traces_root() -> Path:
-    """Where the app may open recorded traces: ``$RNN_LENS_TRACES``, else ``traces/`` of
-    the repository (model folders in the registry are allowed too)."""
+    """Return where the app may open recorded traces.
+
+    ``$RNN_LENS_TRACES``, else ``traces/`` of the repository (model folders in the
+    registry are allowed too).
+    """
     return Path(os.environ.get("RNN_LENS_TRACES") or ROOT / "traces")
 
 
-def resolve_trace_path(path, roots: Sequence) -> Path:
-    """``path`` resolved (symbolic links and ``..`` included) if it lies under one of
-    ``roots``; a relative path is taken relative to the first root.
+def resolve_trace_path(path: str | os.PathLike, roots: Sequence[str | os.PathLike]) -> Path:
+    """Resolve ``path`` (symbolic links and ``..`` included) if it lies under one of ``roots``.
+
+    A relative path is taken relative to the first root.
 
     Raises
     ------

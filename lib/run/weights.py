@@ -15,7 +15,7 @@ from lib.run.cells import CellWeights, cell_weights
 
 if TYPE_CHECKING:
     from lib.model.bundle import ModelBundle
-    from lib.model.spec import ModelSpec
+    from lib.model.spec import Cell, ModelSpec
 
 
 @dataclass
@@ -26,7 +26,7 @@ class StackWeights:
     token id (embedding @ kernel + bias), so layer 0's input is a lookup.
     """
 
-    cell: str
+    cell: Cell
     layers: list[CellWeights]
     table0: np.ndarray
     dense_w: np.ndarray
@@ -52,9 +52,9 @@ class Lookup:
 
     def __init__(self, table: np.ndarray, ids: np.ndarray):
         self.table, self.ids = table, ids
-        self.shape = (*ids.shape, table.shape[1])
+        self.shape: tuple[int, ...] = (*ids.shape, table.shape[1])
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> np.ndarray | Lookup:
         sub = self.ids[index]
         return self.table[sub] if np.ndim(sub) <= 1 else Lookup(self.table, sub)
 
@@ -75,5 +75,5 @@ def stack_weights(model: Any, spec: ModelSpec) -> StackWeights:
 
 
 def numpy_weights(bundle: ModelBundle) -> StackWeights:
-    """``stack_weights`` of ``bundle``'s model, extracted once per version of its weights."""
+    """Return ``stack_weights`` of ``bundle``'s model, extracted once per version of its weights."""
     return bundle.derived("stack_weights", lambda: stack_weights(bundle.model, bundle.spec))

@@ -1,4 +1,6 @@
-"""Making models: the training loops (:mod:`~lib.train.fit`), searches and sweeps
+"""Making models: training loops, searches and sweeps, tf.distribute, the demo models.
+
+The training loops (:mod:`~lib.train.fit`), searches and sweeps
 (:mod:`~lib.train.experiments`), tf.distribute helpers (:mod:`~lib.train.distribute`) and
 the shipped demo models (:mod:`~lib.train.demo`).
 

@@ -10,6 +10,7 @@ beside the majority-class baseline.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -17,13 +18,20 @@ from dataclasses import dataclass
 
 from lib.data.corpora import builtin_corpus
 from lib.data.datasets import DatasetError, load_dataset
+from lib.model.bundle import ModelBundle
 from lib.model.registry import model_dir
 from lib.model.spec import ModelSpec, TrainConfig
-from lib.train.fit import train, train_classifier
+from lib.train.fit import ProgressHook, train, train_classifier
 
 
 @dataclass(frozen=True)
 class Demo:
+    """One shipped demo model: its registry name, training data, spec and config.
+
+    A language model trains on the built-in corpus ``corpus`` (cut at ``max_chars``); a
+    classifier (``dataset`` set) on that lib.data.datasets ref.
+    """
+
     name: str
     corpus: str
     max_chars: int | None
@@ -117,10 +125,10 @@ def _to_stderr(message: str) -> None:
 def train_demo_models(
     names: list[str] | None = None,
     *,
-    root=None,
-    progress=None,
+    root: str | os.PathLike | None = None,
+    progress: ProgressHook | None = None,
     notice: Callable[[str], None] = _to_stderr,
-) -> list:
+) -> list[ModelBundle]:
     """Train the demo models (all, or those named) into the registry.
 
     A classifier demo whose dataset cannot be loaded is skipped: ``notice`` gets a message

@@ -29,12 +29,16 @@ import inspect
 import json
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 STRATEGIES = ("auto", "none", "mirrored", "multiworker")
 
 
 def strategy_kind(requested: str, *, tf_config: str | None, n_devices: int) -> str:
-    """The strategy ``requested`` resolves to: ``"none"``, ``"mirrored"`` or ``"multiworker"``.
+    """Resolve the strategy ``requested``: ``"none"``, ``"mirrored"`` or ``"multiworker"``.
 
     Parameters
     ----------
@@ -87,8 +91,8 @@ def _devices() -> list[str]:
     return [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
 
 
-def make_strategy(requested: str = "auto"):
-    """The ``tf.distribute`` strategy for ``requested`` (see the module docstring), or None.
+def make_strategy(requested: str = "auto") -> tf.distribute.Strategy | None:
+    """Make the ``tf.distribute`` strategy for ``requested`` (see the module docstring), or None.
 
     Returns
     -------
@@ -111,8 +115,11 @@ def make_strategy(requested: str = "auto"):
 
 
 def is_chief(tf_config: str | None = None) -> bool:
-    """Whether this process writes results: no ``TF_CONFIG``, or its task is the chief
-    (``chief``, else ``worker`` 0 of a cluster without a chief)."""
+    """Tell whether this process writes results.
+
+    True without ``TF_CONFIG``, or when its task is the chief (``chief``, else ``worker`` 0
+    of a cluster without a chief).
+    """
     tf_config = os.environ.get("TF_CONFIG") if tf_config is None else tf_config
     if not tf_config:
         return True
@@ -129,19 +136,26 @@ def is_chief(tf_config: str | None = None) -> bool:
     return kind == "worker" and index == 0 and "chief" not in config.get("cluster", {})
 
 
-def describe(strategy) -> str:
-    """One line for logs: the strategy's class and its number of replicas."""
+def describe(strategy: tf.distribute.Strategy | None) -> str:
+    """Describe ``strategy`` in one line for logs: its class and its number of replicas."""
     if strategy is None:
         return "no tf.distribute strategy (one device)"
     return f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s)"
 
 
-def in_strategy_scope(train_fn: Callable) -> Callable:
-    """Give ``train_fn`` a keyword ``strategy=None``: when set, the call runs inside
-    ``strategy.scope()`` (the model must be built there to be trained by it)."""
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def in_strategy_scope(train_fn: Callable[P, R]) -> Callable[..., R]:
+    """Give ``train_fn`` a keyword ``strategy=None``.
+
+    When set, the call runs inside ``strategy.scope()`` (the model must be built there to
+    be trained by it).
+    """
 
     @functools.wraps(train_fn)
-    def wrapper(*args, strategy=None, **kwargs):
+    def wrapper(*args: Any, strategy: tf.distribute.Strategy | None = None, **kwargs: Any) -> R:
         if strategy is None:
             return train_fn(*args, **kwargs)
         with strategy.scope():
@@ -149,5 +163,8 @@ def in_strategy_scope(train_fn: Callable) -> Callable:
 
     sig = inspect.signature(train_fn)
     extra = inspect.Parameter("strategy", inspect.Parameter.KEYWORD_ONLY, default=None)
-    wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), extra])
+    # typeshed's functools._Wrapped lacks the attribute inspect.signature reads
+    wrapper.__signature__ = sig.replace(  # type: ignore[attr-defined]
+        parameters=[*sig.parameters.values(), extra]
+    )
     return wrapper

@@ -47,9 +47,10 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,7 +65,7 @@ from lib.model.registry import (
     read_meta,
     validate_name,
 )
-from lib.model.spec import CELLS, ModelSpec, TrainConfig
+from lib.model.spec import CELLS, Cell, Level, ModelSpec, TrainConfig
 from lib.train.fit import check_training, train
 
 #: metric -> which way is better; ``val_bpc`` is for char level, ``val_perplexity`` word level
@@ -72,7 +73,7 @@ METRICS = {"val_loss": "min", "val_accuracy": "max", "val_bpc": "min", "val_perp
 #: settings a search draws, in table order
 PARAMS = ("cell", "layers", "units", "learning_rate", "batch_size", "dropout")
 #: settings a sweep can vary, and their type
-SWEEPABLE = {
+SWEEPABLE: dict[str, type[int] | type[float]] = {
     "dropout": float,
     "units": int,
     "seed": int,
@@ -96,7 +97,7 @@ class ExperimentError(ValueError):
 # --- the search space -----------------------------------------------------------------------
 
 
-def _span(pair, name: str, cast) -> tuple:
+def _span(pair: Any, name: str, cast: type[int] | type[float]) -> tuple[Any, Any]:
     try:
         lo, hi = (cast(v) for v in pair)
     except (TypeError, ValueError):
@@ -116,7 +117,7 @@ class SearchSpace:
     are the grids' steps.
     """
 
-    cells: tuple[str, ...] = ("lstm",)
+    cells: tuple[Cell, ...] = ("lstm",)
     layers: tuple[int, int] = (1, 1)
     units: tuple[int, int] = (32, 128)
     units_step: int = 16
@@ -138,22 +139,25 @@ class SearchSpace:
         bat = _span(self.batch_size, "batch size", int)
         drop = _span(self.dropout, "dropout", float)
         checks = [
-            (1 <= lay[0] and lay[1] <= 3, f"layers must be within 1 to 3, got {lay}"),
+            (lay[0] >= 1 and lay[1] <= 3, f"layers must be within 1 to 3, got {lay}"),
             (uni[0] >= 1, f"units must be >= 1, got {uni}"),
             (self.units_step >= 1, f"the units step must be >= 1, got {self.units_step}"),
-            (0 < lr[0] and lr[1] <= 1, f"learning rates must be within (0, 1], got {lr}"),
+            (lr[0] > 0 and lr[1] <= 1, f"learning rates must be within (0, 1], got {lr}"),
             (bat[0] >= 1, f"batch sizes must be >= 1, got {bat}"),
             (self.batch_step >= 1, f"the batch step must be >= 1, got {self.batch_step}"),
-            (0 <= drop[0] and drop[1] < 1, f"dropout must be within [0, 1), got {drop}"),
+            (drop[0] >= 0 and drop[1] < 1, f"dropout must be within [0, 1), got {drop}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ExperimentError(message + ".")
         return self
 
-    def sample(self, rng: np.random.Generator) -> dict:
-        """One configuration: ``{"cell", "layers", "units", "learning_rate", "batch_size",
-        "dropout"}`` with plain Python values."""
+    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        """Draw one configuration with plain Python values.
+
+        Its keys: ``"cell"``, ``"layers"``, ``"units"``, ``"learning_rate"``,
+        ``"batch_size"``, ``"dropout"``.
+        """
         lo, hi = self.learning_rate
         lr = _one_digit(math.exp(rng.uniform(math.log(lo), math.log(hi))), lo, hi)
         return {
@@ -165,15 +169,18 @@ class SearchSpace:
             "dropout": round(float(rng.uniform(*self.dropout)), 2),
         }
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable description (ranges as lists); see :meth:`from_dict`."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> SearchSpace:
+    def from_dict(cls, d: dict[str, Any]) -> SearchSpace:
+        """Rebuild the ranges from :meth:`to_dict` output (unknown keys are ignored)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names}
-        )
+        kept: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names
+        }
+        return cls(**kept)
 
 
 def _grid(span: tuple[int, int], step: int) -> np.ndarray:
@@ -181,7 +188,7 @@ def _grid(span: tuple[int, int], step: int) -> np.ndarray:
 
 
 def _one_digit(x: float, lo: float, hi: float) -> float:
-    """``x`` rounded to one significant digit (seed 000's n x 10^m), kept in [lo, hi]."""
+    """Round ``x`` to one significant digit (Dahlberg's n x 10^m grid), kept in [lo, hi]."""
     exponent = math.floor(math.log10(x))
     rounded = round(x / 10**exponent) * 10**exponent
     return float(f"{min(max(rounded, lo), hi):.3g}")
@@ -190,7 +197,7 @@ def _one_digit(x: float, lo: float, hi: float) -> float:
 def narrow(
     space: SearchSpace, rows: list[dict], *, metric: str = "val_loss", top: int = 3
 ) -> SearchSpace:
-    """The fine search's ranges around the ``top`` best trials of a coarse search.
+    """Narrow the ranges of a coarse search around its ``top`` best trials (the fine search).
 
     Parameters
     ----------
@@ -219,7 +226,14 @@ def narrow(
     if not best:
         raise ExperimentError("No trial has finished: there is nothing to narrow around.")
 
-    def around(key, pad, span, *, factor=False, cast=float):
+    def around(
+        key: str,
+        pad: float,
+        span: tuple[Any, Any],
+        *,
+        factor: bool = False,
+        cast: type[int] | type[float] = float,
+    ) -> tuple[Any, Any]:
         values = [r[key] for r in best]
         lo, hi = (
             (min(values) / pad, max(values) * pad)
@@ -248,7 +262,7 @@ def narrow(
 
 
 def ranked(rows: list[dict], metric: str = "val_loss") -> list[dict]:
-    """Finished trials, best first by ``metric`` (ties keep trial order)."""
+    """Sort the finished trials, best first by ``metric`` (ties keep trial order)."""
     if metric not in METRICS:
         raise ExperimentError(f"metric must be one of {list(METRICS)}, got {metric!r}.")
     done = [
@@ -261,7 +275,7 @@ def ranked(rows: list[dict], metric: str = "val_loss") -> list[dict]:
 
 
 def results_table(rows: list[dict], metric: str = "val_loss") -> pd.DataFrame:
-    """Every trial as one row (configuration, then metrics), ranked by ``metric``.
+    """Tabulate every trial as one row (configuration, then metrics), ranked by ``metric``.
 
     Finished trials come first, best first, with ``rank`` 1, 2, ...; unfinished or failed
     ones follow with no rank.
@@ -301,15 +315,17 @@ class SearchPlan:
     fine_top: int = 3
     keep_top: int = 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable description of the plan."""
         return {**asdict(self), "space": self.space.to_dict()}
 
     @property
     def total_trials(self) -> int:
+        """Coarse and fine trials together."""
         return int(self.n_trials) + int(self.fine_trials)
 
 
-def _check_metric(metric: str, level: str) -> None:
+def _check_metric(metric: str, level: Level) -> None:
     if metric not in METRICS:
         raise ExperimentError(f"metric must be one of {list(METRICS)}, got {metric!r}.")
     wrong = {"char": "val_perplexity", "word": "val_bpc"}[level]
@@ -327,21 +343,21 @@ def _check_corpus(corpus: Corpus) -> None:
     limits.check_corpus(len(corpus.text))
 
 
-def experiment_dir(name: str, *, root=None) -> Path:
-    """``<registry>/.experiments/<name>``."""
+def experiment_dir(name: str, *, root: str | os.PathLike | None = None) -> Path:
+    """Return the folder of experiment ``name``: ``<registry>/.experiments/<name>``."""
     return models_root(root) / EXPERIMENTS / validate_name(name)
 
 
 def trial_settings(
     base_spec: ModelSpec,
     base_config: TrainConfig,
-    params: dict,
+    params: dict[str, Any],
     *,
     seed: int,
     max_epochs: int,
     patience: int,
 ) -> tuple[ModelSpec, TrainConfig]:
-    """The spec and config of one trial: the base ones with the trial's settings."""
+    """Return the spec and config of one trial: the base ones with the trial's settings."""
     spec = dataclasses.replace(
         base_spec,
         cell=params["cell"],
@@ -363,9 +379,11 @@ def trial_settings(
 
 def sample_trials(
     space: SearchSpace, n: int, *, seed: int, start: int = 1, stage: str = "coarse"
-) -> list[dict]:
-    """``n`` trial rows (status "pending") drawn from ``space`` with ``seed``: the settings
-    of :data:`PARAMS` and each trial's own ``seed``."""
+) -> list[dict[str, Any]]:
+    """Draw ``n`` trial rows (status "pending") from ``space`` with ``seed``.
+
+    Each row holds the settings of :data:`PARAMS` and the trial's own ``seed``.
+    """
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(n):
@@ -390,8 +408,8 @@ def check_search(
     plan: SearchPlan,
     name: str,
     *,
-    root=None,
-) -> list[dict]:
+    root: str | os.PathLike | None = None,
+) -> list[dict[str, Any]]:
     """Refuse a search that cannot run, before any work starts; return its coarse trials.
 
     Checks the experiment name, the plan (trial counts against ``lib.limits.check_trials``,
@@ -465,7 +483,7 @@ def _describe(row: dict) -> str:
 class _Record:
     """experiment.json, rewritten atomically after every change."""
 
-    def __init__(self, folder: Path, data: dict) -> None:
+    def __init__(self, folder: Path, data: dict[str, Any]) -> None:
         self.folder, self.data = folder, data
 
     def write(self) -> None:
@@ -483,7 +501,7 @@ def _train_row(
     config: TrainConfig,
     *,
     name: str,
-    root,
+    root: str | os.PathLike | None,
     progress: Progress | None,
     stop: threading.Event | None,
     record: _Record,
@@ -537,10 +555,10 @@ def run_search(
     plan: SearchPlan = SearchPlan(),
     *,
     name: str,
-    root=None,
+    root: str | os.PathLike | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Run a randomized search (coarse, then fine if asked); return its record.
 
     Parameters
@@ -651,8 +669,8 @@ def run_search(
 # --- the record on disk ------------------------------------------------------------------------
 
 
-def load_experiment(name: str, *, root=None) -> dict:
-    """The ``experiment.json`` of experiment ``name``."""
+def load_experiment(name: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Read the ``experiment.json`` of experiment ``name``."""
     path = experiment_dir(name, root=root) / "experiment.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -662,8 +680,8 @@ def load_experiment(name: str, *, root=None) -> dict:
         raise ExperimentError(f"experiment.json of {name!r} cannot be read: {e}") from None
 
 
-def list_experiments(*, root=None) -> list[dict]:
-    """Every readable experiment record, newest first."""
+def list_experiments(*, root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """Read every readable experiment record, newest first."""
     base = models_root(root) / EXPERIMENTS
     found = []
     for path in base.glob("*/experiment.json") if base.is_dir() else []:
@@ -674,7 +692,7 @@ def list_experiments(*, root=None) -> list[dict]:
     return sorted(found, key=lambda d: d.get("created", 0), reverse=True)
 
 
-def delete_experiment(name: str, *, root=None) -> None:
+def delete_experiment(name: str, *, root: str | os.PathLike | None = None) -> None:
     """Remove experiment ``name`` and its trials (models kept from it stay)."""
     folder = experiment_dir(name, root=root)
     if not folder.is_dir():
@@ -682,8 +700,8 @@ def delete_experiment(name: str, *, root=None) -> None:
     shutil.rmtree(folder)
 
 
-def kept_models(name: str, *, root=None) -> list[dict]:
-    """``{"trial", "model"}`` of every registry model kept from experiment ``name``."""
+def kept_models(name: str, *, root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """List ``{"trial", "model"}`` of every registry model kept from experiment ``name``."""
     return [
         {"trial": m["experiment"]["trial"], "model": m["name"]}
         for m in list_models(root=root)
@@ -691,7 +709,9 @@ def kept_models(name: str, *, root=None) -> list[dict]:
     ]
 
 
-def keep_trial(experiment: str, trial: int, name: str, *, root=None) -> dict:
+def keep_trial(
+    experiment: str, trial: int, name: str, *, root: str | os.PathLike | None = None
+) -> dict[str, Any]:
     """Copy a finished trial of a search into the registry as model ``name``.
 
     Its meta.json gains ``"experiment": {"name", "trial", "params", "seed", "metric"}``.
@@ -743,20 +763,22 @@ def keep_trial(experiment: str, trial: int, name: str, *, root=None) -> dict:
 # --- sweeps ------------------------------------------------------------------------------------
 
 
-def value_label(value) -> str:
-    """A setting's value as part of a model name: ``0.2`` -> ``0p2``, ``3e-3`` -> ``0p003``."""
+def value_label(value: float) -> str:
+    """Write a setting's value for a model name: ``0.2`` -> ``0p2``, ``3e-3`` -> ``0p003``."""
     text = f"{value:g}" if isinstance(value, float) else str(value)
     return text.replace(".", "p").replace("+", "")
 
 
-def sweep_names(group: str, setting: str, values) -> list[str]:
-    """Model names of a sweep's members: ``<group>-<setting>-<value>``."""
+def sweep_names(group: str, setting: str, values: Iterable[float]) -> list[str]:
+    """Return the model names of a sweep's members: ``<group>-<setting>-<value>``."""
     return [f"{group}-{setting.replace('_', '-')}-{value_label(v)}" for v in values]
 
 
-def parse_values(text: str, setting: str) -> list:
-    """Values typed by a user, e.g. ``"0, 0.1, 0.2"`` or ``"0:0.8:0.1"`` (start:stop:step,
-    stop included), as the setting's type; ExperimentError names a bad item."""
+def parse_values(text: str, setting: str) -> list[float]:
+    """Parse the values a user typed, as the setting's type; ExperimentError names a bad item.
+
+    E.g. ``"0, 0.1, 0.2"`` or ``"0:0.8:0.1"`` (start:stop:step, stop included).
+    """
     if setting not in SWEEPABLE:
         raise ExperimentError(f"A sweep varies one of {list(SWEEPABLE)}, got {setting!r}.")
     cast = SWEEPABLE[setting]
@@ -791,13 +813,20 @@ def parse_values(text: str, setting: str) -> list:
 
 
 def member_settings(
-    spec: ModelSpec, config: TrainConfig, setting: str, value, *, index: int, vary_seed: bool
+    spec: ModelSpec,
+    config: TrainConfig,
+    setting: str,
+    value: float,
+    *,
+    index: int,
+    vary_seed: bool,
 ) -> tuple[ModelSpec, TrainConfig]:
-    """Spec and config of the sweep member at ``value`` (index ``index``)."""
+    """Return the spec and config of the sweep member at ``value`` (index ``index``)."""
+    change: dict[str, Any] = {setting: SWEEPABLE[setting](value)}
     if setting in ("dropout", "units", "layers", "embedding"):
-        spec = dataclasses.replace(spec, **{setting: SWEEPABLE[setting](value)})
+        spec = dataclasses.replace(spec, **change)
     else:
-        config = dataclasses.replace(config, **{setting: SWEEPABLE[setting](value)})
+        config = dataclasses.replace(config, **change)
     if vary_seed and setting != "seed":
         config = dataclasses.replace(config, seed=int(config.seed) + index)
     return spec, config
@@ -810,10 +839,10 @@ def check_sweep(
     *,
     group: str,
     setting: str,
-    values,
+    values: Iterable[float],
     vary_seed: bool = False,
     overwrite: bool = False,
-    root=None,
+    root: str | os.PathLike | None = None,
 ) -> list[tuple[str, ModelSpec, TrainConfig]]:
     """Refuse a sweep that cannot run, before any work starts.
 
@@ -871,13 +900,13 @@ def run_sweep(
     *,
     group: str,
     setting: str = "dropout",
-    values=SEED_001_DROPOUTS,
+    values: Iterable[float] = SEED_001_DROPOUTS,
     vary_seed: bool = False,
     overwrite: bool = False,
-    root=None,
+    root: str | os.PathLike | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Train one architecture at several values of one setting: a model group.
 
     Parameters

@@ -25,17 +25,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from lib.data.corpora import Corpus, corpus_meta, corpus_sha1  # noqa: E402
+from lib.data.corpora import Corpus, corpus_meta, corpus_sha1
+from lib.data.datasets import LabelledData
 from lib.data.embeddings import check_pretrained, init_embedding
-from lib.data.tokenizer import Vocab, split_ids, unigram_cross_entropy  # noqa: E402
-from lib.model.build import build, compile_classifier, compile_model  # noqa: E402
+from lib.data.tokenizer import Vocab, split_ids, unigram_cross_entropy
+from lib.model.build import build, compile_classifier, compile_model
 from lib.model.bundle import ModelBundle
-from lib.model.inputs import _targets, classifier_ids, classifier_splits, windows  # noqa: E402
+from lib.model.inputs import _targets, classifier_ids, classifier_splits, windows
 from lib.model.registry import (
     checkpoints,
     delete,
@@ -45,20 +47,30 @@ from lib.model.registry import (
     save,
     validate_name,
 )
-from lib.model.spec import ID_OFFSET, ModelSpec, TrainConfig  # noqa: E402
+from lib.model.spec import ID_OFFSET, Level, ModelSpec, TrainConfig
 from lib.run.classify import class_probabilities, cross_entropy
 from lib.run.generate import generate
-from lib.train.distribute import in_strategy_scope  # noqa: E402
+from lib.train.distribute import in_strategy_scope
+
+if TYPE_CHECKING:
+    import keras
 
 
-def derived_metrics(val_loss: float, level: str) -> dict:
-    """bits per character (char) or perplexity (word) from a loss in nats per token."""
+def derived_metrics(val_loss: float, level: Level) -> dict[str, float]:
+    """Convert a loss in nats per token to bits per character (char) or perplexity (word)."""
     if level == "char":
         return {"val_bpc": val_loss / math.log(2)}
     return {"val_perplexity": math.exp(min(val_loss, 50.0))}
 
 
-def baseline_metrics(train_ids: np.ndarray, val_ids: np.ndarray, vocab_size: int, level: str):
+def baseline_metrics(
+    train_ids: np.ndarray, val_ids: np.ndarray, vocab_size: int, level: Level
+) -> dict[str, float]:
+    """Score the unigram baseline of the training split on the validation split.
+
+    Bits per character (``baseline_bpc``) at char level, else perplexity
+    (``baseline_perplexity``); see :func:`lib.data.tokenizer.unigram_cross_entropy`.
+    """
     nats = unigram_cross_entropy(train_ids, val_ids, vocab_size)
     if level == "char":
         return {"baseline_bpc": nats / math.log(2)}
@@ -76,7 +88,7 @@ class PreparedData:
 
 
 def _check_length(n_tokens: int, spec: ModelSpec, config: TrainConfig) -> int:
-    """Number of validation tokens; ValueError when a split is too short for seq_len."""
+    """Count the validation tokens; ValueError when a split is too short for seq_len."""
     n_val = int(n_tokens * config.val_fraction)
     if n_tokens - n_val <= spec.seq_len + 1 or n_val <= spec.seq_len + 1:
         raise ValueError(
@@ -92,7 +104,9 @@ def _tokens(corpus: Corpus, spec: ModelSpec, config: TrainConfig) -> list[str]:
     return tokens[: config.max_tokens] if config.max_tokens else tokens
 
 
-def prepare(corpus: Corpus, spec: ModelSpec, config: TrainConfig, vocab: Vocab | None = None):
+def prepare(
+    corpus: Corpus, spec: ModelSpec, config: TrainConfig, vocab: Vocab | None = None
+) -> PreparedData:
     """Tokenize and split ``corpus``; refuse data too short for the sequence length."""
     tokens = _tokens(corpus, spec, config)
     n_val = _check_length(len(tokens), spec, config)
@@ -113,10 +127,10 @@ def _check_registry(
     *,
     resume: bool,
     overwrite: bool,
-    root,
+    root: str | os.PathLike | None,
     source: tuple[str, str, str],
 ) -> int | None:
-    """The registry rules of both tasks: the epochs already done when resuming, else None.
+    """Apply the registry rules of both tasks: return the epochs done when resuming, else None.
 
     ``source`` = (meta.json key, sha1 of the training data, its name in messages).
     """
@@ -152,7 +166,7 @@ def check_training(
     *,
     resume: bool = False,
     overwrite: bool = False,
-    root=None,
+    root: str | os.PathLike | None = None,
 ) -> int:
     """Refuse bad settings before any work starts; return the first epoch to train.
 
@@ -183,16 +197,20 @@ def check_training(
 ProgressHook = Callable[[dict], None]
 
 
-def _progress_callback(hook: ProgressHook | None, stop: threading.Event | None, on_epoch):
+def _progress_callback(
+    hook: ProgressHook | None,
+    stop: threading.Event | None,
+    on_epoch: Callable[[int, dict[str, float]], dict[str, Any]],
+) -> keras.callbacks.Callback:
     import keras
 
     class Progress(keras.callbacks.Callback):
         """Copies Keras logs into plain records; sets stop_training when asked to stop."""
 
-        def on_epoch_begin(self, epoch, logs=None):
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self.epoch, self.t0 = epoch, time.time()
 
-        def on_train_batch_end(self, batch, logs=None):
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
             if hook is not None and (batch % 5 == 0 or batch + 1 == self.params["steps"]):
                 hook(
                     {
@@ -207,7 +225,7 @@ def _progress_callback(hook: ProgressHook | None, stop: threading.Event | None, 
             if stop is not None and stop.is_set():
                 self.model.stop_training = True
 
-        def on_epoch_end(self, epoch, logs=None):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             if stop is not None and stop.is_set():
                 return  # an interrupted epoch is not kept
             record = on_epoch(epoch, {k: float(v) for k, v in (logs or {}).items()})
@@ -227,7 +245,7 @@ def train(
     progress: ProgressHook | None = None,
     stop: threading.Event | None = None,
     resume: bool = False,
-    root=None,
+    root: str | os.PathLike | None = None,
     sample_seed_text: str | None = None,
     extra_meta: dict | None = None,
     overwrite: bool = False,
@@ -365,12 +383,16 @@ CARRIED_META = ("pretrained", "group", "experiment")
 
 
 def best_epoch(history: list[dict]) -> int:
-    """The epoch (1-based, as in ``history``) with the lowest val_loss; the first on ties."""
+    """Return the epoch (1-based, as in ``history``) with the lowest val_loss; the first on ties."""
     return min(history, key=lambda h: h["val_loss"])["epoch"]
 
 
 def _restore_best(
-    bundle: ModelBundle, name: str, root, baseline: dict, samples: dict[int, str]
+    bundle: ModelBundle,
+    name: str,
+    root: str | os.PathLike | None,
+    baseline: dict[str, float],
+    samples: dict[int, str],
 ) -> None:
     """Save the best epoch's weights (from its checkpoint) as the model ``name``.
 
@@ -404,13 +426,13 @@ def _restore_best(
 
 def check_classifier_training(
     spec: ModelSpec,
-    data,
+    data: LabelledData,
     config: TrainConfig,
     name: str,
     *,
     resume: bool = False,
     overwrite: bool = False,
-    root=None,
+    root: str | os.PathLike | None = None,
 ) -> int:
     """Refuse bad classifier settings before any work starts; return the first epoch to train.
 
@@ -455,14 +477,14 @@ def check_classifier_training(
 @in_strategy_scope  # strategy=: a tf.distribute strategy (lib.train.distribute)
 def train_classifier(
     spec: ModelSpec,
-    data,
+    data: LabelledData,
     *,
     name: str,
     config: TrainConfig = TrainConfig(),
     progress: ProgressHook | None = None,
     stop: threading.Event | None = None,
     resume: bool = False,
-    root=None,
+    root: str | os.PathLike | None = None,
     overwrite: bool = False,
     extra_meta: dict | None = None,
 ) -> ModelBundle:
@@ -497,6 +519,9 @@ def train_classifier(
     start_epoch = check_classifier_training(
         spec, data, config, name, resume=resume, overwrite=overwrite, root=root
     )
+    # check_classifier_training validated the spec: a classifier's has both
+    assert spec.n_classes is not None and spec.max_len is not None
+    n_classes, max_len = spec.n_classes, spec.max_len
     splits = classifier_splits(data, spec, config)
     kept, labels = splits.data, splits.data.labels
     history: list[dict] = []
@@ -510,7 +535,7 @@ def train_classifier(
         }
     else:
         vocab = Vocab.build(
-            (tok for i in splits.train for tok in splits.tokens[i][: spec.max_len]),
+            (tok for i in splits.train for tok in splits.tokens[i][:max_len]),
             min_count=config.min_count,
             max_size=config.max_vocab,
         )
@@ -530,19 +555,17 @@ def train_classifier(
                     offset=ID_OFFSET,
                 ),
             }
-        compile_classifier(model, config, spec.n_classes)
-    x, _ = classifier_ids(vocab, splits.tokens, spec.max_len)
+        compile_classifier(model, config, n_classes)
+    x, _ = classifier_ids(vocab, splits.tokens, max_len)
     parts = {k: getattr(splits, k) for k in ("train", "val", "test")}
-    counts = {
-        k: np.bincount(labels[idx], minlength=spec.n_classes).tolist() for k, idx in parts.items()
-    }
+    counts = {k: np.bincount(labels[idx], minlength=n_classes).tolist() for k, idx in parts.items()}
     majority = int(np.argmax(counts["train"]))
     baseline = float(np.mean(labels[splits.test] == majority))
     bundle = ModelBundle(model=model, vocab=vocab, tokenizer=spec.tokenizer, spec=spec)
 
     def on_epoch(epoch: int, logs: dict) -> dict:
         out = model.predict(x[splits.test], batch_size=256, verbose=0)
-        probs = class_probabilities(out, spec.n_classes)
+        probs = class_probabilities(out, n_classes)
         test_logs = {
             "test_loss": cross_entropy(probs, labels[splits.test]),
             "test_accuracy": float(np.mean(probs.argmax(axis=1) == labels[splits.test])),
@@ -588,11 +611,11 @@ def train_classifier(
     callback = _progress_callback(progress, stop, on_epoch)
     model.fit(
         x[splits.train],
-        _targets(labels[splits.train], spec.n_classes),
+        _targets(labels[splits.train], n_classes),
         batch_size=config.batch_size,
         epochs=config.epochs,
         initial_epoch=start_epoch,
-        validation_data=(x[splits.val], _targets(labels[splits.val], spec.n_classes)),
+        validation_data=(x[splits.val], _targets(labels[splits.val], n_classes)),
         shuffle=True,
         callbacks=[callback],
         verbose=0,

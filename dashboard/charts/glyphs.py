@@ -1,4 +1,4 @@
-"""Altair chart of seed 004's sentence glyphs (one chart per function, like charts.py).
+"""Altair chart of the sentence glyphs (Ming et al. 2017, RNNVis).
 
 A sentence is a column of glyphs, one per token, read from top to bottom (RNNVis Fig. 1B).
 Every glyph holds one bar per unit cluster, in the memory chips' order:

@@ -1,4 +1,4 @@
-"""Reusable widgets: the neuron picker and its "top neurons" shortcuts."""
+"""Reusable pickers: neurons (with "top neurons" shortcuts), layer and signal, corpus, dataset."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from dashboard import state
+from dashboard import cache, state
 from dashboard.fmt import md
 from lib import limits
+from lib.model.spec import ModelSpec
 from lib.run.trace import SIGNAL_LABELS, SIGNALS, Trace
 
 
@@ -63,7 +64,7 @@ def _set_neurons(key: str, neurons: list[int]) -> None:
     st.session_state[key] = ", ".join(map(str, neurons))
 
 
-def neuron_picker(prefix: str, model: str, spec, trace: Trace) -> NeuronChoice:
+def neuron_picker(prefix: str, model: str, spec: ModelSpec, trace: Trace) -> NeuronChoice:
     """Layer, signal and neuron numbers; empty neurons = the 3 most variable on this text."""
     cols = st.columns([1, 2, 3])
     layers = list(range(spec.layers))
@@ -115,13 +116,6 @@ def neuron_picker(prefix: str, model: str, spec, trace: Trace) -> NeuronChoice:
     return NeuronChoice(layer, signal, neurons)
 
 
-@st.cache_data(max_entries=6, show_spinner="Loading the corpus…")
-def _builtin_or_nltk(ref: str):
-    from lib.data.corpora import load_corpus
-
-    return load_corpus(ref)
-
-
 def corpus_picker(prefix: str):
     """Choose a corpus: built-in, NLTK, uploaded file or pasted text.
 
@@ -156,7 +150,7 @@ def corpus_picker(prefix: str):
                 help="Text of the running Python: its language reference "
                 "(English prose) or its standard library (code).",
             )
-            return _builtin_or_nltk(f"builtin:{key}")
+            return cache.builtin_or_nltk_corpus(f"builtin:{key}")
         if kind == "NLTK":
             name = st.selectbox(
                 "NLTK corpus",
@@ -164,7 +158,7 @@ def corpus_picker(prefix: str):
                 key=f"{prefix}.nltk",
                 help="Read through nltk.corpus; downloaded on demand.",
             )
-            return _builtin_or_nltk(f"nltk:{name}")
+            return cache.builtin_or_nltk_corpus(f"nltk:{name}")
         if kind == "Upload":
             up = st.file_uploader(
                 "UTF-8 text file",
@@ -192,7 +186,7 @@ def corpus_picker(prefix: str):
         return None
 
 
-def layer_signal_picker(prefix: str, spec) -> tuple[int, str]:
+def layer_signal_picker(prefix: str, spec: ModelSpec) -> tuple[int, str]:
     """Layer and signal of the chosen model (kept in the URL under ``prefix``)."""
     state.bind({f"{prefix}.layer": 0, f"{prefix}.signal": "h"})
     signals = list(SIGNALS[spec.cell])
@@ -230,13 +224,6 @@ def send_to_generate(
     st.switch_page("pages/generate.py")
 
 
-@st.cache_data(max_entries=6, show_spinner="Loading the dataset…")
-def _dataset(ref: str):
-    from lib.data.datasets import load_dataset
-
-    return load_dataset(ref)
-
-
 def dataset_picker(prefix: str):
     """Choose a labelled dataset for a classifier; None (with the reason) when none yet."""
     from lib.data.corpora import CorpusError
@@ -260,7 +247,7 @@ def dataset_picker(prefix: str):
     )
     try:
         if ref != "csv":
-            return _dataset(ref)
+            return cache.labelled_dataset(ref)
         up = st.file_uploader(
             "CSV file",
             type=["csv"],

@@ -17,9 +17,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, jobs, state
-from dashboard.embedding_view import pretrained_picker
 from dashboard.fmt import md
-from dashboard.widgets import corpus_picker
+from dashboard.widgets.pickers import corpus_picker
+from dashboard.widgets.vectors import pretrained_picker
 from lib import limits
 from lib.model.registry import RegistryError, list_groups, models_root
 from lib.model.spec import ModelSpec, TrainConfig
@@ -96,16 +96,16 @@ def _work(kind: str, run, n_trials: int, max_epochs: int):
         def progress(event: dict) -> None:
             if event["kind"] == "trial":
                 row = event["row"]
-                job.detail["trial"] = row["trial"]
+                job.progress.detail["trial"] = row["trial"]
                 if row["status"] not in ("pending", "running"):
                     finished.add(row["trial"])
-                    job.epoch, job.step = len(finished), 0
+                    job.progress.epoch, job.progress.step = len(finished), 0
                     job.persist()
             elif event["kind"] == "batch":
                 within = (event["epoch"] + event["step"] / event["steps"]) / max_epochs
-                job.step, job.steps = int(1000 * min(within, 1.0)), 1000
+                job.progress.step, job.progress.steps = int(1000 * min(within, 1.0)), 1000
 
-        run(root=job.root, progress=progress, stop=job.stop_event)
+        run(root=job.settings.root, progress=progress, stop=job.stop_event)
 
     return work
 
@@ -121,17 +121,20 @@ def _launch(
     max_epochs: int,
     run,
 ) -> None:
-    job = jobs.Job(
+    settings = jobs.JobSettings(
         id=uuid.uuid4().hex[:8],
         owner=owner,
         name=name,
         spec=spec,
         config=dataclasses.replace(config, epochs=n_trials),
-        corpus=corpus,
+        data_name=corpus.name,
         root=str(models_root()),
         kind=kind,
+    )
+    job = jobs.Job(
+        settings,
+        jobs.JobProgress(detail={"experiment": name, "n_trials": n_trials}),
         work=_work(kind, run, n_trials, max_epochs),
-        detail={"experiment": name, "n_trials": n_trials},
     )
     jobs.launch(job)  # no data copy: an interrupted experiment is started again, not resumed
     # shown in the results as soon as its job has written its record (a moment later)
@@ -518,9 +521,13 @@ def _table(data: dict, metric: str) -> pd.DataFrame:
 def _results_panel(owner: str) -> None:
     if kind_msg := st.session_state.pop(P + "message", None):
         getattr(st, kind_msg[0])(md(kind_msg[1]))
-    failed = [j for j in jobs.jobs(owner=owner) if j.kind in KINDS and j.status == "failed"]
+    failed = [
+        j
+        for j in jobs.jobs(owner=owner)
+        if j.settings.kind in KINDS and j.progress.status is jobs.JobState.FAILED
+    ]
     for job in failed[:3]:  # e.g. a check that failed in the job, before any trial ran
-        st.error(f"Experiment {md(job.name)} failed: {md(job.error)}")
+        st.error(f"Experiment {md(job.settings.name)} failed: {md(job.progress.error)}")
     experiments = X.list_experiments()
     if not experiments:
         return
@@ -539,19 +546,26 @@ def _results_panel(owner: str) -> None:
         help="Searches and sweeps of this server, newest first.",
     )
     data = by_name[name]
-    job = next((j for j in jobs.jobs() if j.kind in KINDS and j.name == name and j.active), None)
+    job = next(
+        (
+            j
+            for j in jobs.jobs()
+            if j.settings.kind in KINDS and j.settings.name == name and j.active
+        ),
+        None,
+    )
     rows, metric = data["rows"], data.get("metric", "val_loss")
     done = [r for r in rows if r["status"] in ("done", "stopped", "failed")]
     if job is not None:
         st.progress(
             job.fraction,
             text=f"{len(done)} of {len(rows)} trials finished · trial "
-            f"{job.detail.get('trial', 1)} running",
+            f"{job.progress.detail.get('trial', 1)} running",
         )
-        if job.owner == owner and job.status == "running":
+        if job.settings.owner == owner and job.progress.status is jobs.JobState.RUNNING:
             st.button(
                 "Stop",
-                key=f"stop.{job.id}",
+                key=f"stop.{job.settings.id}",
                 on_click=job.stop,
                 help="End the running trial after its current batch (its finished "
                 "epochs count) and skip the rest.",
@@ -670,13 +684,15 @@ def experiments_tab(owner: str) -> None:
         _search_form(owner, spec, config, corpus)
     else:
         _sweep_form(owner, spec, config, corpus)
-    active = any(j.active for j in jobs.jobs(owner=owner) if j.kind in KINDS)
+    active = any(j.active for j in jobs.jobs(owner=owner) if j.settings.kind in KINDS)
     st.fragment(_results_fragment, run_every=1.0 if active else None)(owner)
 
 
 def _results_fragment(owner: str) -> None:
     _results_panel(owner)
-    finished = {j.id for j in jobs.jobs(owner=owner) if j.kind in KINDS and not j.active}
+    finished = {
+        j.settings.id for j in jobs.jobs(owner=owner) if j.settings.kind in KINDS and not j.active
+    }
     seen = st.session_state.setdefault(P + "seen_finished", set())
     if finished - seen:  # a job ended since the last poll: rerun the page (picker, polling)
         seen |= finished

@@ -25,92 +25,102 @@ def _duration(seconds: float | None) -> str:
 
 
 def _resume(owner: str, job: jobs.Job, epochs: int) -> None:
-    config = TrainConfig(**{**job.config.__dict__, "epochs": epochs})
+    config = TrainConfig(**{**job.settings.config.__dict__, "epochs": epochs})
+    if job.data is None:  # a finished job of another server process: its data is not here
+        st.session_state["train.resume_error"] = (
+            f"The training data of {job.settings.name!r} is not in this server's memory; "
+            "choose the same corpus in the form above, tick Resume and train."
+        )
+        return
     try:
-        jobs.start(owner, job.spec, job.corpus, config, job.name, resume=True)
+        jobs.start(owner, job.settings.spec, job.data, config, job.settings.name, resume=True)
     except ValueError as e:
         st.session_state["train.resume_error"] = str(e)
 
 
 def _resume_interrupted(owner: str, job: jobs.Job, epochs: int) -> None:
     try:
-        jobs.resume_interrupted(owner, job.id, epochs)
+        jobs.resume_interrupted(owner, job.settings.id, epochs)
     except ValueError as e:
         st.session_state["train.resume_error"] = str(e)
 
 
 def _job_card(owner: str, job: jobs.Job) -> None:
-    total = job.config.epochs
+    settings = job.settings
+    total = settings.config.epochs
     st.markdown(
-        f"**{md(job.name)}** · {job.spec.describe()} on {md(job.corpus.name)} · {job.status}"
+        f"**{md(settings.name)}** · {settings.spec.describe()} on {md(settings.data_name)} · "
+        f"{job.progress.status.value}"
     )
     if job.active:
-        if job.steps:
+        if job.progress.steps:
             st.progress(
                 job.fraction,
-                text=f"epoch {min(job.epoch + 1, total)}/{total} · step "
-                f"{job.step}/{job.steps} · ETA {_duration(job.eta_seconds())}",
+                text=f"epoch {min(job.progress.epoch + 1, total)}/{total} · step "
+                f"{job.progress.step}/{job.progress.steps} · ETA {_duration(job.eta_seconds())}",
             )
         else:
             st.progress(0.0, text="Preparing the data and compiling the model (a few seconds)…")
-        if job.status == "running":
+        if job.progress.status is jobs.JobState.RUNNING:
             st.button(
                 "Stop",
-                key=f"stop.{job.id}",
+                key=f"stop.{job.settings.id}",
                 on_click=job.stop,
                 help="Stop after the current batch; the last finished epoch is kept.",
             )
-    elif job.status == "interrupted":
-        done = job.epochs[-1]["epoch"] + 1 if job.epochs else 0
+    elif job.progress.status is jobs.JobState.INTERRUPTED:
+        done = job.progress.epochs[-1]["epoch"] + 1 if job.progress.epochs else 0
         c1, c2 = st.columns([1, 3])
         more = c1.number_input(
             "Continue to epoch",
             done + 1,
             done + 200,
             max(total, done + 1),
-            key=f"more.{job.id}",
+            key=f"more.{job.settings.id}",
             help="Resume training from the last saved epoch.",
         )
         c2.button(
             "Resume",
-            key=f"btn.resume.{job.id}",
+            key=f"btn.resume.{job.settings.id}",
             on_click=_resume_interrupted,
             args=(owner, job, int(more)),
             disabled=not done,
             help="Continue this model from its last saved epoch (needs one).",
         )
-    elif job.status in ("stopped", "done") and job.epochs:
-        done = job.epochs[-1]["epoch"] + 1
+    elif job.progress.status in (jobs.JobState.STOPPED, jobs.JobState.DONE) and job.progress.epochs:
+        done = job.progress.epochs[-1]["epoch"] + 1
         c1, c2 = st.columns([1, 3])
         more = c1.number_input(
             "Continue to epoch",
             done + 1,
             done + 200,
             max(total, done + 5) if total <= done else total,
-            key=f"more.{job.id}",
+            key=f"more.{job.settings.id}",
             help="Resume training from the last saved epoch.",
         )
         c2.button(
             "Resume",
-            key=f"resume.{job.id}",
+            key=f"resume.{job.settings.id}",
             on_click=_resume,
             args=(owner, job, int(more)),
             help="Continue training this model.",
         )
-    if job.error:
-        (st.warning if job.status == "stopped" else st.error)(md(job.error))
-    if job.batch_losses:
-        batches = pd.DataFrame(job.batch_losses, columns=["epoch", "loss"])
+    if job.progress.error:
+        (st.warning if job.progress.status is jobs.JobState.STOPPED else st.error)(
+            md(job.progress.error)
+        )
+    if job.progress.batch_losses:
+        batches = pd.DataFrame(job.progress.batch_losses, columns=["epoch", "loss"])
         rows = [
             {"epoch": e["epoch"] + 1, "series": k, "value": e["logs"][k]}
-            for e in job.epochs
+            for e in job.progress.epochs
             for k in ("loss", "val_loss")
         ]
         epochs = pd.DataFrame(rows, columns=["epoch", "series", "value"])
         left, right = st.columns([3, 2])
         left.altair_chart(charts.training_curves(batches, epochs), width="stretch")
-        if job.epochs:
-            metrics = job.epochs[-1]["metrics"]
+        if job.progress.epochs:
+            metrics = job.progress.epochs[-1]["metrics"]
             key, base, label = next(k for k in HEADLINES if k[0] in metrics)
             higher_better = key == "test_accuracy"
             right.metric(
@@ -121,8 +131,8 @@ def _job_card(owner: str, job: jobs.Job) -> None:
             )
             per_epoch = pd.DataFrame(
                 {
-                    "epoch": [e["epoch"] + 1 for e in job.epochs],
-                    "value": [e["metrics"][key] for e in job.epochs],
+                    "epoch": [e["epoch"] + 1 for e in job.progress.epochs],
+                    "value": [e["metrics"][key] for e in job.progress.epochs],
                 }
             )
             right.altair_chart(
@@ -130,16 +140,20 @@ def _job_card(owner: str, job: jobs.Job) -> None:
                 width="stretch",
             )
             st.caption(
-                f"After epoch {job.epochs[-1]['epoch'] + 1}"
-                + (" (a sample at temperature 0.8):" if job.spec.task == "lm" else ":")
+                f"After epoch {job.progress.epochs[-1]['epoch'] + 1}"
+                + (" (a sample at temperature 0.8):" if job.settings.spec.task == "lm" else ":")
             )
-            st.code(job.epochs[-1]["sample"] or " ", language=None, wrap_lines=True)
+            st.code(job.progress.epochs[-1]["sample"] or " ", language=None, wrap_lines=True)
 
 
 def _panel(owner: str) -> None:
-    everyone = [j for j in jobs.jobs() if j.kind == "train"]
+    everyone = [j for j in jobs.jobs() if j.settings.kind == "train"]
     # after a restart no session owns an interrupted job: anyone may resume it
-    mine = [j for j in everyone if j.owner == owner or j.status == "interrupted"]
+    mine = [
+        j
+        for j in everyone
+        if j.settings.owner == owner or j.progress.status is jobs.JobState.INTERRUPTED
+    ]
     if err := st.session_state.pop("train.resume_error", None):
         st.error(f"Not resumed: {md(err)}")
     if not mine:
@@ -149,7 +163,7 @@ def _panel(owner: str) -> None:
         with st.container(border=True):
             _job_card(owner, job)
     # a job that finished since the last poll: rerun the whole page so the picker shows it
-    finished = {j.id for j in mine if not j.active}
+    finished = {j.settings.id for j in mine if not j.active}
     seen = st.session_state.setdefault("train.seen_finished", set())
     if finished - seen:
         seen |= finished
@@ -158,22 +172,26 @@ def _panel(owner: str) -> None:
 
 def job_panel(owner: str) -> None:
     """This session's jobs: progress, charts, sample, Stop / Resume (polled while active)."""
-    active = any(j.active for j in jobs.jobs(owner=owner) if j.kind == "train")
+    active = any(j.active for j in jobs.jobs(owner=owner) if j.settings.kind == "train")
     st.fragment(_panel, run_every=1.0 if active else None)(owner)
 
 
 def other_jobs_table(owner: str) -> None:
     """Jobs of other sessions on this server (read-only)."""
-    others = [j for j in jobs.jobs() if j.owner != owner and j.active and j.kind == "train"]
+    others = [
+        j
+        for j in jobs.jobs()
+        if j.settings.owner != owner and j.active and j.settings.kind == "train"
+    ]
     if others:
         st.caption("Also training on this server (started by other sessions):")
         st.dataframe(
             pd.DataFrame(
                 [
                     {
-                        "model": j.name,
-                        "architecture": j.spec.describe(),
-                        "status": j.status,
+                        "model": j.settings.name,
+                        "architecture": j.settings.spec.describe(),
+                        "status": str(j.progress.status),
                         "progress": f"{j.fraction:.0%}",
                     }
                     for j in others

@@ -1,25 +1,108 @@
-"""Widgets of the analysis pages: the text to analyse and the feature of interest."""
+"""The text an analysis page looks at: a corpus slice, generated text, or a trace on disk.
+
+:func:`text_source` draws the choice and returns a :class:`TextSource`: the recording, its
+cache key, and how the text was made, so a page can ask for a second text of the same kind
+(:meth:`TextSource.second`) or where a token sits in the corpus (:meth:`TextSource.corpus_offset`)
+without reading other widgets' keys or parsing cache keys.
+"""
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
+
 import streamlit as st
 
-from dashboard import loaders, state
+from dashboard import cache, state
 from dashboard.fmt import md
 from lib import limits
-from lib.analysis import features as F
+from lib.model.bundle import ModelBundle
 from lib.run.trace import Trace, TraceError
 
-SOURCES = ["Corpus slice", "Generated", "Recorded on disk"]
+
+class SourceKind(enum.Enum):
+    """Where an analysed text comes from (the values are the labels shown)."""
+
+    CORPUS = "Corpus slice"
+    GENERATED = "Generated"
+    DISK = "Recorded on disk"
 
 
-def text_source(prefix: str, name: str, bundle) -> Trace | None:
+SOURCES = [kind.value for kind in SourceKind]
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The settings a generated text was sampled with."""
+
+    seed_text: str
+    length: int
+    temperature: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class TextSource:
+    """The text an analysis page looks at and its recording through the model.
+
+    Attributes
+    ----------
+    kind : SourceKind
+    trace : Trace
+        The recording every analysis of the page reads.
+    key : str
+        Its cache key (:func:`dashboard.cache.trace_key`): pass it to cached analyses.
+    span : tuple of int
+        Corpus slice: characters ``[start, stop)`` of the model's corpus. Trace on disk:
+        tokens ``[start, stop)`` of the whole recording. Generated: ``(0, len(trace))``.
+    generation : Generation or None
+        How a generated text was sampled.
+    whole : Trace or None
+        The whole recording on disk that ``trace`` is a window of.
+    """
+
+    kind: SourceKind
+    trace: Trace
+    key: str
+    span: tuple[int, int]
+    generation: Generation | None = None
+    whole: Trace | None = None
+
+    def corpus_offset(self, token: int) -> int | None:
+        """Character offset in the model's corpus of token ``token``, for a corpus slice."""
+        if self.kind is not SourceKind.CORPUS:
+            return None
+        return self.span[0] + len("".join(self.trace.tokens[:token]))
+
+    def second(self, name: str, bundle: ModelBundle, seed: int) -> Trace | None:
+        """Another text of the same kind, for a reliability check (Dahlberg): the same
+        settings with random seed ``seed`` (generated), the next slice of the corpus of the
+        same length, or the next window of the recording on disk; None if there is none."""
+        if self.kind is SourceKind.GENERATED and self.generation is not None:
+            g = self.generation
+            return cache.generated_trace(name, g.seed_text, g.length, g.temperature, None, seed)
+        start, stop = self.span
+        if self.kind is SourceKind.DISK and self.whole is not None:
+            n = stop - start
+            if len(self.whole) <= n:
+                return None
+            first = stop if stop + n <= len(self.whole) else 0
+            return cache.disk_window(self.whole, first, first + n)
+        corpus, _ = cache.model_corpus_text(bundle.meta)
+        if corpus is None:
+            return None
+        n = stop - start
+        first = stop % max(len(corpus) - n, 1)
+        return cache.recorded_trace(name, corpus[first : first + n])
+
+
+def text_source(prefix: str, name: str, bundle: ModelBundle) -> TextSource | None:
     """Generated text, a slice of the model's corpus, or a window of a trace recorded on
     disk; None with a message. A caption says how many tokens the analyses use."""
-    trace = _text_source(prefix, name, bundle)
-    if trace is not None:
-        st.caption(analysed_caption(trace))
-    return trace
+    source = _text_source(prefix, name, bundle)
+    if source is not None:
+        st.caption(analysed_caption(source.trace))
+    return source
 
 
 def analysed_caption(trace: Trace) -> str:
@@ -38,12 +121,12 @@ def analysed_caption(trace: Trace) -> str:
     return f"Analysed {count}{where} ({trace.dtype}{'; ' + why if why else ''})."
 
 
-def _disk_source(prefix: str, name: str, bundle) -> Trace | None:
+def _disk_source(prefix: str, name: str, bundle: ModelBundle) -> TextSource | None:
     """A window of a trace recorded with ``python -m lib record`` (file or folder)."""
     state.bind(
         {f"{prefix}.trace_path": "", f"{prefix}.trace_start": 0, f"{prefix}.trace_len": 20_000}
     )
-    roots = " or ".join(f"`{r}`" for r in loaders.trace_roots())
+    roots = " or ".join(f"`{r}`" for r in cache.trace_roots())
     path = st.text_input(
         "Trace file or folder",
         key=f"{prefix}.trace_path",
@@ -57,7 +140,7 @@ def _disk_source(prefix: str, name: str, bundle) -> Trace | None:
         )
         return None
     try:
-        whole = loaders.disk_trace(path)
+        whole = cache.disk_trace(path)
     except TraceError as e:
         st.warning(md(str(e)))
         return None
@@ -74,7 +157,7 @@ def _disk_source(prefix: str, name: str, bundle) -> Trace | None:
             f"model here was saved {bundle.meta.get('updated')}."
         )
     spec, n = bundle.spec, len(whole)
-    n_signals = loaders.signals_per_layer(spec)
+    n_signals = cache.signals_per_layer(spec)
     most = max(
         1,
         min(
@@ -111,14 +194,17 @@ def _disk_source(prefix: str, name: str, bundle) -> Trace | None:
     except limits.LimitError as e:
         st.error(md(str(e)))
         return None
-    return loaders.disk_window(whole, int(start), stop)
+    window = cache.disk_window(whole, int(start), stop)
+    return TextSource(
+        SourceKind.DISK, window, cache.trace_key(window), (int(start), stop), whole=whole
+    )
 
 
-def _text_source(prefix: str, name: str, bundle) -> Trace | None:
+def _text_source(prefix: str, name: str, bundle: ModelBundle) -> TextSource | None:
     char = bundle.spec.level == "char"
     state.bind(
         {
-            f"{prefix}.source": "Corpus slice",
+            f"{prefix}.source": SourceKind.CORPUS.value,
             f"{prefix}.seed_text": "The ",
             f"{prefix}.length": 2000 if char else 600,
             f"{prefix}.temperature": 0.8,
@@ -136,11 +222,11 @@ def _text_source(prefix: str, name: str, bundle) -> Trace | None:
             "new text as seed 000 did, or open a trace recorded with `python -m lib "
             "record` (say, on a GPU server).",
         )
-        or "Corpus slice"
+        or SourceKind.CORPUS.value
     )
-    if source == "Recorded on disk":
+    if source == SourceKind.DISK.value:
         return _disk_source(prefix, name, bundle)
-    if source == "Generated":
+    if source == SourceKind.GENERATED.value:
         c1, c2, c3, c4 = st.columns([3, 2, 2, 1])
         seed_text = c1.text_input(
             "Seed text",
@@ -172,8 +258,12 @@ def _text_source(prefix: str, name: str, bundle) -> Trace | None:
         if not seed_text:
             st.warning("The seed text is empty: give the model something to start from.")
             return None
-        return loaders.generated_trace(name, seed_text, length, temperature, None, seed)
-    corpus, problem = loaders.model_corpus_text(bundle.meta)
+        generation = Generation(seed_text, int(length), float(temperature), int(seed))
+        trace = cache.generated_trace(name, seed_text, length, temperature, None, seed)
+        return TextSource(
+            SourceKind.GENERATED, trace, cache.trace_key(trace), (0, len(trace)), generation
+        )
+    corpus, problem = cache.model_corpus_text(bundle.meta)
     if corpus is None:
         st.warning(
             f"The model's corpus is not available here ({md(problem)}); use generated text instead."
@@ -199,147 +289,6 @@ def _text_source(prefix: str, name: str, bundle) -> Trace | None:
         key=f"{prefix}.slice_len",
         help="Up to about 100,000 tokens; longer is slower but surer.",
     )
-    return loaders.recorded_trace(name, corpus[start : start + slice_len])
-
-
-@st.cache_data(max_entries=8, show_spinner="Tagging parts of speech…")
-def pos_tags_cached(trace_key: str, _tokens: list[str], level: str, tagset: str) -> list[str]:
-    return F.pos_tags(_tokens, level=level, tagset=tagset)
-
-
-POS_CHOICES = {
-    "universal": [
-        "NOUN",
-        "VERB",
-        "ADJ",
-        "ADV",
-        "PRON",
-        "DET",
-        "ADP",
-        "NUM",
-        "CONJ",
-        "PRT",
-        ".",
-        "X",
-        F.SPACE_TAG,
-    ],
-    "penn": [
-        "NN",
-        "NNS",
-        "NNP",
-        "VB",
-        "VBD",
-        "VBG",
-        "VBZ",
-        "JJ",
-        "RB",
-        "PRP",
-        "PRP$",
-        "DT",
-        "IN",
-        "CC",
-        "CD",
-        "POS",
-        F.SPACE_TAG,
-    ],
-}
-
-
-def make_feature(spec: tuple, trace: Trace, level: str) -> F.Feature:
-    """Build the feature ``spec`` = (kind, parameter, tagset) over a trace's tokens."""
-    kind, param, tagset = spec
-    tokens = trace.tokens
-    if kind == "Preset":
-        feature = F.Feature(param, F.regex_mask(tokens, F.REGEX_PRESETS[param]))
-    elif kind == "Regex":
-        feature = F.Feature(f"regex {param!r}", F.regex_mask(tokens, param))
-    elif kind == "Part of speech":
-        tags = pos_tags_cached(trace.meta.get("cache_key", ""), tokens, level, tagset)
-        feature = F.Feature("POS " + "+".join(param), F.pos_mask(tags, set(param)))
-    else:
-        feature = F.structural_feature(tokens, param, level=level)
-    if feature.kind == "binary":
-        F.check_binary(feature.values, feature.name)
-    return feature
-
-
-def feature_editor(prefix: str, trace: Trace, level: str) -> tuple[F.Feature | None, tuple]:
-    """Pick the feature of interest: (feature, spec); feature None (with a message) when it
-    cannot be used. ``make_feature(spec, other_trace, level)`` rebuilds it on another text."""
-    state.bind(
-        {
-            f"{prefix}.fkind": "Preset",
-            f"{prefix}.preset": "space",
-            f"{prefix}.regex": "[A-Z]",
-            f"{prefix}.structural": "inside quotes",
-            f"{prefix}.tagset": "universal",
-        }
-    )
-    kind = (
-        st.segmented_control(
-            "Feature of interest",
-            ["Preset", "Regex", "Part of speech", "Structure"],
-            key=f"{prefix}.fkind",
-            help="What the neurons should track: a token pattern, a word class, or where a token "
-            "sits in the text.",
-        )
-        or "Preset"
-    )
-    tagset = "universal"
-    if kind == "Preset":
-        param = st.selectbox(
-            "Preset",
-            list(F.REGEX_PRESETS),
-            key=f"{prefix}.preset",
-            help="Common token patterns, matched against each token.",
-        )
-    elif kind == "Regex":
-        param = st.text_input(
-            "Regular expression",
-            key=f"{prefix}.regex",
-            help="Python regex matched against each whole token (re.fullmatch), as in seed 000.",
-        )
-    elif kind == "Part of speech":
-        c1, c2 = st.columns([1, 3])
-        tagset = c1.selectbox(
-            "Tag set",
-            list(POS_CHOICES),
-            key=f"{prefix}.tagset",
-            help="Universal (12 coarse tags) or Penn Treebank tags.",
-        )
-        st.session_state.setdefault(f"{prefix}.tags", ["NOUN"])
-        valid = [t for t in st.session_state[f"{prefix}.tags"] if t in POS_CHOICES[tagset]]
-        st.session_state[f"{prefix}.tags"] = valid or [POS_CHOICES[tagset][0]]
-        param = tuple(
-            c2.multiselect(
-                "Tags",
-                POS_CHOICES[tagset],
-                key=f"{prefix}.tags",
-                help="Tokens with any of these tags form the feature. At character level a "
-                "character takes its word's tag.",
-            )
-        )
-    else:
-        param = st.selectbox(
-            "Structure",
-            list(F.STRUCTURAL),
-            key=f"{prefix}.structural",
-            help="Computed from the text itself. Numeric ones (depth, "
-            "position) are ranked by correlation.",
-        )
-    spec = (kind, param, tagset)
-    try:
-        feature = make_feature(spec, trace, level)
-    except F.FeatureError as e:
-        st.warning(md(str(e)))
-        return None, spec
-    n = len(feature)
-    if feature.kind == "binary":
-        hits = int(feature.values.sum())
-        st.caption(f"Feature **{md(feature.name)}**: {hits:,} of {n:,} tokens ({hits / n:.1%}).")
-    else:
-        st.caption(
-            f"Numeric feature **{md(feature.name)}**: values {feature.values.min():g} "
-            f"to {feature.values.max():g} over {n:,} tokens."
-        )
-    return feature, spec
+    stop = min(start + slice_len, len(corpus))
+    trace = cache.recorded_trace(name, corpus[start:stop])
+    return TextSource(SourceKind.CORPUS, trace, cache.trace_key(trace), (start, stop))

@@ -8,8 +8,8 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.fmt import display_token
-from dashboard.highlight import expectancy_scale, highlighted_rows_html, scale_for
-from dashboard.widgets import NeuronChoice
+from dashboard.widgets.highlight import expectancy_scale, highlighted_rows_html, scale_for
+from dashboard.widgets.pickers import NeuronChoice
 from lib.run.trace import SIGNAL_LABELS, SIGNAL_RANGES, Trace
 
 WHAT_AM_I_LOOKING_AT = """

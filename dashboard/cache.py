@@ -1,0 +1,678 @@
+"""Every cache of the app (st.cache_resource, st.cache_data and the two kept by hand).
+
+Models are loaded once per server (st.cache_resource), keyed on their file's modification
+time and size, so a retrained model is reloaded. Traces are cached as resources, shared
+read-only: a corpus-slice Trace can be hundreds of MB, and st.cache_data would copy it on
+every rerun. Each cached Trace has a key (:func:`trace_key`) that changes with the model
+and the text, so analyses of it are cached with st.cache_data on (trace key, parameters);
+arrays too large to hash are passed with a leading underscore next to that key.
+
+Every recording is checked against the server's limits (lib.limits) before it starts:
+over them the page shows the refusal and stops; where float32 would not fit but float16
+does, the Trace is recorded as float16 and ``trace.meta["storage"]["why"]`` says so.
+Traces recorded elsewhere (``python -m lib record``) are opened memory-mapped from the
+traces folder or the registry (:func:`disk_trace`), and analysed a window at a time.
+
+2-D projections and token maps are remembered by hand (:func:`projection`), so a miss
+shows a progress bar and a hit replays nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts
+from dashboard.fmt import display_token, md
+from lib import limits
+from lib.analysis import features as F
+from lib.analysis.ablation import ablation_sweep, loss_change
+from lib.analysis.embedding_map import embedding_map
+from lib.analysis.features import Feature
+from lib.analysis.fourier import spectrum
+from lib.analysis.glyphs import (
+    SentenceGlyphs,
+    glyph_scale,
+    glyph_table,
+    glyphs_from_trace,
+)
+from lib.analysis.ranking import rank_neurons
+from lib.data.corpora import CorpusError, load_corpus
+from lib.data.embeddings import embedding_matrix, read_vectors, wanted_words
+from lib.model import registry
+from lib.model.bundle import ModelBundle
+from lib.model.spec import ModelSpec
+from lib.run.edits import Intervention
+from lib.run.generate import generate
+from lib.run.record import record
+from lib.run.trace import (
+    SIGNAL_RANGES,
+    SIGNALS,
+    Trace,
+    open_trace,
+    resolve_trace_path,
+    traces_root,
+)
+
+
+def trace_key(trace: Trace) -> str:
+    """The cache key of a Trace this module made: changes with the model and the text."""
+    return trace.meta["cache_key"]
+
+
+def model_key(name: str) -> str:
+    """Changes whenever model ``name`` is saved again."""
+    path = registry.model_dir(name) / "model.keras"
+    try:
+        stat = path.stat()
+    except OSError:
+        raise registry.RegistryError(
+            f"Model {name!r} has no model.keras any more; pick another model."
+        ) from None
+    return f"{registry.models_root()}:{name}:{stat.st_mtime_ns}:{stat.st_size}"
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the model…")
+def _load(name: str, key: str):
+    return registry.load(name)
+
+
+def bundle(name: str) -> ModelBundle:
+    """The ModelBundle of ``name`` (RegistryError when it cannot be loaded)."""
+    return _load(name, model_key(name))
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+@st.cache_resource(max_entries=24, show_spinner="Generating…")
+def _generated(
+    _bundle,
+    key: str,
+    seed_text: str,
+    length: int,
+    temperature: float,
+    top_k: int | None,
+    seed: int | None,
+) -> Trace:
+    trace = generate(_bundle, seed_text, length, temperature=temperature, top_k=top_k, seed=seed)
+    trace.meta["cache_key"] = f"gen:{key}:{seed_text!r}:{length}:{temperature}:{top_k}:{seed}"
+    return trace
+
+
+def generated_trace(
+    name: str, seed_text: str, length: int, temperature: float, top_k: int | None, seed: int | None
+) -> Trace:
+    return _generated(bundle(name), model_key(name), seed_text, length, temperature, top_k, seed)
+
+
+@st.cache_resource(max_entries=12, show_spinner="Recording the text through the model…")
+def _recorded(
+    _bundle, key: str, digest: str, _text: str, dtype: str = "float32", why: str = ""
+) -> Trace:
+    trace = record(_bundle, _text, dtype=dtype)
+    trace.meta["cache_key"] = f"rec:{key}:{digest}:{dtype}"
+    trace.meta["storage"] = {"kind": "memory", "dtype": dtype, "why": why}
+    return trace
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _token_count(key: str, digest: str, _text: str, _tokenizer) -> int:
+    return len(_tokenizer.tokenize(_text))
+
+
+def signals_per_layer(spec: ModelSpec) -> int:
+    """How many signals a recording of this model keeps per layer (h and the gates)."""
+    return len(SIGNALS[spec.cell])
+
+
+#: recordings held by ``_recorded``'s cache -> their bytes (an over-estimate: the cache also
+#: evicts by count, without telling)
+_HELD: dict[str, int] = {}
+
+
+def _record_checked(found, key: str, text: str) -> Trace:
+    """Record ``text`` through ``found`` (cached) within the server's limits.
+
+    lib.limits.trace_dtype picks float32, or float16 where float32 would not fit; over the
+    limits the page shows the refusal and stops. The cached recordings together stay
+    under twice ``max_trace_gb`` (one being analysed and one more): a recording that would
+    pass that first empties the cache.
+    """
+    spec, digest = found.spec, text_hash(text)
+    n = _token_count(key, digest, text, found.tokenizer)
+    n_signals = signals_per_layer(spec)
+    try:
+        dtype, why = limits.trace_dtype(n, spec.units, spec.layers, n_signals)
+    except limits.LimitError as e:
+        st.error(md(str(e)))
+        st.stop()
+    entry = f"{key}:{digest}:{dtype}"
+    if entry not in _HELD:
+        need = limits.trace_bytes(
+            n, spec.units, spec.layers, n_signals, itemsize=2 if dtype == "float16" else 4
+        )
+        if sum(_HELD.values()) + need > 2 * limits.limits().max_trace_gb * 1e9:
+            _recorded.clear()
+            _HELD.clear()
+        _HELD[entry] = need
+    return _recorded(found, key, digest, text, dtype, why)
+
+
+def recorded_trace(name: str, text: str) -> Trace:
+    """``text`` recorded through model ``name``, checked against the server's limits first
+    (module docstring)."""
+    return _record_checked(bundle(name), model_key(name), text)
+
+
+@st.cache_data(max_entries=8, show_spinner="Loading the corpus…")
+def corpus_text(ref: str) -> str:
+    return load_corpus(ref).text
+
+
+def model_corpus_text(meta: dict) -> tuple[str | None, str]:
+    """(text, message): the corpus a model was trained on, or why it is not available."""
+    ref = meta.get("corpus", {}).get("ref", "")
+    try:
+        return corpus_text(ref), ""
+    except CorpusError as e:
+        return None, str(e)
+
+
+def current_bundle(task: str | None = "lm") -> tuple[str, ModelBundle]:
+    """The sidebar's model, loaded; stops the page with a message when there is none or it
+    is not of the ``task`` the page needs (None: any)."""
+    name = st.session_state.get("model")
+    if name is None:
+        st.info("There is no model yet. Train one on the Train page.")
+        st.stop()
+    try:
+        found = bundle(name)
+    except registry.RegistryError as e:
+        st.error(md(str(e)))
+        st.stop()
+    if task == "lm" and found.spec.task != "lm":
+        st.info(
+            f"{name} is a sequence classifier: this page looks at language models. Pick "
+            "one in the sidebar, or see the classifier on the Hidden States page."
+        )
+        st.stop()
+    return name, found
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the checkpoint…")
+def _checkpoint(name: str, key: str, epoch: int):
+    return registry.load_checkpoint(bundle(name), epoch)
+
+
+def checkpoint_bundle(name: str, epoch: int) -> ModelBundle:
+    """Model ``name`` with the weights it had after ``epoch``."""
+    return _checkpoint(name, model_key(name), epoch)
+
+
+def checkpoint_trace(name: str, epoch: int, text: str) -> Trace:
+    """``text`` recorded through model ``name`` as it was after ``epoch``."""
+    return _record_checked(checkpoint_bundle(name, epoch), f"{model_key(name)}@{epoch}", text)
+
+
+# --- traces recorded elsewhere (python -m lib record) -------------------------------------
+
+
+def trace_roots() -> list[Path]:
+    """Folders the app opens recorded traces from: the traces folder, then the registry."""
+    return [traces_root(), registry.models_root()]
+
+
+def _stamp(path: Path) -> str:
+    """Changes when the trace at ``path`` is written again."""
+    marks = (
+        [path]
+        if path.is_file()
+        else [path / "manifest.json", path / "trace.json", *sorted(path.glob("shard-*/trace.json"))]
+    )
+    return ":".join(f"{m.stat().st_mtime_ns}" for m in marks if m.exists())
+
+
+@st.cache_resource(max_entries=4, show_spinner="Opening the recorded trace…")
+def _opened(path: str, stamp: str) -> Trace:
+    trace = open_trace(path)
+    trace.meta["cache_key"] = f"disk:{path}:{stamp}"
+    return trace
+
+
+def disk_trace(path_text: str) -> Trace:
+    """The recorded trace at ``path_text`` (a .npz file, trace folder or shard folder under
+    :func:`trace_roots`), memory-mapped. Raises lib.run.trace.TraceError with the reason."""
+    path = resolve_trace_path(path_text, trace_roots())
+    return _opened(str(path), _stamp(path))
+
+
+@st.cache_resource(max_entries=8, show_spinner="Reading the tokens from disk…")
+def _window(_whole: Trace, key: str, start: int, stop: int) -> Trace:
+    window = _whole.window(start, stop)
+    window.meta["cache_key"] = f"{key}:{start}:{stop}"
+    return window
+
+
+def disk_window(whole: Trace, start: int, stop: int) -> Trace:
+    """Tokens ``start`` to ``stop - 1`` of a trace from :func:`disk_trace`, in memory."""
+    return _window(whole, trace_key(whole), start, stop)
+
+
+def feature_digest(feature: Feature) -> str:
+    return hashlib.sha1(np.ascontiguousarray(feature.values).tobytes()).hexdigest()[:16]
+
+
+@st.cache_data(
+    max_entries=32, show_spinner="Ranking every neuron (relevance, AUROC, circular-shift p-values)…"
+)
+def neuron_table(
+    trace_key: str, layer: int, signal: str, digest: str, _acts: np.ndarray, _feature: Feature
+) -> pd.DataFrame:
+    return rank_neurons(_acts, _feature)
+
+
+@st.cache_data(max_entries=16, show_spinner="Computing every neuron's spectrum…")
+def spectra(
+    trace_key: str,
+    layer: int,
+    signal: str,
+    remove_mean: bool,
+    window: str | None,
+    _acts: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    return spectrum(_acts, remove_mean=remove_mean, window=window)
+
+
+@st.cache_data(max_entries=16, show_spinner="Computing each token type's expected response…")
+def response_matrix(
+    trace_key: str, layer: int, signal: str, top_n: int, _acts: np.ndarray, _tokens: list[str]
+):
+    from lib.analysis.response import expected_response
+
+    return expected_response(_acts, _tokens, top_n=top_n)
+
+
+@st.cache_data(max_entries=16, show_spinner="Co-clustering token types and units…")
+def coclusters(
+    trace_key: str, layer: int, signal: str, top_n: int, k: int, sign: str, _S: np.ndarray
+):
+    from lib.analysis.coclustering import cocluster
+
+    return cocluster(_S, n_clusters=k, sign=sign)
+
+
+@st.cache_data(max_entries=16, show_spinner="Histograms and KL divergences of every neuron…")
+def layer_distributions(
+    trace_key: str,
+    layer: int,
+    signal: str,
+    bin_width: float,
+    eps: float,
+    dead_threshold: float,
+    dead_share: float,
+    percentile: float,
+    _acts: np.ndarray,
+) -> dict:
+    """Histograms, the layer reference, KL in both directions and the dead-neuron flags."""
+    from lib.analysis import distributions as D
+
+    value_range = SIGNAL_RANGES[signal] or D.clip_range(
+        _acts, percentile=percentile, bin_width=bin_width
+    )
+    edges, P = D.histograms(_acts, bin_width=bin_width, value_range=value_range)
+    Q = D.reference_distribution(P)
+    kl = D.kl_scores(P, Q, epsilon=eps)
+    table = pd.DataFrame(
+        {
+            "neuron": np.arange(P.shape[0]),
+            "kl_forward": kl["forward"],
+            "kl_reverse": kl["reverse"],
+            "kl_sum": kl["sum"],
+            "dead": D.dead_neurons(_acts, threshold=dead_threshold, share=dead_share),
+            "mean_abs": D.mean_abs_per_unit(_acts),
+        }
+    )
+    return {"edges": edges, "P": P, "Q": Q, "table": table, "range": value_range}
+
+
+@st.cache_data(max_entries=8, show_spinner="Recording the text through each model…")
+def model_summaries(
+    names: tuple[str, ...], text: str, dead_threshold: float, dead_share: float
+) -> pd.DataFrame:
+    """Mean |h| and dead-neuron count of layer 0 of each model on the same text."""
+    from lib.analysis.distributions import dead_neurons, mean_abs_activation
+
+    rows = []
+    for name in names:
+        h = recorded_trace(name, text).signals[(0, "h")]
+        rows.append(
+            {
+                "model": name,
+                "mean_abs": mean_abs_activation(h),
+                "dead": int(dead_neurons(h, threshold=dead_threshold, share=dead_share).sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+_MAPS: OrderedDict = OrderedDict()
+
+
+_MAPS_LOCK = threading.Lock()
+
+
+def _remembered(key):
+    with _MAPS_LOCK:
+        if key in _MAPS:
+            _MAPS.move_to_end(key)
+            return _MAPS[key]
+    return None
+
+
+def _remember(key, value) -> None:
+    with _MAPS_LOCK:
+        _MAPS[key] = value
+        while len(_MAPS) > 12:
+            _MAPS.popitem(last=False)
+
+
+def projection(key: tuple, X: np.ndarray, method: str, param) -> np.ndarray:
+    """2-D projection of the rows of X with a progress bar, remembered for 12 calls.
+
+    Cached by hand (shared by all sessions) rather than with st.cache_data so the progress
+    bar shows on a miss and nothing is replayed on a hit.
+    """
+    from lib.analysis.projection import project
+
+    key = ("projection", *key, method, param)
+    found = _remembered(key)
+    if found is not None:
+        return found
+    bar = st.progress(0.0, text=f"Projecting {len(X):,} states with {method}…")
+
+    def progress(fraction: float, message: str) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+    options = (
+        {"perplexity": param}
+        if method == "tsne"
+        else ({"n_neighbors": int(param)} if method == "umap" else {})
+    )
+    Y = project(X, method=method, seed=0, progress=progress, **options)
+    bar.empty()
+    _remember(key, Y)
+    return Y
+
+
+def token_map(
+    trace_key: str,
+    layer: int,
+    signal: str,
+    n: int,
+    method: str,
+    param,
+    k: int,
+    linkage: str,
+    on: str,
+    acts: np.ndarray,
+    tokens: list[str],
+) -> pd.DataFrame:
+    """Sampled token occurrences projected to 2-D and clustered (numbered by size)."""
+    from lib.analysis import projection as P
+
+    key = ("map", trace_key, layer, signal, n, method, param, k, linkage, on)
+    found = _remembered(key)
+    if found is not None:
+        return found.copy()
+    positions = P.stratified_sample(tokens, n, seed=0)
+    Y = projection((trace_key, layer, signal, n), acts[positions], method, param)
+    with st.spinner("Clustering…"):
+        X = Y if on == "2-D points" else acts[positions]
+        labels = P.cluster(X, n_clusters=min(k, len(positions) - 1), linkage=linkage)
+    context = [
+        "".join(tokens[max(0, p - 20) : p]) + "[" + tokens[p] + "]" + "".join(tokens[p + 1 : p + 8])
+        for p in positions
+    ]
+    df = pd.DataFrame(
+        {
+            "x": Y[:, 0],
+            "y": Y[:, 1],
+            "position": positions,
+            "token": [display_token(tokens[p]) for p in positions],
+            "context": context,
+            "cluster": labels,
+        }
+    )
+    df.attrs["adjacent"] = P.adjacent_share(positions, labels)
+    _remember(key, df)
+    return df.copy()
+
+
+@st.cache_data(max_entries=8, show_spinner="Tagging parts of speech…")
+def pos_tags_cached(trace_key: str, _tokens: list[str], level: str, tagset: str) -> list[str]:
+    return F.pos_tags(_tokens, level=level, tagset=tagset)
+
+
+@st.cache_data(
+    max_entries=8, show_spinner="Reading the vectors and intersecting them with the vocabulary…"
+)
+def coverage_preview(
+    path: str, stamp: tuple, corpus_sha1: str, spec_dict: dict, config_key: tuple, _corpus
+) -> dict:
+    """Coverage of the vocabulary the model would have (same tokenizer, split, min count)."""
+    from lib.model.spec import ModelSpec, TrainConfig
+    from lib.train.fit import prepare
+
+    min_count, max_vocab, max_tokens = config_key
+    data = prepare(
+        _corpus,
+        ModelSpec.from_dict(spec_dict),
+        TrainConfig(min_count=min_count, max_vocab=max_vocab, max_tokens=max_tokens),
+    )
+    tokens = data.vocab.tokens
+    vectors = read_vectors(path, keep=wanted_words(tokens[1:]))
+    _, coverage = embedding_matrix(vectors, tokens, data.vocab.counts)
+    return {
+        "describe": coverage.describe(),
+        "missing": list(coverage.missing),
+        "notes": vectors.notes,
+    }
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the pre-trained vectors…")
+def pretrained_rows(path: str, stamp: tuple, tokens: tuple[str, ...]) -> np.ndarray:
+    """The vocabulary's rows of a vectors file, NaN where a word has none."""
+    vectors = read_vectors(path, keep=wanted_words(tokens[1:]))
+    base = np.full((len(tokens), vectors.dim), np.nan)
+    matrix, _ = embedding_matrix(vectors, list(tokens), base=base)
+    return matrix
+
+
+@st.cache_data(max_entries=16, show_spinner="Projecting the embedding…")
+def embedding_map_table(
+    key: tuple,
+    _weights: np.ndarray,
+    tokens: tuple[str, ...],
+    counts: tuple[int, ...],
+    n: int,
+    method: str,
+    offset: int,
+    exclude: tuple[str, ...],
+) -> pd.DataFrame:
+    options = {"perplexity": min(30.0, max(2.0, (n - 1) / 3))} if method == "tsne" else {}
+    return embedding_map(
+        _weights,
+        tokens,
+        np.asarray(counts),
+        n=n,
+        method=method,
+        offset=offset,
+        exclude=exclude,
+        **options,
+    )
+
+
+class GlyphPanel(NamedTuple):
+    """One sentence's glyphs, ready to show with ``st.vega_lite_chart(panel.spec)``."""
+
+    n_tokens: int
+    glyphs: SentenceGlyphs
+    #: the Vega-Lite spec of :func:`dashboard.charts.glyphs.sentence_glyphs`, built once:
+    #: building and serialising its eight layers costs Altair ~0.5 s a sentence
+    spec: dict
+
+
+def labels_digest(col_labels: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(col_labels, dtype=np.int64).tobytes()).hexdigest()[:16]
+
+
+@st.cache_data(max_entries=16, show_spinner="Drawing the sentence glyphs…")
+def glyph_panel_specs(
+    trace_keys: tuple[str, ...],
+    layer: int,
+    signal: str,
+    digest: str,
+    preserved: str,
+    words: tuple[tuple[int, str], ...],
+    _traces: list[Trace],
+    _col_labels: np.ndarray,
+) -> tuple[list[GlyphPanel], float]:
+    measured = [
+        glyphs_from_trace(trace, _col_labels, layer=layer, signal=signal, preserved=preserved)
+        for trace in _traces
+    ]
+    scale = glyph_scale(*measured)
+    return [
+        GlyphPanel(
+            g.n_steps,
+            g,
+            charts.sentence_glyphs(
+                glyph_table(g, cluster_words=dict(words)), scale=scale
+            ).to_dict(),
+        )
+        for g in measured
+    ], scale
+
+
+@st.cache_resource(max_entries=6, show_spinner="Recording the test sequences…")
+def _classifier_trace(name: str, key: str, n: int):
+    from lib.data.datasets import subsample
+    from lib.run.classify import held_out, record_sequences
+
+    found = bundle(name)
+    test = held_out(found)
+    n = min(n, len(test.texts))
+    test = subsample(test, n, seed=0)  # the test split is in dataset order: neg, then pos
+    trace = record_sequences(found, test.texts, labels=test.labels)
+    trace.meta["cache_key"] = f"cls:{key}:{n}"
+    return trace
+
+
+def classifier_trace(name: str, n: int):
+    """The first ``n`` held-out test sequences of classifier ``name``, recorded; None (with
+    a message shown) when its dataset cannot be loaded here."""
+    from lib.data.corpora import CorpusError
+
+    try:
+        return _classifier_trace(name, model_key(name), n)
+    except CorpusError as e:  # e.g. an NLTK corpus neither installed nor downloadable
+        st.error(f"Cannot load the test sentences of {md(name)}: {md(str(e))}")
+        return None
+
+
+@st.cache_data(max_entries=16, show_spinner="Sampling with and without the intervention…")
+def edited_sample(
+    name: str,
+    key: str,
+    seed_text: str,
+    length: int,
+    temperature: float,
+    top_k: int | None,
+    seed: int,
+    intervention: Intervention,
+) -> str:
+    found = bundle(name)
+    trace = generate(
+        found,
+        seed_text,
+        length,
+        temperature=temperature,
+        top_k=top_k,
+        seed=seed,
+        interventions=(intervention,),
+    )
+    return found.tokenizer.detokenize(trace.tokens)
+
+
+@st.cache_data(max_entries=16, show_spinner="Scoring the validation text with and without…")
+def edited_loss(
+    name: str,
+    key: str,
+    text: str,
+    intervention: Intervention,
+    digest: str,
+    _mask: np.ndarray | None,
+) -> dict:
+    out = loss_change(bundle(name), text, (intervention,), positions_mask=_mask)
+    return {k: v for k, v in out.items() if not k.startswith(("trace_", "position_"))}
+
+
+@st.cache_data(
+    max_entries=8, show_spinner="Running the ablation sweep (every run is a full exact pass)…"
+)
+def sweep(
+    name: str,
+    key: str,
+    text: str,
+    ranked: tuple[int, ...],
+    layer: int,
+    ks: tuple,
+    n_random: int,
+    seed: int,
+    digest: str,
+    _mask,
+) -> pd.DataFrame:
+    return ablation_sweep(
+        bundle(name),
+        text,
+        list(ranked),
+        layer=layer,
+        ks=ks,
+        n_random=n_random,
+        seed=seed,
+        positions_mask=_mask,
+    )
+
+
+@st.cache_data(max_entries=8, show_spinner="Recording the text after every epoch…")
+def evolution_table(
+    name: str, key: str, text: str, layer: int, signal: str, neuron: int, digest: str, _mask
+) -> pd.DataFrame:
+    from lib.analysis.evolution import evolution
+
+    return evolution(
+        bundle(name), text, layer=layer, signal=signal, neuron=neuron, feature_mask=_mask
+    )
+
+
+@st.cache_data(max_entries=6, show_spinner="Loading the corpus…")
+def builtin_or_nltk_corpus(ref: str):
+    from lib.data.corpora import load_corpus
+
+    return load_corpus(ref)
+
+
+@st.cache_data(max_entries=6, show_spinner="Loading the dataset…")
+def labelled_dataset(ref: str):
+    from lib.data.datasets import load_dataset
+
+    return load_dataset(ref)

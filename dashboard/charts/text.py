@@ -1,0 +1,26 @@
+"""Charts of the Generate & Highlight page: the next-token bars.
+
+One chart per function: a long-form DataFrame in, an Altair chart out.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+
+def topk_bars(df: pd.DataFrame, *, actual: str | None = None) -> alt.Chart:
+    """Next-token candidates: columns ``token`` (display text) and ``prob``; the actual next
+    token, if among them, is drawn in red."""
+    data = df.assign(actual=df["token"] == actual if actual is not None else False)
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("prob:Q", title="probability", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("token:N", sort="-x", title=None),
+            color=alt.condition("datum.actual", alt.value("#b40426"), alt.value("#3b4cc0")),
+            tooltip=[alt.Tooltip("token:N"), alt.Tooltip("prob:Q", format=".4f")],
+        )
+        .properties(height=alt.Step(18))
+    )
