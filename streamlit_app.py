@@ -24,6 +24,12 @@ with routing.routing():
                 "pages/train.py", title="Train", icon=":material/model_training:", url_path="train"
             ),
             st.Page(
+                "pages/atlas.py",
+                title="Neuron Atlas",
+                icon=":material/menu_book:",
+                url_path="atlas",
+            ),
+            st.Page(
                 "pages/relevance.py",
                 title="Neuron Relevance",
                 icon=":material/target:",

@@ -12,7 +12,9 @@ Sections, in this order (all by default, or only those named by flags):
   of 10,000, each cold in a fresh process (projection_benchmark.py; PCA, and t-SNE of
   10,000, with ``--all-projections``);
 - ``--training``: the app's training loop against a bare model.fit (training_benchmark.py);
-- ``--pages``: every page's script in AppTest, cold and warm (page_benchmark.py).
+- ``--pages``: every page's script in AppTest, cold and warm (page_benchmark.py);
+- ``--atlas``: the Neuron Atlas of a trained 256-unit layer over 100,000 held-out tokens,
+  cold, and its page warm (atlas_benchmark.py).
 
 Ratios are taken side by side in one run. Sections not run keep their previous figures
 in the report, each with the date and load average of its own run. ``--quick`` is a smoke
@@ -46,13 +48,14 @@ from benchmarks.common import (  # noqa: E402
     touch_memory,
 )
 
-SECTIONS = ("record", "analyses", "projection", "training", "pages")
+SECTIONS = ("record", "analyses", "projection", "training", "pages", "atlas")
 TITLES = {
     "record": "Recording",
     "analyses": "Analyses",
     "projection": "Projection",
     "training": "Training",
     "pages": "Page latency",
+    "atlas": "Neuron Atlas",
 }
 RESULTS = ROOT / "benchmarks" / "results.json"
 MARKDOWN = ROOT / "BENCHMARKS.md"
@@ -130,6 +133,12 @@ def run_training(state: dict, quick: bool) -> tuple[list[Figure], dict]:
     from benchmarks import training_benchmark
 
     return training_benchmark.run(quick=quick, log=log)
+
+
+def run_atlas(state: dict, quick: bool) -> tuple[list[Figure], dict]:
+    from benchmarks import atlas_benchmark
+
+    return atlas_benchmark.run(quick=quick, log=log)
 
 
 def run_pages(state: dict, quick: bool, only: list[str] | None) -> tuple[list[Figure], dict]:
@@ -263,6 +272,7 @@ def main() -> None:
         "projection": lambda: run_projection(state, args.quick, args.all_projections),
         "training": lambda: run_training(state, args.quick),
         "pages": lambda: run_pages(state, args.quick, args.page),
+        "atlas": lambda: run_atlas(state, args.quick),
     }
     failed = []
     for name in chosen:

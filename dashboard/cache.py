@@ -640,7 +640,15 @@ def sweep(
     seed: int,
     digest: str,
     _mask,
+    mode: str = "zero",
+    signal: str = "h",
+    control: tuple[str, ...] = ("all",),
+    unrelated: tuple[int, ...] | None = None,
+    reference_key: str = "",
+    _reference: np.ndarray | None = None,
 ) -> pd.DataFrame:
+    """:func:`lib.analysis.ablation.ablation_sweep`; ``reference_key`` names ``_reference``
+    (the trace key and signal of the recording mean/resample read their values from)."""
     return ablation_sweep(
         bundle(name),
         text,
@@ -650,6 +658,11 @@ def sweep(
         n_random=n_random,
         seed=seed,
         positions_mask=_mask,
+        mode=mode,
+        signal=signal,
+        reference=_reference,
+        control=control,
+        unrelated=unrelated,
     )
 
 
@@ -676,3 +689,220 @@ def labelled_dataset(ref: str):
     from lib.data.datasets import load_dataset
 
     return load_dataset(ref)
+
+
+# --- the Neuron Atlas ----------------------------------------------------------------------
+
+#: tokens of the text the atlas's ablation cost is measured on (one exact pass per neuron)
+ATLAS_ABLATION_TOKENS = 3000
+
+
+@st.cache_resource(
+    max_entries=8,
+    show_spinner="Building the atlas: every neuron against every feature of the bank…",
+)
+def _neuron_atlas(key: str, layer: int, signal: str, level: str, _trace: Trace):
+    from lib.analysis.atlas import atlas
+
+    return atlas(_trace, layer, signal=signal, level=level)  # type: ignore[arg-type]
+
+
+def neuron_atlas(source_key: str, trace: Trace, layer: int, signal: str, level: str):
+    """The :func:`lib.analysis.atlas.atlas` of a recording (cached, shared read-only: a
+    resource, so reopening it replays nothing and copies nothing)."""
+    return _neuron_atlas(source_key, layer, signal, level, trace)
+
+
+def atlas_built(source_key: str, layer: int, signal: str) -> bool:
+    """Whether this session asked for this atlas already (it then opens from the cache)."""
+    return (source_key, layer, signal) in st.session_state.get("atlas.built", set())
+
+
+def mark_atlas_built(source_key: str, layer: int, signal: str) -> None:
+    built = set(st.session_state.get("atlas.built", set()))
+    st.session_state["atlas.built"] = built | {(source_key, layer, signal)}
+
+
+@st.cache_data(max_entries=64, show_spinner="Replacing the neuron by its mean, token by token…")
+def atlas_ablation(
+    name: str, source_key: str, layer: int, signal: str, neuron: int, feature: str, _trace: Trace
+) -> dict | None:
+    """Mean-ablation cost of ``neuron`` on the first tokens of the atlas's text, at the
+    positions of its feature; None when the feature does not occur there."""
+    from lib.analysis.ablation import neuron_costs
+    from lib.analysis.feature_bank import feature_bank
+
+    found = bundle(name)
+    tokens = list(_trace.tokens[:ATLAS_ABLATION_TOKENS])
+    bank = feature_bank(tokens, level=found.spec.level)
+    match = [f for f in bank.features if f.name == feature]
+    if not match or match[0].kind != "binary" or not np.asarray(match[0].values).any():
+        return None
+    costs = neuron_costs(
+        found,
+        tokens,
+        [neuron],
+        layer=layer,
+        signal=signal,
+        mode="mean",
+        reference=_trace,
+        positions_mask=np.asarray(match[0].values, dtype=bool),
+    )
+    row = costs.iloc[0]
+    return {
+        "delta_loss": float(row["delta_loss"]),
+        "delta_loss_feature": float(row["delta_loss_feature"]),
+    }
+
+
+# --- gate saturation, the sparse probe, what word clusters follow -------------------------
+
+
+@st.cache_data(max_entries=32, show_spinner="Counting saturated gates…")
+def gate_saturation_table(trace_key: str, layer: int, _trace: Trace) -> pd.DataFrame:
+    """:func:`lib.analysis.saturation.layer_saturation` of one layer (Karpathy et al. 2015)."""
+    from lib.analysis.saturation import layer_saturation
+
+    return layer_saturation(_trace, layer)
+
+
+def probe_digest(acts, mask: np.ndarray, max_steps: int, seed: int) -> str:
+    """Hash of exactly what :func:`lib.analysis.probe.sparse_probe` reads: the subsampled
+    steps of ``acts`` and ``mask`` (at most ``max_steps`` rows, so hashing is cheap)."""
+    from lib.analysis.probe import probe_steps
+
+    steps = probe_steps(acts.shape[0], max_steps, seed)
+    h = hashlib.sha1(np.ascontiguousarray(acts[steps]).tobytes())
+    h.update(np.ascontiguousarray(np.asarray(mask)[steps], dtype=bool).tobytes())
+    h.update(f"{acts.shape}:{acts.dtype}:{max_steps}:{seed}".encode())
+    return h.hexdigest()[:20]
+
+
+@st.cache_data(
+    max_entries=32, show_spinner="Fitting the L1 probe at every regularisation strength…"
+)
+def probe_result(
+    digest: str, test_fraction: float, max_steps: int, seed: int, _acts, _mask: np.ndarray
+):
+    """:func:`lib.analysis.probe.sparse_probe`, keyed on :func:`probe_digest`."""
+    from lib.analysis.probe import sparse_probe
+
+    return sparse_probe(_acts, _mask, test_fraction=test_fraction, max_steps=max_steps, seed=seed)
+
+
+#: seed of the untrained network the Word Clusters page compares with
+UNTRAINED_SEED = 0
+
+
+@st.cache_resource(max_entries=4, show_spinner="Building an untrained network of the same shape…")
+def _untrained(name: str, key: str, seed: int) -> ModelBundle:
+    from lib.analysis.cluster_agreement import untrained_twin
+
+    return untrained_twin(bundle(name), seed)
+
+
+@st.cache_data(
+    max_entries=8, show_spinner="Recording the text through an untrained network of the same shape…"
+)
+def untrained_states(
+    name: str,
+    key: str,
+    seed: int,
+    trace_key: str,
+    layer: int,
+    signal: str,
+    positions_digest: str,
+    _tokens: list[str],
+    _positions: np.ndarray,
+) -> np.ndarray:
+    """The untrained twin's ``signal`` of ``layer`` at ``positions`` of the same tokens.
+
+    Raises lib.limits.LimitError when the recording would pass the server's limits."""
+    twin = _untrained(name, key, seed)
+    spec = twin.spec
+    dtype, _ = limits.trace_dtype(len(_tokens), spec.units, spec.layers, signals_per_layer(spec))
+    trace = record(twin, list(_tokens), dtype=dtype)
+    return np.array(trace.signals[(layer, signal)][_positions], dtype=np.float32)
+
+
+def cluster_report(
+    name: str,
+    trace_key: str,
+    layer: int,
+    signal: str,
+    n: int,
+    method: str,
+    param,
+    k: int,
+    linkage: str,
+    on: str,
+    df: pd.DataFrame,
+    trace: Trace,
+) -> pd.DataFrame:
+    """AMI of the token map's clusters with token identity and POS tags, for this model,
+    an untrained network of the same shape (seed :data:`UNTRAINED_SEED`) and the
+    context-free embedding; remembered by hand (the projection shows a progress bar).
+
+    ``df`` is :func:`token_map`'s table for the same settings. Raises lib.limits.LimitError
+    when the untrained recording would pass the server's limits."""
+    from lib.analysis import projection as P
+    from lib.analysis.cluster_agreement import cluster_agreement
+
+    mkey = model_key(name)
+    key = ("agreement", mkey, trace_key, layer, signal, n, method, param, k, linkage, on)
+    found = _remembered(key)
+    if found is not None:
+        return found.copy()
+    positions = df["position"].to_numpy()
+    tokens = [trace.tokens[p] for p in positions]
+    level = bundle(name).spec.level
+    try:
+        all_tags = pos_tags_cached(trace_key, trace.tokens, level, "universal")
+        tags = [all_tags[p] for p in positions]
+    except F.FeatureError:
+        tags = None
+    rows = [{"states": "this model", **cluster_agreement(df["cluster"], tokens, tags)}]
+
+    digest = hashlib.sha1(np.ascontiguousarray(positions, dtype=np.int64).tobytes()).hexdigest()
+    X = untrained_states(
+        name, mkey, UNTRAINED_SEED, trace_key, layer, signal, digest, trace.tokens, positions
+    )
+    n_clusters = min(k, len(positions) - 1)
+    if on == "2-D points":
+        X = projection(
+            ("untrained", mkey, UNTRAINED_SEED, trace_key, layer, signal, n), X, method, param
+        )
+    with st.spinner("Clustering the untrained network's states…"):
+        labels = P.cluster(X, n_clusters=n_clusters, linkage=linkage)
+    rows.append({"states": "untrained, same shape", **cluster_agreement(labels, tokens, tags)})
+
+    weights = np.asarray(bundle(name).model.get_layer("embedding").get_weights()[0])
+    E = weights[np.asarray(trace.ids)[positions]]
+    distinct = len(np.unique(E, axis=0))
+    with st.spinner("Clustering the embedding vectors…"):
+        labels = P.cluster(E, n_clusters=min(n_clusters, distinct), linkage=linkage)
+    rows.append({"states": "embedding (no context)", **cluster_agreement(labels, tokens, tags)})
+    report = pd.DataFrame(rows)
+    _remember(key, report)
+    return report.copy()
+
+
+@st.cache_data(
+    max_entries=32,
+    show_spinner="Measuring every neuron's effect (AUROC or r, intervals, circular-shift test)…",
+)
+def effect_ranking_table(
+    trace_key: str, layer: int, signal: str, digest: str, _acts: np.ndarray, _feature: Feature
+) -> pd.DataFrame:
+    """:func:`lib.analysis.ranking.effect_ranking` of one layer's signal for a feature."""
+    from lib.analysis.ranking import effect_ranking
+
+    return effect_ranking(_acts, _feature)
+
+
+@st.cache_data(max_entries=8, show_spinner="Computing the feature bank…")
+def feature_bank_for(trace_key: str, level: str, _tokens: list[str]):
+    """:func:`lib.analysis.feature_bank.feature_bank` of a recording's tokens."""
+    from lib.analysis.feature_bank import feature_bank
+
+    return feature_bank(_tokens, level=level)  # type: ignore[arg-type]

@@ -33,6 +33,7 @@ PERSISTENT_PREFIXES = (
     "cmp.",
     "abl.",
     "pat.",
+    "atlas.",
 )
 _DEFAULTS: dict[str, Any] = {}
 

@@ -191,3 +191,12 @@ def cluster_words(words: pd.DataFrame, *, top: int = 5) -> dict[int, str]:
         int(c): ", ".join(display_token(w) for w in group["word"].head(top))
         for c, group in ranked.groupby("word_cluster")
     }
+
+
+def histogram_rows(values: np.ndarray, *, bins: int = 40) -> pd.DataFrame:
+    """Share of ``values`` in each of ``bins`` equal bins: columns start, end, share."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    counts, edges = np.histogram(values, bins=bins)
+    share = counts / max(counts.sum(), 1)
+    return pd.DataFrame({"start": edges[:-1], "end": edges[1:], "share": share})

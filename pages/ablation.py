@@ -1,37 +1,82 @@
 """Ablation: does a feature's top neuron matter, and when did it appear in training?"""
 
+import math
+
 import pandas as pd
 import streamlit as st
 
 from dashboard import cache, routing, state
 from dashboard.cache import evolution_table, feature_digest, neuron_table, sweep
-from dashboard.charts import sweep_chart
+from dashboard.charts import control_range_chart, sweep_chart
 from dashboard.fmt import md
-from dashboard.panels.interventions import validation_text
+from dashboard.panels.interventions import edit_signal_picker, validation_text
 from dashboard.panels.tokens import neuron_rows_html
 from dashboard.widgets.features import feature_editor
 from dashboard.widgets.pickers import NeuronChoice, layer_signal_picker
+from lib.analysis.ablation import control_summary, unrelated_neurons
 from lib.analysis.evolution import first_epoch_of_best
 from lib.model.registry import checkpoints
+
+MODE_LABELS = {
+    "mean": "mean: hold at its average",
+    "resample": "resample: a random step's value",
+    "zero": "zero: set to 0",
+}
+CONTROL_WORDS = {
+    "unrelated": "unrelated neurons (not significant, small effect)",
+    "all": "all other neurons",
+}
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def signed(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x:+.4f}"
+
 
 routing.page_guard()
 st.title("Ablation")
 with st.expander("What am I looking at?"):
     st.markdown("""
 The Relevance page finds neurons that **fire** on a feature; this page tests whether the model
-**needs** them (seed 000's future work). The top-k neurons by relevance are switched off
-(set to 0 at every step) and the loss on the end of the model's corpus is measured again —
-overall and when predicting the feature's tokens. As a control, k **random** neurons are
-switched off instead, many times (grey dots and boxes): a single random draw can beat the
-chosen neurons by chance, so only a top-k line clearly above the grey spread says the
-neurons matter. Each run is a full exact pass over the text.
+**needs** them (the future work of Dahlberg's thesis). The top-k neurons by relevance are
+switched off at every step and the loss on the end of the model's corpus is measured again —
+overall and when predicting the feature's tokens. Each run is a full exact pass over the text.
+
+**Switched off how.** *mean* holds a neuron at its average over the same text (the usual
+standard: the rest of the network keeps seeing values it was trained on, Wang et al. 2023);
+*resample* puts in the neuron's value at a random step of the text (seeded; Chan et al. 2022);
+*zero* sets it to 0, a value it may never take, so zero can cost more than the neuron's
+information is worth.
+
+**Controls.** k random neurons are switched off instead, many times, and the top-k is
+compared with the spread of those draws. Two controls: **unrelated** neurons only — those the
+ranking finds not significant (q at least the threshold) and with a small effect — and **all**
+other neurons, which can draw other neurons of the same feature (they then cost as much as
+the chosen ones, and the top-k looks no better than chance). Only a top-k cost above the
+unrelated spread says the chosen neurons matter.
 
 **Training evolution** (models with per-epoch checkpoints, such as ★ demo-stdlib-char-lstm):
 the same neuron's relevance and spectral peak after every epoch, and the epoch at which the
 feature's best neuron emerged.""")
 
 name, bundle = cache.current_bundle()
-state.bind({"abl.chars": 3000, "abl.n_random": 20, "abl.seed": 0, "abl.kmax": 16})
+state.bind(
+    {
+        "abl.chars": 3000,
+        "abl.n_random": 20,
+        "abl.seed": 0,
+        "abl.kmax": 16,
+        "abl.mode": "mean",
+        "abl.edit_signal": "h",
+        "abl.q_min": 0.05,
+        "abl.max_effect": 0.1,
+    }
+)
 layer, signal = layer_signal_picker("abl", bundle.spec)
 c1, c2, c3, c4 = st.columns(4)
 chars = c1.slider(
@@ -50,9 +95,39 @@ n_random = c3.slider(
     5,
     60,
     key="abl.n_random",
-    help="Size of the random control's distribution.",
+    help="How many random sets each control switches off at each k.",
 )
-seed = c4.number_input("Seed", 0, 2**31 - 1, key="abl.seed", help="Seed of the random draws.")
+seed = c4.number_input(
+    "Seed", 0, 2**31 - 1, key="abl.seed", help="Seed of the random draws (and of resample)."
+)
+if st.session_state["abl.mode"] not in MODE_LABELS:
+    st.session_state["abl.mode"] = "mean"
+m1, m2, m3, m4 = st.columns(4)
+mode = m1.selectbox(
+    "Switch off by",
+    list(MODE_LABELS),
+    key="abl.mode",
+    format_func=MODE_LABELS.__getitem__,
+    help="mean and resample keep a neuron on values it really takes; zero sets it to 0.",
+)
+with m2:
+    edit_signal = edit_signal_picker("abl.edit_signal", bundle.spec.cell, mode)
+q_min = m3.number_input(
+    "Unrelated: q at least",
+    0.0,
+    1.0,
+    step=0.05,
+    key="abl.q_min",
+    help="A neuron counts as unrelated when its q-value is at least this (not significant).",
+)
+max_effect = m4.number_input(
+    "and effect at most",
+    0.0,
+    0.5,
+    step=0.05,
+    key="abl.max_effect",
+    help="… and its AUROC is within this of 0.5 (it barely separates the feature).",
+)
 text = validation_text(bundle, chars)
 if text is None:
     st.stop()
@@ -65,37 +140,114 @@ if feature is None or feature.kind != "binary":
     )
     st.stop()
 acts = trace.signals[(layer, signal)]
+units = acts.shape[1]
 key = cache.trace_key(trace)
 table = neuron_table(key, layer, signal, feature_digest(feature), acts, feature)
-ks = tuple(k for k in (1, 2, 4, 8, 16, 32) if k <= kmax and 2 * k <= acts.shape[1])
+unrelated = tuple(int(n) for n in unrelated_neurons(table, q_min=q_min, max_effect=max_effect))
+ks = tuple(k for k in (1, 2, 4, 8, 16, 32) if k <= kmax and 2 * k <= units)
 ranked = tuple(int(n) for n in table["neuron"])
-df = sweep(
+st.caption(
+    f"Neurons ranked by relevance of their {signal} to **{md(feature.name)}**; switched off in "
+    f"{edit_signal}. {len(unrelated)} of {units} neurons count as unrelated (q ≥ {q_min:g} and "
+    f"|AUROC − 0.5| ≤ {max_effect:g}): the unrelated control draws only from them."
+)
+request = (
     name,
     cache.model_key(name),
-    text,
-    ranked,
+    key,
     layer,
+    signal,
+    feature_digest(feature),
     ks,
     int(n_random),
     int(seed),
-    feature_digest(feature),
-    feature.values.astype(bool),
+    mode,
+    edit_signal,
+    unrelated,
 )
-left, right = st.columns(2)
-left.caption("Loss change, whole text")
-left.altair_chart(sweep_chart(df, "delta_loss"), width="stretch")
-right.caption(f"Loss change predicting the feature's tokens ({feature.name})")
-right.altair_chart(sweep_chart(df, "delta_loss_feature"), width="stretch")
-top = df[df["kind"] == "top"].set_index("k")["delta_loss_feature"]
-beaten = (
-    df[df["kind"] == "random"]
-    .groupby("k")["delta_loss_feature"]
-    .apply(lambda s: (s >= top[s.name]).mean())
-)
-st.caption(
-    "Share of random draws that hurt the feature's tokens at least as much as the "
-    "top-k: " + ", ".join(f"k={k}: {v:.0%}" for k, v in beaten.items())
-)
+n_runs = 1 + len(ks) * (1 + 2 * int(n_random))
+if st.button(
+    "Run the sweep",
+    key="btn.abl.run",
+    type="primary",
+    help=f"Switch off the top k and the random sets: {n_runs} full passes over the text.",
+):
+    st.session_state["abl.requested"] = request
+if st.session_state.get("abl.requested") != request:
+    st.info(
+        f"Press **Run the sweep** to switch the neurons off: {n_runs} full passes over "
+        f"{len(trace):,} tokens (k = {', '.join(map(str, ks))}; {int(n_random)} draws per k "
+        "from each control)."
+    )
+else:
+    df = sweep(
+        name,
+        cache.model_key(name),
+        text,
+        ranked,
+        layer,
+        ks,
+        int(n_random),
+        int(seed),
+        feature_digest(feature),
+        feature.values.astype(bool),
+        mode=mode,
+        signal=edit_signal,
+        control=("unrelated", "all"),
+        unrelated=unrelated,
+        reference_key=f"{key}:{layer}:{edit_signal}",
+        _reference=None if mode == "zero" else trace.signals[(layer, edit_signal)],
+    )
+    left, right = st.columns(2)
+    left.caption("Loss change, whole text")
+    left.altair_chart(sweep_chart(df, "delta_loss"), width="stretch")
+    right.caption(f"Loss change predicting the feature's tokens ({md(feature.name)})")
+    right.altair_chart(sweep_chart(df, "delta_loss_feature"), width="stretch")
+    st.caption(
+        "Red line: the top k by relevance. Dots: the random draws, blue from the unrelated "
+        "neurons, grey from all other neurons."
+    )
+    summary = control_summary(df, "delta_loss_feature")
+    st.markdown("**The controls as distributions** (predicting the feature's tokens)")
+    st.altair_chart(control_range_chart(summary), width="stretch")
+    st.caption(
+        "Bars: the 5th to 95th percentile of each control's draws; black tick: their median; "
+        "red line: the top k."
+    )
+    char = bundle.spec.level == "char"
+    lines = []
+    for k, rows in summary.groupby("k", sort=False):
+        top = float(rows["top"].iloc[0])
+        bits = f" (= {top / math.log(2):+.4f} bits per character)" if char else ""
+        parts = [
+            f"- **k = {k}**: switching off the top {k} cost **{signed(top)}** nats per token{bits}."
+        ]
+        for row in rows.itertuples():
+            words = CONTROL_WORDS.get(row.control, row.control)
+            if row.n_draws == 0:
+                parts.append(
+                    f"No draws from {words}: fewer than {k} of them are outside the top {k}."
+                )
+                continue
+            rank = (
+                f"the top {k} rank **{ordinal(int(row.rank))} of {row.n_draws + 1}**, and "
+                f"{row.share_at_least:.0%} of the draws cost at least as much"
+                if not pd.isna(row.rank)
+                else "no rank (the feature has no scored token)"
+            )
+            sets = (
+                f" ({row.n_distinct} different sets: few neurons to draw from)"
+                if row.n_distinct < row.n_draws
+                else ""
+            )
+            parts.append(
+                f"{row.n_draws} draws from {words}{sets}: median {signed(row.median)} (5th to 95th "
+                f"percentile {signed(row.p5)} to {signed(row.p95)}); {rank}."
+            )
+        lines.append(" ".join(parts))
+    st.markdown("\n".join(lines))
+    with st.expander("The numbers"):
+        st.dataframe(summary, hide_index=True)
 
 st.subheader("Training evolution")
 found = checkpoints(name)

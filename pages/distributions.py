@@ -4,7 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache, charts, routing, state
-from dashboard.cache import layer_distributions, model_summaries, pos_tags_cached
+from dashboard.cache import (
+    gate_saturation_table,
+    layer_distributions,
+    model_summaries,
+    pos_tags_cached,
+)
 from dashboard.fmt import md
 from dashboard.panels.experiments import group_picker, group_values
 from dashboard.widgets.pickers import layer_signal_picker, register_top_neurons, send_to_generate
@@ -12,13 +17,14 @@ from dashboard.widgets.text_source import text_source
 from lib.analysis.distributions import mean_abs_activation, token_percentiles
 from lib.analysis.features import FeatureError
 from lib.model.registry import list_models
+from lib.run.trace import SIGNAL_LABELS
 
 routing.page_guard()
 st.title("Distributions")
 with st.expander("What am I looking at?"):
     st.markdown("""
 Each neuron's values over the text, cut into bins of width 0.01, form a probability
-distribution; the layer's **reference** is the mean of all of them (seed 001). The **KL
+distribution; the layer's **reference** is the mean of all of them (Ryšánek 2023). The **KL
 divergence** (in bits, both directions and their sum) says how far a neuron's distribution is
 from the reference: the highest are the unusual neurons worth a look, the lowest behave like
 the layer's average. A neuron is **dead** when more than 90 % of its values lie within ±0.01
@@ -77,7 +83,7 @@ with st.expander("Settings", expanded=False):
         1.0,
         step=0.01,
         key="dist.dead_share",
-        help="Seed 001: more than 90 %.",
+        help="Ryšánek (2023): more than 90 %.",
     )
     pct = c5.slider(
         "Clip c at percentile",
@@ -177,6 +183,38 @@ means = pd.DataFrame(
 )
 st.altair_chart(charts.signal_means(means), width="stretch")
 
+if bundle.spec.cell in ("lstm", "gru"):
+    st.subheader("Gate saturation")
+    st.caption(
+        "Karpathy, Johnson & Fei-Fei (2015, fig. 4): one dot per unit and gate, placed by how "
+        "often the gate is nearly shut (< 0.1, left) and nearly open (> 0.9, right). "
+        + (
+            "A unit right-saturated on the forget gate f keeps its memory: its cell carries "
+            "what it holds from step to step."
+            if bundle.spec.cell == "lstm"
+            else "Keras' GRU updates `h_t = z h_(t-1) + (1 - z) n`, so a unit right-saturated on "
+            "the update gate z keeps its memory (papers that write the GRU the other way "
+            "round swap left and right for z)."
+        )
+    )
+    sat = pd.concat(
+        [
+            gate_saturation_table(key, lay, trace).assign(layer=f"layer {lay}")
+            for lay in trace.layers
+        ],
+        ignore_index=True,
+    )
+    memory_gate = "f" if bundle.spec.cell == "lstm" else "z"
+    sat_shown = sat.assign(gate=sat["gate"].map(SIGNAL_LABELS))
+    st.altair_chart(charts.saturation_scatter(sat_shown), width="stretch")
+    keeps = sat[(sat["gate"] == memory_gate) & (sat["right"] > 0.5)]
+    st.markdown(
+        md(
+            f"{len(keeps)} of {int((sat['gate'] == memory_gate).sum())} units have "
+            f"{SIGNAL_LABELS[memory_gate]} open (> 0.9) more than half the time."
+        )
+    )
+
 with st.expander(
     "Compare several models (e.g. the same architecture at several dropouts)",
     expanded=st.session_state.get("dist.model_group", "(none)") != "(none)"
@@ -191,7 +229,7 @@ with st.expander(
         "dist.model_group",
         same,
         help="A sweep's models (Train page, "
-        "Experiments tab), e.g. seed 001's dropouts: chooses them all.",
+        "Experiments tab), e.g. Ryšánek's (2023) dropouts: chooses them all.",
     )
     if st.session_state.get("dist.model_group_applied") != st.session_state.get("dist.model_group"):
         st.session_state["dist.model_group_applied"] = st.session_state.get("dist.model_group")
@@ -221,5 +259,5 @@ with st.expander(
                 charts.setting_line(line, x=setting, y="mean_abs", title="mean |h|"),
                 width="stretch",
             )
-            st.caption(f"Seed 001 (fig. 5.7): mean |activation| falls as {setting} rises.")
+            st.caption(f"Ryšánek (2023, fig. 5.7): mean |activation| falls as {setting} rises.")
 state.publish(["dist.layer", "dist.signal", "dist.rank", "dist.unit"])

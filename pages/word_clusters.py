@@ -1,15 +1,18 @@
-"""Word Clusters: token states of a layer mapped to 2-D and clustered (seed 001)."""
+"""Word Clusters: token states of a layer mapped to 2-D and clustered (Ryšánek 2023)."""
+
+import math
 
 import streamlit as st
 
 from dashboard import cache, charts, routing, state
-from dashboard.cache import pos_tags_cached, token_map
+from dashboard.cache import cluster_report, pos_tags_cached, token_map
 from dashboard.fmt import md
 from dashboard.panels.embeddings import embedding_map_view
 from dashboard.widgets.features import make_feature
 from dashboard.widgets.pickers import layer_signal_picker
 from dashboard.widgets.text_source import text_source
 from lib.analysis.features import STRUCTURAL, FeatureError
+from lib.limits import LimitError
 
 routing.page_guard()
 st.title("Word Clusters")
@@ -19,14 +22,14 @@ Every point is **one occurrence of a token** in the text, placed by the state of
 layer right after the model read it (hundreds of numbers, projected to 2-D: PCA keeps the
 largest directions, t-SNE and UMAP keep near neighbours near). Occurrences are sampled so
 frequent tokens do not swamp the map. **Clusters** come from agglomerative clustering (as in
-seed 001, on the 2-D points by default) and are numbered by size, 0 the largest. Hover a point
-for its token in context. Seed 001 found that hidden-state clusters group tokens of one kind
+Ryšánek 2023, on the 2-D points by default) and are numbered by size, 0 the largest. Hover a point
+for its token in context. Ryšánek (2023) found that hidden-state clusters group tokens of one kind
 (pronouns, forms of *be*) while cell-state clusters are runs of consecutive tokens: the
 positions view shows which you have.
 
-The **embedding map** (seed 000, fig. 5.3) shows the model's token vectors themselves — its
+The **embedding map** (Dahlberg, fig. 5.3) shows the model's token vectors themselves — its
 embedding layer, learned or pre-trained — for the most frequent tokens: tokens the model
-treats alike sit together (seed 000 found "you" next to "I", punctuation apart from words).""")
+treats alike sit together (Dahlberg found "you" next to "I", punctuation apart from words).""")
 
 name, bundle = cache.current_bundle()
 state.bind({"map.view": "Token states"})
@@ -103,14 +106,14 @@ linkage = c1.selectbox(
     "Linkage",
     ["ward", "single", "average"],
     key="map.linkage",
-    help="Seed 001 used single and ward.",
+    help="Ryšánek (2023) used single and ward.",
 )
 on = (
     c2.segmented_control(
         "Cluster",
         ["2-D points", "original states"],
         key="map.on",
-        help="Seed 001 clustered the 2-D points; the original states are truer to the model.",
+        help="Ryšánek (2023) clustered the 2-D points; the original states are truer to the model.",
     )
     or "2-D points"
 )
@@ -187,7 +190,63 @@ tab2.altair_chart(
 )
 tab2.caption(
     f"Share of points next to a point of the same cluster (position ± 1): "
-    f"{df.attrs.get('adjacent', float('nan')):.0%}. Seed 001 found cell-state clusters "
+    f"{df.attrs.get('adjacent', float('nan')):.0%}. Ryšánek (2023) found cell-state clusters "
     "to be runs of consecutive tokens."
 )
+
+st.subheader("What do these clusters follow?")
+unit_word = "character" if bundle.spec.level == "char" else "word"
+st.caption(
+    "The adjusted mutual information (AMI; Vinh, Epps & Bailey 2010) of the clusters with "
+    f"which {unit_word} each point read and with its part of speech: 1 means the clusters "
+    "are exactly those groups, 0 no more than chance. An untrained network of the same shape "
+    "(Keras' initialisation, seed 0), recorded on the same text and clustered the same way, "
+    "shows how much of that any network would give; the embedding vectors alone (no context, "
+    "clustered on the vectors themselves) show what the token alone explains."
+)
+settings = (key, layer, signal, int(n), method, param, k, linkage, on)
+if st.button(
+    "Compare with an untrained network",
+    key="btn.map.agreement",
+    help="Records the text through an untrained copy and clusters it (as slow as the map).",
+):
+    st.session_state["map.agreement_for"] = settings
+if st.session_state.get("map.agreement_for") == settings:
+    try:
+        report = cluster_report(
+            name, key, layer, signal, int(n), method, param, k, linkage, on, df, trace
+        )
+    except LimitError as e:
+        st.error(md(str(e)))
+        st.stop()
+    ours, untrained, emb = (report.iloc[i] for i in range(3))
+    pos_known = not math.isnan(float(ours["ami_pos"]))
+    if pos_known:
+        than = "more" if ours["ami_token"] >= ours["ami_pos"] else "less"
+        text = (
+            f"These clusters follow which {unit_word} it is (AMI {ours['ami_token']:.2f}) "
+            f"{than} than its part of speech ({ours['ami_pos']:.2f}); an untrained network "
+            f"of the same shape gets {untrained['ami_token']:.2f} and "
+            f"{untrained['ami_pos']:.2f}, the embedding alone {emb['ami_token']:.2f} and "
+            f"{emb['ami_pos']:.2f}."
+        )
+    else:
+        text = (
+            f"These clusters follow which {unit_word} it is with AMI "
+            f"{ours['ami_token']:.2f}; an untrained network of the same shape gets "
+            f"{untrained['ami_token']:.2f}, the embedding alone {emb['ami_token']:.2f} "
+            "(no part-of-speech tagger here)."
+        )
+    st.markdown(md(text))
+    st.dataframe(
+        report[["states", "ami_token", "ami_pos", "n_clusters", "n_tokens", "n_tags"]],
+        hide_index=True,
+        column_config={
+            "ami_token": st.column_config.NumberColumn(f"AMI with the {unit_word}", format="%.3f"),
+            "ami_pos": st.column_config.NumberColumn("AMI with POS", format="%.3f"),
+            "n_clusters": st.column_config.NumberColumn("clusters", format="%d"),
+            "n_tokens": st.column_config.NumberColumn(f"distinct {unit_word}s", format="%d"),
+            "n_tags": st.column_config.NumberColumn("distinct tags", format="%d"),
+        },
+    )
 state.publish(["map.layer", "map.signal", "map.method", "map.k", "map.n"])

@@ -9,9 +9,11 @@ from lib.analysis import features
 from lib.analysis.features import (
     REGEX_PRESETS,
     SPACE_TAG,
+    STRUCTURAL,
     Feature,
     FeatureError,
     bracket_depth,
+    capitalised_word,
     check_binary,
     infer_level,
     inside_brackets,
@@ -19,8 +21,11 @@ from lib.analysis.features import (
     pos_mask,
     pos_tags,
     position_in_line,
+    position_in_sentence,
     position_in_word,
+    punctuation,
     regex_mask,
+    start_of_line,
     start_of_word,
     structural_feature,
 )
@@ -158,9 +163,45 @@ def test_missing_tagger_data_says_how_to_fix(monkeypatch) -> None:
 # --- structural features --------------------------------------------------------------------
 
 
+def _runs(text: str, mask) -> list[str]:
+    """The maximal runs of characters where ``mask`` is True."""
+    runs, current = [], ""
+    for char, hit in zip(text, mask, strict=True):
+        if hit:
+            current += char
+        elif current:
+            runs, current = [*runs, current], ""
+    return runs + [current] if current else runs
+
+
 def test_inside_quotes_char_level_includes_the_quote_marks() -> None:
     tokens = CHAR.tokenize('a "bc" d')
     assert inside_quotes(tokens).astype(int).tolist() == [0, 0, 1, 1, 1, 1, 0, 0]
+
+
+def test_inside_quotes_tells_apostrophes_from_single_quotes() -> None:
+    # labelled by hand: the quotations are exactly these spans
+    text = (
+        "He said \"it's fine\" and left. \u2018Don\u2019t,\u2019 she said; the students' "
+        "books were \u201cold \u2018n\u2019 worn\u201d. 'Yes,' I said, don't."
+    )
+    assert _runs(text, inside_quotes(CHAR.tokenize(text))) == [
+        '"it\'s fine"',
+        "\u2018Don\u2019t,\u2019",
+        "\u201cold \u2018n\u2019 worn\u201d",
+        "'Yes,'",
+    ]
+    # the old rule (parity of '"' only) missed all but the first; apostrophes open nothing
+    assert not inside_quotes(CHAR.tokenize("it's the students' books, don't")).any()
+
+
+def test_inside_quotes_single_quotes_that_never_close_are_apostrophes() -> None:
+    text = "The '90s were fine.\n\nHe said \"go on\n\nNext"
+    # '90s opens a single quotation that never closes: an apostrophe; the double quote runs
+    # to the end of its paragraph, not beyond
+    assert _runs(text, inside_quotes(CHAR.tokenize(text))) == ['"go on']
+    # a typographic closing mark with nothing open is an apostrophe (\u201990s)
+    assert not inside_quotes(CHAR.tokenize("the \u201990s\u201d")).any()
 
 
 def test_inside_quotes_skips_escaped_quotes() -> None:
@@ -237,6 +278,72 @@ def test_structural_feature_builds_typed_features() -> None:
     depth = structural_feature(tokens, "bracket depth")
     assert quoted.kind == "binary" and quoted.values.dtype == bool and len(quoted) == 6
     assert depth.kind == "numeric" and depth.values.tolist() == [0, 1, 1, 1, 1, 1]
+
+
+def test_structural_feature_offers_the_code_features() -> None:
+    text = "def f(x):\n    return '(' + x  # )\n"
+    tokens = CHAR.tokenize(text)
+    assert set(features.CODE_STRUCTURAL) <= set(STRUCTURAL)
+    literal = structural_feature(tokens, "inside string literal", level="char")
+    assert literal.kind == "binary" and _runs(text, literal.values) == ["'('"]
+    comment = structural_feature(tokens, "inside comment", level="char")
+    assert _runs(text, comment.values) == ["# )"]
+    indent = structural_feature(tokens, "indentation depth", level="char")
+    assert indent.kind == "numeric" and indent.values.tolist() == [0] * 10 + [1] * (len(text) - 10)
+    # brackets in strings and comments do not count in code, but do in any text
+    code_depth = structural_feature(tokens, "bracket depth in code", level="char").values
+    assert code_depth[text.index("'(") + 1 :].max() == 0
+    assert bracket_depth(tokens)[text.index("'(") + 2] == 1
+    # every name of STRUCTURAL builds, at both levels
+    for level, toks in (("char", tokens), ("word", WORD.tokenize(text))):
+        for name in STRUCTURAL:
+            assert len(structural_feature(toks, name, level=level)) == len(toks)
+
+
+def test_start_of_line() -> None:
+    assert start_of_line(CHAR.tokenize("ab\nc\n\nd")).astype(int).tolist() == [
+        1, 0, 0, 1, 0, 1, 1
+    ]  # fmt: skip
+    assert start_of_line(WORD.tokenize("ab c\nd e")).astype(int).tolist() == [1, 0, 0, 0, 1, 0, 0]
+
+
+def test_position_in_sentence_hand_labelled() -> None:
+    text = "Hi there. Go on! yes? (A) b.\nNew line\n\nlast one"
+    position = position_in_sentence(CHAR.tokenize(text))
+    starts = [i for i, p in enumerate(position) if p == 0]
+    # sentences start at the text, "Go", "(A)" (an opening bracket before a capital), "New"
+    # (after a line end) and "last" (after a blank line); "yes" is lower case: no start
+    assert [text[i : i + 3] for i in starts] == ["Hi ", "Go ", "(A)", "New", "las"]
+    assert position[text.index("there")] == 3 and position[text.index("yes")] == 7
+    words = WORD.tokenize("I ran. You sat")  # I, " ", ran, ., " ", You, " ", sat
+    assert position_in_sentence(words).tolist() == [0, 1, 2, 3, 4, 0, 1, 2]
+    assert position_in_sentence([]).tolist() == []
+
+
+def test_capitalised_word_and_punctuation() -> None:
+    text = "The NASA \u00e9lan \u00c9t\u00e9 x2 A."
+    assert _runs(text, capitalised_word(CHAR.tokenize(text))) == [
+        "The",
+        "NASA",
+        "\u00c9t\u00e9",
+        "A",
+    ]
+    words = WORD.tokenize(text)
+    assert [w for w, c in zip(words, capitalised_word(words), strict=True) if c] == [
+        "The", "NASA", "\u00c9t\u00e9", "A"
+    ]  # fmt: skip
+    tokens = ["a", ".", "\u2014", "\u201c", "+", "..", "a.", " ", ""]
+    assert punctuation(tokens).tolist() == [
+        False,
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
 
 
 def test_check_binary_accepts_a_split_and_returns_bools() -> None:

@@ -1,4 +1,4 @@
-"""The Neuron Relevance and Fourier pages through Streamlit's AppTest, on a demo model."""
+"""The analysis pages through Streamlit's AppTest, on the demo model or the tiny one."""
 
 import pytest
 
@@ -14,13 +14,52 @@ def _open(page: str, **settings):
     return at
 
 
-def test_relevance_page_ranks_and_highlights(registry):
+def _headline(at) -> str:
+    """The page's bold headline, Markdown escapes removed."""
+    texts = [m.value.replace("\\", "") for m in at.markdown if m.value.startswith("**Neuron")]
+    assert len(texts) == 1, [m.value for m in at.markdown]
+    return texts[0].strip("*")
+
+
+def test_relevance_page_ranks_by_effect_size_with_a_headline(tiny_registry):
+    at = _open("pages/relevance.py", **{"rel.slice_len": 3000})
+    table = at.dataframe[0].value
+    assert len(table) == 16
+    assert {"effect", "ci_low", "ci_high", "direction", "finding", "q", "R", "R_z"} <= set(
+        table.columns
+    )
+    live = table[~table["constant"]]
+    # findings first, then effect size, descending
+    assert (live["finding"].astype(int).diff().dropna() <= 0).all()
+    for _, group in live.groupby("finding"):
+        assert (group["size"].diff().dropna() <= 1e-12).all()
+    top = table.iloc[0]
+    headline = _headline(at)
+    assert headline.startswith(f"Neuron {top['neuron']}: AUROC {top['effect']:.2f} [")
+    assert top["direction"] in headline and "circular-shift test" in headline
+    assert "q < 0.05" not in " ".join(m.label for m in at.metric)
+    clear = next(m for m in at.metric if m.label == "Neurons with a clear effect")
+    assert clear.value.endswith(" of 16")
+    ids = at.session_state["top_neurons"]
+    assert any(label.startswith("AUROC for space") for (*_, label) in ids)
+    assert at.html and "neuron" in at.html[0].proto.body
+
+
+@pytest.mark.slow
+def test_relevance_page_finds_the_space_neuron_of_the_demo_model_and_ranks_by_R(registry):
     at = _open("pages/relevance.py", **{"rel.slice_len": 5000})
     table = at.dataframe[0].value
-    assert len(table) == 50 and {"R", "AUROC", "p", "q"} <= set(table.columns)
-    assert table["R"].iloc[0] == 1.0 and (table["R"].diff().dropna() <= 1e-12).all()
-    assert any(m.label == "Neurons with q < 0.05" for m in at.metric)
-    assert at.html and "neuron" in at.html[0].proto.body
+    assert table.iloc[0]["finding"] and table.iloc[0]["size"] > 0.5
+    assert "; survives the circular-shift test (q < " in _headline(at)
+    findings = next(m for m in at.metric if m.label == "Findings")
+    assert int(findings.value) >= 1
+
+    at.segmented_control(key="rel.rank_by").set_value("R").run()
+    assert not at.exception, at.exception
+    by_r = at.dataframe[0].value
+    assert (by_r["R"][~by_r["constant"]].diff().dropna() <= 1e-12).all()
+    assert by_r.iloc[0]["R"] == 1.0
+    assert _headline(at).startswith(f"Neuron {by_r.iloc[0]['neuron']}: AUROC ")
     ids = at.session_state["top_neurons"]
     assert any(label.startswith("R for space") for (*_, label) in ids)
 
@@ -42,8 +81,11 @@ def test_relevance_page_numeric_structure_feature(tiny_registry):
         **{"rel.slice_len": 3000, "rel.fkind": "Structure", "rel.structural": "position in line"},
     )
     table = at.dataframe[0].value
-    assert "|r|" in table.columns and "R" not in table.columns
-    assert (table["|r|"].diff().dropna() <= 1e-12).all()
+    assert "effect" in table.columns and "R" not in table.columns
+    live = table[~table["constant"]]
+    assert (live["finding"].astype(int).diff().dropna() <= 0).all()
+    assert (live.loc[~live["finding"], "size"].diff().dropna() <= 1e-12).all()
+    assert _headline(at).startswith(f"Neuron {table.iloc[0]['neuron']}: r ")
 
 
 def test_fourier_page_finds_a_peak_with_its_period(registry):
@@ -125,8 +167,11 @@ def test_ablation_page_sweep_and_training_evolution(registry):
         at.session_state[key] = value
     at.switch_page("pages/ablation.py").run()
     assert not at.exception, at.exception
-    assert any("Share of random draws" in c.value for c in at.caption)
-    evo = at.dataframe[0].value
+    assert any("Press **Run the sweep**" in i.value for i in at.info)
+    at.button(key="btn.abl.run").click().run()
+    assert not at.exception, at.exception
+    assert any("draws from unrelated neurons" in m.value for m in at.markdown)
+    evo = at.dataframe[-1].value
     assert list(evo["epoch"]) == list(range(1, 9))
     assert any("is the best from epoch" in m.value for m in at.markdown)
     assert at.html and "neuron" in at.html[0].proto.body

@@ -1,4 +1,5 @@
-"""Tests for lib.analysis.relevance: seed 000's relevance score and auto-detected windows."""
+"""Tests for lib.analysis.relevance (Dahlberg's relevance, auto-detected windows) and the rankings
+of lib.analysis.ranking that the Neuron Relevance page shows."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 
 from lib.analysis.features import FeatureError
 from lib.analysis.relevance import HALF_WIDTH, auto_detect_windows, relevance
-from tests.helpers import SPIKE_UNIT, planted_layer
+from tests.helpers import PERIOD_UNIT, SPIKE_UNIT, planted_layer
 
 
 def test_relevance_hand_computed() -> None:
@@ -107,3 +108,84 @@ def test_auto_detect_errors(args, match: str) -> None:
 def test_auto_detect_rejects_negative_half_width() -> None:
     with pytest.raises(ValueError, match="half_width.*got -1"):
         auto_detect_windows([1.0, 2.0], 1, half_width=-1)
+
+
+# --- rankings (lib.analysis.ranking) ----------------------------------------------------------
+
+
+def _ranking_layer():
+    from lib.analysis.features import Feature
+
+    tokens, mask, acts = planted_layer(n_steps=3000, n_units=64)
+    rng = np.random.default_rng(1)
+    acts[:, 5] = 1.5 * rng.standard_normal(3000)  # rough: top R, no link to the feature
+    acts[:, 9] = 0.0  # dead
+    return Feature("space", mask), acts
+
+
+def test_rank_neurons_keeps_its_columns_and_its_order_by_R() -> None:
+    from lib.analysis.features import Feature
+    from lib.analysis.ranking import rank_neurons
+
+    feature, acts = _ranking_layer()
+    table = rank_neurons(acts, feature)
+    assert list(table.columns) == [
+        "neuron", "R", "AUROC", "r", "p", "q", "mean_inside", "mean_outside",
+    ]  # fmt: skip
+    assert (table["R"].diff().dropna() <= 0).all() and table["R"].iloc[0] == 1.0
+    numeric = rank_neurons(acts, Feature("depth", np.arange(3000) % 40, kind="numeric"))
+    assert list(numeric.columns) == ["neuron", "r", "|r|", "p", "q"]
+
+
+def test_effect_ranking_orders_by_effect_or_R_and_gives_both_tops_an_interval() -> None:
+    from lib.analysis.ranking import effect_ranking, order_by, ranking_agreement, reliability
+
+    feature, acts = _ranking_layer()
+    table = effect_ranking(acts, feature, n_ci=3)
+    assert table.loc[0, "neuron"] == SPIKE_UNIT and table.loc[0, "finding"]
+    assert table["neuron"].iloc[-1] == 9 and table["constant"].iloc[-1]
+    by_r = order_by(table, "R")
+    assert by_r["neuron"].tolist()[:3] == [SPIKE_UNIT, 5, PERIOD_UNIT]  # rough units next
+    assert abs(by_r.loc[1, "R_z"]) < 3 and not by_r.loc[1:2, "finding"].any()
+    assert by_r["neuron"].iloc[-1] == 9
+    # the 3 largest effects and the 3 largest R have intervals: at most 6 neurons
+    with_ci = set(table.loc[np.isfinite(table["ci_low"]), "neuron"])
+    assert set(table["neuron"][:3]) | set(by_r["neuron"][:3]) == with_ci
+    mask = feature.values
+    inside = table.set_index("neuron")["mean_inside"]
+    np.testing.assert_allclose(inside.sort_index(), acts[mask].astype(float).mean(axis=0))
+    # ranking_agreement reads the effect column; reliability compares the chosen column
+    agree = ranking_agreement(table, k=3)
+    assert SPIKE_UNIT in agree["shared"]
+    same = reliability(table, table.sample(frac=1.0, random_state=0), k=5, column="size")
+    assert same["overlap"] == 1.0 and same["spearman"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="one of"):
+        order_by(table, "AUROC")
+
+
+def test_effect_headline_says_effect_interval_direction_and_test() -> None:
+    import pandas as pd
+
+    from lib.analysis.ranking import effect_headline, effect_ranking
+
+    feature, acts = _ranking_layer()
+    table = effect_ranking(acts, feature)
+    row = table.iloc[0]
+    text = effect_headline(table, "binary")
+    assert text == (
+        f"Neuron {SPIKE_UNIT}: AUROC {row['effect']:.2f} [{row['ci_low']:.2f}, "
+        f"{row['ci_high']:.2f}], higher on the feature; survives the circular-shift test "
+        "(q < 0.001)."
+    )
+    base = {"neuron": 3, "effect": 0.55, "size": 0.1, "direction": "higher on the feature"}
+    base |= {"ci_low": 0.52, "ci_high": 0.58, "q": 0.002, "constant": False, "finding": False}
+    small = effect_headline(pd.DataFrame([base]), "binary")
+    assert "survives" in small and "below the minimum (AUROC between 0.4 and 0.6" in small
+    weak = base | {"effect": -0.35, "size": 0.35, "direction": "falls with it", "q": 0.2}
+    weak |= {"ci_low": np.nan, "ci_high": np.nan}
+    text = effect_headline(pd.DataFrame([weak]), "numeric")
+    assert text == (
+        "Neuron 3: r -0.35, falls with it; does not survive the circular-shift test (q = 0.200)."
+    )
+    dead = effect_headline(pd.DataFrame([base | {"constant": True}]), "binary")
+    assert dead.startswith("Every neuron of this layer is constant")

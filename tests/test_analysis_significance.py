@@ -14,6 +14,7 @@ from lib.analysis.significance import (
     auroc,
     benjamini_hochberg,
     circular_shift_pvalues,
+    circular_shift_test,
     correlation,
     default_min_shift,
     point_biserial,
@@ -169,6 +170,61 @@ def test_circular_shift_float32_and_float64_agree() -> None:
     )
 
 
+@pytest.mark.parametrize("n_steps", [300, 307])  # 307 is prime: padded FFTs, wrapped back
+def test_circular_shift_test_against_rolled_features(n_steps: int) -> None:
+    rng = np.random.default_rng(9)
+    acts = rng.standard_normal((n_steps, 3)) + 5.0
+    acts[:, 0] += 0.3 * np.roll(np.arange(n_steps) % 7 == 0, 2)  # something to find
+    feature = np.arange(n_steps) % 7 == 0
+    keep = np.array([0, 1, 17, 150, n_steps - 1])
+    p, cross = circular_shift_test(acts, feature, keep=keep)
+    np.testing.assert_array_equal(p, circular_shift_pvalues(acts, feature))
+    f = feature - feature.mean()
+    centred = acts - acts.mean(axis=0)
+    every = np.array([[centred[:, j] @ np.roll(f, s) for s in range(n_steps)] for j in range(3)])
+    np.testing.assert_allclose(cross, every[:, keep], atol=1e-9)
+    lo = default_min_shift(n_steps)
+    null = np.abs(every[:, lo : n_steps - lo + 1])
+    count = (null >= np.abs(every[:, :1]) - 1e-5 * np.linalg.norm(centred, axis=0)[:, None]
+             * np.linalg.norm(f)).sum(axis=1)  # fmt: skip
+    np.testing.assert_allclose(p, (1 + count) / (1 + null.shape[1]))
+    assert circular_shift_test(acts, feature)[1].shape == (3, 0)
+
+
+def test_tail_pvalues_go_below_the_floor_only_beyond_every_shift() -> None:
+    _, mask, acts = planted_layer()
+    n_steps = acts.shape[0]
+    count_p = circular_shift_pvalues(acts, mask)
+    p, _ = circular_shift_test(acts, mask, tail=True)
+    floor = 1 / (1 + n_steps - 2 * default_min_shift(n_steps) + 1)
+    beyond = count_p == floor
+    assert beyond.tolist() == [u == SPIKE_UNIT for u in range(64)]
+    np.testing.assert_array_equal(p[~beyond], count_p[~beyond])
+    # the normal tail of the unit's own null, written out with rolled masks
+    a = acts[:, SPIKE_UNIT].astype(np.float64)
+    a, f = a - a.mean(), mask - mask.mean()
+    shifts = range(default_min_shift(n_steps), n_steps - default_min_shift(n_steps) + 1)
+    null = np.array([a @ np.roll(f, s) for s in shifts])
+    z = abs(a @ f) / np.sqrt(np.mean(null**2))
+    assert p[SPIKE_UNIT] == pytest.approx(2 * scipy.stats.norm.sf(z), rel=1e-3)
+    assert p[SPIKE_UNIT] < 1e-12
+    # a unit that is the feature: the tail underflows, the p-value stays above 0
+    exact = circular_shift_test(np.column_stack([mask, acts[:, 0]]), mask, tail=True)[0]
+    assert 0 < exact[0] < 1e-300
+
+
+def test_tail_lets_a_lone_neuron_of_a_wide_layer_pass_bh_on_a_short_text() -> None:
+    # 256 units, 4,000 steps: the count p-value's floor 1/3921 times 256 is q = 0.065
+    rng = np.random.default_rng(10)
+    mask = rng.random(4000) < 0.15
+    acts = scipy.signal.lfilter([1.0], [1.0, -0.8], rng.standard_normal((4000, 256)), axis=0)
+    acts[:, 99] += 2.0 * mask
+    count_q = benjamini_hochberg(circular_shift_pvalues(acts, mask))
+    tail_q = benjamini_hochberg(circular_shift_test(acts, mask, tail=True)[0])
+    assert count_q.min() > 0.05
+    assert np.flatnonzero(tail_q < 0.01).tolist() == [99]
+
+
 # --- Benjamini-Hochberg ---------------------------------------------------------------------
 
 
@@ -241,6 +297,9 @@ MASK = np.arange(50) % 5 == 0
         (lambda: circular_shift_pvalues(ACTS, MASK, min_shift=26), ValueError, "no null shift"),
         (lambda: circular_shift_pvalues(ACTS, MASK, n_shifts=0), ValueError, "n_shifts"),
         (lambda: circular_shift_pvalues(ACTS[:2], MASK[:2]), ValueError, "at least 3 steps"),
+        (lambda: circular_shift_test(ACTS, MASK, keep=[50]), ValueError, "< n_steps = 50"),
+        (lambda: circular_shift_test(ACTS, MASK, keep=[-1]), ValueError, "integer shifts >= 0"),
+        (lambda: circular_shift_test(ACTS, MASK, keep=[0.5]), ValueError, "integer shifts"),
         (lambda: benjamini_hochberg([0.1, 1.5]), ValueError, r"\[0, 1\], got \[1.5\]"),
         (lambda: benjamini_hochberg([np.nan]), ValueError, r"\[0, 1\]"),
         (lambda: rank_agreement([1, 2], [1, 2, 3], k=1), ValueError, "equal shape"),

@@ -213,6 +213,27 @@ def test_relevance_ranks_neurons_for_a_regex_and_refuses_a_bad_one(server, page)
     check_clean(page, "relevance-bad-regex")
 
 
+def test_atlas_builds_opens_a_card_and_jumps_to_generate(server, page):
+    open_page(page, server, "atlas?model=demo-stdlib-char-lstm&atlas.slice_len=8000")
+    page.get_by_role("button", name="Build the atlas").click()
+    expect(page.get_by_text("Neurons with a clear role")).to_be_visible(timeout=240_000)
+    settle(page)
+    shown(page.locator("[data-testid=stDataFrame]"))
+    box = page.get_by_role("spinbutton", name="Neuron")
+    box.fill("7")
+    box.press("Enter")
+    settle(page)
+    expect(page.get_by_role("heading", name=re.compile(r"^Neuron 7: "))).to_be_visible()
+    shown(page.locator("td.hl-text span.tok"))  # its contexts, highlighted
+    shown(charts(page))  # its histogram
+    check_clean(page, "atlas-card")
+    page.get_by_role("button", name="Open in Generate & Highlight").click()
+    expect(page.locator("[data-testid=stMain] h1").first).to_have_text("Generate & Highlight")
+    settle(page)
+    expect(page.locator("td.hl-label")).to_have_text(["neuron 7"])
+    check_clean(page, "atlas-to-generate")
+
+
 @pytest.mark.parametrize(
     ("path", "want"),
     [

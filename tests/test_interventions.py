@@ -21,13 +21,26 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def edit(x, interventions, layer, signal):
-    """x <- 0, value or value * x on the neurons of the matching interventions, in order."""
+def drawn_step(seed, size, t):
+    """The reference step a resample intervention reads at step t, from the rule in
+    lib.run.edits.resample_steps' docstring (block t // 1024 has its own generator)."""
+    block, i = divmod(t, 1024)
+    return np.random.default_rng([seed, block]).integers(0, size, 1024)[i]
+
+
+def edit(x, interventions, layer, signal, t):
+    """x <- 0, value, value * x, the mean or a pooled value on the neurons of the matching
+    interventions, in order (step t)."""
     x = x.copy()
     for iv in interventions:
         if iv.layer == layer and iv.signal == signal:
             n = list(iv.neurons)
-            x[n] = {"zero": 0.0, "clamp": iv.value, "scale": iv.value * x[n]}[iv.mode]
+            if iv.mode == "mean":
+                x[n] = iv.values
+            elif iv.mode == "resample":
+                x[n] = iv.pool[drawn_step(iv.seed, len(iv.pool), t)]
+            else:
+                x[n] = {"zero": 0.0, "clamp": iv.value, "scale": iv.value * x[n]}[iv.mode]
     return x
 
 
@@ -43,14 +56,14 @@ def reference(bundle, text, interventions):
         n = U.shape[0]
         h, c = np.zeros(n), np.zeros(n)
         hs, cs = [], []
-        for x in x_seq:
+        for t, x in enumerate(x_seq):
             if spec.cell == "rnn":
                 h = np.tanh(x @ W + h @ U + b)
             elif spec.cell == "lstm":
                 z = x @ W + h @ U + b
                 i, f = sigmoid(z[:n]), sigmoid(z[n : 2 * n])
                 g, o = np.tanh(z[2 * n : 3 * n]), sigmoid(z[3 * n :])
-                c = edit(f * c + i * g, interventions, k, "c")
+                c = edit(f * c + i * g, interventions, k, "c", t)
                 h = o * np.tanh(c)
             else:
                 xz, hz = x @ W + b[0], h @ U + b[1]
@@ -58,7 +71,7 @@ def reference(bundle, text, interventions):
                 r = sigmoid(xz[n : 2 * n] + hz[n : 2 * n])
                 cand = np.tanh(xz[2 * n :] + r * hz[2 * n :])
                 h = z * h + (1 - z) * cand
-            h = edit(h, interventions, k, "h")
+            h = edit(h, interventions, k, "h", t)
             hs.append(h)
             cs.append(c)
         out[(k, "h")] = np.array(hs)
@@ -68,8 +81,36 @@ def reference(bundle, text, interventions):
     return out
 
 
+def mean_of(layer, neurons, values, signal="h"):
+    return Intervention(layer, neurons, "mean", signal=signal, values=values)
+
+
+def resample_of(layer, neurons, n_steps, seed, signal="h"):
+    """A pool of planted values: unit i of step s holds (-1)^i (s + 1) / n_steps."""
+    signs = (-1.0) ** np.arange(len(neurons))
+    pool = (np.arange(1, n_steps + 1)[:, None] / n_steps) * signs
+    return Intervention(layer, neurons, "resample", signal=signal, pool=pool, seed=seed)
+
+
 REFERENCE_CASES = [
     # (cell, layers, units, interventions)
+    *[(cell, 1, 1, [mean_of(0, (0,), [0.6])]) for cell in CELLS],
+    *[(cell, 2, 6, [mean_of(layer, (4, 1), [0.3, -0.5])]) for cell in CELLS for layer in (0, 1)],
+    *[(cell, 2, 6, [resample_of(layer, (2, 5), 7, 3)]) for cell in CELLS for layer in (0, 1)],
+    ("lstm", 1, 1, [mean_of(0, (0,), [1.7], signal="c")]),
+    ("lstm", 2, 6, [mean_of(1, (0, 3), [0.8, -1.2], signal="c")]),
+    ("lstm", 2, 6, [resample_of(0, (1, 4), 5, 9, signal="c")]),
+    (
+        "lstm",
+        2,
+        6,
+        [
+            resample_of(0, (3,), 4, 1, signal="c"),
+            Intervention(0, (3,), "scale", 0.5, signal="c"),
+            mean_of(1, (2,), [0.9]),
+            Intervention(1, (2, 4), "scale", -2.0),
+        ],
+    ),
     *[(cell, 1, 1, [Intervention(0, (0,), "clamp", 0.7)]) for cell in CELLS],
     *[(cell, 1, 1, [Intervention(0, (0,), "scale", -0.8)]) for cell in CELLS],
     ("lstm", 1, 1, [Intervention(0, (0,), "clamp", 2.0, signal="c")]),
@@ -168,6 +209,9 @@ def test_interventions_force_the_exact_path_and_show_the_edited_values():
         "mode": "clamp",
         "value": 0.25,
         "signal": "h",
+        "values": None,
+        "pool": None,
+        "seed": 0,
     }
     for key, values in exact.signals.items():
         assert np.array_equal(fast.signals[key], values), key
@@ -244,7 +288,8 @@ def test_ablation_sweep_random_control_is_seeded():
     a = ablation_sweep(bundle, TEXT, ranked, seed=3, positions_mask=mask, **kwargs)
     b = ablation_sweep(bundle, TEXT, ranked, seed=3, positions_mask=mask, **kwargs)
     c = ablation_sweep(bundle, TEXT, ranked, seed=4, positions_mask=mask, **kwargs)
-    assert list(a.columns[:3]) == ["k", "kind", "draw"]
+    assert list(a.columns[:4]) == ["k", "kind", "draw", "control"]
+    assert set(a.control) == {"", "all"} and (a.control[a.kind == "top"] == "").all()
     assert {"delta_loss", "delta_loss_feature"} <= set(a.columns)
     assert len(a) == 3 * 6 and (a.groupby("k").size() == 6).all()
     assert a.equals(b)

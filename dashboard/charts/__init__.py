@@ -4,7 +4,8 @@ Grouped by page in the submodules; all are re-exported here, so pages write
 ``charts.feature_heatmap(df)``. No chart is built anywhere else.
 """
 
-from dashboard.charts.ablation import sweep_chart
+from dashboard.charts.ablation import control_range_chart, sweep_chart
+from dashboard.charts.atlas import activation_histogram
 from dashboard.charts.chips import edge_matrix, memory_chips, word_clouds
 from dashboard.charts.distributions import (
     box_percentiles,
@@ -22,12 +23,14 @@ from dashboard.charts.hidden import (
     time_class_heatmap,
 )
 from dashboard.charts.maps import cluster_positions, embedding_map, token_map
+from dashboard.charts.probe import probe_path
 from dashboard.charts.relevance import (
     feature_heatmap,
     heatmap_with_scores,
     layer_overview,
     score_column,
 )
+from dashboard.charts.saturation import saturation_scatter
 from dashboard.charts.text import topk_bars
 from dashboard.charts.training import (
     metric_vs_baseline,
@@ -37,11 +40,13 @@ from dashboard.charts.training import (
 )
 
 __all__ = [
+    "activation_histogram",
     "CHIP_SELECTION",
     "box_percentiles",
     "class_bars",
     "cluster_positions",
     "confusion_matrix",
+    "control_range_chart",
     "edge_matrix",
     "embedding_map",
     "feature_heatmap",
@@ -53,7 +58,9 @@ __all__ = [
     "metric_vs_baseline",
     "metric_vs_params",
     "per_model_bars",
+    "probe_path",
     "score_column",
+    "saturation_scatter",
     "sentence_glyphs",
     "setting_line",
     "signal_means",

@@ -219,7 +219,7 @@ def _text_source(prefix: str, name: str, bundle: ModelBundle) -> TextSource | No
             SOURCES,
             key=f"{prefix}.source",
             help="Record a slice of the model's own corpus (many feature instances), sample "
-            "new text as seed 000 did, or open a trace recorded with `python -m lib "
+            "new text as Dahlberg did, or open a trace recorded with `python -m lib "
             "record` (say, on a GPU server).",
         )
         or SourceKind.CORPUS.value

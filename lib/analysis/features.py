@@ -1,10 +1,14 @@
 r"""The feature of interest: one value per token, as a numpy array of shape (T,).
 
 A feature is binary (a boolean mask: does token t have the property?) or numeric (an
-integer or float per token, e.g. the bracket depth). Seed 000 (section 1.2) defines the
-feature as a regular expression matched with ``re.fullmatch`` against every token, plus NLTK
-part-of-speech tags at word level; this module adds POS tags in context at both levels and
-structural features of the text (quotes, brackets, position in line and word).
+integer or float per token, e.g. the bracket depth). Dahlberg (KTH thesis, 2020, section
+1.2) defines the feature as a regular expression matched with ``re.fullmatch`` against every
+token, plus NLTK part-of-speech tags at word level; this module adds POS tags in context at
+both levels and structural features of the text: of any text (brackets, position in line
+and word), of prose (quotations, position in sentence, capitalised words, punctuation) and
+of Python source (:data:`CODE_STRUCTURAL`: string literals, docstrings, comments, keywords,
+identifiers, numbers, indentation and bracket depth, read with Python's :mod:`tokenize` by
+:mod:`lib.analysis.code_structure`).
 
 Tokens are the strings of :attr:`lib.run.trace.Trace.tokens`. At character level each token is
 one character; at word level tokens are words (``\w+``) and single non-word characters
@@ -17,6 +21,7 @@ import functools
 import re
 import string
 import time
+import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import get_args
@@ -25,9 +30,10 @@ import numpy as np
 import numpy.typing as npt
 import regex
 
+from lib.analysis.code_structure import code_structure
 from lib.data.tokenizer import Level
 
-#: label -> regular expression matched with ``re.fullmatch`` against each token (seed 000)
+#: label -> regular expression matched with ``re.fullmatch`` against each token (Dahlberg)
 REGEX_PRESETS: dict[str, str] = {
     "space": " ",
     "newline": "\n",
@@ -36,7 +42,7 @@ REGEX_PRESETS: dict[str, str] = {
     "punctuation": "[" + re.escape(string.punctuation) + "]+",  # ASCII punctuation only
     "sentence end": "[.!?]",
     "vowel": "[aeiouAEIOU]",
-    "plain word": "[A-Za-z][a-z]*",  # seed 000's '[A-Z|a-z][a-z]*' without the stray '|'
+    "plain word": "[A-Za-z][a-z]*",  # Dahlberg's '[A-Z|a-z][a-z]*' without the stray '|'
 }
 
 LEVELS: tuple[Level, ...] = get_args(Level)
@@ -51,16 +57,43 @@ UNK = "<unk>"
 #: tag given to :data:`UNK` tokens (universal "X", other), which the tagger never sees
 UNK_TAG = "X"
 KINDS = ("binary", "numeric")
+#: feature name -> :class:`lib.analysis.code_structure.CodeStructure` field, for Python source
+CODE_STRUCTURAL = {
+    "inside string literal": "string",
+    "inside docstring": "docstring",
+    "inside comment": "comment",
+    "keyword": "keyword",
+    "identifier": "identifier",
+    "number": "number",
+    "indentation depth": "indent",
+    "bracket depth in code": "brackets",
+}
+#: features of the text itself, by name (:func:`structural_feature`): any text, then
+#: Python source
 STRUCTURAL = (
     "inside quotes",
     "inside brackets",
     "bracket depth",
     "position in line",
+    "start of line",
     "position in word",
     "start of word",
+    "position in sentence",
+    "capitalised word",
+    *CODE_STRUCTURAL,
 )
 
 _WORD = re.compile(r"\w+")
+#: an escape pair, a quotation mark, or a blank line (the end of a paragraph)
+_QUOTE_SCAN = re.compile(r"\\.|[\"“”'‘’]|\n[ \t]*\n", re.DOTALL)
+#: what ends a sentence; the next one starts where the match ends
+_SENTENCE_START = regex.compile(
+    r"(?:[.!?][\"'”’)\]]*[ \t]+(?=[\"'“‘(\[]*\p{Lu})"
+    r"|[.!?][\"'”’)\]]*[ \t]*\n\s*"
+    r"|\n[ \t]*\n\s*)(?=\S)"
+)
+#: stands for the unknown-token marker when a text is read as Python source
+_UNKNOWN_CHAR = "\ufffd"
 REGEX_TIMEOUT = 2.0
 """Seconds a user's regular expression may take over a whole text (a shared server)."""
 _TAG_CHUNK = 1_000  # words per tagger call
@@ -144,7 +177,7 @@ def check_binary(mask: npt.ArrayLike, name: str = "feature") -> np.ndarray:
     Raises
     ------
     FeatureError
-        If the mask matches no token, or every token (seed 000, Figure 5.1: with the
+        If the mask matches no token, or every token (Dahlberg 2020, Figure 5.1: with the
         "any" feature every relevance is 0).
     """
     mask = np.asarray(mask)
@@ -165,7 +198,7 @@ def check_binary(mask: npt.ArrayLike, name: str = "feature") -> np.ndarray:
 def regex_mask(
     tokens: Sequence[str], pattern: str, *, timeout: float = REGEX_TIMEOUT
 ) -> np.ndarray:
-    """Tokens that match a regular expression in full (``re.fullmatch``, seed 000).
+    """Tokens that match a regular expression in full (``re.fullmatch``, Dahlberg 2020).
 
     The pattern runs on the ``regex`` package (``re``'s syntax) with a time budget: a
     pattern with catastrophic backtracking, e.g. ``(a+)+b``, is stopped after `timeout`
@@ -306,7 +339,7 @@ def pos_tags(tokens: Sequence[str], *, level: Level, tagset: str = "universal") 
 
     Notes
     -----
-    Seed 000's code tags each word in isolation (``nltk.pos_tag([token])``); tagging in
+    Dahlberg's (2020) code tags each word in isolation (``nltk.pos_tag([token])``); tagging in
     context is more accurate ("can" as a verb or noun). Text is not split into sentences
     (punkt is not available); the tagger sees chunks of 1,000 words, which costs it a little
     context at each chunk edge. At character level words are rebuilt as maximal ``\w`` runs,
@@ -384,8 +417,55 @@ def _per_token_max(
     return out
 
 
+def _quote_spans(text: str) -> list[tuple[int, int]]:
+    """Return [start, end) of every quotation in `text`, marks included (:func:`inside_quotes`)."""
+    spans: list[tuple[int, int]] = []
+    stack: list[tuple[str, int]] = []  # (kind: '"', "“" or "'", offset of the opening mark)
+
+    def close(kind: str, end: int) -> bool:
+        for j in range(len(stack) - 1, -1, -1):
+            if stack[j][0] == kind:
+                spans.append((stack[j][1], end))
+                del stack[j:]  # quotes opened inside and never closed were not quotes
+                return True
+        return False
+
+    def flush(end: int) -> None:  # double quotes run to `end`; open single ones were not
+        spans.extend((start, end) for kind, start in stack if kind != "'")
+        stack.clear()
+
+    n = len(text)
+    for m in _QUOTE_SCAN.finditer(text):
+        mark, i = m.group(), m.start()
+        if mark[0] == "\\":
+            continue
+        if mark[0] == "\n":
+            flush(i)
+            continue
+        if mark == '"':
+            if not close('"', i + 1):
+                stack.append(('"', i))
+        elif mark == "“":
+            stack.append(("“", i))
+        elif mark == "”":
+            close("“", i + 1)
+        else:  # ' ‘ ’: an apostrophe unless it can open or close a single quotation
+            before = text[i - 1] if i else " "
+            after = text[i + 1] if i + 1 < n else " "
+            if before.isalnum() and after.isalnum():  # don't, it's, O'Brien
+                continue
+            can_close = mark != "‘" and not before.isspace() and not after.isalnum()
+            if can_close and close("'", i + 1):
+                continue
+            if mark != "’" and not before.isalnum() and not after.isspace():
+                stack.append(("'", i))
+            # else an apostrophe: the students' books, ’90s
+    flush(n)
+    return spans
+
+
 def inside_quotes(tokens: Sequence[str]) -> np.ndarray:
-    r"""Tokens inside a double-quoted span, the quote characters included.
+    r"""Tokens inside a quotation in prose, the quote marks included.
 
     Parameters
     ----------
@@ -394,27 +474,41 @@ def inside_quotes(tokens: Sequence[str]) -> np.ndarray:
     Returns
     -------
     inside : ndarray of bool, shape (T,)
+        A token takes the label of its first character.
 
     Notes
     -----
-    Rule: a token is inside when an odd number of unescaped ``"`` came before it in the
-    text, or when it contains an unescaped ``"`` itself. So both delimiters belong to the
-    quotation: ``a "b" c`` gives False, False, True, True, True, False, False at char level,
-    and a word-level token holding several quotes (``""``) is inside. A quote preceded by
-    an odd number of backslashes is escaped (``\"``) and ignored; an escaped backslash
-    (``\\"``) does not escape the quote. Only ASCII ``"`` counts; single quotes are too
-    often apostrophes, and typographic quotes are not handled.
+    Quotation marks: ``"`` (opens, or closes an open ``"``), ``“`` ... ``”``, and single
+    quotes ``'``, ``‘`` ... ``’``. Both marks belong to the quotation, so ``a "b" c`` gives
+    False, False, True, True, True, False, False at char level; quotations nest (``"He
+    said 'hi'"``). A single quote is an apostrophe, not a quote mark, between two letters
+    or digits (don't, it's, O'Brien) and when it cannot open or close one: it opens only
+    after a non-letter and before a non-space, and closes an open single quotation only
+    after a non-space and before a non-letter (the students' books: no quotation is open,
+    so it is an apostrophe). A single quotation that never closes was an apostrophe
+    ('90s); a double one runs to the end of its paragraph (a blank line) or of the text,
+    as a quotation of several paragraphs does. A mark after an odd number of backslashes
+    (``\"``) is escaped and ignored.
+
+    This is the feature for prose. It is not a detector of Python string literals (they
+    need Python's own tokenizer: triple quotes, prefixes, comments): use the "inside
+    string literal" feature (:mod:`lib.analysis.code_structure`) for code.
+
+    Examples
+    --------
+    >>> tokens = list("'Don't,' she said")
+    >>> "".join(t for t, q in zip(tokens, inside_quotes(tokens)) if q)
+    "'Don't,'"
     """
     text = "".join(tokens)
-    _, starts, ends = _codes(tokens)
-    is_quote = np.zeros(len(text), dtype=np.int64)
-    for m in re.finditer(r'\\.|"', text, flags=re.DOTALL):  # one pass; skips escape pairs
-        if m.group() == '"':
-            is_quote[m.start()] = 1
-    quotes_before = np.concatenate([[0], np.cumsum(is_quote)])  # quotes in text[:k]
-    before = quotes_before[starts]
-    own = quotes_before[ends] - before
-    return (before % 2 == 1) | (own > 0)
+    _, starts, _ = _codes(tokens)
+    inside = np.zeros(len(text) + 1, dtype=np.int64)
+    for start, end in _quote_spans(text):
+        inside[start] += 1
+        inside[end] -= 1
+    return (np.cumsum(inside)[:-1] > 0)[np.minimum(starts, max(len(text) - 1, 0))] & (
+        starts < len(text)
+    )
 
 
 def bracket_depth(tokens: Sequence[str]) -> np.ndarray:
@@ -518,15 +612,169 @@ def start_of_word(tokens: Sequence[str], *, level: Level | None = None) -> np.nd
     return position_in_word(tokens, level=level) == 0
 
 
+def start_of_line(tokens: Sequence[str]) -> np.ndarray:
+    """Tokens at column 0 (see :func:`position_in_line`); bool of shape (T,).
+
+    The first token of the text counts, though a slice may start mid-line.
+    """
+    return position_in_line(tokens) == 0
+
+
+def position_in_sentence(tokens: Sequence[str]) -> np.ndarray:
+    r"""Tokens since the sentence began: 0 for a sentence's first token.
+
+    Parameters
+    ----------
+    tokens : sequence of str, length T
+
+    Returns
+    -------
+    position : ndarray of int64, shape (T,)
+        At character level characters, at word level tokens (spaces included where they
+        are tokens). The whitespace between two sentences ends the first one.
+
+    Notes
+    -----
+    Without a trained sentence splitter (NLTK's punkt is not installed) a sentence starts
+    at the beginning of the text, after ``.``, ``!`` or ``?`` (and any closing quotes or
+    brackets) followed by spaces and a capital letter (or an opening quote or bracket and
+    a capital), after such a mark at the end of a line, and after a blank line. So
+    abbreviations before a capital ("Dr. Smith") split a sentence, and a sentence that
+    starts with a digit or a lower-case word after a space does not start one.
+
+    Examples
+    --------
+    >>> position_in_sentence(["Hi", ".", " ", "Go", " ", "on", "."]).tolist()
+    [0, 1, 2, 0, 1, 2, 3]
+    """
+    text = "".join(tokens)
+    _, starts, _ = _codes(tokens)
+    n_tokens = len(tokens)
+    first = np.zeros(n_tokens, dtype=bool)
+    if n_tokens:
+        first[0] = True
+        offsets = np.fromiter((m.end() for m in _SENTENCE_START.finditer(text)), dtype=np.int64)
+        first[np.searchsorted(starts, offsets, side="right") - 1] = True
+    idx = np.arange(n_tokens, dtype=np.int64)
+    return idx - np.maximum.accumulate(np.where(first, idx, 0))
+
+
+def capitalised_word(tokens: Sequence[str], *, level: Level | None = None) -> np.ndarray:
+    r"""Tokens of a word that starts with a capital letter; bool of shape (T,).
+
+    Char level: every character of a ``\w`` run whose first character is upper case
+    ("The", "NASA", "Élan"). Word level: word tokens that start with one. `level` as in
+    :func:`position_in_word`.
+    """
+    level = infer_level(tokens) if level is None else level
+    position = position_in_word(tokens, level=level)
+    upper = np.fromiter((tok[:1].isupper() for tok in tokens), dtype=bool, count=len(tokens))
+    idx = np.arange(len(tokens), dtype=np.int64)
+    in_word = position >= 0
+    return in_word & upper[np.where(in_word, idx - position, 0)]
+
+
+def _is_punctuation(tok: str) -> bool:
+    return bool(tok) and all(
+        c in string.punctuation or unicodedata.category(c).startswith("P") for c in tok
+    )
+
+
+def punctuation(tokens: Sequence[str]) -> np.ndarray:
+    """Tokens made only of punctuation; bool of shape (T,).
+
+    ASCII punctuation and symbols (:data:`string.punctuation`) and every Unicode
+    punctuation character (categories P*: “ ” ‘ ’ — … «).
+    """
+    hits = {tok: _is_punctuation(tok) for tok in set(tokens)}
+    return np.fromiter((hits[tok] for tok in tokens), dtype=bool, count=len(tokens))
+
+
+def code_text(tokens: Sequence[str], *, level: Level | None = None) -> tuple[str, np.ndarray]:
+    """Return the text of `tokens` as Python source and each token's offset in it.
+
+    Parameters
+    ----------
+    tokens : sequence of str, length T
+    level : {"char", "word"} or None, default None
+        None infers it with :func:`infer_level`.
+
+    Returns
+    -------
+    text : str
+        The tokens joined, with :data:`UNK` as one unknown character (U+FFFD). At word
+        level, tokens without any whitespace token (a tokenizer that dropped whitespace)
+        are joined with single spaces.
+    starts : ndarray of int64, shape (T,)
+        Offset of each token's first character in `text`.
+    """
+    level = infer_level(tokens) if level is None else level
+    _check_level(level)
+    tokens = [_UNKNOWN_CHAR if tok == UNK else tok for tok in tokens]
+    sep = ""
+    if level == "word" and len(tokens) > 1 and not any(t.isspace() for t in tokens):
+        sep = " "
+    lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
+    starts = np.cumsum(lengths + len(sep)) - lengths - len(sep)
+    return sep.join(tokens), starts
+
+
+def code_labels(tokens: Sequence[str], *, level: Level | None = None) -> dict[str, np.ndarray]:
+    """Return the :data:`CODE_STRUCTURAL` features of a Python source text, one array each.
+
+    Parameters
+    ----------
+    tokens : sequence of str, length T
+        Python source as tokens; a slice of a corpus may start and end anywhere.
+    level : {"char", "word"} or None, default None
+        None infers it with :func:`infer_level`.
+
+    Returns
+    -------
+    labels : dict of str to ndarray of shape (T,)
+        Feature name -> values: bool for the binary features, int64 for "indentation
+        depth" and "bracket depth in code".
+
+    Notes
+    -----
+    The characters are labelled by :func:`lib.analysis.code_structure.code_structure`
+    (Python's :mod:`tokenize`, made robust to slices) and a token takes the label of its
+    first character, so at word level a token is inside a string literal when it starts
+    inside one. The text is that of :func:`code_text`; when it had to join words with
+    spaces, lines and indentation are lost.
+    """
+    text, starts = code_text(tokens, level=level)
+    structure = code_structure(text)
+    at = np.minimum(starts, max(len(text) - 1, 0))
+    empty = starts >= len(text)
+    labels = {}
+    for name, attr in CODE_STRUCTURAL.items():
+        chars = getattr(structure, attr)
+        values = chars[at] if chars.size else np.zeros(len(tokens), dtype=chars.dtype)
+        labels[name] = np.where(empty, 0, values).astype(chars.dtype)
+    return labels
+
+
 def structural_feature(tokens: Sequence[str], name: str, *, level: Level | None = None) -> Feature:
-    """Build one of the :data:`STRUCTURAL` features by name, as a :class:`Feature`."""
+    """Build one of the :data:`STRUCTURAL` features by name, as a :class:`Feature`.
+
+    The :data:`CODE_STRUCTURAL` ones read the text as Python source (:func:`code_labels`).
+    """
+    if name in CODE_STRUCTURAL:
+        values = code_labels(tokens, level=level)[name]
+        return Feature(
+            name=name, values=values, kind="binary" if values.dtype == bool else "numeric"
+        )
     builders = {
         "inside quotes": (lambda: inside_quotes(tokens), "binary"),
         "inside brackets": (lambda: inside_brackets(tokens), "binary"),
         "bracket depth": (lambda: bracket_depth(tokens), "numeric"),
         "position in line": (lambda: position_in_line(tokens), "numeric"),
+        "start of line": (lambda: start_of_line(tokens), "binary"),
         "position in word": (lambda: position_in_word(tokens, level=level), "numeric"),
         "start of word": (lambda: start_of_word(tokens, level=level), "binary"),
+        "position in sentence": (lambda: position_in_sentence(tokens), "numeric"),
+        "capitalised word": (lambda: capitalised_word(tokens, level=level), "binary"),
     }
     if name not in builders:
         raise FeatureError(f"structural feature must be one of {STRUCTURAL}, got {name!r}.")

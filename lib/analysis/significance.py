@@ -1,12 +1,13 @@
 """Is a unit's link to a feature real? Effect sizes, p-values and agreement between scores.
 
-Seed 000 ranks units by its relevance score but gives no way to tell a real neuron from
+Dahlberg's thesis ranks units by its relevance score but gives no way to tell a real neuron from
 noise. This module adds, per unit and vectorized over units:
 
 - effect sizes: :func:`auroc` (how well one unit separates feature from non-feature steps),
   :func:`point_biserial` and :func:`correlation` (Pearson r);
 - a p-value that respects the autocorrelation of text and activations,
-  :func:`circular_shift_pvalues`, and the Benjamini-Hochberg correction for testing every
+  :func:`circular_shift_pvalues` (:func:`circular_shift_test` also returns the
+  cross-covariances at chosen shifts), and the Benjamini-Hochberg correction for testing every
   unit of a layer, :func:`benjamini_hochberg`;
 - :func:`rank_agreement`, to show how far two rankings (e.g. R and AUROC) agree.
 """
@@ -19,6 +20,7 @@ import warnings
 import numpy as np
 import numpy.typing as npt
 import scipy.fft
+import scipy.special
 
 from lib.analysis._arrays import (
     check_acts,
@@ -119,7 +121,7 @@ def auroc(acts: npt.ArrayLike, mask: npt.ArrayLike) -> np.ndarray:
     (U = R1 - n1 (n1 + 1) / 2 with R1 the sum of their ranks, ties averaged). Each unit's
     column is sorted once with feature steps after equal non-feature steps; the positions
     p_i of the n1 feature steps then give U = sum(p_i) - n1 (n1 - 1) / 2 - ties / 2, where
-    ties counts (feature, non-feature) pairs of equal value. Not in seed 000; equal to
+    ties counts (feature, non-feature) pairs of equal value. Not in Dahlberg's thesis; equal to
     ``sklearn.metrics.roc_auc_score(mask, acts[:, n])``.
 
     Examples
@@ -203,7 +205,7 @@ def correlation(acts: npt.ArrayLike, values: npt.ArrayLike) -> np.ndarray:
     sum_t (v_t - mean v)^2). The means are float64 sums; the centred products are summed
     in the activations' dtype over blocks of 1,024 rows and the block sums in float64, so
     float32 activations are never copied whole and r stays within ~1e-6 of
-    ``scipy.stats.pearsonr`` per unit. Not in seed 000.
+    ``scipy.stats.pearsonr`` per unit. Not in Dahlberg's thesis.
     """
     acts = check_acts(acts, min_steps=2, keep_half=True)
     n_steps, n_units = acts.shape
@@ -245,6 +247,33 @@ def point_biserial(acts: npt.ArrayLike, mask: npt.ArrayLike) -> np.ndarray:
 # --- circular-shift p-values ----------------------------------------------------------------
 
 
+def _fft_length(n_steps: int) -> int:
+    """FFT length for circular correlations over `n_steps` steps.
+
+    `n_steps` itself when its FFT is fast (11-smooth); otherwise a fast length of at least
+    2 n_steps - 1, over which the zero-padded linear correlation is wrapped back
+    (:func:`_circular_correlation`). A length with a large prime factor (92,371 = 71 x
+    1301) is ~10x slower to transform than a smooth one, padded ~2x.
+    """
+    if scipy.fft.next_fast_len(n_steps) == n_steps:
+        return n_steps
+    return int(scipy.fft.next_fast_len(2 * n_steps - 1))
+
+
+def _circular_correlation(
+    spectrum: np.ndarray, n_steps: int, fft_len: int, workers: int
+) -> np.ndarray:
+    """Return c(s) = sum_t a_t+s f_t mod n_steps from rfft(a, fft_len) * conj(rfft(f, fft_len)).
+
+    Shape (n, n_steps). With padding (fft_len > n_steps) the inverse FFT is the linear
+    correlation at lags -n_steps < k < n_steps, and c(s) = lin(s) + lin(s - n_steps).
+    """
+    lin = scipy.fft.irfft(spectrum, n=fft_len, axis=1, workers=workers)
+    if fft_len == n_steps:
+        return lin
+    return lin[:, :n_steps] + lin[:, fft_len - n_steps :]
+
+
 def default_min_shift(n_steps: int) -> int:
     """Default exclusion around shift 0 for :func:`circular_shift_pvalues`: max(1, T // 100)."""
     return max(1, n_steps // 100)
@@ -259,6 +288,34 @@ def circular_shift_pvalues(
 ) -> np.ndarray:
     """p-value of every unit's correlation with a feature, against circularly shifted features.
 
+    The p-values of :func:`circular_shift_test`, whose docstring has the details.
+
+    Examples
+    --------
+    Unit 0 follows the feature, unit 1 is unrelated noise:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> mask = rng.random(400) < 0.3
+    >>> acts = np.column_stack([mask + 0.1 * rng.standard_normal(400), rng.standard_normal(400)])
+    >>> p = circular_shift_pvalues(acts, mask)
+    >>> bool(p[0] < 0.01), bool(p[1] > 0.01)
+    (True, True)
+    """
+    return circular_shift_test(acts, feature, min_shift=min_shift, n_shifts=n_shifts)[0]
+
+
+def circular_shift_test(
+    acts: npt.ArrayLike,
+    feature: npt.ArrayLike,
+    *,
+    min_shift: int | None = None,
+    n_shifts: int | None = None,
+    keep: npt.ArrayLike | None = None,
+    tail: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Circular-shift p-values, and the cross-covariances at chosen shifts from the same FFTs.
+
     Parameters
     ----------
     acts : array-like of shape (n_steps, n_units)
@@ -271,17 +328,28 @@ def circular_shift_pvalues(
         Use this many evenly spaced null shifts instead of all of them. Default None: all
         ``n_steps - 2 min_shift + 1`` shifts, which costs no more (every shift comes out of
         one inverse FFT) and gives the finest p-values.
+    keep : array-like of int, shape (n_keep,), optional
+        Shifts s in [0, n_steps) whose cross-covariances to return (e.g. 0 and the shifts of
+        a null distribution of another statistic built on the feature's mean difference,
+        :func:`lib.analysis.effects.relevance_z`). Default: none.
+    tail : bool, default False
+        Beyond the resolution of the shifts: a unit whose |r| beats every null shift gets
+        min(1 / (1 + n_null), 2 Phi(-|r| / s)), s the root mean square of its null r(s),
+        instead of 1 / (1 + n_null) (see Notes). Other units keep their count p-value.
 
     Returns
     -------
     pvalues : ndarray of float64, shape (n_units,)
         In (0, 1]; the smallest possible value is 1 / (1 + n_null). Constant units get 1.
+    cross : ndarray of float64, shape (n_units, n_keep)
+        c_n(s) = sum_t (a_nt - mean a_n)(f_t-s - mean f) at each kept shift s, indices
+        taken mod n_steps (float32 round-off for float32 input).
 
     Raises
     ------
     ValueError
-        If `acts` is not 2-D, has fewer than 3 steps or holds NaN/inf, or `min_shift` /
-        `n_shifts` leave no null shift.
+        If `acts` is not 2-D, has fewer than 3 steps or holds NaN/inf, `min_shift` /
+        `n_shifts` leave no null shift, or a kept shift is not an integer in [0, n_steps).
     FeatureError
         If `feature` has the wrong shape, matches no step or every step, or is constant.
 
@@ -289,19 +357,32 @@ def circular_shift_pvalues(
     -----
     Statistic: |r_n(s)|, the absolute Pearson correlation between unit n and the feature
     rotated by s steps (for a mask, the point-biserial r, a monotone function of the mean
-    difference that seed 000's relevance starts from). A plain shuffle of the feature
+    difference that Dahlberg's relevance starts from). A plain shuffle of the feature
     destroys its autocorrelation, and text and RNN states are strongly autocorrelated, so
     shuffles make a slow, unrelated unit look significant. Rotating keeps both series'
     autocorrelation and breaks only their alignment. Every rotation at once, for all units:
 
         r_n(s) = irfft(rfft(a_n - mean a_n) * conj(rfft(f - mean f)))[s] / (|a_n - mean| |f - mean|)
 
+    (zero-padded to a fast FFT length and wrapped back when n_steps has a large prime
+    factor, which would make its FFT ~10x slower)
+
     p_n = (1 + #{null s : |r_n(s)| >= |r_n(0)| - 1e-5}) / (1 + n_null). The null shifts are
     min_shift <= s <= n_steps - min_shift: near-zero rotations overlap the real alignment
     (a unit that answers the feature with a lag of a few steps would put its true signal
     into the null), so they are left out; 1 % of the text (at least 1 step) is the default.
-    The test is two-sided; not in seed 000. Units are processed 64 at a time in float32 for
-    float32 input (~130 MB per block in flight for 100,000 steps, one block per thread).
+    The test is two-sided; not in Dahlberg's thesis. Units are processed 64 at a time in
+    float32 for float32 input (~130 MB per block in flight for 100,000 steps, one block
+    per thread).
+
+    The count p-value cannot go below 1 / (1 + n_null), about 1 / n_steps, and testing m
+    units with Benjamini-Hochberg at level alpha then needs n_null > m / alpha before a
+    single unit can be found (25,600 steps for 256 units at 0.01). ``tail=True`` extends
+    the null past its last shift with a normal tail: the correlation of two long
+    autocorrelated series at unrelated alignments is close to normal with mean 0
+    (Bartlett 1935), and its spread is measured on the unit's own null shifts, so
+    autocorrelation is still accounted for. Only units beyond every null shift are
+    affected; the result is never above the count p-value.
     """
     acts = check_acts(acts, min_steps=3, keep_half=True)
     n_steps, n_units = acts.shape
@@ -326,10 +407,18 @@ def circular_shift_pvalues(
             shifts = np.unique(np.round(np.linspace(min_shift, last, int(n_shifts))).astype(int))
             n_null = shifts.size
 
+    kept = np.zeros(0, dtype=np.intp) if keep is None else np.asarray(keep)
+    if kept.ndim != 1 or (kept.size and (kept.dtype.kind not in "iu" or kept.min() < 0)):
+        raise ValueError(f"`keep` must be 1-D integer shifts >= 0, got {kept!r:.80}.")
+    if kept.size and kept.max() >= n_steps:
+        raise ValueError(f"`keep` shifts must be < n_steps = {n_steps}, got {int(kept.max())}.")
+    kept_cross = np.empty((n_units, kept.size), dtype=np.float64)
+
     dtype = work_dtype(acts.dtype)  # unit blocks of float16 are upcast to float32
     centred = values - values.mean()
     feature_norm = float(np.sqrt(centred @ centred))
-    conj_f = np.conj(scipy.fft.rfft(centred.astype(dtype)))
+    fft_len = _fft_length(n_steps)
+    conj_f = np.conj(scipy.fft.rfft(centred.astype(dtype), n=fft_len))
     conj_f[0] = 0  # exact zero mean
     fft_workers = 1 if n_threads(acts) > 1 else -1  # parallel over blocks, or inside FFTs
     round_off = 8 * np.finfo(dtype).eps
@@ -340,20 +429,29 @@ def circular_shift_pvalues(
         norm = np.sqrt(np.einsum("ij,ij->i", a, a).astype(np.float64))
         # a constant unit centres to exactly 0 (float32) or to round-off (float64)
         constant = norm <= round_off * np.abs(means[first : first + n]) * np.sqrt(n_steps)
-        spectrum = scipy.fft.rfft(a, axis=1, workers=fft_workers)
+        spectrum = scipy.fft.rfft(a, n=fft_len, axis=1, workers=fft_workers)
         spectrum *= conj_f
-        cross = scipy.fft.irfft(spectrum, n=n_steps, axis=1, workers=fft_workers)
+        cross = _circular_correlation(spectrum, n_steps, fft_len, fft_workers)
         del spectrum
+        kept_cross[first : first + n] = cross[:, kept]
         np.abs(cross, out=cross)
         observed = cross[:, 0] - (_TIE_TOLERANCE * norm * feature_norm).astype(dtype)
-        count = np.count_nonzero(cross[:, shifts] >= observed[:, None], axis=1)
+        null = cross[:, shifts]
+        count = np.count_nonzero(null >= observed[:, None], axis=1)
         p = (1.0 + count) / (1.0 + n_null)
+        beyond = count == 0
+        if tail and beyond.any():
+            extreme = null[beyond].astype(np.float64)
+            spread = np.sqrt(np.einsum("ij,ij->i", extreme, extreme) / n_null)
+            z = np.abs(cross[beyond, 0].astype(np.float64)) / np.maximum(spread, 1e-300)
+            tail_p = np.maximum(scipy.special.erfc(z / np.sqrt(2)), np.finfo(np.float64).tiny)
+            p[beyond] = np.minimum(p[beyond], tail_p)  # floored: p stays > 0
         p[constant] = 1.0
         out[first : first + n] = p
 
     # centred during the block copy: a mean far above the spread would swamp float32 FFTs
     map_unit_blocks(block_pvalues, acts, subtract=means)
-    return out
+    return out, kept_cross
 
 
 # --- multiple testing and agreement ---------------------------------------------------------
@@ -428,7 +526,7 @@ def rank_agreement(a_scores: npt.ArrayLike, b_scores: npt.ArrayLike, *, k: int) 
 
     Notes
     -----
-    Seed 000 (section 8) asks for a convergent-validity view between the relevance and FFT
+    Dahlberg (section 8) asks for a convergent-validity view between the relevance and FFT
     top-k; top sets break ties by the lower unit index.
     """
     a = np.asarray(a_scores, dtype=np.float64)

@@ -97,7 +97,7 @@ def generate(
     rng = np.random.default_rng(seed)
     seed_ids = bundle.vocab.encode(tokens)
     interventions = tuple(interventions)
-    edits = layer_edits(weights, [interventions])
+    edits = layer_edits(weights, [interventions], start=len(seed_ids))  # resample draws go on
     per_layer, h_last, _ = forward(weights, seed_ids, streams=1, interventions=interventions)
     n_layers = len(weights.layers)
     # the state after the seed, then one step at a time
