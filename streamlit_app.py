@@ -4,21 +4,34 @@ Each url_path equals its file's name, so a deep link also resolves in Streamlit'
 pages/-folder mode (see dashboard.routing).
 """
 
+from pathlib import Path
+
 import streamlit as st
 
-from dashboard import routing, sidebar, state
+from dashboard import narrow, routing, sidebar, state
 
-st.set_page_config(page_title="RNN Lens", page_icon=":material/biotech:", layout="wide")
+st.set_page_config(
+    page_title="RNN Lens",
+    page_icon=str(Path(__file__).parent / "static" / "favicon.png"),  # served locally
+    layout="wide",
+)
+narrow.collapse_sidebar_when_narrow()
 state.keep_alive()
 with routing.routing():
     nav = st.navigation(
         [
             st.Page(
+                "pages/start.py",
+                title="Start here",
+                icon=":material/home:",
+                url_path="start",
+                default=True,
+            ),
+            st.Page(
                 "pages/generate.py",
                 title="Generate & Highlight",
                 icon=":material/edit_note:",
                 url_path="generate",
-                default=True,
             ),
             st.Page(
                 "pages/train.py", title="Train", icon=":material/model_training:", url_path="train"

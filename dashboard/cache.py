@@ -187,9 +187,12 @@ def model_corpus_text(meta: dict) -> tuple[str | None, str]:
         return None, str(e)
 
 
-def current_bundle(task: str | None = "lm") -> tuple[str, ModelBundle]:
+def current_bundle(
+    task: str | None = "lm", *, offer: str = "demo-ref-char-lstm"
+) -> tuple[str, ModelBundle]:
     """The sidebar's model, loaded; stops the page with a message when there is none or it
-    is not of the ``task`` the page needs (None: any)."""
+    is not of the ``task`` the page needs (None: any), offering the shipped model ``offer``
+    with one click (:func:`dashboard.widgets.needs.offer_model`)."""
     name = st.session_state.get("model")
     if name is None:
         st.info("There is no model yet. Train one on the Train page.")
@@ -200,9 +203,14 @@ def current_bundle(task: str | None = "lm") -> tuple[str, ModelBundle]:
         st.error(md(str(e)))
         st.stop()
     if task == "lm" and found.spec.task != "lm":
-        st.info(
-            f"{name} is a sequence classifier: this page looks at language models. Pick "
-            "one in the sidebar, or see the classifier on the Hidden States page."
+        from dashboard.widgets.needs import offer_model  # above cache; imports no cache
+
+        offer_model(
+            f"This page needs a language model (one that predicts the next token); "
+            f"{md(name)} is a sequence classifier. Open it with {md(offer)}, pick another "
+            "model in the sidebar, or see the classifier on the Hidden States page.",
+            offer,
+            key="needs.language_model",
         )
         st.stop()
     return name, found

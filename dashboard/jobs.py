@@ -33,7 +33,13 @@ from lib.data.corpora import Corpus
 from lib.data.datasets import LabelledData
 from lib.model.registry import models_root, read_meta
 from lib.model.spec import ModelSpec, TrainConfig
-from lib.train.fit import check_classifier_training, check_training, train, train_classifier
+from lib.train.fit import (
+    TrainingStopped,
+    check_classifier_training,
+    check_training,
+    train,
+    train_classifier,
+)
 
 _LOCK = threading.Lock()
 JOBS: dict[str, Job] = {}
@@ -99,6 +105,25 @@ class JobProgress:
     epochs: list[dict] = field(default_factory=list)  # one record per finished epoch
     detail: dict = field(default_factory=dict)  # what a non-training job reports (JSON-able)
     error: str = ""
+    phase: str = ""  # what training does before its first batch ("tokenizing", ...)
+    batches: int | None = None  # batches trained when a stop ended the job
+
+    @property
+    def stop_note(self) -> str:
+        """What a stopped job did, in words ("stopped before the first batch"); "" else."""
+        if self.status is not JobState.STOPPED:
+            return ""
+        if self.batches is None:
+            return "stopped"
+        if self.batches == 0:
+            return "stopped before the first batch"
+        plural = "es" if self.batches != 1 else ""
+        kept = (
+            f"; epoch {self.epochs[-1]['epoch'] + 1} is the last one saved"
+            if self.epochs
+            else "; no epoch ended, so nothing new was saved"
+        )
+        return f"stopped after {self.batches:,} batch{plural}{kept}"
 
 
 @dataclass(frozen=True)
@@ -147,7 +172,11 @@ class Job:
 
     def on_progress(self, event: dict) -> None:
         p = self.progress
-        if event["kind"] == "batch":
+        if event["kind"] == "phase":
+            p.phase = event["text"]
+        elif event["kind"] == "stopped":
+            p.batches = int(event["batches"])
+        elif event["kind"] == "batch":
             p.epoch, p.step, p.steps = event["epoch"], event["step"], event["steps"]
             p.batch_losses.append((event["epoch"] + event["step"] / event["steps"], event["loss"]))
         else:
@@ -180,6 +209,8 @@ class Job:
                     root=s.root,
                 )
             p.status = JobState.STOPPED if self.stop_event.is_set() else JobState.DONE
+        except TrainingStopped as e:  # a stop before an epoch ended: not a failure
+            p.status, p.batches = JobState.STOPPED, e.batches
         except Exception as e:  # reported on the page; the thread must not die silently
             stopped = self.stop_event.is_set() and not p.epochs
             p.status = JobState.STOPPED if stopped else JobState.FAILED
@@ -216,6 +247,7 @@ class Job:
             "epochs": p.epochs,
             "error": p.error,
             "detail": p.detail,
+            "batches": p.batches,
         }
 
     def persist(self) -> None:
@@ -327,6 +359,31 @@ def start(
     return launch(Job(settings, JobProgress(epoch=first_epoch), data=corpus))
 
 
+def setting_bounds(lim: limits.Limits | None = None) -> dict[str, tuple[float, float]]:
+    """The (min, max) of every number on the Train form: the values ModelSpec.validate and
+    TrainConfig.validate accept, narrowed to the server's limits (``max_units``,
+    ``max_layers``), so a form input cannot take a value that is refused later.
+
+    Keys are the form's settings: layers, units, embedding, seq_len, max_len, batch,
+    epochs, lr, clipnorm, min_count, patience, max_tokens.
+    """
+    lim = lim or limits.limits()
+    return {
+        "layers": (1, min(3, lim.max_layers)),
+        "units": (1, min(4096, lim.max_units)),
+        "embedding": (1, 2048),
+        "seq_len": (2, 2000),
+        "max_len": (1, 2000),
+        "batch": (1, 4096),
+        "epochs": (1, 1000),
+        "lr": (1e-5, 1.0),  # validate: (0, 1]
+        "clipnorm": (0.1, 100.0),  # validate: > 0
+        "min_count": (1, 100),  # validate: >= 1
+        "patience": (0, 100),
+        "max_tokens": (0, 50_000_000),  # 0 = all; the corpus limit applies to the text
+    }
+
+
 def _process_start(pid: int) -> str:
     """When process ``pid`` started (clock ticks since boot), "" if unknown or gone.
 
@@ -370,6 +427,7 @@ def _from_record(rec: dict, root: Path) -> Job:
         epochs=rec.get("epochs", []),
         detail=rec.get("detail", {}),
         error=rec.get("error", ""),
+        batches=rec.get("batches"),
     )
     job = Job(settings, progress, process=ProcessId(rec.get("pid", 0), rec.get("pid_start", "")))
     pid = job.process.pid

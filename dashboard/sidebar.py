@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.fmt import md
+from dashboard.panels.glossary import glossary_expander
 from lib import limits
 from lib.model.registry import (
     RegistryError,
@@ -86,7 +87,8 @@ def _import(upload) -> None:
 
 
 def model_files(name: str | None) -> None:
-    """Download the current model as an archive, import one, and list broken entries."""
+    """Download the current model as an archive, import one, list broken entries, and show
+    the glossary and references."""
     with st.sidebar.expander("Model files"):
         if name is not None:  # the archive is built only when the button is clicked
             st.download_button(
@@ -119,3 +121,5 @@ def model_files(name: str | None) -> None:
             for bad, why in broken:
                 st.markdown(f"**{md(bad)}**: {md(why)}")
             st.caption("These cannot be loaded and are left out of the picker.")
+    with st.sidebar:
+        glossary_expander()

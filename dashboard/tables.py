@@ -86,7 +86,7 @@ def windows_to_neurons(windows: list[list[int]]) -> list[int]:
 
 
 def most_frequent_tag(tokens: list[str], tags: list[str], types: list[str]) -> list[str]:
-    """Each type's most frequent POS tag in the text (seed 004's grammar colouring)."""
+    """Each type's most frequent POS tag in the text (Ming et al. 2017's grammar colouring)."""
     df = pd.DataFrame({"token": tokens, "tag": tags})
     top = df.groupby("token")["tag"].agg(lambda s: s.value_counts().index[0])
     return [top.get(t, "X") for t in types]

@@ -64,7 +64,9 @@ def _print_progress(event: dict[str, Any]) -> None:
             file=sys.stderr,
             flush=True,
         )
-    else:
+    elif event["kind"] == "phase":
+        print(f"{event['text']}…", file=sys.stderr, flush=True)
+    elif event["kind"] == "epoch":
         m = {k: round(v, 4) for k, v in event["metrics"].items()}
         print(f"\repoch {event['epoch'] + 1} done: {m}", file=sys.stderr, flush=True)
 
@@ -224,6 +226,24 @@ def cmd_list(args: argparse.Namespace) -> None:
         )
 
 
+def cmd_findings(args: argparse.Namespace) -> None:
+    """Write each language model's headline findings (lib.analysis.findings) to its folder."""
+    from lib.analysis.findings import TEXT_CHARS, findings_for, write_findings
+    from lib.data.corpora import load_corpus
+    from lib.model.registry import list_models, load
+
+    names = args.model or [m["name"] for m in list_models() if m.get("demo")]
+    for name in names:
+        bundle = load(name)
+        if bundle.spec.is_classifier:
+            continue
+        text = load_corpus(bundle.meta["corpus"]["ref"]).text[:TEXT_CHARS]
+        found = findings_for(bundle, text)
+        assert bundle.path is not None
+        path = write_findings(bundle.path, found)
+        print(f"{name}: {len(found['findings'])} findings -> {path}", file=sys.stderr)
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     """Train the shipped demo models (all, or those named)."""
     from lib.train.demo import train_demo_models
@@ -373,6 +393,13 @@ def main(argv: list[str] | None = None) -> None:
     ls = sub.add_parser("list", help="list the models in the registry")
     ls.set_defaults(func=cmd_list)
 
+    fi = sub.add_parser(
+        "findings",
+        help="compute the start page's headline findings (the Neuron Atlas's best neuron per "
+        "feature) into each model's findings.json",
+    )
+    fi.add_argument("--model", nargs="*", help="model names (default: every demo model)")
+    fi.set_defaults(func=cmd_findings)
     d = sub.add_parser("demo-models", help="train the shipped demo models")
     d.add_argument("names", nargs="*", help="only these (default: all)")
     d.set_defaults(func=cmd_demo)

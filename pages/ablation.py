@@ -12,6 +12,7 @@ from dashboard.fmt import md
 from dashboard.panels.interventions import edit_signal_picker, validation_text
 from dashboard.panels.tokens import neuron_rows_html
 from dashboard.widgets.features import feature_editor
+from dashboard.widgets.needs import offer_model
 from dashboard.widgets.pickers import NeuronChoice, layer_signal_picker
 from lib.analysis.ablation import control_summary, unrelated_neurons
 from lib.analysis.evolution import first_epoch_of_best
@@ -118,7 +119,8 @@ q_min = m3.number_input(
     1.0,
     step=0.05,
     key="abl.q_min",
-    help="A neuron counts as unrelated when its q-value is at least this (not significant).",
+    help="A neuron counts as unrelated when its q (its shift-test p-value corrected for "
+    "testing every neuron, Benjamini & Hochberg 1995) is at least this.",
 )
 max_effect = m4.number_input(
     "and effect at most",
@@ -126,7 +128,8 @@ max_effect = m4.number_input(
     0.5,
     step=0.05,
     key="abl.max_effect",
-    help="… and its AUROC is within this of 0.5 (it barely separates the feature).",
+    help="… and its AUROC (the chance it is higher on a feature token than on another; "
+    "0.5 = no link) is within this of 0.5.",
 )
 text = validation_text(bundle, chars)
 if text is None:
@@ -252,9 +255,12 @@ else:
 st.subheader("Training evolution")
 found = checkpoints(name)
 if not found:
-    st.info(
-        f"{name} kept no per-epoch checkpoints: train with the Train page (it keeps them) "
-        "or pick ★ demo-stdlib-char-lstm."
+    offer_model(
+        "Training evolution needs a model that kept a checkpoint after every epoch; "
+        f"{md(name)} kept none. Open it with ★ demo-stdlib-char-lstm, or train one on the "
+        "Train page (it keeps them).",
+        "demo-stdlib-char-lstm",
+        key="abl.offer",
     )
     st.stop()
 state.bind({"abl.neuron": ranked[0]})

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, routing, state
+from dashboard import cache, charts, routing, state
 from dashboard.cache import (
     coclusters,
     feature_digest,
@@ -16,7 +16,6 @@ from dashboard.panels.experiments import group_picker
 from dashboard.sidebar import headline
 from dashboard.widgets.features import make_feature
 from lib.analysis.features import REGEX_PRESETS, STRUCTURAL, FeatureError
-from lib.analysis.significance import rank_agreement
 from lib.model.registry import list_models
 
 routing.page_guard()
@@ -24,11 +23,17 @@ st.title("Compare")
 with st.expander("What am I looking at?"):
     st.markdown("""
 Two models — or two layers of one model — read **the same text** and are scored against **the
-same feature**: their metrics, the neurons that track the feature (seed 000's relevance) and
-how far the two top-k lists share neurons, how many neurons are dead or unusual (KL, seed
-001), their mean |activation|, how their units cluster by the tokens they respond to (RNNVis
-memory chips, seed 004), and a sample from each with the same random seed. Models of
-different sizes have different neuron numbers: compare the counts and scores, not the ids.""")
+same feature**: their metrics, the neurons that track the feature (Dahlberg's relevance) and
+how far the two top-k lists share neurons, how many neurons are dead or unusual (KL, Ryšánek
+2023), their mean |activation|, how their units cluster by the tokens they respond to (RNNVis
+memory chips, Ming et al. 2017), and a sample from each with the same random seed. Models of
+different sizes have different neuron numbers: compare the counts and scores, not the ids.
+
+**No neuron-by-neuron overlap is shown.** Neuron 17 of one model and neuron 17 of another
+(or of another layer) are unrelated units: training numbers them arbitrarily, so a "top-k
+overlap" between them is chance. What two models can be compared by is shown instead: how
+the scores of all their neurons are spread, and how well each one's best neuron tracks the
+feature (its effect size).""")
 
 models = [m for m in list_models() if m["spec"]["task"] == "lm"]
 names = [m["name"] for m in models]
@@ -107,7 +112,7 @@ spec = (
     if feature_name in REGEX_PRESETS
     else ("Structure", feature_name, "universal")
 )
-rows, tops = [], []
+rows, tops, spreads, bests = [], [], [], []
 for label, name, bundle, layer in (("A", a, ba, int(la)), ("B", b, bb, int(lb))):
     trace = cache.recorded_trace(name, text)
     key = cache.trace_key(trace)
@@ -124,6 +129,20 @@ for label, name, bundle, layer in (("A", a, ba, int(la)), ("B", b, bb, int(lb)))
     clusters = coclusters(key, layer, signal, 300, min(8, len(resp.types)), "abs", resp.S)
     chip_sizes = pd.Series(clusters.col_labels).value_counts().sort_index().tolist()
     tops.append(table)
+    size = table["AUROC"].sub(0.5).abs() if score == "R" else table["|r|"]
+    spreads.append(pd.DataFrame({"model": f"{label}: {name} L{layer}", "score": size}))
+    best = table.loc[size.idxmax()]
+    bests.append(
+        {
+            "": f"{label}: {name} L{layer}",
+            "best neuron": str(int(best["neuron"])),
+            "effect size": (
+                f"AUROC {best['AUROC']:.3f}" if score == "R" else f"r {best['r']:+.3f}"
+            ),
+            "q (circular-shift test)": f"{best['q']:.3g}",
+            "neurons with q < 0.05": f"{int((table['q'] < 0.05).sum())} of {len(table)}",
+        }
+    )
     rows.append(
         {
             "": f"{label}: {name} L{layer}",
@@ -147,18 +166,23 @@ for label, name, bundle, layer in (("A", a, ba, int(la)), ("B", b, bb, int(lb)))
 st.dataframe(pd.DataFrame(rows).set_index("").T, width="stretch")
 if (a, int(la)) == (b, int(lb)):
     st.caption("A and B are the same layer of the same model.")
-elif tops[0].shape[0] == tops[1].shape[0]:
-    by_unit = [t.sort_values("neuron") for t in tops]
-    col = "R" if "R" in by_unit[0] else "|r|"
-    agree = rank_agreement(
-        by_unit[0][col].to_numpy(), by_unit[1][col].to_numpy(), k=min(k, len(by_unit[0]))
+else:
+    st.caption(
+        "No neuron-by-neuron overlap: neuron numbers of two models, or of two layers, name "
+        "unrelated units, so sharing a number means nothing. Compared below instead: the "
+        "spread of every neuron's score, and each side's best neuron."
     )
-    st.markdown(
-        f"Neuron by neuron (same layer size): top-{agree['k']} overlap "
-        f"**{agree['overlap']:.0%}**, Spearman ρ of the scores **{agree['spearman']:.2f}**"
-        " — meaningful for two layers or checkpoints of one model, where neuron *n* is "
-        "the same unit."
-    )
+st.subheader("What is comparable: scores and best neurons")
+size_title = (
+    "how far each neuron separates the feature, |AUROC − 0.5|"
+    if "AUROC" in tops[0].columns
+    else "how strongly each neuron follows the feature, |r|"
+)
+st.altair_chart(
+    charts.score_distributions(pd.concat(spreads, ignore_index=True), title=size_title),
+    width="stretch",
+)
+st.dataframe(pd.DataFrame(bests).set_index("").T, width="stretch")
 
 st.subheader("Samples from the same seed")
 seed = st.number_input("Random seed", 0, 2**31 - 1, key="cmp.seed", help="Same seed for both.")

@@ -108,7 +108,9 @@ rank = c2.segmented_control(
     "Rank by",
     ["sum", "forward", "reverse"],
     key="dist.rank",
-    help="KL(P‖Q), KL(Q‖P) or their sum (Jeffreys), Q = reference.",
+    help="How unlike the reference each neuron's values are (KL divergence, 0 = alike): "
+    "forward KL(P‖Q) weighs where the neuron's values P lie, reverse KL(Q‖P) where the "
+    "reference Q lies; sum (Jeffreys) both.",
 )
 c3.metric(
     "Dead neurons",
@@ -175,13 +177,27 @@ right.altair_chart(
 )
 
 st.subheader("Mean |activation| per layer and signal")
+st.caption(
+    "One chart per kind of signal, each with its own scale: an LSTM's cell state c is "
+    "unbounded and can be far larger than the gates and h, which are bounded by 1."
+)
 means = pd.DataFrame(
     [
-        {"signal": f"L{lay} {sig}", "mean |activation|": mean_abs_activation(v)}
+        {
+            "kind": {"h": "hidden state h", "c": "cell state c"}.get(sig, "gates and others"),
+            "signal": f"L{lay} {sig}",
+            "mean |activation|": mean_abs_activation(v),
+        }
         for (lay, sig), v in trace.signals.items()
     ]
 )
-st.altair_chart(charts.signal_means(means), width="stretch")
+kinds = list(dict.fromkeys(means["kind"]))
+for col, kind in zip(st.columns(len(kinds)), kinds, strict=True):
+    col.markdown(f"**{md(kind)}**")
+    col.altair_chart(
+        charts.signal_means(means[means["kind"] == kind].drop(columns="kind")),
+        width="stretch",
+    )
 
 if bundle.spec.cell in ("lstm", "gru"):
     st.subheader("Gate saturation")

@@ -1,5 +1,7 @@
 """Fourier: which neurons fire periodically, and with what period?"""
 
+import altair as alt
+import numpy as np
 import streamlit as st
 
 from dashboard import cache, charts, routing, state
@@ -17,12 +19,12 @@ st.title("Fourier")
 with st.expander("What am I looking at?"):
     st.markdown("""
 Each neuron's activation over the whole text is a signal with one sample per token. Its
-**amplitude spectrum** (single-sided, scaled by 1/N, as seed 000) shows how strongly it
+**amplitude spectrum** (single-sided, scaled by 1/N, as Dahlberg) shows how strongly it
 oscillates at each frequency: 0.5 cycles per token is a period of 2 tokens (word level:
 word, space, word, space…), 0.2 a period of 5. The zero frequency is the neuron's mean,
 which is why the search band starts above it.
 
-**The heat map** is seed 000's heat surface seen from above: neurons down, frequency across,
+**The heat map** is Dahlberg's heat surface seen from above: neurons down, frequency across,
 brightness = amplitude (binned so the browser stays quick; the band's peaks use every bin).
 **Auto-detect** picks the neurons with the highest in-band peak and shows each with ±2
 neighbours. At character level periodicity mostly reflects word and line lengths.""")
@@ -35,7 +37,7 @@ trace = source.trace
 layer, signal = layer_signal_picker("fft", bundle.spec)
 state.bind(
     {
-        "fft.remove_mean": False,
+        "fft.remove_mean": True,
         "fft.hann": False,
         "fft.band": (0.02, 0.5),
         "fft.n_h": 3,
@@ -46,12 +48,13 @@ c1, c2, c3 = st.columns([1, 1, 2])
 remove_mean = c1.toggle(
     "Remove the mean",
     key="fft.remove_mean",
-    help="Drop the zero-frequency ridge (off in seed 000).",
+    help="Subtract each neuron's mean first, so the zero frequency does not outshine the "
+    "rest (Dahlberg 2020 kept it; on here by default).",
 )
 hann = c2.toggle(
     "Hann window",
     key="fft.hann",
-    help="Taper the ends to reduce leakage between frequencies (off in seed 000).",
+    help="Taper the ends to reduce leakage between frequencies (Dahlberg used none).",
 )
 lo, hi = c3.slider(
     "Band [f_min, f_max]",
@@ -70,17 +73,35 @@ key = source.key
 freqs, amps = spectra(key, layer, signal, remove_mean, "hann" if hann else None, acts)
 peaks = peaks_table(freqs, amps, (lo, hi))
 n_h = st.slider(
-    "Hypotheses n_h",
+    "Neurons to propose",
     1,
     10,
     key="fft.n_h",
-    help="How many neurons with the strongest in-band peak to propose.",
+    help="How many neurons with the strongest peak in the band to show below.",
 )
 top = peaks["neuron"].head(n_h).tolist()
 register_top_neurons(name, layer, signal, f"spectral peak in {lo:.2f}-{hi:.2f}", top)
 
 left, right = st.columns([3, 2])
-left.altair_chart(charts.spectrum_heatmap(spectrum_df(freqs, amps)), width="stretch")
+# the heat map shows the band only, on a log colour scale: the zero frequency (the mean)
+# and the 1/f rise just above it would otherwise take the whole colour range
+in_band = (freqs >= lo) & (freqs <= hi)
+heat = spectrum_df(freqs[in_band], amps[in_band])
+heat["amplitude"] = np.maximum(heat["amplitude"], 1e-6)
+left.altair_chart(
+    charts.spectrum_heatmap(heat).encode(
+        color=alt.Color(
+            "amplitude:Q",
+            scale=alt.Scale(scheme="inferno", type="log"),
+            title="amplitude (log)",
+        )
+    ),
+    width="stretch",
+)
+left.caption(
+    f"Frequencies {lo:.2f}–{hi:.2f} only (the search band), colour on a log scale so the "
+    "band's structure shows; the spectra below include every frequency."
+)
 right.dataframe(
     peaks.head(20),
     hide_index=True,
@@ -91,7 +112,7 @@ right.dataframe(
         "period (tokens)": st.column_config.NumberColumn(format="%.2f"),
     },
 )
-state.publish(["fft.layer", "fft.signal", "fft.band", "fft.n_h", "fft.source"])
+state.publish(["fft.layer", "fft.signal", "fft.band", "fft.n_h", "fft.remove_mean", "fft.source"])
 best = peaks.iloc[0]
 st.markdown(
     f"Strongest in-band peak: neuron **{int(best['neuron'])}** at frequency "
@@ -115,20 +136,34 @@ if lines:
     )
 
 st.subheader("Detected neurons in the text")
-windows = auto_detect_windows(
-    peaks.set_index("neuron").sort_index()["peak"].to_numpy(), n_h, half_width=2
+state.bind({"fft.more": False})
+more = st.toggle(
+    "Show more",
+    key="fft.more",
+    help="Also show the ±2 neighbours of each detected neuron, over a longer stretch of text.",
 )
-st.caption(
-    "Windows of ±2 neighbours around each detected neuron: "
-    + "; ".join(f"{w[0]}–{w[-1]}" for w in windows)
-)
+if more:
+    windows = auto_detect_windows(
+        peaks.set_index("neuron").sort_index()["peak"].to_numpy(), n_h, half_width=2
+    )
+    shown, stop = windows_to_neurons(windows), 800
+    st.caption(
+        "Windows of ±2 neighbours around each detected neuron: "
+        + "; ".join(f"{w[0]}–{w[-1]}" for w in windows)
+    )
+else:
+    shown, stop = top, 300
+    st.caption(
+        f"The {len(top)} detected neurons over the first {stop} tokens; "
+        "switch on **Show more** for their neighbours and more text."
+    )
 st.html(
     neuron_rows_html(
         trace,
-        NeuronChoice(layer, signal, windows_to_neurons(windows)),
+        NeuronChoice(layer, signal, shown),
         output_aligned=False,
         show_whitespace=True,
-        stop=800,
+        stop=stop,
     )
 )
 

@@ -1,4 +1,5 @@
-"""Hidden States: how a classifier's hidden state travels through a sequence (seed 003)."""
+"""Hidden States: how a classifier's hidden state travels through a sequence (Garcia, Munz
+& Weiskopf 2021)."""
 
 import numpy as np
 import pandas as pd
@@ -10,16 +11,17 @@ from dashboard.fmt import md
 from dashboard.panels.hidden_states import language_model_view
 from dashboard.tables import overview_frames, points_frame, sequence_table, step_labels
 from dashboard.widgets.highlight import ColourScale, highlighted_rows_html
+from dashboard.widgets.needs import offer_model
 from lib.run.classify import jump_distances, threshold_events
 
 routing.page_guard()
 st.title("Hidden States")
 with st.expander("What am I looking at? (and what is linked)"):
     st.markdown("""
-For a **sequence classifier** (seed 003): every test sentence is fed through the model and the
-hidden state after every word is kept. The **expected prediction** at a word is what the model
-would answer if the sentence ended there (its output layer applied to that hidden state); the
-last one is the model's real answer.
+For a **sequence classifier** (Garcia, Munz & Weiskopf 2021): every test sentence is fed
+through the model and the hidden state after every word is kept. The **expected
+prediction** at a word is what the model would answer if the sentence ended there (its output
+layer applied to that hidden state); the last one is the model's real answer.
 
 - **Projection**: every hidden state of every loaded sequence as one point (t-SNE, PCA or
   UMAP of the original states), coloured by its expected prediction (binary: red = class 0,
@@ -38,9 +40,13 @@ by their labels "word (step)" instead.""")
 
 name, bundle = cache.current_bundle(task=None)
 if bundle.spec.task != "classifier":
-    st.info(
-        "The full view is for sequence classifiers (★ demo-polarity-lstm, or train one "
-        "on the Train page with the task 'Sequence classifier')."
+    offer_model(
+        "The full view needs a sequence classifier (one that labels whole sentences); "
+        f"{md(name)} is a language model, so only its states over a text are shown below. "
+        "Open it with ★ demo-polarity-lstm, or train one on the Train page with the task "
+        "'Sequence classifier'.",
+        "demo-polarity-lstm",
+        key="hid.offer",
     )
     language_model_view(name, bundle)
     st.stop()
@@ -60,7 +66,7 @@ n = c1.number_input(
     2000,
     step=10,
     key="hid.n",
-    help="How many held-out test sentences to load (seed 003: 100).",
+    help="How many held-out test sentences to load (Garcia et al. 2021 used 100).",
 )
 method = c2.selectbox(
     "Projection",
@@ -68,7 +74,7 @@ method = c2.selectbox(
     key="hid.method",
     format_func={"tsne": "t-SNE (perplexity 100, slow)", "pca": "PCA", "umap": "UMAP"}.get,
     help="How the hidden states are mapped to 2-D. UMAP: ~10 s for 10,000 "
-    "states here; seed 003's t-SNE: ~30 s for 2,000, ~100 s for 11,000.",
+    "states here; Garcia et al.'s (2021) t-SNE: ~30 s for 2,000, ~100 s for 11,000.",
 )
 colour = c3.selectbox(
     "Colour by",
@@ -138,7 +144,7 @@ if seq is not None:
         1.0,
         step=0.05,
         key="hid.dist",
-        help="Mark words where the hidden state moves this far (seed 003: 0.40).",
+        help="Mark words where the hidden state moves this far (Garcia et al. 2021 used 0.40).",
     )
     ep_thr = d2.slider(
         "Prediction-change threshold",

@@ -1,9 +1,12 @@
 """Memory Chips: RNNVis's co-clustering of hidden units and the words they respond to."""
 
+import altair as alt
+import numpy as np
 import streamlit as st
 
 from dashboard import cache, charts, routing, state
 from dashboard.cache import coclusters, pos_tags_cached, response_matrix
+from dashboard.charts.distributions import BLUE_ORANGE
 from dashboard.fmt import display_token, md
 from dashboard.panels import glyphs
 from dashboard.tables import most_frequent_tag, pack_clouds, percentile_rows
@@ -18,7 +21,7 @@ routing.page_guard()
 st.title("Memory Chips")
 with st.expander("What am I looking at?"):
     st.markdown("""
-RNNVis (seed 004) explains a unit by its **expected response** to each token: the average
+RNNVis (Ming et al. 2017) explains a unit by its **expected response** to each token: the average
 change of the unit, Δh (or Δc), when the model reads that token. The matrix of responses
 (token types × units) is **co-clustered**: units that respond alike form a *memory chip*
 (each small square is one unit) and the tokens they respond to form the paired *word cloud*.
@@ -33,10 +36,10 @@ change of the unit, Δh (or Δc), when the model reads that token. The matrix of
 - **Sentence glyphs** follow a sentence token by token, one bar per chip: the grey box spans
   the chip's mean negative and mean positive state, the orange / blue hats show how far it
   moved up / down on this token, and the cursor above is the share of the chip's previous
-  state it kept (seed 004, Eqs. 6–7). Click a bar to pick its chip out on the chips above.
+  state it kept (Ming et al. 2017, Eqs. 6–7). Click a bar to pick its chip out on the chips above.
 """)
 
-name, bundle = cache.current_bundle()
+name, bundle = cache.current_bundle(offer="demo-ref-word-lstm")  # word clusters (Ming et al.)
 source = text_source("chips", name, bundle)
 if source is None:
     st.stop()
@@ -104,8 +107,22 @@ glyph_keys = ["event.chips.glyphs.0", "event.chips.glyphs.1"]  # chart selection
 picked = glyphs.selected_chip(
     *(st.session_state.get(key) for key in glyph_keys), chips=labels.col_labels
 )
-left.altair_chart(
-    charts.memory_chips(memory_chips(resp.S, labels.col_labels, word_index), highlight=picked)
+chip_df = memory_chips(resp.S, labels.col_labels, word_index)
+chip_chart = charts.memory_chips(chip_df, highlight=picked)
+# a robust colour domain centred on 0: the 98th percentile of |response|, so one outlying
+# unit does not leave every other square white (units beyond it take the end colour)
+chip_lim = float(np.percentile(np.abs(chip_df["response"]), 98)) or 1e-9
+chip_chart.spec = chip_chart.spec.encode(
+    color=alt.Color(
+        "response:Q",
+        scale=alt.Scale(domain=[-chip_lim, chip_lim], clamp=True, range=BLUE_ORANGE.range),
+        title="response",
+    )
+)
+left.altair_chart(chip_chart)
+left.caption(
+    f"Colour clipped at ±{chip_lim:.3g} (98th percentile of |response|); "
+    "hover a square for its exact value."
 )
 words = cloud_words(resp.S, resp.types, resp.counts, labels.row_labels, labels.col_labels)
 try:
@@ -159,8 +176,9 @@ beta = c3.selectbox(
     betas,
     key="chips.beta",
     format_func=glyphs.BETA_LABELS.get,
-    help="How much of the previous state a chip kept: Eq. 7's sign-aware "
-    "overlap of the states, or the gate that keeps them (LSTM f, GRU z).",
+    help="How much of the previous state a chip kept: the part of the old state still "
+    "there in the new one, same sign, up to its size (Ming et al. 2017, Eq. 7), or the "
+    "gate that decides what to keep (LSTM f, GRU z).",
 )
 sentences = [text for text in (first, second) if text.strip()]
 if not sentences:

@@ -174,8 +174,17 @@ st.dataframe(
         "ci_low": number("95% interval from", format="%.3f", help="Block-bootstrap interval."),
         "ci_high": number("to", format="%.3f", help="Block-bootstrap interval."),
         "size": number("size", format="%.3f", help="The effect on a 0–1 scale."),
-        "q": number("q", format="%.2g", help="p corrected for testing every neuron."),
-        "p": number("p", format="%.2g", help="Circular-shift p-value."),
+        "q": number(
+            "q",
+            format="%.2g",
+            help="p corrected for testing every neuron (Benjamini & Hochberg 1995); "
+            "below 0.05: unlikely to be chance.",
+        ),
+        "p": number(
+            "p",
+            format="%.2g",
+            help="Share of shifted copies of the feature that matched the neuron as well.",
+        ),
         "R": number("R", format="%.3f", help="Dahlberg's relevance (1 = the layer's top)."),
         "R_z": number("R_z", format="%.1f", help="R against shifted copies of the feature."),
         "mean_inside": number("mean on", format="%.3f", help="Mean on the feature's tokens."),

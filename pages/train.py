@@ -23,6 +23,14 @@ with st.expander("What happens here?"):
         "model that ignores context — the gap is what the network learned from context."
     )
 owner = state.session_id()
+bounds = jobs.setting_bounds()  # each input's min and max: what training accepts
+
+
+def _range(name: str) -> str:
+    lo, hi = bounds[name]
+    return f"{lo:,} to {hi:,}"
+
+
 state.bind(
     {
         "train.task": "Language model",
@@ -49,6 +57,10 @@ state.bind(
         "train.keep_best": False,
     }
 )
+for _name, (_lo, _hi) in bounds.items():  # a value from a link or an older limit: clamped
+    _key = f"train.{_name}"
+    if isinstance(st.session_state.get(_key), int | float):
+        st.session_state[_key] = min(max(st.session_state[_key], _lo), _hi)
 
 # keyed, so the open tab survives reruns: unkeyed, it fell back to the first tab whenever a
 # widget in the second changed
@@ -61,6 +73,7 @@ with tab_train:
             "Task",
             ["Language model", "Sequence classifier"],
             key="train.task",
+            persist_state="session",
             help="Predict the next token of a text, or the class of a whole text "
             "(e.g. its sentiment; explored on the Hidden States page).",
         )
@@ -84,32 +97,53 @@ with tab_train:
     c1, c2, c3, c4 = st.columns(4)
     p = "train.cls_" if classifier else "train."  # a classifier's level defaults to words
     level = c1.selectbox(
-        "Level", ["char", "word"], key=f"{p}level", help="Characters or words as tokens."
+        "Level",
+        ["char", "word"],
+        key=f"{p}level",
+        persist_state="session",
+        help="Characters or words as tokens.",
     )
     mode = c1.selectbox(
         "Word tokens",
         ["keep-space", "words"],
         key=f"{p}mode",
+        persist_state="session",
         disabled=level == "char",
         format_func={
             "keep-space": "words, spaces and newlines",
             "words": "words and punctuation only",
         }.get,
-        help="Seed 000 keeps spaces and newlines as tokens.",
+        help="Dahlberg kept spaces and newlines as tokens.",
     )
     cell = c2.selectbox(
         "Cell",
         ["lstm", "gru", "rnn"],
         key="train.cell",
+        persist_state="session",
         format_func={"lstm": "LSTM", "gru": "GRU", "rnn": "vanilla RNN"}.get,
         help="The recurrent cell.",
     )
-    layers = c2.number_input("Layers", 1, 3, key="train.layers", help="Stacked recurrent layers.")
+    layers = c2.number_input(
+        "Layers",
+        *bounds["layers"],
+        key="train.layers",
+        persist_state="session",
+        help=f"Stacked recurrent layers ({_range('layers')}).",
+    )
     units = c3.number_input(
-        "Units", 0, 1024, step=32, key="train.units", help="Neurons per recurrent layer."
+        "Units",
+        *bounds["units"],
+        step=32,
+        key="train.units",
+        persist_state="session",
+        help=f"Neurons per recurrent layer ({_range('units')}).",
     )
     embedding = c3.number_input(
-        "Embedding", 1, 512, key="train.embedding", help="Size of the learned token vectors."
+        "Embedding",
+        *bounds["embedding"],
+        key="train.embedding",
+        persist_state="session",
+        help=f"Size of the learned token vectors ({_range('embedding')}).",
     )
     dropout = c4.slider(
         "Dropout",
@@ -117,75 +151,94 @@ with tab_train:
         0.8,
         step=0.05,
         key="train.dropout",
+        persist_state="session",
         help="Randomly silence this share of inputs between layers while training.",
     )
     if classifier:
         max_len = c4.number_input(
             "Tokens per text",
-            1,
-            2000,
+            *bounds["max_len"],
             key="train.max_len",
-            help="Longer texts are cut, shorter ones padded (padding is "
-            "masked: it changes nothing).",
+            persist_state="session",
+            help=f"{_range('max_len')}. Longer texts are cut, shorter ones padded (padding "
+            "is masked: it changes nothing).",
         )
     else:
         seq_len = c4.number_input(
             "Sequence length",
-            2,
-            1000,
+            *bounds["seq_len"],
             key="train.seq_len",
-            help="Tokens per training window (backpropagation through time).",
+            persist_state="session",
+            help=f"Tokens per training window, backpropagation through time ({_range('seq_len')}).",
         )
 
     d1, d2, d3, d4 = st.columns(4)
-    batch = d1.number_input("Batch size", 1, 1024, key="train.batch", help="Windows per step.")
-    epochs = d2.number_input("Epochs", 1, 200, key="train.epochs", help="Passes over the text.")
+    batch = d1.number_input(
+        "Batch size",
+        *bounds["batch"],
+        key="train.batch",
+        persist_state="session",
+        help=f"Windows per step ({_range('batch')}).",
+    )
+    epochs = d2.number_input(
+        "Epochs",
+        *bounds["epochs"],
+        key="train.epochs",
+        persist_state="session",
+        help=f"Passes over the text ({_range('epochs')}).",
+    )
     optimizer = d3.selectbox(
         "Optimizer",
         ["adam", "rmsprop"],
         key="train.optimizer",
-        help="Adam is a good default; seed 000 used RMSprop.",
+        persist_state="session",
+        help="Adam is a good default; Dahlberg used RMSprop.",
     )
     lr = d4.number_input(
         "Learning rate",
-        1e-5,
-        1.0,
-        format="%.4f",
+        *bounds["lr"],
+        format="%.5f",
         key="train.lr",
-        help="Step size of the optimizer.",
+        persist_state="session",
+        help="Step size of the optimizer (0.00001 to 1).",
     )
     with st.expander("More settings"):
         e1, e2, e3 = st.columns(3)
         max_tokens = e1.number_input(
             "Use the first N tokens (0 = all)",
-            0,
-            50_000_000,
+            *bounds["max_tokens"],
             step=100_000,
             key="train.max_tokens",
-            help="Keeps training quick on big corpora.",
+            persist_state="session",
+            help=f"Keeps training quick on big corpora ({_range('max_tokens')}).",
         )
         min_count = e2.number_input(
-            "Min count", 1, 100, key="train.min_count", help="Rarer tokens become <unk>."
+            "Min count",
+            *bounds["min_count"],
+            key="train.min_count",
+            persist_state="session",
+            help=f"Rarer tokens become <unk> ({_range('min_count')}).",
         )
         clipnorm = e3.number_input(
             "Gradient clipping",
-            0.1,
-            100.0,
+            *bounds["clipnorm"],
             key="train.clipnorm",
-            help="Largest gradient norm per step.",
+            persist_state="session",
+            help=f"Largest gradient norm per step ({_range('clipnorm')}).",
         )
         patience = e1.number_input(
             "Early stopping patience (0 = off)",
-            0,
-            20,
+            *bounds["patience"],
             key="train.patience",
+            persist_state="session",
             disabled=classifier,
             help="Stop after this many epochs without a lower validation "
-            "loss (language models; seed 000 used 2).",
+            "loss (language models; Dahlberg used 2).",
         )
         keep_best = e2.toggle(
             "Keep the best epoch",
             key="train.keep_best",
+            persist_state="session",
             disabled=classifier,
             help="When training ends, the saved model is the epoch with the "
             "lowest validation loss (later epochs stay in the history).",
@@ -202,10 +255,12 @@ with tab_train:
     name = st.text_input(
         "Model name",
         key="train.name",
+        persist_state="session",
         placeholder=default_name,
         help="Letters, digits, - and _. The model is saved under this name.",
     )
     name = name.strip() or default_name
+    st.caption(f"The model will be saved as **{md(name)}**.")
 
     if st.button("Train", type="primary", disabled=corpus is None, key="btn.train"):
         try:
@@ -237,7 +292,8 @@ with tab_train:
                 embedding_file=vectors,
                 freeze_embedding=freeze,
             )
-            jobs.start(owner, spec, corpus, config, name)
+            with st.spinner("Checking the settings and tokenizing the text…"):
+                jobs.start(owner, spec, corpus, config, name)
         except ValueError as e:
             st.error(f"Not started: {md(str(e))}")
 

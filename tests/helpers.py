@@ -99,14 +99,17 @@ def planted_layer(n_steps: int = 2000, n_units: int = 64, seed: int = 0):
 # --- the app through Streamlit's AppTest --------------------------------------------------
 
 
-def app() -> AppTest:
-    """The app run once through AppTest, on its first page, with no exception.
+def app(page: str | None = "pages/generate.py") -> AppTest:
+    """The app run through AppTest on ``page`` (Generate & Highlight, which most AppTests
+    were written for), or on its default start page with ``page=None``; no exception.
 
     Tests that call it need the conftest ``registry`` (or ``tiny_registry``) fixture; the
     autouse ``_server_like_routing`` fixture makes AppTest route pages like a server."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(APP, default_timeout=120)
+    if page is not None:
+        at.switch_page(page)
     at.run()
     assert not at.exception, at.exception
     return at

@@ -42,7 +42,7 @@ def test_relevance_page_ranks_by_effect_size_with_a_headline(tiny_registry):
     assert clear.value.endswith(" of 16")
     ids = at.session_state["top_neurons"]
     assert any(label.startswith("AUROC for space") for (*_, label) in ids)
-    assert at.html and "neuron" in at.html[0].proto.body
+    assert at.main.get("html") and "neuron" in at.main.get("html")[0].proto.body
 
 
 @pytest.mark.slow
@@ -95,7 +95,7 @@ def test_fourier_page_finds_a_peak_with_its_period(registry):
     assert 0.02 <= top["frequency"] <= 0.5
     assert abs(top["period (tokens)"] - 1 / top["frequency"]) < 1e-9
     assert any("Strongest in-band peak" in m.value for m in at.markdown)
-    assert at.html and not at.exception
+    assert at.main.get("html") and not at.exception
     at.slider(key="fft.band").set_value((0.3, 0.5)).run()
     assert at.dataframe[0].value["frequency"].between(0.3, 0.5).all()
 
@@ -174,13 +174,19 @@ def test_ablation_page_sweep_and_training_evolution(registry):
     evo = at.dataframe[-1].value
     assert list(evo["epoch"]) == list(range(1, 9))
     assert any("is the best from epoch" in m.value for m in at.markdown)
-    assert at.html and "neuron" in at.html[0].proto.body
+    assert at.main.get("html") and "neuron" in at.main.get("html")[0].proto.body
 
 
 def test_pattern_search_page_lists_matches(registry):
     at = _open(
         "pages/pattern_search.py",
-        **{"pat.slice_len": 4000, "pat.span_start": 200, "pat.span_len": 3, "pat.threshold": 0.2},
+        **{
+            "pat.slice_len": 4000,
+            "pat.by": "token numbers",
+            "pat.span_start": 200,
+            "pat.span_len": 3,
+            "pat.threshold": 0.2,
+        },
     )
     assert not at.exception, at.exception
     if at.warning:  # no neuron on throughout: a clear message, and a lower threshold helps
@@ -190,7 +196,7 @@ def test_pattern_search_page_lists_matches(registry):
     assert 0 < len(matches) <= 50
     assert (matches["score"].diff().dropna() <= 0).all()
     assert not ((matches["start"] <= 202) & (matches["end"] >= 200)).any()  # span excluded
-    assert at.html and "#1 at" in at.html[0].proto.body
+    assert at.main.get("html") and "#1 at" in at.main.get("html")[0].proto.body
 
 
 def test_word_cloud_slots_keep_lines_apart_and_cut_long_words() -> None:

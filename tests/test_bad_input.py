@@ -48,7 +48,7 @@ def test_out_of_range_neurons_in_the_page_warn_and_keep_the_text(tiny_registry):
     assert any("Ignored '300', '<b>x</b>'" in w.value for w in at.warning), [
         w.value for w in at.warning
     ]
-    body = "".join(h.proto.body for h in at.html)
+    body = "".join(h.proto.body for h in at.main.get("html"))
     assert "neuron 5" in body and "<b>x</b>" not in body
 
 
@@ -71,7 +71,7 @@ def test_sliders_and_numbers_at_their_extremes_on_generate(tiny_registry):
         )
         widget.set_value(value).run()
         assert not at.exception, (key, value, at.exception)
-        assert "hl-text" in "".join(h.proto.body for h in at.html), (key, value)
+        assert "hl-text" in "".join(h.proto.body for h in at.main.get("html")), (key, value)
 
 
 @pytest.mark.slow

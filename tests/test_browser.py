@@ -213,6 +213,59 @@ def test_relevance_ranks_neurons_for_a_regex_and_refuses_a_bad_one(server, page)
     check_clean(page, "relevance-bad-regex")
 
 
+def _luminance(rgb: str) -> float:
+    """WCAG 2 relative luminance of a CSS ``rgb(r, g, b)`` colour."""
+    channels = [int(x) / 255 for x in re.findall(r"\d+", rgb)[:3]]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrasts(page) -> list[float]:
+    """Contrast ratio of every highlighted token's text against its background."""
+    pairs = page.locator("td.hl-text span.tok").evaluate_all(
+        "els => els.map(e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor])"
+    )
+    out = []
+    for fg, bg in pairs:
+        a, b = sorted((_luminance(fg), _luminance(bg)), reverse=True)
+        out.append((a + 0.05) / (b + 0.05))
+    return out
+
+
+def test_a_teachers_walk_from_the_start_page_to_a_highlighted_neuron(server, page):
+    open_page(page, server, "")
+    expect(page.get_by_text("Inside string literal").first).to_be_visible()
+    shown(page.locator("td.hl-text span.tok"))
+    check_clean(page, "start-page")
+    page.get_by_role("button", name="Open its card in the Neuron Atlas").first.click()
+    expect(page.locator("[data-testid=stMain] h1").first).to_have_text("Neuron Atlas")
+    settle(page)
+    heading = page.get_by_role("heading", name=re.compile(r"^Neuron \d+: "))
+    expect(heading).to_be_visible(timeout=240_000)
+    neuron = re.match(r"Neuron (\d+):", heading.inner_text()).group(1)
+    check_clean(page, "start-to-atlas")
+    page.get_by_role("button", name="Open in Generate & Highlight").click()
+    expect(page.locator("[data-testid=stMain] h1").first).to_have_text("Generate & Highlight")
+    settle(page)
+    expect(page.locator("td.hl-label")).to_have_text([f"neuron {neuron}"])
+    ratios = _contrasts(page)
+    assert ratios and min(ratios) >= 4.5, min(ratios)
+
+
+def test_the_quote_neuron_from_the_start_page_is_legible(server, page):
+    open_page(page, server, "")
+    expect(page.get_by_text("Inside quotes").first).to_be_visible()
+    # the cards: three of the code model, then the prose model's, quotes first
+    page.get_by_role("button", name="See it in Generate & Highlight").nth(3).click()
+    expect(page.locator("[data-testid=stMain] h1").first).to_have_text("Generate & Highlight")
+    settle(page)
+    shown(page.locator("td.hl-text span.tok"))
+    expect(page.get_by_test_id("stSidebar")).to_contain_text("demo-ref-char-lstm")
+    ratios = _contrasts(page)
+    assert ratios and min(ratios) >= 4.5, min(ratios)
+    check_clean(page, "quote-neuron")
+
+
 def test_atlas_builds_opens_a_card_and_jumps_to_generate(server, page):
     open_page(page, server, "atlas?model=demo-stdlib-char-lstm&atlas.slice_len=8000")
     page.get_by_role("button", name="Build the atlas").click()
@@ -449,3 +502,34 @@ def test_two_sessions_train_and_analyse_at_once_without_cross_talk(server, brows
     finally:
         a.context.close()
         b.context.close()
+
+
+def test_at_800_px_the_sidebar_folds_and_nothing_is_fetched_from_outside(server, browser):
+    """A projector or a small laptop: at 800 x 900 the sidebar starts folded away, no key
+    figure is cut, and every request (favicon and fonts included) goes to the app's server."""
+    context = browser.new_context(viewport={"width": 800, "height": 900})
+    try:
+        pg = context.new_page()
+        pg.set_default_navigation_timeout(180_000)
+        pg.set_default_timeout(60_000)
+        pg.dialogs = []
+        pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+        requests: list[str] = []
+        pg.on("request", lambda r: requests.append(r.url))
+        open_page(pg, server, "relevance?model=demo-ref-char-lstm")
+        sidebar = pg.get_by_test_id("stSidebar")
+        expect(sidebar).to_have_attribute("data-collapsed", "true", timeout=30_000)
+        shown(pg.locator("[data-testid=stMetricValue]"))
+        cut = pg.evaluate(
+            """[...document.querySelectorAll('[data-testid=stMetricValue]')]
+               .flatMap(e => [e, ...e.querySelectorAll('*')])
+               .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
+        )
+        assert not cut, f"key figures cut at 800 px: {cut}"
+        icon = pg.evaluate("document.querySelector(\"link[rel='shortcut icon']\")?.href || ''")
+        assert icon.startswith((server.url, "data:")), icon
+        outside = sorted({u for u in requests if not u.startswith((server.url, "data:", "blob:"))})
+        assert not outside, f"fetched from outside the server: {outside}"
+        check_clean(pg, "relevance-800px")
+    finally:
+        context.close()

@@ -29,7 +29,7 @@ def test_hidden_states_overview_projection_and_a_sequence(with_classifier):
     assert any("neg (20), pos (20)" in m.value for m in at.markdown)
     table = at.dataframe[0].value
     assert len(table) == 40 and set(table["class"]) == {"neg", "pos"}
-    assert not at.html  # no sequence selected yet
+    assert not at.main.get("html")  # no sequence selected yet
 
 
 @pytest.mark.slow
@@ -49,7 +49,7 @@ def test_hidden_states_follow_one_sequence(with_classifier):
         at.session_state[key] = value
     at.switch_page("pages/hidden_states.py").run()
     assert not at.exception, at.exception
-    assert at.html and "expected prediction" in at.html[0].proto.body
+    assert at.main.get("html") and "expected prediction" in at.main.get("html")[0].proto.body
     assert any(s.value.startswith("Sequence 3:") for s in at.subheader)
     at.slider(key="hid.dist").set_value(0.0).run()  # every jump passes: words on the map
     assert not at.exception

@@ -13,7 +13,7 @@ from tests.helpers import TRAIN_TEXT, app
 
 
 def html_of(at) -> str:
-    return "".join(h.proto.body for h in at.html)
+    return "".join(h.proto.body for h in at.main.get("html"))
 
 
 def test_opens_on_demo_model_with_highlighted_text(registry):
@@ -72,7 +72,8 @@ def test_pasted_script_is_escaped(tiny_registry):
     body = html_of(at)
     assert "<script" not in body and "<b>" not in body
     row = body.split('class="hl-text">')[1].split("</td>")[0]
-    shown = "".join(html.unescape(t) for t in re.findall(r"<span[^>]*>(.*?)</span>", row))
+    tokens = re.findall(r'<span class="tok[^>]*>(.*?)</span>', row)
+    shown = "".join(html.unescape(t) for t in tokens)
     assert shown == "<script>alert(1)</script>·and·<b>bold</b>"
 
 
@@ -142,7 +143,7 @@ def test_job_survives_reruns_and_stops(registry):
 @pytest.mark.parametrize(
     "setting,value,message",
     [
-        ("train.units", 0, "units must be 1 to 4096, got 0"),
+        ("train.max_tokens", 30, "too short for sequence length 20"),  # units: widget-bound
         ("train.seq_len", 1000, "too short for sequence length 1000"),
     ],
 )

@@ -1,9 +1,11 @@
 """Pattern search: planted repeats are found and ranked first; counts against brute force."""
 
+import re
+
 import numpy as np
 import pytest
 
-from lib.analysis.patterns import pattern, search
+from lib.analysis.patterns import merge_near, pattern, search, text_spans
 
 PATTERN = [2, 5, 7]
 
@@ -100,3 +102,90 @@ def test_search_counts_match_brute_force(length):
 def test_bad_arguments(call, message):
     with pytest.raises(ValueError, match=message):
         call(planted())
+
+
+# --- merging near-duplicate matches -------------------------------------------------------
+
+
+def _brute_force_merge(ranked, distance):
+    kept = []
+    for p in ranked:
+        if all(abs(p - q) >= distance for q in kept):
+            kept.append(p)
+    return kept
+
+
+def test_merge_near_hand_case():
+    # 10 is best; 11, 9 and 12 are its shifted copies; 30 and 50 are far from it
+    assert merge_near([10, 11, 30, 9, 12, 50], 3).tolist() == [10, 30, 50]
+    assert merge_near([10, 11, 30, 9, 12, 50], 1).tolist() == [10, 11, 30, 9, 12, 50]
+    assert merge_near([10, 11, 30, 9, 12, 50], 3, top=2).tolist() == [10, 30]
+    assert merge_near([], 3).tolist() == []
+
+
+@pytest.mark.parametrize("distance", [1, 2, 5, 16])
+def test_merge_near_matches_brute_force(distance):
+    rng = np.random.default_rng(distance)
+    ranked = rng.permutation(200)
+    kept = merge_near(ranked, distance)
+    assert kept.tolist() == _brute_force_merge(ranked.tolist(), distance)
+    gaps = np.abs(kept[:, None] - kept[None, :]) + np.eye(len(kept), dtype=int) * distance
+    assert (gaps >= distance).all()  # no two kept positions closer than `distance`
+
+
+def test_search_merge_leaves_no_overlapping_or_adjacent_matches():
+    # a pattern on during a run [30, 44) and again at [100, 108): every shifted window
+    # inside the run matches fully; merged, the run gives one match and the repeat another
+    acts = np.zeros((150, 6))
+    acts[30:44, [1, 2]] = 1.0
+    acts[100:108, [1, 2]] = 1.0
+    length = 8
+    plain = search(acts, [1, 2], length, threshold=0.5, top=50)
+    assert plain.head(8).score.tolist() == [2] * 8  # unmerged: 7 shifted copies of the run
+    merged = search(acts, [1, 2], length, threshold=0.5, top=50, merge=True)
+    full = merged[merged.score == 2]
+    assert sorted(full.start.tolist()) == [30, 100]
+    starts = np.sort(merged.start.to_numpy())
+    assert (np.diff(starts) >= 2 * length).all()  # no overlap, no gap shorter than a span
+    assert (np.diff(merged.score) <= 0).all()
+
+
+def test_merge_near_bad_arguments():
+    with pytest.raises(ValueError, match="`distance` must be an integer >= 1"):
+        merge_near([1, 2], 0)
+    with pytest.raises(ValueError, match="`ranked` must be 1-D"):
+        merge_near([[1, 2]], 2)
+    with pytest.raises(ValueError, match="positions >= 0"):
+        merge_near([3, -1], 2)
+    with pytest.raises(ValueError, match="`top`"):
+        merge_near([3], 2, top=0)
+
+
+# --- choosing the span by its text --------------------------------------------------------
+
+
+def test_text_spans_character_and_word_tokens():
+    chars = list('x = "ab" + "ab"')
+    assert text_spans(chars, '"ab') == [(4, 6), (11, 13)]
+    assert text_spans(chars, '"ab', limit=1) == [(4, 6)]
+    words = ["The", " ", "cat", " ", "sat", "."]
+    assert text_spans(words, "e ca") == [(0, 2)]  # partial tokens at both ends count
+    assert text_spans(words, "sat.") == [(4, 5)]
+    assert text_spans(words, "dog") == []
+    assert text_spans(words, "") == []
+    assert text_spans(words, "(") == []  # searched literally, not as a regex
+    with pytest.raises(ValueError, match="`limit`"):
+        text_spans(words, "a", limit=0)
+
+
+def test_text_spans_agree_with_str_find():
+    rng = np.random.default_rng(3)
+    tokens = ["".join(rng.choice(list("ab "), size=rng.integers(1, 4))) for _ in range(300)]
+    text = "".join(tokens)
+    for a, b in text_spans(tokens, "ab a"):
+        # the tokens a..b hold the occurrence, and no shorter run of tokens does
+        segment = "".join(tokens[a : b + 1])
+        assert "ab a" in segment
+        assert "ab a" not in "".join(tokens[a + 1 : b + 1])
+        assert "ab a" not in "".join(tokens[a:b])
+    assert len(text_spans(tokens, "ab a")) == len(re.findall("ab a", text)) > 0

@@ -143,6 +143,7 @@ def test_word_clusters_reports_what_the_clusters_follow(tiny_registry):
     from lib.analysis.projection import cluster, project
     from lib.run.record import record
 
+    C._MAPS.clear()  # maps of earlier tests in this process are not this one's
     settings = {"map.slice_len": SLICE, "map.method": "pca", "map.n": 400, "map.k": 6}
     settings["model"] = TINY
     at = _open("pages/word_clusters.py", **settings)

@@ -7,6 +7,7 @@ Grouped by page in the submodules; all are re-exported here, so pages write
 from dashboard.charts.ablation import control_range_chart, sweep_chart
 from dashboard.charts.atlas import activation_histogram
 from dashboard.charts.chips import edge_matrix, memory_chips, word_clouds
+from dashboard.charts.compare import score_distributions
 from dashboard.charts.distributions import (
     box_percentiles,
     histogram_overlay,
@@ -60,6 +61,7 @@ __all__ = [
     "per_model_bars",
     "probe_path",
     "score_column",
+    "score_distributions",
     "saturation_scatter",
     "sentence_glyphs",
     "setting_line",

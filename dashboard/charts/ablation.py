@@ -8,6 +8,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from dashboard.charts.titles import readable
+
 #: colour of each random control, and of the top-k line
 CONTROL_COLOURS = {"unrelated": "#4c78a8", "all": "#999999"}
 TOP_COLOUR = "#b40426"
@@ -44,7 +46,7 @@ def sweep_chart(df: pd.DataFrame, column: str) -> alt.LayerChart:
         .encode(
             x=alt.X("k:O", title="neurons switched off (k)", axis=alt.Axis(labelAngle=0)),
             xOffset=alt.XOffset("control_label:N"),
-            y=alt.Y(f"{column}:Q", title="loss change (nats per token)"),
+            y=alt.Y(f"{column}:Q", title=readable(column)),
             color=_control_colour(),
             tooltip=[
                 "k:O",

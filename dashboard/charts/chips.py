@@ -10,6 +10,7 @@ import altair as alt
 import pandas as pd
 
 from dashboard.charts.distributions import BLUE_ORANGE
+from dashboard.charts.titles import category_scale
 
 
 def memory_chips(df: pd.DataFrame, *, highlight: int | None = None) -> alt.FacetChart:
@@ -37,7 +38,10 @@ def memory_chips(df: pd.DataFrame, *, highlight: int | None = None) -> alt.Facet
         .properties(width=alt.Step(14), height=alt.Step(14))
         .facet(
             row=alt.Row(
-                "cluster:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")
+                "cluster:N",
+                title=None,
+                sort=category_scale(df["cluster"])["domain"],
+                header=alt.Header(labelAngle=0, labelAlign="left"),
             ),
             spacing=6,
         )
@@ -59,13 +63,18 @@ def word_clouds(df: pd.DataFrame) -> alt.FacetChart:
             y=alt.Y("y:O", axis=None),
             text="label:N",
             size=alt.Size("size:Q", scale=alt.Scale(range=[9, 18]), legend=None),
-            color=alt.Color("pos:N", title="POS", scale=alt.Scale(scheme="tableau10")),
+            color=alt.Color(
+                "pos:N", title="part of speech", scale=alt.Scale(**category_scale(df["pos"]))
+            ),
             tooltip=["word:N", "pos:N", alt.Tooltip("size:Q", format=".3f", title="response")],
         )
         .properties(width=520, height=alt.Step(24))
         .facet(
             row=alt.Row(
-                "cluster:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")
+                "cluster:N",
+                title=None,
+                sort=category_scale(df["cluster"])["domain"],
+                header=alt.Header(labelAngle=0, labelAlign="left"),
             ),
             spacing=4,
         )

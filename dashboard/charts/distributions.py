@@ -9,6 +9,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from dashboard.charts.titles import row_axis
+
 BLUE_ORANGE = alt.Scale(domainMid=0, range=["#09adff", "#f2f2f2", "#ff5b09"])
 
 
@@ -35,7 +37,7 @@ def histogram_overlay(df: pd.DataFrame) -> alt.LayerChart:
 
 
 def per_model_bars(df: pd.DataFrame, *, value: str, title: str) -> alt.Chart:
-    """One bar per model (seed 001 fig. 5.7): columns ``model`` and ``value``."""
+    """One bar per model (Ryšánek 2023, fig. 5.7): columns ``model`` and ``value``."""
     return (
         alt.Chart(df)
         .mark_bar()
@@ -49,8 +51,12 @@ def per_model_bars(df: pd.DataFrame, *, value: str, title: str) -> alt.Chart:
 
 
 def box_percentiles(df: pd.DataFrame, *, group: str = "token") -> alt.LayerChart:
-    """RNNVis box plots: 25-75 box, 9-91 whiskers, median tick; one row per group."""
-    base = alt.Chart(df).encode(y=alt.Y(f"{group}:N", sort=None, title=None))
+    """RNNVis box plots: 25-75 box, 9-91 whiskers, median tick; one row per group.
+
+    Every group is labelled: the chart is 18 px a row and no label is dropped.
+    """
+    rows = row_axis(df[group].nunique(), title=None, px=18, most=10**6)
+    base = alt.Chart(df).encode(y=alt.Y(f"{group}:N", sort=None, axis=alt.Axis(**rows["axis"])))
     whisker = base.mark_rule(color="#888").encode(x=alt.X("p9:Q", title="activation"), x2="p91:Q")
     box = base.mark_bar(size=12, color="#ff9b5e").encode(x="p25:Q", x2="p75:Q")
     median = base.mark_tick(color="black", size=12).encode(
@@ -62,7 +68,7 @@ def box_percentiles(df: pd.DataFrame, *, group: str = "token") -> alt.LayerChart
             alt.Tooltip("mean:Q", format=".3f"),
         ],
     )
-    return (whisker + box + median).properties(height=alt.Step(18))
+    return (whisker + box + median).properties(height=rows["height"])
 
 
 def signal_means(df: pd.DataFrame) -> alt.Chart:
@@ -72,7 +78,7 @@ def signal_means(df: pd.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("signal:N", sort=None, title=None),
-            y="mean |activation|:Q",
+            y=alt.Y("mean |activation|:Q", title="mean |activation|"),
             tooltip=["signal:N", alt.Tooltip("mean |activation|:Q", format=".4f")],
         )
         .properties(height=200)

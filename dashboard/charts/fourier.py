@@ -8,12 +8,16 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from dashboard.charts.titles import row_axis
+
 
 def spectrum_heatmap(df: pd.DataFrame) -> alt.Chart:
-    """Neuron x frequency amplitude (seed 000's heat surface, seen from above).
+    """Neuron x frequency amplitude (Dahlberg's heat surface, seen from above).
 
-    ``df``: columns ``neuron``, ``freq`` (bin start) and ``amplitude``.
+    ``df``: columns ``neuron``, ``freq`` (bin start) and ``amplitude``. Up to 80 neurons
+    every row is labelled (14 px a row); more make an overview whose labels thin out.
     """
+    rows = row_axis(df["neuron"].nunique(), title="neuron", px=14)
     return (
         alt.Chart(df)
         .mark_rect()
@@ -23,15 +27,15 @@ def spectrum_heatmap(df: pd.DataFrame) -> alt.Chart:
                 title="frequency (cycles per token)",
                 axis=alt.Axis(format=".2f", labelOverlap=True),
             ),
-            y=alt.Y("neuron:O", title="neuron", axis=alt.Axis(labelOverlap=True)),
-            color=alt.Color("amplitude:Q", scale=alt.Scale(scheme="inferno")),
+            y=alt.Y("neuron:O", axis=alt.Axis(**rows["axis"])),
+            color=alt.Color("amplitude:Q", title="amplitude", scale=alt.Scale(scheme="inferno")),
             tooltip=[
                 "neuron:O",
                 alt.Tooltip("freq:Q", format=".3f"),
                 alt.Tooltip("amplitude:Q", format=".4f"),
             ],
         )
-        .properties(height=320)
+        .properties(height=rows["height"])
     )
 
 
@@ -49,8 +53,8 @@ def spectrum_lines(df: pd.DataFrame, *, band: tuple[float, float]) -> alt.LayerC
             x=alt.X(
                 "freq:Q", title="frequency (cycles per token)", scale=alt.Scale(domain=[0, 0.5])
             ),
-            y=alt.Y("amplitude:Q"),
-            color=alt.Color("neuron:N"),
+            y=alt.Y("amplitude:Q", title="amplitude"),
+            color=alt.Color("neuron:N", title="neuron", scale=alt.Scale(scheme="category20")),
             tooltip=[
                 "neuron:N",
                 alt.Tooltip("freq:Q", format=".4f"),

@@ -14,7 +14,7 @@ Every glyph holds one bar per unit cluster, in the memory chips' order:
 
 Clicking a bar selects its chip (the Vega-Lite point selection :data:`CHIP_SELECTION`,
 over the field ``cluster``): its bars are drawn bold in every glyph and the page reads the
-selection to pick the chip out on the memory chips (seed 004 §3.2 links bars to chips on
+selection to pick the chip out on the memory chips (Ming et al. 2017, §3.2, link bars to chips on
 hover; a Streamlit chart can only report a click). A double click clears it.
 
 All glyphs share one vertical scale ±scale (average value per unit), so two sentences
@@ -29,7 +29,7 @@ import pandas as pd
 
 from dashboard.fmt import short_label
 
-#: seed 004's colours (its reference code): orange up / positive, blue down / negative
+#: Ming et al.'s (2017) colours (its reference code): orange up / positive, blue down / negative
 ORANGE = "#ff5b09"
 BLUE = "#09adff"
 UP, DOWN = "up (Δ > 0)", "down (Δ < 0)"
@@ -48,7 +48,8 @@ def sentence_glyphs(
     bar_px: int = 28,
     label_chars: int = 12,
 ) -> alt.LayerChart:
-    """Seed 004's glyph per token: aggregate box, update hats and preserved-fraction cursor.
+    """Ming et al.'s (2017) glyph per token: aggregate box, update hats and preserved-fraction
+    cursor.
 
     Parameters
     ----------

@@ -13,7 +13,7 @@ EP_SCALE = alt.Scale(domain=[0, 0.5, 1], range=["#d6604d", "#dddddd", "#4393c3"]
 
 
 def class_bars(df: pd.DataFrame) -> alt.Chart:
-    """Seed 003's classification overview: per actual class, stacked by predicted class.
+    """Garcia et al.'s (2021) classification overview: per actual class, stacked by predicted class.
 
     ``df``: columns ``actual``, ``predicted`` and ``count``.
     """
@@ -22,7 +22,7 @@ def class_bars(df: pd.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(
             y=alt.Y("actual:N", title="actual class"),
-            x=alt.X("count:Q", stack=True),
+            x=alt.X("count:Q", stack=True, title="sequences"),
             color=alt.Color("predicted:N", title="predicted"),
             tooltip=["actual:N", "predicted:N", "count:Q"],
         )
@@ -32,7 +32,9 @@ def class_bars(df: pd.DataFrame) -> alt.Chart:
 
 def confusion_matrix(df: pd.DataFrame) -> alt.LayerChart:
     """Confusion matrix with counts: columns ``actual``, ``predicted``, ``count``."""
-    base = alt.Chart(df).encode(x=alt.X("predicted:N"), y=alt.Y("actual:N"))
+    base = alt.Chart(df).encode(
+        x=alt.X("predicted:N", title="predicted class"), y=alt.Y("actual:N", title="actual class")
+    )
     cells = base.mark_rect().encode(
         color=alt.Color("count:Q", scale=alt.Scale(scheme="blues"), legend=None)
     )
@@ -100,7 +102,8 @@ def state_projection(
 
 
 def time_class_heatmap(df: pd.DataFrame) -> alt.Chart:
-    """Seed 003's time x class matrix: ``step`` (with "final" last), ``class``, ``ep``."""
+    """Garcia et al.'s (2021) time x class matrix: ``step`` (with "final" last), ``class``,
+    ``ep``."""
     return (
         alt.Chart(df)
         .mark_rect()

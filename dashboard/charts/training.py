@@ -9,6 +9,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from dashboard.charts.titles import readable
+
 
 def training_curves(batches: pd.DataFrame, epochs: pd.DataFrame) -> alt.LayerChart:
     """Training loss per batch (line) and per-epoch loss / val_loss (points and lines).
@@ -36,6 +38,9 @@ def training_curves(batches: pd.DataFrame, epochs: pd.DataFrame) -> alt.LayerCha
                 "series:N",
                 title=None,
                 scale=alt.Scale(domain=["loss", "val_loss"], range=["#3b4cc0", "#b40426"]),
+                legend=alt.Legend(
+                    labelExpr="datum.label == 'val_loss' ? 'validation loss' : 'training loss'"
+                ),
             ),
             tooltip=["epoch:Q", "series:N", alt.Tooltip("value:Q", format=".4f")],
         )
@@ -54,8 +59,8 @@ def metric_vs_baseline(df: pd.DataFrame, *, metric: str, baseline: float) -> alt
         alt.Chart(df)
         .mark_line(point=True, color="#b40426")
         .encode(
-            x=alt.X("epoch:Q"),
-            y=alt.Y("value:Q", title=metric),
+            x=alt.X("epoch:Q", title="epoch"),
+            y=alt.Y("value:Q", title=readable(metric)),
             tooltip=["epoch:Q", alt.Tooltip("value:Q", format=".3f")],
         )
     )
@@ -65,7 +70,7 @@ def metric_vs_baseline(df: pd.DataFrame, *, metric: str, baseline: float) -> alt
 def metric_vs_params(
     df: pd.DataFrame, *, metric: str, params: list[str], log: tuple[str, ...] = ("learning_rate",)
 ) -> alt.ConcatChart:
-    """A search's metric against each setting (one small scatter per setting, seed 000's
+    """A search's metric against each setting (one small scatter per setting, Dahlberg's
     Tables 4.1-4.4 as a picture).
 
     ``df``: one row per finished trial with ``trial``, ``stage``, the ``params`` columns and
@@ -83,8 +88,8 @@ def metric_vs_params(
             alt.Chart(df)
             .mark_circle(size=70, opacity=0.8)
             .encode(
-                x=alt.X(f"{param}:{kinds[param]}", title=param.replace("_", " "), scale=scale),
-                y=alt.Y(f"{metric}:Q", scale=alt.Scale(zero=False), title=metric),
+                x=alt.X(f"{param}:{kinds[param]}", title=readable(param), scale=scale),
+                y=alt.Y(f"{metric}:Q", scale=alt.Scale(zero=False), title=readable(metric)),
                 color=alt.Color("stage:N", title="stage"),
                 tooltip=[
                     "trial:Q",
@@ -99,13 +104,13 @@ def metric_vs_params(
 
 
 def setting_line(df: pd.DataFrame, *, x: str, y: str, title: str) -> alt.Chart:
-    """A value against a sweep's setting (seed 001 fig. 5.7: mean |activation| against
+    """A value against a sweep's setting (Ryšánek 2023, fig. 5.7: mean |activation| against
     dropout): columns ``x``, ``y`` and ``model``."""
     return (
         alt.Chart(df)
         .mark_line(point=True)
         .encode(
-            x=alt.X(f"{x}:Q", title=x.replace("_", " ")),
+            x=alt.X(f"{x}:Q", title=readable(x)),
             y=alt.Y(f"{y}:Q", title=title),
             tooltip=["model:N", f"{x}:Q", alt.Tooltip(f"{y}:Q", format=".4f")],
         )

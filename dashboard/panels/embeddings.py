@@ -17,7 +17,7 @@ from lib.model.spec import ID_OFFSET
 
 
 def embedding_map_view(name: str, bundle: ModelBundle) -> None:
-    """Seed 000's figure: the most frequent tokens' embedding vectors in 2-D, labelled."""
+    """Dahlberg's figure: the most frequent tokens' embedding vectors in 2-D, labelled."""
     state.bind(
         {
             "map.emb_n": 25,
@@ -33,14 +33,14 @@ def embedding_map_view(name: str, bundle: ModelBundle) -> None:
         2,
         500,
         key="map.emb_n",
-        help="Seed 000 mapped its 25 most frequent words.",
+        help="Dahlberg mapped the 25 most frequent words.",
     )
     method = c2.selectbox(
         "Projection",
         ["pca", "tsne", "umap"],
         key="map.emb_method",
         format_func={"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}.get,
-        help="PCA as seed 000; t-SNE and UMAP keep near neighbours near (at least 5 tokens).",
+        help="PCA as Dahlberg; t-SNE and UMAP keep near neighbours near (at least 5 tokens).",
     )
     source = (
         c3.segmented_control(
@@ -57,7 +57,7 @@ def embedding_map_view(name: str, bundle: ModelBundle) -> None:
         "Leave out spaces and newlines",
         key="map.emb_hide_space",
         help="Whitespace tokens (word level, keep-space mode) are the most "
-        "frequent; seed 000 kept them.",
+        "frequent; Dahlberg kept them.",
     )
     tokens = tuple(bundle.vocab.tokens)
     offset = ID_OFFSET if bundle.spec.task == "classifier" else 0
@@ -105,7 +105,7 @@ def embedding_map_view(name: str, bundle: ModelBundle) -> None:
         df["token"].tolist(),
         key="map.emb_token",
         format_func=display_token,
-        help="By cosine similarity of the vectors (seed 000, Eq. 2.13).",
+        help="By cosine similarity of the vectors (Dahlberg, Eq. 2.13).",
     )
     rows = weights[offset:] if offset else weights
     near = nearest_tokens(rows, tokens, token, k=10)

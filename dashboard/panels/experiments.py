@@ -1,4 +1,4 @@
-"""The Train page's Experiments tab (seed 000's randomized search, seed 001's sweeps) and
+"""The Train page's Experiments tab (Dahlberg's randomized search, Ryšánek's 2023 sweeps) and
 the model-group pickers of the Distributions and Compare pages.
 
 Searches and sweeps run as background jobs (:mod:`dashboard.jobs`, ``kind`` "search" or
@@ -162,7 +162,7 @@ def _architecture() -> tuple[ModelSpec, TrainConfig, object]:
             "keep-space": "words, spaces and newlines",
             "words": "words and punctuation only",
         }.get,
-        help="Seed 000 keeps spaces and newlines as tokens.",
+        help="Dahlberg kept spaces and newlines as tokens.",
     )
     embedding = c2.number_input(
         "Embedding",
@@ -175,7 +175,7 @@ def _architecture() -> tuple[ModelSpec, TrainConfig, object]:
         "Sequence length", 2, 1000, key=P + "seq_len", help="Tokens per training window."
     )
     optimizer = c3.selectbox(
-        "Optimizer", ["adam", "rmsprop"], key=P + "optimizer", help="Seed 000 used RMSprop."
+        "Optimizer", ["adam", "rmsprop"], key=P + "optimizer", help="Dahlberg used RMSprop."
     )
     max_tokens = c4.number_input(
         "Use the first N tokens (0 = all)",
@@ -219,7 +219,7 @@ def _search_form(owner: str, spec: ModelSpec, config: TrainConfig, corpus) -> No
         1024,
         step=8,
         key=P + "units",
-        help="Neurons per layer, drawn from low, low + step, ... (seed 000: 32n).",
+        help="Neurons per layer, drawn from low, low + step, ... (Dahlberg: 32n).",
     )
     units_step = c2.number_input(
         "Units step", 1, 512, key=P + "units_step", help="Grid step of the units."
@@ -229,7 +229,7 @@ def _search_form(owner: str, spec: ModelSpec, config: TrainConfig, corpus) -> No
         LR_GRID,
         key=P + "lr_lo",
         format_func=lambda v: f"{v:g}",
-        help="Drawn log-uniformly between the two, rounded to one digit (seed 000: n x 10^m).",
+        help="Drawn log-uniformly between the two, rounded to one digit (Dahlberg: n x 10^m).",
     )
     lr_hi = c3.select_slider(
         "to",
@@ -244,7 +244,7 @@ def _search_form(owner: str, spec: ModelSpec, config: TrainConfig, corpus) -> No
         0.8,
         step=0.01,
         key=P + "dropout",
-        help="Drawn uniformly, rounded to 0.01 (seed 000: 0.10 to 0.40).",
+        help="Drawn uniformly, rounded to 0.01 (Dahlberg: 0.10 to 0.40).",
     )
     d1, d2 = st.columns([2, 1])
     batch = d1.slider(
@@ -272,7 +272,7 @@ def _search_form(owner: str, spec: ModelSpec, config: TrainConfig, corpus) -> No
         1,
         100,
         key=P + "max_epochs",
-        help="Seed 000's coarse search: at most 3.",
+        help="Dahlberg's coarse search: at most 3.",
     )
     patience = e3.number_input(
         "Early stopping patience",
@@ -289,7 +289,7 @@ def _search_form(owner: str, spec: ModelSpec, config: TrainConfig, corpus) -> No
         "Rank by",
         metrics,
         key=P + "metric",
-        help="Seed 000 ranked by validation accuracy; the loss is smoother.",
+        help="Dahlberg ranked by validation accuracy; the loss is smoother.",
     )
     f1, f2, f3, f4, f5 = st.columns(5)
     seed = f1.number_input(
@@ -303,7 +303,7 @@ def _search_form(owner: str, spec: ModelSpec, config: TrainConfig, corpus) -> No
         "Coarse then fine",
         key=P + "fine",
         help="After the trials above, narrow the ranges around the best and run "
-        "more trials on a finer grid (seed 000's two stages).",
+        "more trials on a finer grid (Dahlberg's two stages).",
     )
     fine_trials = f3.number_input(
         "Fine trials",
@@ -417,7 +417,7 @@ def _sweep_form(owner: str, spec: ModelSpec, config: TrainConfig, corpus) -> Non
         list(X.SWEEPABLE),
         key=P + "setting",
         on_change=_default_values,
-        help="Seed 001 trained nine LSTMs at dropout 0 to 0.8.",
+        help="Ryšánek (2023) trained nine LSTMs at dropout 0 to 0.8.",
     )
     values_text = d2.text_input(
         "Values", key=P + "values", help="Comma-separated, or start:stop:step (stop included)."
@@ -426,7 +426,7 @@ def _sweep_form(owner: str, spec: ModelSpec, config: TrainConfig, corpus) -> Non
         "Also vary the seed",
         key=P + "vary_seed",
         disabled=setting == "seed",
-        help="Member i trains with seed + i (seed 001's models differ in seed and dropout).",
+        help="Member i trains with seed + i (Ryšánek's 2023 models differ in seed and dropout).",
     )
     auto = f"sweep-{time.strftime('%m%d-%H%M')}"
     group = st.text_input(
@@ -674,8 +674,8 @@ def experiments_tab(owner: str) -> None:
             "Experiment",
             ["Random search", "Sweep"],
             key=P + "kind",
-            help="A random search tries many configurations (seed 000); a sweep trains one "
-            "architecture at several values of one setting (seed 001).",
+            help="A random search tries many configurations (Dahlberg); a sweep trains one "
+            "architecture at several values of one setting (Ryšánek 2023).",
         )
         or "Random search"
     )

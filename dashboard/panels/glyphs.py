@@ -19,7 +19,7 @@ from lib.analysis.glyphs import (
 )
 
 #: choices of how β is measured, with their labels
-BETA_LABELS = {"clip": "state (Eq. 7)", "gate": "keep gate"}
+BETA_LABELS = {"clip": "overlap of old and new state", "gate": "keep gate"}
 
 
 def selected_chip(*states, chips: np.ndarray | None = None) -> int | None:

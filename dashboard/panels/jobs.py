@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import streamlit as st
 
@@ -15,6 +17,21 @@ HEADLINES = [
     ("val_perplexity", "baseline_perplexity", "validation perplexity"),
     ("test_accuracy", "baseline_accuracy", "test accuracy"),
 ]
+
+
+#: what the job card says while training prepares (lib.train.fit.PHASES), before a batch
+PHASE_TEXT = {
+    "": "Starting the job…",
+    "tokenizing": "Tokenizing the text and building the vocabulary…",
+    "building the model": "Building the model…",
+    "first batch": "Running the first batch (Keras compiles the model first, which "
+    "can take a while on a busy server)…",
+}
+
+
+def phase_text(phase: str) -> str:
+    """The job card's line for a preparation phase (unknown phases are shown as they are)."""
+    return PHASE_TEXT.get(phase, f"{phase[:1].upper()}{phase[1:]}…")
 
 
 def _duration(seconds: float | None) -> str:
@@ -48,9 +65,10 @@ def _resume_interrupted(owner: str, job: jobs.Job, epochs: int) -> None:
 def _job_card(owner: str, job: jobs.Job) -> None:
     settings = job.settings
     total = settings.config.epochs
+    status = job.progress.stop_note or job.progress.status.value
     st.markdown(
-        f"**{md(settings.name)}** · {settings.spec.describe()} on {md(settings.data_name)} · "
-        f"{job.progress.status.value}"
+        f"**{md(settings.name)}** · {md(settings.spec.describe())} on "
+        f"{md(settings.data_name)} · {md(status)}"
     )
     if job.active:
         if job.progress.steps:
@@ -60,14 +78,17 @@ def _job_card(owner: str, job: jobs.Job) -> None:
                 f"{job.progress.step}/{job.progress.steps} · ETA {_duration(job.eta_seconds())}",
             )
         else:
-            st.progress(0.0, text="Preparing the data and compiling the model (a few seconds)…")
+            elapsed = _duration(time.time() - job.progress.started)
+            st.progress(0.0, text=f"{phase_text(job.progress.phase)} ({elapsed} so far)")
         if job.progress.status is jobs.JobState.RUNNING:
             st.button(
                 "Stop",
                 key=f"stop.{job.settings.id}",
                 on_click=job.stop,
-                help="Stop after the current batch; the last finished epoch is kept.",
+                help="Stop now, or after the batch that is running; finished epochs are kept.",
             )
+        else:
+            st.caption("Stopping after the batch that is running…")
     elif job.progress.status is jobs.JobState.INTERRUPTED:
         done = job.progress.epochs[-1]["epoch"] + 1 if job.progress.epochs else 0
         c1, c2 = st.columns([1, 3])
@@ -109,7 +130,8 @@ def _job_card(owner: str, job: jobs.Job) -> None:
         (st.warning if job.progress.status is jobs.JobState.STOPPED else st.error)(
             md(job.progress.error)
         )
-    if job.progress.batch_losses:
+    # a curve needs two points; a job stopped before an epoch ended says so in its status
+    if len(job.progress.batch_losses) > 1 or job.progress.epochs:
         batches = pd.DataFrame(job.progress.batch_losses, columns=["epoch", "loss"])
         rows = [
             {"epoch": e["epoch"] + 1, "series": k, "value": e["logs"][k]}

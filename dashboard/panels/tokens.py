@@ -24,7 +24,7 @@ expectancy mode a token is red when the model found it probable and blue when it
 (log scale by default). Hover over a token for its position and exact value.
 
 **Alignment.** The value at a token is the state *after the model read that token*, which
-is what it uses to predict the next one (input-aligned, seed 000's LSTM view). Switch to
+is what it uses to predict the next one (input-aligned, Dahlberg's LSTM view). Switch to
 output-aligned to colour each token by the state that predicted it instead. Spaces show
 as ·, newlines as ↵; the seed text is underlined with dots.
 """

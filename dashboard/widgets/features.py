@@ -99,7 +99,7 @@ def feature_editor(prefix: str, trace: Trace, level: str) -> tuple[F.Feature | N
         param = st.text_input(
             "Regular expression",
             key=f"{prefix}.regex",
-            help="Python regex matched against each whole token (re.fullmatch), as in seed 000.",
+            help="Python regex matched against each whole token (re.fullmatch), as in Dahlberg.",
         )
     elif kind == "Part of speech":
         c1, c2 = st.columns([1, 3])

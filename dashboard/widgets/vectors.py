@@ -92,7 +92,7 @@ def pretrained_picker(
             "Pre-trained word vectors",
             ["None", "Upload", "Path on the server"],
             key=f"{prefix}.vec_source",
-            help="Start the embedding from GloVe or word2vec vectors (text format), as seed 000 "
+            help="Start the embedding from GloVe or word2vec vectors (text format), as Dahlberg "
             "started from GloVe 840B.300d.",
         )
         or "None"
@@ -129,7 +129,7 @@ def pretrained_picker(
         "Freeze the vectors",
         key=f"{prefix}.vec_freeze",
         help="Keep them fixed while training; unticked, they are fine-tuned "
-        "(seed 000's Keras embedding stayed trainable).",
+        "(Dahlberg's Keras embedding stayed trainable).",
     )
     note = f"{md(path.name)}: {info.format} format, {info.dim} dimensions."
     if info.dim != embedding:

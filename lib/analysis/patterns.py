@@ -2,13 +2,17 @@
 
 Select a span of the text; the *pattern* is the set of neurons that switch on for it
 (:func:`pattern`). :func:`search` then finds the other places where those neurons are on
-together for as long, and as few other neurons are — LSTMVis's "match" view.
+together for as long, and as few other neurons are — LSTMVis's "match" view. With
+``merge=True`` (or :func:`merge_near`) near-duplicate matches, the same place shifted by a
+step or two, are merged into the best of them. :func:`text_spans` turns a piece of typed
+text into the token spans where it occurs, so a span can be chosen by its text.
 
 A neuron is *on* at a step when its activation is >= ``threshold``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -62,6 +66,7 @@ def search(
     top: int = 50,
     exclude: tuple[int, int] | None = None,
     order: str = "score",
+    merge: bool = False,
 ) -> pd.DataFrame:
     """Find the places where the pattern's neurons are on together, best first.
 
@@ -81,6 +86,10 @@ def search(
         shifted copies, which would trivially match).
     order : {"score", "lexicographic"}, default "score"
         The ranking (Notes).
+    merge : bool, default False
+        Merge near-duplicates before keeping ``top``: a window is dropped when a better one
+        starts fewer than 2 x ``length`` steps away, i.e. when the two overlap or the gap
+        between them is shorter than ``length`` (:func:`merge_near`).
 
     Returns
     -------
@@ -137,7 +146,8 @@ def search(
         ranked = np.lexsort((starts, -score))
     else:
         ranked = np.lexsort((starts, n_other, -n_pattern))
-    ranked = ranked[keep[ranked]][: int(top)]
+    ranked = ranked[keep[ranked]]
+    ranked = merge_near(ranked, 2 * length, top=int(top)) if merge else ranked[: int(top)]
     return pd.DataFrame(
         {
             "start": ranked,
@@ -149,4 +159,101 @@ def search(
     )
 
 
-__all__ = ["pattern", "search"]
+def merge_near(ranked: npt.ArrayLike, distance: int, *, top: int | None = None) -> np.ndarray:
+    """Keep the best of every group of ranked positions closer than ``distance``.
+
+    Greedy non-maximum suppression in rank order: a position is kept unless a position
+    kept before it (a better one) lies fewer than ``distance`` steps away,
+    ``|p - q| < distance``.
+
+    Parameters
+    ----------
+    ranked : array-like of int, shape (n,)
+        Positions (window starts), best first, each once.
+    distance : int
+        Minimum distance between two kept positions (>= 1; 1 keeps everything).
+    top : int, optional
+        Stop after this many kept positions.
+
+    Returns
+    -------
+    kept : ndarray of int64, shape (n_kept,)
+        The kept positions, in rank order; no two closer than ``distance``.
+
+    Examples
+    --------
+    >>> merge_near([10, 11, 30, 9, 12, 50], 3).tolist()
+    [10, 30, 50]
+    """
+    order = np.asarray(ranked, dtype=np.int64)
+    if order.ndim != 1:
+        raise ValueError(f"`ranked` must be 1-D, got shape {order.shape}.")
+    if int(distance) != distance or distance < 1:
+        raise ValueError(f"`distance` must be an integer >= 1, got {distance!r}.")
+    if top is not None and (int(top) != top or top < 1):
+        raise ValueError(f"`top` must be an integer >= 1, got {top!r}.")
+    if order.size == 0:
+        return order
+    if order.min() < 0:
+        raise ValueError(f"`ranked` must hold positions >= 0, got {int(order.min())}.")
+    distance = int(distance)
+    blocked = np.zeros(int(order.max()) + distance + 1, dtype=bool)
+    kept: list[int] = []
+    for p in order.tolist():  # one pass over windows, not over neurons
+        if blocked[p]:
+            continue
+        kept.append(p)
+        if top is not None and len(kept) >= top:
+            break
+        blocked[max(p - distance + 1, 0) : p + distance] = True
+    return np.asarray(kept, dtype=np.int64)
+
+
+def text_spans(
+    tokens: Sequence[str], query: str, *, limit: int | None = None
+) -> list[tuple[int, int]]:
+    """Find the token spans covering each occurrence of ``query`` in the joined tokens.
+
+    Parameters
+    ----------
+    tokens : sequence of str, length n_steps
+        The recorded tokens; the text searched is ``"".join(tokens)``.
+    query : str
+        Searched for exactly (case and whitespace count); occurrences do not overlap.
+    limit : int, optional
+        Stop after this many occurrences.
+
+    Returns
+    -------
+    spans : list of (start, end)
+        Inclusive token positions: the first token holding a character of the occurrence
+        and the last one, in text order. Empty when ``query`` is empty or absent.
+
+    Examples
+    --------
+    >>> text_spans(list('x = "ab" + "ab"'), '"ab')
+    [(4, 6), (11, 13)]
+    >>> text_spans(["The", " ", "cat", " ", "sat"], "e ca")
+    [(0, 2)]
+    """
+    if limit is not None and (int(limit) != limit or limit < 1):
+        raise ValueError(f"`limit` must be an integer >= 1, got {limit!r}.")
+    if not query:
+        return []
+    text = "".join(tokens)
+    hits = []
+    for m in re.finditer(re.escape(query), text):
+        hits.append(m.start())
+        if limit is not None and len(hits) >= limit:
+            break
+    if not hits:
+        return []
+    # offsets[i] = the character where token i begins
+    offsets = np.concatenate([[0], np.cumsum([len(t) for t in tokens])])[:-1]
+    first = np.asarray(hits)
+    starts = np.searchsorted(offsets, first, side="right") - 1
+    ends = np.searchsorted(offsets, first + len(query) - 1, side="right") - 1
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+__all__ = ["merge_near", "pattern", "search", "text_spans"]

@@ -19,6 +19,7 @@ split's most frequent class, scored on the test split).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -196,6 +197,64 @@ def check_training(
 
 ProgressHook = Callable[[dict], None]
 
+#: the phases before training proper, in order, as ``{"kind": "phase", "text": ...}`` records
+PHASES = ("tokenizing", "building the model", "first batch")
+
+
+class TrainingStopped(RuntimeError):
+    """Training was stopped (its ``stop`` event set) before any epoch of this run ended.
+
+    Not a failure: nothing of this run was saved (a resumed model keeps its earlier epochs).
+    ``batches`` counts the training batches that ran, 0 when stopped before the first.
+    """
+
+    def __init__(self, batches: int) -> None:
+        self.batches = batches
+        when = (
+            "before the first batch"
+            if batches == 0
+            else f"after {batches:,} batch{'es' if batches != 1 else ''}"
+        )
+        super().__init__(f"stopped {when}, before an epoch ended; nothing new was saved")
+
+
+def _phase(hook: ProgressHook | None, stop: threading.Event | None, text: str) -> None:
+    """Report the phase ``text`` to ``hook``; raise TrainingStopped if ``stop`` is set."""
+    if stop is not None and stop.is_set():
+        raise TrainingStopped(0)
+    if hook is not None:
+        hook({"kind": "phase", "text": text})
+
+
+def _fit(
+    model: keras.Model,
+    callbacks: list,
+    hook: ProgressHook | None,
+    stop: threading.Event | None,
+    history: list,
+    *args: Any,
+    **kwargs: Any,
+) -> None:
+    """``model.fit(*args, callbacks=callbacks, **kwargs)`` that ends at once on a stop.
+
+    ``callbacks[0]`` is :func:`_progress_callback`'s, which raises TrainingStopped at the
+    first batch boundary after ``stop`` is set. A stop is reported as ``{"kind":
+    "stopped", "batches"}``; TrainingStopped is raised when no epoch of this run was kept,
+    RuntimeError when training ended otherwise without one.
+    """
+    _phase(hook, stop, "first batch")
+    with contextlib.suppress(TrainingStopped):  # raised by the callback to end at once
+        model.fit(*args, callbacks=callbacks, **kwargs)
+    callback = callbacks[0]
+    batches = int(getattr(callback, "batches", 0))
+    if stop is not None and stop.is_set():
+        if hook is not None:
+            hook({"kind": "stopped", "batches": batches})
+        if not getattr(callback, "epochs_kept", 0):
+            raise TrainingStopped(batches)
+    if not history:
+        raise RuntimeError("training ended before the first epoch ended; nothing was saved")
+
 
 def _progress_callback(
     hook: ProgressHook | None,
@@ -205,12 +264,28 @@ def _progress_callback(
     import keras
 
     class Progress(keras.callbacks.Callback):
-        """Copies Keras logs into plain records; sets stop_training when asked to stop."""
+        """Copies Keras logs into plain records; sets stop_training when asked to stop.
+
+        ``batches`` counts the batches trained in this run, ``epochs_kept`` the epochs saved.
+        """
+
+        batches = 0
+        epochs_kept = 0
+
+        def _check_stop(self) -> None:
+            # raised, not stop_training: Keras would still run the validation pass
+            if stop is not None and stop.is_set():
+                self.model.stop_training = True
+                raise TrainingStopped(self.batches)
+
+        def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            self._check_stop()
 
         def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self.epoch, self.t0 = epoch, time.time()
 
         def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            self.batches += 1
             if hook is not None and (batch % 5 == 0 or batch + 1 == self.params["steps"]):
                 hook(
                     {
@@ -222,13 +297,12 @@ def _progress_callback(
                         "elapsed": time.time() - self.t0,
                     }
                 )
-            if stop is not None and stop.is_set():
-                self.model.stop_training = True
+            self._check_stop()
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-            if stop is not None and stop.is_set():
-                return  # an interrupted epoch is not kept
+            self._check_stop()  # an interrupted epoch is not kept
             record = on_epoch(epoch, {k: float(v) for k, v in (logs or {}).items()})
+            self.epochs_kept += 1
             if hook is not None:
                 hook({"kind": "epoch", "epoch": epoch, **record})
 
@@ -259,12 +333,17 @@ def train(
     name : str
         Registry name; validated before any work starts.
     progress : callable, optional
-        Called with plain dicts: ``{"kind": "batch", "epoch", "step", "steps", "loss",
-        "elapsed"}`` during an epoch and ``{"kind": "epoch", "epoch", "logs", "metrics",
-        "sample"}`` after it (``logs`` keeps Keras' key names: loss, val_loss, ...).
+        Called with plain dicts: ``{"kind": "phase", "text"}`` before training, once per
+        phase of :data:`PHASES` in order ("tokenizing", "building the model", "first
+        batch"); ``{"kind": "batch", "epoch", "step", "steps", "loss", "elapsed"}`` during
+        an epoch and ``{"kind": "epoch", "epoch", "logs", "metrics", "sample"}`` after it
+        (``logs`` keeps Keras' key names: loss, val_loss, ...); ``{"kind": "stopped",
+        "batches"}`` when ``stop`` ended training.
     stop : threading.Event, optional
-        When set, training ends after the current batch; the last completed epoch stays
-        saved, and ``resume=True`` continues from it.
+        Checked between the phases and at every batch boundary: when set, training ends
+        there (without the epoch's validation pass); the last completed epoch stays saved,
+        and ``resume=True`` continues from it. Stopped before any epoch of this run ended,
+        :class:`TrainingStopped` is raised (its ``batches`` says how many ran).
     resume : bool
         Continue model ``name`` (same spec and corpus) up to ``config.epochs`` epochs.
     overwrite : bool
@@ -277,6 +356,11 @@ def train(
     -------
     ModelBundle
         The saved model after the last completed epoch.
+
+    Raises
+    ------
+    TrainingStopped
+        ``stop`` was set before an epoch of this run ended (nothing new was saved).
     """
     import keras
 
@@ -284,9 +368,11 @@ def train(
         spec, corpus, config, name, resume=resume, overwrite=overwrite, root=root
     )
     history: list[dict] = []
+    _phase(progress, stop, "tokenizing")
     if resume:
         previous = load(name, root=root, compile=True)
         data = prepare(corpus, spec, config, vocab=previous.vocab)
+        _phase(progress, stop, "building the model")
         model = previous.model
         history = list(previous.meta.get("history", []))[:start_epoch]
         extra_meta = {
@@ -295,6 +381,7 @@ def train(
         }
     else:
         data = prepare(corpus, spec, config)
+        _phase(progress, stop, "building the model")
         if name in {m["name"] for m in list_models(root=root)}:
             delete(name, root=root)
         keras.utils.set_random_seed(config.seed)
@@ -360,7 +447,12 @@ def train(
         callbacks.append(
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping)
         )
-    model.fit(
+    _fit(
+        model,
+        callbacks,
+        progress,
+        stop,
+        history,
         x,
         y,
         batch_size=config.batch_size,
@@ -368,11 +460,8 @@ def train(
         initial_epoch=start_epoch,
         validation_data=(vx, vy),
         shuffle=True,
-        callbacks=callbacks,
         verbose=0,
     )
-    if not history:
-        raise RuntimeError("training stopped before the first epoch ended; nothing was saved")
     if config.keep_best and bundle.meta["best_epoch"] != history[-1]["epoch"]:
         _restore_best(bundle, name, root, data.baseline, samples)
     return bundle
@@ -501,7 +590,8 @@ def train_classifier(
         ``config.test_fraction`` is). Progress records are the same: ``{"kind": "batch",
         ...}`` and ``{"kind": "epoch", "epoch", "logs", "metrics", "sample"}``; for a classifier
         ``logs`` also holds ``test_loss`` and ``test_accuracy``, and ``sample`` is a
-        one-line summary ("test accuracy 74.1% (majority class 50.0%)").
+        one-line summary ("test accuracy 74.1% (majority class 50.0%)"). The phase and
+        stopped records and :class:`TrainingStopped` are :func:`train`'s too.
 
     Returns
     -------
@@ -522,10 +612,12 @@ def train_classifier(
     # check_classifier_training validated the spec: a classifier's has both
     assert spec.n_classes is not None and spec.max_len is not None
     n_classes, max_len = spec.n_classes, spec.max_len
+    _phase(progress, stop, "tokenizing")
     splits = classifier_splits(data, spec, config)
     kept, labels = splits.data, splits.data.labels
     history: list[dict] = []
     if resume:
+        _phase(progress, stop, "building the model")
         previous = load(name, root=root, compile=True)
         vocab, model = previous.vocab, previous.model
         history = list(previous.meta.get("history", []))[:start_epoch]
@@ -539,6 +631,7 @@ def train_classifier(
             min_count=config.min_count,
             max_size=config.max_vocab,
         )
+        _phase(progress, stop, "building the model")
         if name in {m["name"] for m in list_models(root=root)}:
             delete(name, root=root)
         keras.utils.set_random_seed(config.seed)
@@ -608,8 +701,12 @@ def train_classifier(
         save(bundle, name, root=root, new_checkpoint=(epoch + 1, model))
         return {"logs": {**logs, **test_logs}, "metrics": metrics, "sample": summary}
 
-    callback = _progress_callback(progress, stop, on_epoch)
-    model.fit(
+    _fit(
+        model,
+        [_progress_callback(progress, stop, on_epoch)],
+        progress,
+        stop,
+        history,
         x[splits.train],
         _targets(labels[splits.train], n_classes),
         batch_size=config.batch_size,
@@ -617,9 +714,6 @@ def train_classifier(
         initial_epoch=start_epoch,
         validation_data=(x[splits.val], _targets(labels[splits.val], n_classes)),
         shuffle=True,
-        callbacks=[callback],
         verbose=0,
     )
-    if not history:
-        raise RuntimeError("training stopped before the first epoch ended; nothing was saved")
     return bundle
