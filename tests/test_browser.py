@@ -252,6 +252,32 @@ def test_a_teachers_walk_from_the_start_page_to_a_highlighted_neuron(server, pag
     assert ratios and min(ratios) >= 4.5, min(ratios)
 
 
+def test_a_slider_only_walk_never_types(server, page):
+    """Someone who only clicks and moves sliders: start page, a finding, its page, a slider,
+    another page from the sidebar, its sliders; nothing is typed."""
+    open_page(page, server, "")
+    page.get_by_role("button", name="See it in Generate & Highlight").first.click()
+    expect(page.locator("[data-testid=stMain] h1").first).to_have_text("Generate & Highlight")
+    settle(page)
+    shown(page.locator("td.hl-text span.tok"))
+    slider = page.get_by_role("slider").first
+    slider.focus()
+    for _ in range(3):
+        slider.press("ArrowRight")
+    settle(page)
+    check_clean(page, "slider-walk-generate")
+    page.get_by_test_id("stSidebarNav").get_by_text("Neuron Relevance").click()
+    expect(page.locator("[data-testid=stMain] h1").first).to_have_text("Neuron Relevance")
+    settle(page)
+    shown(charts(page))
+    for slider in page.get_by_role("slider").all()[:2]:
+        slider.focus()
+        slider.press("ArrowLeft")
+        settle(page)
+    shown(charts(page))
+    check_clean(page, "slider-walk-relevance")
+
+
 def test_the_quote_neuron_from_the_start_page_is_legible(server, page):
     open_page(page, server, "")
     expect(page.get_by_text("Inside quotes").first).to_be_visible()
@@ -260,7 +286,7 @@ def test_the_quote_neuron_from_the_start_page_is_legible(server, page):
     expect(page.locator("[data-testid=stMain] h1").first).to_have_text("Generate & Highlight")
     settle(page)
     shown(page.locator("td.hl-text span.tok"))
-    expect(page.get_by_test_id("stSidebar")).to_contain_text("demo-ref-char-lstm")
+    expect(page.get_by_test_id("stSidebar")).to_contain_text("corpus: Python language reference")
     ratios = _contrasts(page)
     assert ratios and min(ratios) >= 4.5, min(ratios)
     check_clean(page, "quote-neuron")

@@ -229,7 +229,7 @@ def test_readable_titles_of_the_raw_columns_the_issue_names():
 @pytest.mark.parametrize("n", [3, 30, 120])
 def test_relevance_heatmap_labels_every_neuron_row(n):
     spec = charts.heatmap_with_scores(_steps(n), _scores(n)).to_dict()
-    heat, column = spec["hconcat"]
+    column, heat = spec["hconcat"]
     assert _y_axis(heat)["labelOverlap"] is False and _y_axis(heat)["labelLimit"] >= 100
     assert heat["height"] >= 14 * n and column["height"] == heat["height"]  # rows line up
     assert heat["encoding"]["y"]["sort"] is None  # the page's order: top neuron first
@@ -238,7 +238,7 @@ def test_relevance_heatmap_labels_every_neuron_row(n):
 def test_heatmap_colour_scales_are_independent_with_two_legends_and_centred():
     spec = charts.heatmap_with_scores(_steps(4), _scores(4)).to_dict()
     assert spec["resolve"]["scale"]["color"] == "independent"
-    heat, column = (c["encoding"]["color"] for c in spec["hconcat"])
+    column, heat = (c["encoding"]["color"] for c in spec["hconcat"])
     assert heat["legend"] is not None and heat["title"] == "activation"
     assert column["legend"] is not None and column["title"] != "R"
     assert heat["scale"]["domainMid"] == 0  # a neuron that goes down is blue, not white

@@ -45,7 +45,7 @@ def feature_heatmap(df: pd.DataFrame, *, sequential: bool = False) -> alt.Chart:
             ),
             tooltip=["neuron:N", "position:Q", "token:N", alt.Tooltip("value:Q", format=".3f")],
         )
-        .properties(height=rows["height"], width=720)
+        .properties(height=rows["height"], width=560)
     )
 
 
@@ -94,11 +94,12 @@ def layer_overview(df: pd.DataFrame) -> alt.Chart:
 def heatmap_with_scores(
     steps: pd.DataFrame, scores: pd.DataFrame, *, sequential: bool = False, score: str = "R"
 ) -> alt.HConcatChart:
-    """The :func:`feature_heatmap` of ``steps``, the :func:`score_column` of ``scores`` beside.
+    """The :func:`score_column` of ``scores``, then the :func:`feature_heatmap` of ``steps``.
 
-    The two colour scales are independent (activation: diverging; score: grey 0 to 1), each
-    with its own legend.
+    The score comes first so a narrow window (800 px) cuts the heatmap's far end, not the
+    score. The two colour scales are independent (score: grey 0 to 1; activation:
+    diverging), each with its own legend.
     """
     return alt.hconcat(
-        feature_heatmap(steps, sequential=sequential), score_column(scores, score=score)
+        score_column(scores, score=score), feature_heatmap(steps, sequential=sequential)
     ).resolve_scale(color="independent")
