@@ -15,7 +15,9 @@ from dashboard.fmt import md
 from dashboard.panels.experiments import group_picker
 from dashboard.sidebar import headline
 from dashboard.widgets.features import make_feature
+from lib.analysis.distributions import mean_abs_activation
 from lib.analysis.features import REGEX_PRESETS, STRUCTURAL, FeatureError
+from lib.analysis.ranking import minimum_size
 from lib.model.registry import list_models
 
 routing.page_guard()
@@ -132,6 +134,8 @@ for label, name, bundle, layer in (("A", a, ba, int(la)), ("B", b, bb, int(lb)))
     size = table["AUROC"].sub(0.5).abs() if score == "R" else table["|r|"]
     spreads.append(pd.DataFrame({"model": f"{label}: {name} L{layer}", "score": size}))
     best = table.loc[size.idxmax()]
+    scale = 2.0 if score == "R" else 1.0  # minimum_size is on the 0..1 scale, 2|AUROC - 0.5|
+    clear = int(((scale * size >= minimum_size(feature.kind)) & (table["q"] < 0.01)).sum())
     bests.append(
         {
             "": f"{label}: {name} L{layer}",
@@ -140,7 +144,7 @@ for label, name, bundle, layer in (("A", a, ba, int(la)), ("B", b, bb, int(lb)))
                 f"AUROC {best['AUROC']:.3f}" if score == "R" else f"r {best['r']:+.3f}"
             ),
             "q (circular-shift test)": f"{best['q']:.3g}",
-            "neurons with q < 0.05": f"{int((table['q'] < 0.05).sum())} of {len(table)}",
+            "neurons with a clear effect": f"{clear} of {len(table)}",
         }
     )
     rows.append(
@@ -155,10 +159,10 @@ for label, name, bundle, layer in (("A", a, ba, int(la)), ("B", b, bb, int(lb)))
                 if score == "|r|"
                 else f"AUROC {table['AUROC'].sub(0.5).abs().max() + 0.5:.3f}"
             ),
-            "q < 0.05": str(int((table["q"] < 0.05).sum())),
+            "neurons with a clear effect": f"{clear} of {len(table)}",
             "dead": str(int(dist["table"]["dead"].sum())),
             "max KL (bits)": f"{dist['table']['kl_sum'].max():.3f}",
-            "mean |activation|": f"{abs(acts).mean():.3f}",
+            "mean |activation|": f"{mean_abs_activation(acts):.3f}",
             "memory chips (units each)": ", ".join(map(str, chip_sizes)),
         }
     )
