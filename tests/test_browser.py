@@ -266,7 +266,7 @@ def test_a_slider_only_walk_never_types(server, page):
         slider.press("ArrowRight")
     settle(page)
     check_clean(page, "slider-walk-generate")
-    page.get_by_test_id("stSidebarNav").get_by_text("Neuron Relevance").click()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Neuron Relevance").click()
     expect(page.locator("[data-testid=stMain] h1").first).to_have_text("Neuron Relevance")
     settle(page)
     shown(charts(page))
@@ -410,6 +410,26 @@ def _picker_names(page) -> list[str]:
     options = page.get_by_role("option").all_inner_texts()
     page.keyboard.press("Escape")
     return [o.strip().lstrip("★ ") for o in options]
+
+
+def test_train_settings_survive_a_visit_to_another_page(server, page):
+    open_page(page, server, "train")
+    units = page.get_by_role("spinbutton", name="Units")
+    units.fill("32")
+    units.press("Enter")
+    settle(page)
+    name = page.get_by_role("textbox", name="Model name")
+    expect(page.get_by_text(re.compile(r"will be saved as"))).to_contain_text("32")
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Fourier").click()
+    expect(page.locator("[data-testid=stMain] h1").first).to_have_text("Fourier")
+    settle(page)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Train").click()
+    expect(page.locator("[data-testid=stMain] h1").first).to_have_text("Train")
+    settle(page)
+    expect(page.get_by_role("spinbutton", name="Units")).to_have_value("32")
+    expect(page.get_by_text(re.compile(r"will be saved as"))).to_contain_text("32")
+    assert "128" not in name.input_value()
+    check_clean(page, "train-settings-kept")
 
 
 def test_train_a_tiny_model_for_one_epoch_and_see_it_in_the_picker(server, page):
