@@ -61,7 +61,7 @@ def test_language_model_trajectory_over_a_corpus_map(tiny_registry):
     at.session_state["hidlm.slice_len"] = 4000
     at.switch_page("pages/hidden_states.py").run()
     assert not at.exception, at.exception
-    assert any("full view is for sequence classifiers" in i.value for i in at.info)
+    assert any("full view needs a sequence classifier" in i.value for i in at.info)
     at.segmented_control(key="hidlm.colour").set_value("expectancy").run()
     at.text_area(key="hidlm.text").input("for i in range(3):\n    pass\n").run()
     assert not at.exception
