@@ -43,7 +43,7 @@ lint: install
 types: install
 	$(PY) -m mypy
 
-# Lint, types and the fast tests: not the browser ones, nor those marked slow (about 75 s here).
+# Lint, types and the fast tests: not the browser ones, nor those marked slow (about 2.5 min here).
 .PHONY: check
 check: install lint types
 	$(PY) -m pytest -m "not browser and not slow"
