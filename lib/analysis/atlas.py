@@ -40,6 +40,7 @@ from lib.analysis.distributions import dead_neurons
 from lib.analysis.effects import auroc_interval, correlation_interval, effect_table, rank_acts
 from lib.analysis.feature_bank import FeatureBank, feature_bank
 from lib.analysis.fourier import band_peaks, spectrum
+from lib.analysis.ranking import minimum_size
 from lib.analysis.saturation import layer_saturation
 from lib.analysis.token_share import token_explained
 
@@ -154,9 +155,7 @@ class Atlas:
 
 
 def _finding(kind: str, size: float, q: float, lo: float, hi: float, alpha: float) -> bool:
-    from lib.analysis.effects import MIN_AUROC_EFFECT, MIN_CORRELATION
-
-    minimum = 2 * MIN_AUROC_EFFECT if kind == "binary" else MIN_CORRELATION
+    minimum = minimum_size(kind)  # the same bar as the Relevance page's findings
     chance = 0.5 if kind == "binary" else 0.0
     excludes = np.isfinite(lo) and np.isfinite(hi) and (lo > chance or hi < chance)
     return bool(size >= minimum and q < alpha and excludes)
