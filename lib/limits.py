@@ -55,11 +55,35 @@ class Limits:
     """Jobs one browser session may run at once."""
     max_trials: int = 50
     """Trials of one hyperparameter search or sweep."""
+    max_archive_mb: int = 200
+    """Size of one uploaded model archive (.zip), in MB."""
+    max_unpacked_mb: int = 2048
+    """What one model archive may unpack to, in MB, the members of the nested
+    ``model.keras`` zip included (refuses archives small outside and huge inside)."""
+    max_meta_kb: int = 1024
+    """Size of one model's meta.json, in KB (every listing of the registry reads it)."""
+    max_checkpoints: int = 500
+    """Per-epoch checkpoints one model (or an imported archive) may hold."""
+    max_vectors_mb: int = 8192
+    """Bytes read from one pre-trained vectors file once decompressed, in MB (GloVe 840B
+    is 5.6 GB)."""
+    max_regex_chars: int = 300
+    """Characters of one regular expression given as a feature."""
 
     @property
     def max_upload_bytes(self) -> int:
         """``max_upload_mb`` in bytes."""
         return int(self.max_upload_mb * 2**20)
+
+    @property
+    def max_archive_bytes(self) -> int:
+        """``max_archive_mb`` in bytes."""
+        return int(self.max_archive_mb * 2**20)
+
+    @property
+    def max_unpacked_bytes(self) -> int:
+        """``max_unpacked_mb`` in bytes."""
+        return int(self.max_unpacked_mb * 2**20)
 
 
 def _source() -> Path:
@@ -132,6 +156,16 @@ def check_upload(n_bytes: int, lim: Limits | None = None) -> None:
         raise LimitError(
             f"The file is {n_bytes / 2**20:.1f} MB, over this server's limit of "
             f"{lim.max_upload_mb} MB (max_upload_mb)."
+        )
+
+
+def check_archive(n_bytes: int, lim: Limits | None = None) -> None:
+    """Refuse a model archive over ``max_archive_mb``."""
+    lim = lim or limits()
+    if n_bytes > lim.max_archive_bytes:
+        raise LimitError(
+            f"The model archive is {n_bytes / 2**20:.1f} MB, over this server's limit of "
+            f"{lim.max_archive_mb} MB (max_archive_mb)."
         )
 
 
