@@ -113,3 +113,34 @@ def app(page: str | None = "pages/generate.py") -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+# --- hostile inputs ---------------------------------------------------------------------------
+
+
+def peak_rss_mb(code: str, env: dict[str, str] | None = None) -> float:
+    """Run ``code`` in a fresh Python and return its peak resident memory in MB.
+
+    Read from the child's own ``VmHWM`` (peak of its address space since exec):
+    ``getrusage``'s ``ru_maxrss`` would carry over the peak of this test process at fork,
+    which holds TensorFlow (~800 MB), so it could not tell a bounded child from a bomb.
+    """
+    import os
+    import subprocess
+    import sys
+
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    tail = "\nprint('PEAK', open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"
+    out = subprocess.run(
+        [sys.executable, "-c", code + tail], env=full_env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return int(out.stdout.rsplit("PEAK ", 1)[1]) / 1024
+
+
+def plain(markdown: str) -> str:
+    """What a reader sees of Markdown made by dashboard.fmt.md: backslash escapes resolved,
+    the invisible word joiners that defang URLs dropped."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")

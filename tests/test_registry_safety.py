@@ -52,7 +52,7 @@ def _break(root, how: str) -> str:
     [
         ("no-model", "model.keras is missing"),
         ("garbage-model", "model.keras is corrupt"),
-        ("bad-meta", "meta.json of model 'broken-bad-meta' cannot be read"),
+        ("bad-meta", "meta.json of model 'broken-bad-meta' is not valid JSON"),
         ("no-vocab", "vocab.json cannot be read"),
         ("bad-spec", "units must be 1 to 4096, got -3"),
     ],

@@ -15,6 +15,7 @@ is still on disk as ``.<name>.old-*`` and ``load`` uses it.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
@@ -23,13 +24,20 @@ import re
 import shutil
 import uuid
 import zipfile
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lib.data.tokenizer import Tokenizer, Vocab
+from lib.limits import check_archive, limits
+from lib.model import archive
+from lib.model import checkpoints as ckpt
 from lib.model.bundle import ModelBundle
+from lib.model.errors import RegistryError
+from lib.model.lock import NameLocked, held_elsewhere, name_lock
+from lib.model.meta import meta_problem
 from lib.model.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -37,10 +45,6 @@ if TYPE_CHECKING:
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "models"
-
-
-class RegistryError(ValueError):
-    """A model name, folder or file that cannot be used; the message says why."""
 
 
 def models_root(root: str | os.PathLike | None = None) -> Path:
@@ -80,6 +84,37 @@ def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
 
 
+def writing(
+    name: str, *, root: str | os.PathLike | None = None, what: str = "saving"
+) -> AbstractContextManager[None]:
+    """Hold the write lock of model ``name`` (a context manager, :func:`lib.model.lock.name_lock`).
+
+    Every writer of a model folder (save, delete, import, a whole training run) holds it,
+    so a second writer of one name, in this process or another, is refused with
+    :class:`~lib.model.lock.NameLocked` (a RegistryError) instead of overwriting the first.
+    """
+    validate_name(name)
+    base = models_root(root)
+    base.mkdir(parents=True, exist_ok=True)
+    return name_lock(base, name, what)
+
+
+def check_writable(name: str, *, root: str | os.PathLike | None = None) -> None:
+    """Refuse, before any work, a write of ``name`` while another writer holds it.
+
+    Raises
+    ------
+    NameLocked
+        Saying who holds it: "training (process 4711, since 14:02:11)".
+    """
+    holder = held_elsewhere(models_root(root), validate_name(name))
+    if holder is not None:
+        raise NameLocked(
+            f"The model {name!r} is being written by {holder}; wait until it has finished "
+            "or pick another name."
+        )
+
+
 def save(
     bundle: ModelBundle,
     name: str,
@@ -91,10 +126,24 @@ def save(
 
     Checkpoints of an earlier version are carried over. ``new_checkpoint`` =
     (epoch, keras model) adds ``checkpoints/epoch-<epoch>.weights.npz``.
+
+    Raises
+    ------
+    NameLocked
+        Another writer (another process, or another thread) holds ``name``.
     """
     validate_name(name)
     base = models_root(root)
     base.mkdir(parents=True, exist_ok=True)
+    with name_lock(base, name, "saving"):
+        _save_locked(bundle, name, base, new_checkpoint)
+    return base / name
+
+
+def _save_locked(
+    bundle: ModelBundle, name: str, base: Path, new_checkpoint: tuple[int, keras.Model] | None
+) -> None:
+    _settle(base, name)
     target = base / name
     tag = uuid.uuid4().hex[:8]
     tmp = base / f".{name}.tmp-{tag}"
@@ -124,7 +173,6 @@ def save(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     bundle.name, bundle.path, bundle.fingerprint = name, target, _file_hash(target / "model.keras")
-    return target
 
 
 def model_dir(name: str, *, root: str | os.PathLike | None = None) -> Path:
@@ -133,20 +181,46 @@ def model_dir(name: str, *, root: str | os.PathLike | None = None) -> Path:
     base = models_root(root)
     target = base / name
     if not target.is_dir():
-        olds = sorted(base.glob(f".{name}.old-*"), key=lambda p: p.stat().st_mtime)
+        olds = _olds(base, name)
         if olds:
             return olds[-1]
-        raise RegistryError(f"There is no model named {name!r} in {base}.")
+        raise RegistryError(f"There is no model named {name!r} in the registry.")
     return target
 
 
+def _olds(base: Path, name: str) -> list[Path]:
+    """Return the previous versions a save cut between its renames left, oldest first."""
+    found = []
+    for p in base.glob(f".{name}.old-*"):
+        try:
+            found.append((p.stat().st_mtime_ns, p))
+        except OSError:  # removed meanwhile
+            continue
+    return [p for _, p in sorted(found)]
+
+
 def _read_meta_file(path: Path, name: str) -> dict:
+    """meta.json of a model folder, bounded (``max_meta_kb``) and checked against its schema."""
+    lim = limits()
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RegistryError(f"meta.json of model {name!r} cannot be read: {e}") from None
-    if not isinstance(meta, dict) or "spec" not in meta:
-        raise RegistryError(f"meta.json of model {name!r} has no model spec.")
+        size = path.stat().st_size
+        if size > lim.max_meta_kb * 1024:
+            raise RegistryError(
+                f"meta.json of model {name!r} is {size / 1024:,.0f} KB, over this server's "
+                f"limit of {lim.max_meta_kb:,} KB (max_meta_kb); it is not read."
+            )
+        with open(path, "rb") as f:
+            meta = json.loads(f.read(lim.max_meta_kb * 1024 + 1).decode("utf-8"))
+    except OSError as e:
+        raise RegistryError(f"meta.json of model {name!r} cannot be read: {e.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise RegistryError(
+            f"meta.json of model {name!r} is not valid JSON: {type(e).__name__}: {str(e)[:120]}"
+        ) from None
+    problem = meta_problem(meta)
+    if problem:
+        raise RegistryError(f"meta.json of model {name!r} is not valid: {problem}.")
+    meta["name"] = name  # the folder's name is the model's name
     return meta
 
 
@@ -168,8 +242,10 @@ def _load_folder(folder: Path, name: str, *, compile: bool = False) -> ModelBund
         spec = ModelSpec.from_dict(meta["spec"]).validate()
         v = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
         tokenizer, vocab = Tokenizer.from_dict(v["tokenizer"]), Vocab.from_dict(v["vocab"])
-    except (OSError, KeyError, TypeError, ValueError) as e:
-        raise RegistryError(f"vocab.json or spec of model {name!r} is not valid: {e}") from None
+    except (OSError, KeyError, TypeError, ValueError, RecursionError) as e:
+        raise RegistryError(
+            f"vocab.json or spec of model {name!r} is not valid: {archive.describe(e)}"
+        ) from None
     path = folder / "model.keras"
     try:
         model = keras.saving.load_model(path, compile=compile, safe_mode=True)
@@ -220,8 +296,12 @@ def _folder_problem(folder: Path, name: str) -> str | None:
     except (RegistryError, TypeError, ValueError) as e:
         return str(e)
     try:
+        size = (folder / "vocab.json").stat().st_size
+        if size > archive.MAX_VOCAB_BYTES:
+            most = archive.mb(archive.MAX_VOCAB_BYTES)
+            return f"vocab.json is {archive.mb(size)}, over the {most} a vocabulary may take"
         json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         return f"vocab.json cannot be read: {type(e).__name__}"
     path = folder / "model.keras"
     if not path.is_file():
@@ -235,41 +315,115 @@ def _folder_problem(folder: Path, name: str) -> str | None:
     return None
 
 
-def _entries(base: Path) -> list[str]:
-    return sorted(
-        f.name
-        for f in base.iterdir()
-        if f.is_dir() and not f.name.startswith(".") and NAME_RE.fullmatch(f.name)
-    )
+_LEFTOVER = re.compile(r"\.(?P<name>[A-Za-z0-9][A-Za-z0-9_-]{0,63})\.(?P<kind>tmp|old)-[0-9a-f]+")
 
 
-def list_models(*, root: str | os.PathLike | None = None) -> list[dict]:
-    """Read the meta.json of every usable model.
+def _settle(base: Path, name: str) -> None:
+    """Finish or undo what a crashed writer of ``name`` left; the caller holds its lock.
 
-    Demo models come first (in their shipped order), then the others by name. Broken
-    entries are left out (see :func:`broken_models`).
+    A save cut between its renames left the previous version as ``.<name>.old-*`` and no
+    ``<name>/``: the newest one becomes ``<name>/`` again. Every other ``.<name>.tmp-*`` or
+    ``.<name>.old-*`` is a stale partial write (no writer holds the name) and is removed.
+    """
+    olds = _olds(base, name)
+    if olds and not (base / name).is_dir():
+        os.rename(olds.pop(), base / name)
+    for p in [*olds, *base.glob(f".{name}.tmp-*")]:
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def recover(*, root: str | os.PathLike | None = None) -> list[str]:
+    """Clean up after writers that crashed: return the names settled.
+
+    Called when the registry is listed, so a server (or a CLI run) starting after a crash
+    shows every model and resumes it. A name another writer holds now is left alone.
     """
     base = models_root(root)
     if not base.is_dir():
         return []
-    out = []
-    for name in _entries(base):
-        if entry_problem(name, root=base) is None:
-            out.append(read_meta(name, root=base))
-    return sorted(out, key=lambda m: (not m.get("demo", False), m.get("demo_rank", 0), m["name"]))
+    names = sorted({m["name"] for f in base.iterdir() if (m := _LEFTOVER.fullmatch(f.name))})
+    settled = []
+    for name in names:
+        try:
+            with name_lock(base, name, "recovery"):
+                _settle(base, name)
+        except (NameLocked, OSError):
+            continue
+        settled.append(name)
+    return settled
+
+
+def _entries(base: Path) -> list[str]:
+    """Model names in ``base``: its folders, and names only a cut save's ``.old-*`` holds."""
+    names = set()
+    for f in base.iterdir():
+        if f.name.startswith("."):
+            m = _LEFTOVER.fullmatch(f.name)
+            if m and m["kind"] == "old" and f.is_dir():
+                names.add(m["name"])
+        elif NAME_RE.fullmatch(f.name) and f.is_dir():
+            names.add(f.name)
+    return sorted(names)
+
+
+def _stamp(base: Path) -> tuple:
+    """Return what changes whenever a listing of ``base`` could (entries, model files)."""
+    marks: list = [base.stat().st_mtime_ns, limits().max_meta_kb]
+    for f in sorted(base.iterdir()):
+        if f.name.startswith(".") and not _LEFTOVER.fullmatch(f.name):
+            continue
+        marks.append(f.name)
+        for part in ("", "meta.json", "vocab.json", "model.keras"):
+            try:
+                st = (f / part).stat()
+                marks += [st.st_mtime_ns, st.st_size]
+            except OSError:
+                marks.append(None)
+    return tuple(marks)
+
+
+_listings: dict[str, tuple[tuple, list[dict], list[tuple[str, str]]]] = {}
+
+
+def _listing(base: Path) -> tuple[list[dict], list[tuple[str, str]]]:
+    """(usable models' meta.json, broken entries) of ``base``, cached until it changes.
+
+    Every rerun of every session lists the registry; reading each meta.json and opening
+    each model.keras then is what a 60 MB meta.json made cost 20 s, so the result is kept
+    while :func:`_stamp` is unchanged.
+    """
+    if not base.is_dir():
+        return [], []
+    stamp = _stamp(base)
+    cached = _listings.get(str(base))
+    if cached is None or cached[0] != stamp:
+        recover(root=base)
+        stamp = _stamp(base)
+        models, broken = [], []
+        for name in _entries(base):
+            problem = entry_problem(name, root=base)
+            if problem is None:
+                models.append(read_meta(name, root=base))
+            else:
+                broken.append((name, problem))
+        models.sort(key=lambda m: (not m.get("demo", False), m.get("demo_rank", 0), m["name"]))
+        cached = (stamp, models, broken)
+        _listings[str(base)] = cached
+    return copy.deepcopy(cached[1]), list(cached[2])
+
+
+def list_models(*, root: str | os.PathLike | None = None) -> list[dict]:
+    """Read the meta.json of every usable model (cached until the registry changes).
+
+    Demo models come first (in their shipped order), then the others by name. Broken
+    entries are left out (see :func:`broken_models`).
+    """
+    return _listing(models_root(root))[0]
 
 
 def broken_models(*, root: str | os.PathLike | None = None) -> list[tuple[str, str]]:
     """List (name, problem) of every registry folder that cannot be used as a model."""
-    base = models_root(root)
-    if not base.is_dir():
-        return []
-    found = []
-    for name in _entries(base):
-        problem = entry_problem(name, root=base)
-        if problem is not None:
-            found.append((name, problem))
-    return found
+    return _listing(models_root(root))[1]
 
 
 def checkpoints(name: str, *, root: str | os.PathLike | None = None) -> list[tuple[int, Path]]:
@@ -284,7 +438,17 @@ def checkpoints(name: str, *, root: str | os.PathLike | None = None) -> list[tup
 
 
 def load_checkpoint(bundle: ModelBundle, epoch: int) -> ModelBundle:
-    """Return a copy of ``bundle`` with the weights it had after ``epoch`` (its checkpoint)."""
+    """Return a copy of ``bundle`` with the weights it had after ``epoch`` (its checkpoint).
+
+    The checkpoint's size and array headers are checked against the model's weights
+    before any array is read (:func:`lib.model.checkpoints.read`).
+
+    Raises
+    ------
+    RegistryError
+        There is no such checkpoint, or it is truncated, corrupt, oversized or holds
+        weights of another shape; the message says which.
+    """
     import keras
 
     found = dict(checkpoints(bundle.name, root=bundle.path.parent if bundle.path else None))
@@ -293,15 +457,16 @@ def load_checkpoint(bundle: ModelBundle, epoch: int) -> ModelBundle:
             f"Model {bundle.name!r} has no checkpoint for epoch {epoch}; it has "
             f"{sorted(found) or 'none'}."
         )
-    with np.load(found[epoch], allow_pickle=False) as z:
-        weights = [z[f"arr_{i}"] for i in range(len(z.files))]
+    what = f"Checkpoint {found[epoch].name} of model {bundle.name!r}"
+    try:
+        weights = ckpt.read(found[epoch], ckpt.model_weights(bundle.model), what)
+    except OSError as e:
+        raise RegistryError(f"{what} cannot be read: {e.strerror}") from None
     model = keras.models.clone_model(bundle.model)
     try:
         model.set_weights(weights)
     except ValueError as e:
-        raise RegistryError(
-            f"Checkpoint {epoch} of {bundle.name!r} does not fit the model: {e}"
-        ) from None
+        raise RegistryError(f"{what} does not fit the model: {str(e)[:200]}") from None
     return ModelBundle(
         model=model,
         vocab=bundle.vocab,
@@ -315,17 +480,14 @@ def load_checkpoint(bundle: ModelBundle, epoch: int) -> ModelBundle:
 
 
 def delete(name: str, *, root: str | os.PathLike | None = None) -> None:
-    """Remove model ``name`` from the registry."""
-    shutil.rmtree(model_dir(name, root=root))
+    """Remove model ``name`` from the registry (holding its write lock)."""
+    with writing(name, root=root, what="deleting"):
+        shutil.rmtree(model_dir(name, root=root))
 
 
 # --- model archives (download a model, upload it on another server) ---------------------------
 
-ARCHIVE_FILES = re.compile(
-    r"(model\.keras|vocab\.json|meta\.json|"
-    r"checkpoints/epoch-\d{3,4}\.weights\.npz)"
-)
-MAX_ARCHIVE_UNPACKED = 2 * 2**30  # bytes once unpacked: refuses zip bombs
+ARCHIVE_FILES = archive.ARCHIVE_FILES  # what an archive may hold; unpacked size: max_unpacked_mb
 
 
 def export_archive(name: str, *, root: str | os.PathLike | None = None) -> bytes:
@@ -341,20 +503,26 @@ def export_archive(name: str, *, root: str | os.PathLike | None = None) -> bytes
 
 
 def import_archive(
-    data: bytes, name: str, *, root: str | os.PathLike | None = None, max_bytes: int = 200 * 2**20
+    data: bytes, name: str, *, root: str | os.PathLike | None = None, max_bytes: int | None = None
 ) -> ModelBundle:
     """Add a model from an archive made by :func:`export_archive`, as ``name``.
 
-    The archive is checked before anything reaches the registry: a zip of at most
-    `max_bytes`, only the files a model folder holds (no other paths, so nothing can be
-    written outside it), at most :data:`MAX_ARCHIVE_UNPACKED` bytes unpacked, and a model
+    The archive is checked before anything reaches the registry (:mod:`lib.model.archive`):
+    a zip of at most ``max_bytes`` (default: the server's ``max_archive_mb``), only the
+    files a model folder holds (so nothing can be written outside it), every member of it
+    and of its nested model.keras bounded in size and compression ratio and, together, by
+    ``max_unpacked_mb``; a config.json that builds what meta.json's spec and vocab.json
+    say, within ``max_units`` / ``max_layers``; at most ``max_checkpoints`` checkpoints,
+    each holding exactly the model's weights (:mod:`lib.model.checkpoints`); and a model
     that loads in Keras safe mode. It then appears in one atomic rename.
 
     Raises
     ------
     RegistryError
-        The name is taken or invalid, or the file is not a model archive; the message says
-        what was found.
+        The name is taken or invalid, or the file is not a usable model archive (damaged
+        zips included); the message says what was found and the limit.
+    LimitError
+        The archive or its model is over one of the server's limits.
     """
     validate_name(name)
     base = models_root(root)
@@ -362,59 +530,63 @@ def import_archive(
         raise RegistryError(f"There is a model named {name!r} already; pick another name.")
     if not data:
         raise RegistryError("The file is empty; upload a model archive (.zip) made by RNN Lens.")
-    if len(data) > max_bytes:
+    lim = limits()
+    if max_bytes is None:
+        check_archive(len(data), lim)
+    elif len(data) > max_bytes:
         raise RegistryError(
             f"The archive is {len(data) / 2**20:.0f} MB, over the {max_bytes / 2**20:.0f} MB cap."
         )
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
-        infos = z.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except archive.READ_ERRORS:
         raise RegistryError(
             "The file is not a model archive (not a zip file); download one "
             "with 'Download this model'."
         ) from None
     with z:
-        names = [i.filename for i in infos]
-        foreign = [n for n in names if not ARCHIVE_FILES.fullmatch(n)]
-        if foreign:
-            raise RegistryError(
-                f"The archive holds files a model folder never has: "
-                f"{foreign[:5]}; expected model.keras, vocab.json, meta.json "
-                f"and checkpoints/."
-            )
-        missing = {"model.keras", "vocab.json", "meta.json"} - set(names)
-        if missing:
-            raise RegistryError(f"The archive lacks {sorted(missing)}; it is not a model archive.")
-        if sum(i.file_size for i in infos) > MAX_ARCHIVE_UNPACKED:
-            raise RegistryError("The archive unpacks to over 2 GB; refused.")
-        base.mkdir(parents=True, exist_ok=True)
-        tmp = base / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
-        try:
-            for info in infos:
-                target = tmp / info.filename
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with z.open(info) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-            meta_path = tmp / "meta.json"
+        with archive.reading():  # nothing is written before every check has passed
+            plan = archive.inspect(z, lim)  # central directory, meta.json, vocab.json
+            expected = ckpt.float32(archive.inspect_keras(z, plan))
+            for _, info in plan.checkpoints:
+                what = f"Checkpoint {info.filename.rsplit('/', 1)[-1]} in the archive"
+                archive.check_size(info, ckpt.max_bytes(expected), what)
+                with z.open(info) as f:
+                    ckpt.check(f, expected, what, size=info.file_size)
+        with writing(name, root=base, what="importing"):
+            if (base / name).exists():
+                raise RegistryError(f"There is a model named {name!r} already; pick another name.")
+            tmp = base / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
+            tmp.mkdir()
             try:
-                meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise RegistryError(f"meta.json in the archive is not JSON: {e}") from None
-            if not isinstance(meta, dict):
-                raise RegistryError("meta.json in the archive is not an object.")
-            meta.update(name=name, demo=False)
-            meta.pop("demo_rank", None)
-            _write_json(meta_path, meta)
-            problem = _folder_problem(tmp, name)
-            if problem:
-                raise RegistryError(f"The archive is not a usable model: {problem}")
-            _load_folder(tmp, name)  # Keras safe mode: refuses foreign code
-            os.rename(tmp, base / name)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+                with archive.reading():
+                    archive.unpack(z, plan, tmp)
+                    meta = dict(plan.meta, name=name, demo=False)
+                    meta.pop("demo_rank", None)
+                    if isinstance(meta.get("pretrained"), dict):  # a path on another server
+                        path = str(meta["pretrained"].get("path", ""))
+                        meta["pretrained"] = {**meta["pretrained"], "path": Path(path).name}
+                    _write_json(tmp / "meta.json", meta)
+                    problem = _folder_problem(tmp, name)
+                    if problem:
+                        raise RegistryError(f"The archive is not a usable model: {problem}")
+                    loaded = _load_folder(tmp, name)  # Keras safe mode: refuses foreign code
+                    if ckpt.model_weights(loaded.model) != expected:
+                        raise RegistryError(
+                            "model.keras builds weights other than its config.json declares; "
+                            "refused."
+                        )
+                    del loaded
+                os.rename(tmp, base / name)
+            except RegistryError as e:
+                shutil.rmtree(tmp, ignore_errors=True)
+                if str(base) in str(e):  # never show a server path
+                    message = str(e).replace(str(tmp), "the archive")
+                    raise RegistryError(message.replace(str(base), "the registry")) from None
+                raise
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
     return load(name, root=base)
 
 

@@ -20,6 +20,7 @@ split's most frequent class, scored on the test split).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import threading
@@ -40,6 +41,7 @@ from lib.model.build import build, compile_classifier, compile_model
 from lib.model.bundle import ModelBundle
 from lib.model.inputs import _targets, classifier_ids, classifier_splits, windows
 from lib.model.registry import (
+    check_writable,
     checkpoints,
     delete,
     list_models,
@@ -47,6 +49,7 @@ from lib.model.registry import (
     read_meta,
     save,
     validate_name,
+    writing,
 )
 from lib.model.spec import ID_OFFSET, Level, ModelSpec, TrainConfig
 from lib.run.classify import class_probabilities, cross_entropy
@@ -121,6 +124,23 @@ def prepare(
     )
 
 
+def one_writer(fn: Callable[..., ModelBundle]) -> Callable[..., ModelBundle]:
+    """Hold the write lock of model ``name`` for the whole training run.
+
+    See :func:`lib.model.registry.writing`: a second training, import or save of that
+    name, from this process or another, is refused while this one runs.
+    """
+
+    @functools.wraps(fn)
+    def locked(
+        *args: Any, name: str, root: str | os.PathLike | None = None, **kw: Any
+    ) -> ModelBundle:
+        with writing(name, root=root, what="training"):
+            return fn(*args, name=name, root=root, **kw)
+
+    return locked
+
+
 def _check_registry(
     spec: ModelSpec,
     config: TrainConfig,
@@ -136,6 +156,7 @@ def _check_registry(
     ``source`` = (meta.json key, sha1 of the training data, its name in messages).
     """
     key, sha1, what = source
+    check_writable(name, root=root)
     exists = name in {m["name"] for m in list_models(root=root)}
     if not resume:
         if exists and not overwrite:
@@ -310,6 +331,7 @@ def _progress_callback(
 
 
 @in_strategy_scope  # strategy=: a tf.distribute strategy (lib.train.distribute)
+@one_writer
 def train(
     spec: ModelSpec,
     corpus: Corpus,
@@ -564,6 +586,7 @@ def check_classifier_training(
 
 
 @in_strategy_scope  # strategy=: a tf.distribute strategy (lib.train.distribute)
+@one_writer
 def train_classifier(
     spec: ModelSpec,
     data: LabelledData,
