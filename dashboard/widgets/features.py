@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard import cache, state
 from dashboard.fmt import md
 from lib.analysis import features as F
+from lib.limits import limits
 from lib.run.trace import Trace
 
 POS_CHOICES = {
@@ -99,6 +100,7 @@ def feature_editor(prefix: str, trace: Trace, level: str) -> tuple[F.Feature | N
         param = st.text_input(
             "Regular expression",
             key=f"{prefix}.regex",
+            max_chars=limits().max_regex_chars,
             help="Python regex matched against each whole token (re.fullmatch), as in Dahlberg.",
         )
     elif kind == "Part of speech":

@@ -31,7 +31,9 @@ import numpy.typing as npt
 import regex
 
 from lib.analysis.code_structure import code_structure
+from lib.analysis.regex_guard import PatternRefused, check_pattern, shown
 from lib.data.tokenizer import Level
+from lib.limits import limits
 
 #: label -> regular expression matched with ``re.fullmatch`` against each token (Dahlberg)
 REGEX_PRESETS: dict[str, str] = {
@@ -200,9 +202,12 @@ def regex_mask(
 ) -> np.ndarray:
     """Tokens that match a regular expression in full (``re.fullmatch``, Dahlberg 2020).
 
-    The pattern runs on the ``regex`` package (``re``'s syntax) with a time budget: a
-    pattern with catastrophic backtracking, e.g. ``(a+)+b``, is stopped after `timeout`
-    seconds in all instead of hanging a shared server.
+    The pattern runs on the ``regex`` package (``re``'s syntax) with a time budget for
+    compiling and matching it: a pattern too long (``max_regex_chars``), too deeply nested
+    or too big once its counted repeats are written out, e.g. ``((a{99}){99}){99}``, is
+    refused before it is compiled (:func:`lib.analysis.regex_guard.check_pattern`); one
+    with catastrophic backtracking, e.g. ``(a+)+b``, is stopped after `timeout` seconds in
+    all instead of hanging a shared server.
 
     Parameters
     ----------
@@ -210,7 +215,7 @@ def regex_mask(
     pattern : str
         E.g. a value of :data:`REGEX_PRESETS`.
     timeout : float
-        Seconds for matching every distinct token.
+        Seconds for compiling the pattern and matching every distinct token.
 
     Returns
     -------
@@ -219,30 +224,58 @@ def regex_mask(
     Raises
     ------
     FeatureError
-        If `pattern` is not a valid regular expression, or matching takes over `timeout`.
+        If `pattern` is not a valid regular expression, is over a bound, or matching takes
+        over `timeout`.
+
+    Notes
+    -----
+    The ``regex`` package counts a call's timeout in the process's CPU time, so on a busy
+    machine a call may run longer on the clock; each distinct token gets what is left of
+    the budget on the clock, and the message says how long it really took. Matching
+    releases the GIL (``concurrent=True``), so other sessions of the server keep running.
     """
+    start = time.monotonic()
     if not isinstance(pattern, str):
         raise FeatureError(f"The regular expression must be a str, got {pattern!r}.")
     try:
-        compiled = regex.compile(pattern, flags=regex.VERSION0)
+        check_pattern(pattern, max_chars=limits().max_regex_chars)
+        # not cached: the regex package keeps up to 500 compiled patterns alive
+        compiled = regex.compile(pattern, flags=regex.VERSION0, cache_pattern=False)
+    except PatternRefused as err:
+        raise FeatureError(str(err)) from None
     except (regex.error, re.error) as err:
-        raise FeatureError(f"Invalid regular expression {pattern!r}: {err}.") from None
+        raise FeatureError(f"Invalid regular expression {shown(pattern)}: {err}.") from None
+    except RecursionError:
+        raise FeatureError(f"The regular expression {shown(pattern)} nests too deeply.") from None
     # match each distinct token once: texts have far fewer distinct tokens than tokens
-    deadline = time.monotonic() + timeout
-    hits = {}
+    distinct = set(tokens)
+    hits: dict[str, bool] = {}
     try:
-        for tok in set(tokens):
-            left = deadline - time.monotonic()
-            if left <= 0:
+        for tok in distinct:
+            left = start + timeout - time.monotonic()
+            if left <= 0:  # never pass 0 or less: regex reads a negative timeout as none
                 raise TimeoutError
-            hits[tok] = compiled.fullmatch(tok, timeout=left) is not None
+            hits[tok] = compiled.fullmatch(tok, timeout=left, concurrent=True) is not None
     except TimeoutError:
         raise FeatureError(
-            f"The regular expression {pattern!r} took over {timeout:g} s and was stopped; it "
-            "probably backtracks catastrophically (nested repeats such as (a+)+). Simplify "
-            "it."
+            _timeout_message(pattern, timeout, time.monotonic() - start, len(hits), len(distinct))
         ) from None
     return np.fromiter((hits[tok] for tok in tokens), dtype=bool, count=len(tokens))
+
+
+def _timeout_message(pattern: str, timeout: float, elapsed: float, done: int, total: int) -> str:
+    over = ""
+    if elapsed > 1.2 * timeout:
+        over = (
+            f" It ran {elapsed:.1f} s on the clock, over its {timeout:g} s budget: the regex "
+            "package counts the budget in CPU time, and this server is busy."
+        )
+    return (
+        f"The regular expression {shown(pattern)} took over {timeout:g} s and was stopped "
+        f"after {elapsed:.1f} s, having matched {done:,} of {total:,} distinct tokens; it "
+        "probably backtracks catastrophically (nested repeats such as (a+)+). Simplify it."
+        f"{over}"
+    )
 
 
 # --- part of speech -------------------------------------------------------------------------
