@@ -11,7 +11,7 @@ from lib.data.corpora import corpus_from_text
 from lib.model.spec import ModelSpec, TrainConfig
 from lib.train import experiments as X
 from lib.train.fit import train
-from tests.helpers import TRAIN_TEXT, app
+from tests.helpers import TRAIN_TEXT, app, plain
 
 GLOVE = "def 1 0 0 0\nreturn 0 1 0 0\nadds 0 0 1 0\nTwo 0 0 0 1\n"
 
@@ -81,7 +81,7 @@ def test_bad_ranges_are_refused_before_a_job_starts(tiny_registry, monkeypatch):
     at.segmented_control(key="train.exp.kind").set_value("Sweep").run()
     at.text_input(key="train.exp.values").input("0.1, x").run()
     at.button(key="btn.exp.sweep").click().run()
-    assert any("must be numbers, got 'x'" in e.value for e in at.error)
+    assert any("must be numbers, got 'x'" in plain(e.value) for e in at.error)
     assert not jobs.jobs(owner=at.session_state["session_id"])
 
 
@@ -140,7 +140,8 @@ def test_train_form_vectors_path_is_checked_and_coverage_shown(tiny_registry, tm
 
 
 @pytest.mark.slow
-def test_embedding_map_of_learned_and_pretrained_vectors(registry, tmp_path):
+def test_embedding_map_of_learned_and_pretrained_vectors(registry, tmp_path, monkeypatch):
+    monkeypatch.setenv("RNN_LENS_VECTOR_DIRS", str(tmp_path))  # a folder vectors are read from
     vectors = tmp_path / "v.txt"
     vectors.write_text(GLOVE)
     train(
@@ -162,6 +163,10 @@ def test_embedding_map_of_learned_and_pretrained_vectors(registry, tmp_path):
     assert any("16 tokens, 4-dimensional" in c.value for c in at.caption)
     at.segmented_control(key="map.emb_source").set_value("pre-trained").run()
     assert not at.exception and any("3 tokens, 4-dimensional" in c.value for c in at.caption)
+    monkeypatch.setenv("RNN_LENS_VECTOR_DIRS", "")  # a path meta.json names is not enough
+    at.segmented_control(key="map.emb_source").set_value("learned").run()
+    at.segmented_control(key="map.emb_source").set_value("pre-trained").run()
+    assert any("No map: No vectors file 'v.txt'" in plain(w.value) for w in at.warning)
     at.segmented_control(key="map.emb_source").set_value("learned").run()
     at.selectbox(key="map.emb_method").set_value("tsne").run()
     assert not at.exception, at.exception

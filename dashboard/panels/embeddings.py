@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from dashboard import cache, charts, state
 from dashboard.fmt import display_token, md
+from dashboard.widgets.vectors import resolve_vectors_path
 from lib.analysis.embedding_map import nearest_tokens
 from lib.data.embeddings import VectorsError
 from lib.model.bundle import ModelBundle
@@ -63,7 +62,9 @@ def embedding_map_view(name: str, bundle: ModelBundle) -> None:
     offset = ID_OFFSET if bundle.spec.task == "classifier" else 0
     try:
         if source == "pre-trained" and meta:
-            path = Path(meta["path"])
+            # meta.json may come from an imported archive: only a file in the folders this
+            # server reads vectors from is opened, never any path the file names
+            path = resolve_vectors_path(str(meta.get("path", "")))
             weights = cache.pretrained_rows(
                 str(path), (path.stat().st_size, path.stat().st_mtime_ns), tokens
             )
@@ -82,7 +83,7 @@ def embedding_map_view(name: str, bundle: ModelBundle) -> None:
             exclude,
         )
     except (OSError, VectorsError, ValueError) as e:
-        st.warning(f"No map: {md(str(e))}")
+        st.warning(f"No map: {md(getattr(e, 'strerror', None) or str(e))}")  # no path
         return
     df["label"] = df["token"].map(display_token)
     st.altair_chart(charts.embedding_map(df), width="stretch")

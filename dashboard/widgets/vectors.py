@@ -17,7 +17,7 @@ import streamlit as st
 from dashboard import cache, state
 from dashboard.fmt import display_token, md
 from lib import limits
-from lib.data.embeddings import VectorsError, sniff
+from lib.data.embeddings import VectorsError, path_problem, shown_name, sniff
 from lib.model.registry import models_root
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,20 +36,43 @@ def vector_dirs() -> list[Path]:
     return [models_root() / ".vectors", ROOT / "data" / "vectors", *extra]
 
 
+def folder_label(folder: Path) -> str:
+    """A vector folder as a message may name it, never its absolute path: "uploads",
+    a path relative to the repository ("data/vectors"), or an operator's folder's name."""
+    if folder == models_root() / ".vectors":
+        return "uploads"
+    for form in (folder.absolute(), folder.resolve()):
+        if form.is_relative_to(ROOT):
+            return form.relative_to(ROOT).as_posix()
+    return f"{folder.name} (RNN_LENS_VECTOR_DIRS)"
+
+
+def folders_text() -> str:
+    """The folders vectors are read from, for messages and help: "uploads, data/vectors"."""
+    return ", ".join(folder_label(d) for d in vector_dirs())
+
+
 def resolve_vectors_path(text: str) -> Path:
     """The file ``text`` names, if it lies inside one of :func:`vector_dirs` (a bare file
-    name is looked up in each); VectorsError otherwise."""
+    name is looked up in each); VectorsError otherwise, naming no server path."""
     text = text.strip()
+    problem = path_problem(text)
+    if problem:
+        raise VectorsError(f"The vectors file name {shown_name(text)} cannot be used: {problem}.")
     dirs = [d.resolve() for d in vector_dirs()]
     candidates = [Path(text)] if os.path.isabs(text) else [d / text for d in dirs]
     for candidate in candidates:
-        path = candidate.resolve()
-        if path.is_file() and any(path.is_relative_to(d) for d in dirs):
+        try:
+            path = candidate.resolve()
+            found = path.is_file() and any(path.is_relative_to(d) for d in dirs)
+        except (OSError, ValueError, RuntimeError):  # a loop of links, a name too long
+            continue
+        if found:
             return path
     raise VectorsError(
-        f"No vectors file {text!r} in the folders this server reads vectors "
-        f"from: {', '.join(str(d) for d in dirs)}. Put the file there (an "
-        "operator can add folders with RNN_LENS_VECTOR_DIRS) or upload it."
+        f"No vectors file {shown_name(text)} in the folders this server reads vectors "
+        f"from ({folders_text()}). Put the file there (an operator can add folders with "
+        "RNN_LENS_VECTOR_DIRS) or upload it."
     )
 
 
@@ -116,7 +139,7 @@ def pretrained_picker(
                 "File name or path",
                 key=f"{prefix}.vec_path",
                 placeholder="glove.6B.50d.txt",
-                help="A file in: " + ", ".join(str(d) for d in vector_dirs()),
+                help="A file in the server's vectors folders: " + folders_text(),
             )
             if not text.strip():
                 return None, False

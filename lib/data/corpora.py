@@ -252,7 +252,7 @@ def with_nltk_data(
             reason = (
                 "downloaded data not found"
                 if isinstance(err, LookupError)
-                else str(err).splitlines()[0]
+                else getattr(err, "strerror", None) or str(err).splitlines()[0]  # no path
             )
             raise error(
                 f"NLTK corpus {name!r} is not installed and could not be downloaded ({reason}); "

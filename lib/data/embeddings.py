@@ -13,6 +13,13 @@ Fields are separated by single spaces (GloVe 840B has a few "words" that contain
 the word is what precedes the last ``dim`` fields, and such entries are skipped since a
 token of this project never holds a space). A ``.gz`` file is read as gzip.
 
+Reading is bounded, so a small file cannot exhaust a shared server: at most
+``max_vectors_mb`` (:mod:`lib.limits`) are read once decompressed, a gzip may inflate to at
+most ``max_vectors_mb / max_upload_mb`` times its own size (so an upload of
+``max_upload_mb`` inflates to ``max_vectors_mb`` at most; text vectors compress 3-4 times),
+and no line may be longer than :data:`MAX_LINE_BYTES`. Each read allocates at most one
+line's bound.
+
 - :func:`sniff`: format and dimension from the first line (cheap: checks settings before
   training starts).
 - :func:`read_vectors`: parse the file, keeping only the words asked for (a 2 GB GloVe file
@@ -33,7 +40,8 @@ from __future__ import annotations
 import gzip
 import math
 import os
-from collections.abc import Collection, Iterable, Iterator
+import zlib
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from io import BufferedIOBase
 from pathlib import Path
@@ -42,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lib.data.tokenizer import Level
+from lib.limits import limits
 
 if TYPE_CHECKING:
     import keras
@@ -49,6 +58,15 @@ if TYPE_CHECKING:
 FORMATS = ("word2vec", "glove")
 #: characters of an offending line quoted in an error message
 QUOTE = 60
+#: longest line read from a vectors file, in bytes, its newline included: a GloVe 300d line
+#: is 3-4 KB, so this allows some 5,000 dimensions; a longer line is refused unread
+MAX_LINE_BYTES = 64 * 2**10
+#: a gzip may always inflate this many times its size, whatever max_vectors_mb /
+#: max_upload_mb is (real text vectors compress 3-4 times)
+MIN_INFLATION = 16
+#: longest path text accepted (Linux allows 4,096 bytes) and longest part of one (NAME_MAX)
+MAX_PATH_CHARS = 1024
+MAX_NAME_BYTES = 255
 
 
 class VectorsError(ValueError):
@@ -157,18 +175,120 @@ class Coverage:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def _open(path: Path) -> BufferedIOBase:
-    """Open the file as a binary stream, gunzipped when it starts with the gzip magic bytes."""
-    with open(path, "rb") as f:
-        magic = f.read(4)
-    if magic[:2] == b"\x1f\x8b":
-        return gzip.open(path, "rb")
-    if magic == b"PK\x03\x04":
-        raise VectorsError(
-            f"{path.name} is a zip archive: unzip it and use the .txt file "
-            "inside (e.g. glove.6B.50d.txt)."
-        )
-    return open(path, "rb")
+def path_problem(text: str) -> str | None:
+    """Why ``text`` cannot name a file (None when it can).
+
+    A NUL character, more than :data:`MAX_PATH_CHARS` characters, a part between slashes
+    over :data:`MAX_NAME_BYTES` bytes, or characters no file name holds (lone surrogates).
+    """
+    if "\x00" in text:
+        return "it holds a NUL character"
+    if len(text) > MAX_PATH_CHARS:
+        return f"it has {len(text):,} characters, over the {MAX_PATH_CHARS:,} a path may have"
+    try:
+        parts = os.fsencode(text).split(b"/")
+    except UnicodeError:
+        return "it holds characters that no file name can hold"
+    longest = max(len(part) for part in parts)
+    if longest > MAX_NAME_BYTES:
+        return f"a part of it has {longest:,} bytes, over the {MAX_NAME_BYTES} a file name may have"
+    return None
+
+
+def shown_name(text: str) -> str:
+    """Quote ``text`` for a message: an absolute path's file name only, cut short."""
+    if os.path.isabs(text):
+        text = text.rstrip("/").rpartition("/")[2]
+    return repr(text[:QUOTE] + ("…" if len(text) > QUOTE else ""))
+
+
+def _reason(e: BaseException) -> str:
+    """Return the cause of an error without the path an OSError carries."""
+    return getattr(e, "strerror", None) or str(e) or type(e).__name__
+
+
+def _mb(n_bytes: float) -> str:
+    return f"{n_bytes / 2**20:,.1f} MB"
+
+
+class _Lines:
+    """The lines of an open vectors file, read with bounds.
+
+    Each line is read with ``readline(MAX_LINE_BYTES + 1)``, so no read holds more than one
+    line's bound, and the bytes read (decompressed) are counted against ``cap``.
+    """
+
+    def __init__(self, path: Path, f: BufferedIOBase, cap: int, why: str) -> None:
+        self.path, self.f, self.cap, self.why = path, f, cap, why
+        self.lineno = 0
+        self.n_read = 0
+
+    def __enter__(self) -> _Lines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.f.close()
+
+    def readline(self) -> bytes:
+        """Return the next line (b"" at the end); VectorsError past a bound."""
+        raw = self.f.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return raw
+        self.lineno += 1
+        self.n_read += len(raw)
+        if len(raw) > MAX_LINE_BYTES:
+            raise VectorsError(
+                f"{self.path.name}, line {self.lineno}: longer than "
+                f"{MAX_LINE_BYTES // 2**10} KB, the longest line read (it starts "
+                f"{_quote(raw)}). A vectors line is one word and its values (GloVe 300d: "
+                "3-4 KB): this is not a vectors file."
+            )
+        if self.n_read > self.cap:
+            raise VectorsError(
+                f"{self.path.name}: {_mb(self.n_read)} read by line {self.lineno:,}, over "
+                f"{self.why}."
+            )
+        return raw
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        while raw := self.readline():
+            yield self.lineno, raw
+
+
+def _bound(path: Path, gzipped: bool) -> tuple[int, str]:
+    """Return the most bytes to read from ``path`` decompressed, and why (for a message)."""
+    lim = limits()
+    cap = lim.max_vectors_mb * 2**20
+    why = f"this server's limit of {lim.max_vectors_mb:,} MB once decompressed (max_vectors_mb)"
+    if gzipped:
+        ratio = max(lim.max_vectors_mb / lim.max_upload_mb, MIN_INFLATION)
+        size = path.stat().st_size
+        if size * ratio < cap:
+            cap = int(size * ratio)
+            why = (
+                f"{ratio:,.0f} times its compressed {_mb(size)}, the most a gzip may inflate "
+                f"on this server (max_vectors_mb / max_upload_mb = {lim.max_vectors_mb:,} MB "
+                f"/ {lim.max_upload_mb:,} MB)"
+            )
+    return cap, why
+
+
+def _open(path: Path) -> _Lines:
+    """Open the file's lines, gunzipped when it starts with the gzip magic bytes."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        if magic == b"PK\x03\x04":
+            raise VectorsError(
+                f"{path.name} is a zip archive: unzip it and use the .txt file "
+                "inside (e.g. glove.6B.50d.txt)."
+            )
+        gzipped = magic[:2] == b"\x1f\x8b"
+        cap, why = _bound(path, gzipped)
+        stream: BufferedIOBase = gzip.open(path, "rb") if gzipped else open(path, "rb")  # noqa: SIM115
+    except OSError as e:
+        raise VectorsError(f"{path.name} cannot be read: {_reason(e)}.") from None
+    return _Lines(path, stream, cap, why)
 
 
 def _quote(raw: bytes) -> str:
@@ -196,12 +316,12 @@ def _is_number(raw: bytes) -> bool:
     return True
 
 
-def _first_line(path: Path, f: Iterable[bytes]) -> tuple[int, list[bytes], bytes]:
+def _first_line(path: Path, lines: _Lines) -> tuple[int, list[bytes], bytes]:
     """Return (line number, fields, raw line) of the first non-blank line.
 
     Raises VectorsError for empty or binary files.
     """
-    for lineno, raw in enumerate(f, 1):
+    for lineno, raw in lines:
         if b"\x00" in raw:
             raise _binary_error(path, lineno, raw)
         if raw.strip():
@@ -213,10 +333,23 @@ def _first_line(path: Path, f: Iterable[bytes]) -> tuple[int, list[bytes], bytes
 
 
 def _check_path(path: str | os.PathLike) -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise VectorsError(f"There is no vectors file at {str(path)!r}.")
-    return path
+    """``path`` as a Path if it names a file; VectorsError (with its name only) otherwise."""
+    text = os.fsdecode(os.fspath(path))
+    problem = path_problem(text)
+    if problem:
+        raise VectorsError(f"The vectors file name {shown_name(text)} cannot be used: {problem}.")
+    checked = Path(text)
+    try:
+        is_file = checked.is_file()
+    except (OSError, ValueError) as e:
+        raise VectorsError(f"{checked.name} cannot be read: {_reason(e)}.") from None
+    if not is_file:
+        raise VectorsError(f"There is no vectors file named {checked.name!r}.")
+    return checked
+
+
+#: what reading a vectors file may raise besides VectorsError (a corrupt or truncated gzip)
+_READ_ERRORS = (OSError, EOFError, zlib.error)
 
 
 def _info_from_first(
@@ -252,15 +385,17 @@ def sniff(path: str | os.PathLike, *, format: str = "auto") -> VectorsInfo:
     Raises
     ------
     VectorsError
-        No such file; an empty, zip or binary file; a first line without a vector.
+        No such file or a name no file can have; an empty, zip or binary file; a first
+        line without a vector; a line over :data:`MAX_LINE_BYTES` or more bytes before it
+        than the bounds of the module docstring.
     """
     path = _check_path(path)
-    with _open(path) as f:
+    with _open(path) as lines:
         try:
-            lineno, fields, raw = _first_line(path, f)
-            second = f.readline() if len(fields) == 2 else b""
-        except (OSError, EOFError) as e:
-            raise VectorsError(f"{path.name} cannot be read: {e}") from None
+            lineno, fields, raw = _first_line(path, lines)
+            second = lines.readline() if len(fields) == 2 else b""
+        except _READ_ERRORS as e:
+            raise VectorsError(f"{path.name} cannot be read: {_reason(e)}") from None
     if b"\x00" in second or _undecodable(second):
         raise _binary_error(path, lineno + 1, second)
     if _undecodable(raw):
@@ -305,7 +440,8 @@ def read_vectors(
         With the file name, line number and the start of the offending line: an empty,
         zip or binary file; a line whose number of values differs from the dimension (set
         by the header, or by the first line of a GloVe file); a value that is not a finite
-        number; no vectors at all.
+        number; no vectors at all; a line over :data:`MAX_LINE_BYTES`, or more bytes than
+        ``max_vectors_mb`` (or a gzip's inflation bound, see the module docstring).
 
     Notes
     -----
@@ -315,7 +451,7 @@ def read_vectors(
     path = _check_path(path)
     wanted = None if keep is None else set(keep)
     words: list[str] = []
-    rows: list[list[float]] = []
+    rows: list[np.ndarray] = []
     seen: set[str] = set()
     skipped = duplicates = n_entries = 0
     with _open(path) as f:
@@ -326,7 +462,7 @@ def read_vectors(
             info = _info_from_first(path, fields, first_raw, first_no, format)
             dim = info.dim
             where = "of the header" if info.format == "word2vec" else f"set by line {first_no}"
-            lines: Iterator[tuple[int, bytes]] = enumerate(f, first_no + 1)
+            lines: Iterator[tuple[int, bytes]] = iter(f)
             if info.format == "glove":
                 lines = _chain_first(first_no, first_raw, lines)
             for lineno, raw in lines:
@@ -356,11 +492,11 @@ def read_vectors(
                 if word in seen:
                     duplicates += 1
                     continue
-                rows.append(_numbers(path, lineno, raw, values))
+                rows.append(np.asarray(_numbers(path, lineno, raw, values), np.float32))
                 words.append(word)
                 seen.add(word)
-        except (OSError, EOFError) as e:
-            raise VectorsError(f"{path.name} cannot be read: {e}") from None
+        except _READ_ERRORS as e:
+            raise VectorsError(f"{path.name} cannot be read: {_reason(e)}") from None
     if n_entries == 0:
         raise VectorsError(f"{path.name} holds no vectors after its first line.")
     notes = []
@@ -372,7 +508,7 @@ def read_vectors(
         notes.append(f"{skipped:,} entries whose word holds a space were skipped")
     if duplicates:
         notes.append(f"{duplicates:,} repeated words: the first vector of each was kept")
-    matrix = np.asarray(rows, dtype=np.float32).reshape(len(rows), dim)
+    matrix = np.stack(rows) if rows else np.zeros((0, dim), np.float32)
     return Vectors(
         words, matrix, dim, info.format, str(path), n_entries, skipped, duplicates, notes
     )

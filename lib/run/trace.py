@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -496,14 +497,16 @@ def _read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise TraceError(f"cannot read the {what} {path}: {e}") from None
+        raise TraceError(
+            f"cannot read the {what} {path.name}: {getattr(e, 'strerror', None) or e}"
+        ) from None
 
 
 def _open_folder(folder: Path, mmap: bool) -> Trace:
     info = _read_json(folder / "trace.json", "trace description")
     if info.get("format") != TRACE_FORMAT:
         raise TraceError(
-            f"{folder / 'trace.json'} is not an RNN Lens trace (format {info.get('format')!r})"
+            f"{folder.name}/trace.json is not an RNN Lens trace (format {info.get('format')!r})"
         )
     mode: Literal["r"] | None = "r" if mmap else None
     n = int(info["n_tokens"])
@@ -512,9 +515,11 @@ def _open_folder(folder: Path, mmap: bool) -> Trace:
         try:
             a = np.load(folder / f"{name}.npy", mmap_mode=mode, allow_pickle=False)
         except (OSError, ValueError) as e:
-            raise TraceError(f"cannot read {folder / (name + '.npy')}: {e}") from None
+            raise TraceError(
+                f"cannot read {folder.name}/{name}.npy: {getattr(e, 'strerror', None) or e}"
+            ) from None
         if len(a) != n:
-            raise TraceError(f"{folder / (name + '.npy')} has {len(a):,} rows, the trace {n:,}")
+            raise TraceError(f"{folder.name}/{name}.npy has {len(a):,} rows, the trace {n:,}")
         return a
 
     signals: dict[tuple[int, str], SignalArray] = {
@@ -522,7 +527,7 @@ def _open_folder(folder: Path, mmap: bool) -> Trace:
     }
     tokens = _read_json(folder / "tokens.json", "token list")
     if len(tokens) != n:
-        raise TraceError(f"{folder / 'tokens.json'} holds {len(tokens):,} tokens, the trace {n:,}")
+        raise TraceError(f"{folder.name}/tokens.json holds {len(tokens):,} tokens, the trace {n:,}")
     meta = {
         **info.get("meta", {}),
         "storage": {"kind": "folder", "path": str(folder), "dtype": info["dtype"]},
@@ -547,14 +552,27 @@ def write_manifest(folder: str | os.PathLike, manifest: dict[str, Any]) -> None:
     _write_json(folder / "manifest.json", {"format": SHARDS_FORMAT, "version": 1, **manifest})
 
 
+#: shards of one recording a manifest may list
+MAX_SHARDS = 10_000
+
+
 def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     """Read a shard folder's manifest; TraceError if it is missing or not one."""
     manifest = _read_json(Path(folder) / "manifest.json", "shard manifest")
-    if manifest.get("format") != SHARDS_FORMAT:
-        raise TraceError(
-            f"{Path(folder) / 'manifest.json'} is not an RNN Lens shard manifest "
-            f"(format {manifest.get('format')!r})"
-        )
+    where = f"{Path(folder).name}/manifest.json"
+    if not isinstance(manifest, dict) or manifest.get("format") != SHARDS_FORMAT:
+        got = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise TraceError(f"{where} is not an RNN Lens shard manifest (format {got!r})")
+    shards = manifest.get("shards")
+    if not isinstance(shards, list) or not 1 <= len(shards) <= MAX_SHARDS:
+        raise TraceError(f"{where} must list 1 to {MAX_SHARDS:,} shards")
+    for s in shards:
+        # a shard is a sub-folder named by record.py: never a path out of the trace folder
+        ok = isinstance(s, dict) and isinstance(s.get("folder"), str)
+        ok = ok and bool(re.fullmatch(r"shard-\d{1,6}", s["folder"]))
+        ok = ok and all(isinstance(s.get(k), int) for k in ("index", "start", "stop"))
+        if not ok:
+            raise TraceError(f"{where} lists a shard that is not one RNN Lens writes: {s!r:.80}")
     return manifest
 
 
@@ -564,7 +582,7 @@ def _open_shards(folder: Path, mmap: bool) -> Trace:
     missing = [s["index"] for s in shards if not (folder / s["folder"] / "trace.json").is_file()]
     if missing:
         raise TraceError(
-            f"{folder} is missing {len(missing)} of {len(shards)} shards (indices "
+            f"{folder.name} is missing {len(missing)} of {len(shards)} shards (indices "
             f"{missing[:10]}{' ...' if len(missing) > 10 else ''}): record them with "
             f"`python -m lib record --shards {len(shards)} --shard-index K`, or wait for "
             f"the running recordings to finish"
@@ -573,7 +591,7 @@ def _open_shards(folder: Path, mmap: bool) -> Trace:
     for s, part in zip(shards, parts, strict=True):
         if len(part) != s["stop"] - s["start"] or part.model_name != manifest["model_name"]:
             raise TraceError(
-                f"shard {s['index']} ({folder / s['folder']}) holds {len(part):,} "
+                f"shard {s['index']} ({folder.name}/{s['folder']}) holds {len(part):,} "
                 f"tokens of model {part.model_name!r}; the manifest expects "
                 f"{s['stop'] - s['start']:,} of {manifest['model_name']!r}"
             )
@@ -625,17 +643,19 @@ def open_trace(path: str | os.PathLike, *, mmap: bool = True) -> Trace:
         try:
             return Trace.load(path)
         except (OSError, ValueError, KeyError) as e:
-            raise TraceError(f"cannot read the trace file {path}: {e}") from None
+            raise TraceError(
+                f"cannot read the trace file {path.name}: {getattr(e, 'strerror', None) or e}"
+            ) from None
     if path.is_dir() and (path / "manifest.json").is_file():
         return _open_shards(path, mmap)
     if path.is_dir() and (path / "trace.json").is_file():
         return _open_folder(path, mmap)
     if path.is_dir() and any(path.glob("signal__*.npy")):
         raise TraceError(
-            f"{path} has no trace.json: its recording has not finished (or was interrupted)"
+            f"{path.name} has no trace.json: its recording has not finished (or was interrupted)"
         )
     raise TraceError(
-        f"{path} is not a saved Trace: expected a .npz file, a trace folder "
+        f"{path.name} is not a saved Trace: expected a .npz file, a trace folder "
         f"(with trace.json) or a shard folder (with manifest.json)"
     )
 
@@ -652,23 +672,48 @@ def traces_root() -> Path:
 def resolve_trace_path(path: str | os.PathLike, roots: Sequence[str | os.PathLike]) -> Path:
     """Resolve ``path`` (symbolic links and ``..`` included) if it lies under one of ``roots``.
 
-    A relative path is taken relative to the first root.
+    A relative path is taken relative to the first root. Messages quote an absolute path
+    by its last part and name the roots by their folder names, never by the server's paths.
 
     Raises
     ------
     TraceError
-        An empty path, or one outside every root (say, ``/etc`` or ``../..``).
+        An empty path; one holding a NUL character, over 1,024 characters, with a part over
+        255 bytes (NAME_MAX) or characters no file name holds; one that cannot be resolved
+        (a loop of links); one outside every root (say, ``/etc`` or ``../..``).
     """
-    text = str(path).strip()
+
+    def problem(text: str) -> str | None:
+        if "\x00" in text:
+            return "it holds a NUL character"
+        if len(text) > 1024:
+            return f"it has {len(text):,} characters, over the 1,024 a path may have"
+        try:
+            longest = max(len(part) for part in os.fsencode(text).split(b"/"))
+        except UnicodeError:
+            return "it holds characters that no file name can hold"
+        if longest > 255:
+            return f"a part has {longest:,} bytes, over the 255 of a file name"
+        return None
+
+    text = os.fsdecode(os.fspath(path)).strip()
     if not text:
         raise TraceError("give the path of a trace file or folder")
-    roots = [Path(r).resolve() for r in roots]
-    raw = Path(text).expanduser()
-    resolved = (raw if raw.is_absolute() else roots[0] / raw).resolve()
-    if not any(resolved == r or resolved.is_relative_to(r) for r in roots):
+    last = text.rstrip("/").rpartition("/")[2] if os.path.isabs(text) else text
+    shown = repr(last[:60] + ("…" if len(last) > 60 else ""))
+    if why := problem(text):
+        raise TraceError(f"the trace path {shown} cannot be used: {why}")
+    try:
+        folders = [Path(r).resolve() for r in roots]
+        raw = Path(text).expanduser()
+        resolved = (raw if raw.is_absolute() else folders[0] / raw).resolve()
+    except (OSError, ValueError, RuntimeError) as e:  # RuntimeError: a loop of links
+        why = getattr(e, "strerror", None) or "a loop of symbolic links"
+        raise TraceError(f"the trace path {shown} cannot be resolved: {why}") from None
+    if not any(resolved == r or resolved.is_relative_to(r) for r in folders):
         raise TraceError(
-            f"{text!r} lies outside the folders this server opens traces from: "
-            f"{', '.join(str(r) for r in roots)} (set RNN_LENS_TRACES to "
-            f"another folder)"
+            f"{shown} lies outside the folders this server opens traces from (the "
+            f"{', '.join(Path(r).name for r in roots)} folders; an operator can set "
+            "RNN_LENS_TRACES to another folder)"
         )
     return resolved

@@ -677,7 +677,9 @@ def load_experiment(name: str, *, root: str | os.PathLike | None = None) -> dict
     except FileNotFoundError:
         raise ExperimentError(f"There is no experiment named {name!r}.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ExperimentError(f"experiment.json of {name!r} cannot be read: {e}") from None
+        raise ExperimentError(
+            f"experiment.json of {name!r} cannot be read: {getattr(e, 'strerror', None) or e}"
+        ) from None
 
 
 def list_experiments(*, root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
