@@ -7,11 +7,12 @@ every rerun. Each cached Trace has a key (:func:`trace_key`) that changes with t
 and the text, so analyses of it are cached with st.cache_data on (trace key, parameters);
 arrays too large to hash are passed with a leading underscore next to that key.
 
-Every recording is checked against the server's limits (lib.limits) before it starts:
-over them the page shows the refusal and stops; where float32 would not fit but float16
-does, the Trace is recorded as float16 and ``trace.meta["storage"]["why"]`` says so.
-Traces recorded elsewhere (``python -m lib record``) are opened memory-mapped from the
-traces folder or the registry (:func:`disk_trace`), and analysed a window at a time.
+Every recording and generated text is checked against the server's limits (lib.limits)
+before it starts: over them the page shows the refusal and stops; where float32 would
+not fit but float16 does, the Trace is recorded as float16 and
+``trace.meta["storage"]["why"]`` says so. Traces recorded elsewhere (``python -m lib
+record``) are opened memory-mapped from the traces folder or the registry
+(:func:`disk_trace`), and analysed a window at a time.
 
 2-D projections and token maps are remembered by hand (:func:`projection`), so a miss
 shows a progress bar and a hit replays nothing.
@@ -50,7 +51,7 @@ from lib.model import registry
 from lib.model.bundle import ModelBundle
 from lib.model.spec import ModelSpec
 from lib.run.edits import Intervention
-from lib.run.generate import generate
+from lib.run.generate import check_generation, generate, generation_bytes
 from lib.run.record import record
 from lib.run.trace import (
     SIGNAL_RANGES,
@@ -103,15 +104,58 @@ def _generated(
     top_k: int | None,
     seed: int | None,
 ) -> Trace:
-    trace = generate(_bundle, seed_text, length, temperature=temperature, top_k=top_k, seed=seed)
+    trace = generate(
+        _bundle,
+        seed_text,
+        length,
+        temperature=temperature,
+        top_k=top_k,
+        seed=seed,
+        lim=limits.limits(),
+    )
     trace.meta["cache_key"] = f"gen:{key}:{seed_text!r}:{length}:{temperature}:{top_k}:{seed}"
     return trace
+
+
+#: characters a seed-text input takes (Streamlit cuts a longer one off)
+SEED_CHARS = 20_000
+
+
+def _generation_need(found, key: str, seed_text: str, length: int) -> int:
+    """Bytes of the Trace of ``length`` tokens generated after ``seed_text``.
+
+    Raises lib.limits.LimitError, before tokenizing a seed longer than max_corpus_chars,
+    or when seed and sample would pass max_tokens_per_analysis or max_trace_gb.
+    """
+    lim = limits.limits()
+    if len(seed_text) > lim.max_corpus_chars:
+        raise limits.LimitError(
+            f"The seed text is {len(seed_text):,} characters, over this server's limit of "
+            f"{lim.max_corpus_chars:,} (max_corpus_chars)."
+        )
+    n_seed = _token_count(key, text_hash(seed_text), seed_text, found.tokenizer)
+    check_generation(found.spec, n_seed, length, lim)
+    return generation_bytes(found.spec, n_seed, length)
 
 
 def generated_trace(
     name: str, seed_text: str, length: int, temperature: float, top_k: int | None, seed: int | None
 ) -> Trace:
-    return _generated(bundle(name), model_key(name), seed_text, length, temperature, top_k, seed)
+    """``length`` tokens sampled from model ``name`` after ``seed_text`` (cached).
+
+    Checked against the server's limits before generating (seed tokens plus ``length``:
+    lib.run.generate.check_generation): over them the page shows the refusal and stops.
+    Counted with the recordings in the memory the trace caches hold (:func:`_hold`).
+    """
+    found, key = bundle(name), model_key(name)
+    try:
+        need = _generation_need(found, key, seed_text, length)
+    except limits.LimitError as e:
+        st.error(md(str(e)))
+        st.stop()
+        raise  # outside a Streamlit run (a test, a notebook) st.stop returns
+    _hold(f"gen:{key}:{text_hash(seed_text)}:{length}:{temperature}:{top_k}:{seed}", need)
+    return _generated(found, key, seed_text, length, temperature, top_k, seed)
 
 
 @st.cache_resource(max_entries=12, show_spinner="Recording the text through the model…")
@@ -134,18 +178,35 @@ def signals_per_layer(spec: ModelSpec) -> int:
     return len(SIGNALS[spec.cell])
 
 
-#: recordings held by ``_recorded``'s cache -> their bytes (an over-estimate: the cache also
-#: evicts by count, without telling)
+#: traces held by ``_recorded``'s and ``_generated``'s caches -> their bytes (an
+#: over-estimate: the caches also evict by count, without telling)
 _HELD: dict[str, int] = {}
+_HELD_LOCK = threading.Lock()
+
+
+def _hold(entry: str, need: int) -> None:
+    """Count ``need`` bytes for trace-cache ``entry`` (once) in :data:`_HELD`.
+
+    One accounting for recorded and generated traces: an entry that would take the held
+    total past twice ``max_trace_gb`` (one trace being analysed and one more) first empties
+    both caches.
+    """
+    with _HELD_LOCK:
+        if entry in _HELD:
+            return
+        if sum(_HELD.values()) + need > 2 * limits.limits().max_trace_gb * 1e9:
+            _recorded.clear()
+            _generated.clear()
+            _HELD.clear()
+        _HELD[entry] = need
 
 
 def _record_checked(found, key: str, text: str) -> Trace:
     """Record ``text`` through ``found`` (cached) within the server's limits.
 
     lib.limits.trace_dtype picks float32, or float16 where float32 would not fit; over the
-    limits the page shows the refusal and stops. The cached recordings together stay
-    under twice ``max_trace_gb`` (one being analysed and one more): a recording that would
-    pass that first empties the cache.
+    limits the page shows the refusal and stops. The cached traces together stay under
+    twice ``max_trace_gb`` (:func:`_hold`).
     """
     spec, digest = found.spec, text_hash(text)
     n = _token_count(key, digest, text, found.tokenizer)
@@ -155,15 +216,12 @@ def _record_checked(found, key: str, text: str) -> Trace:
     except limits.LimitError as e:
         st.error(md(str(e)))
         st.stop()
-    entry = f"{key}:{digest}:{dtype}"
-    if entry not in _HELD:
-        need = limits.trace_bytes(
-            n, spec.units, spec.layers, n_signals, itemsize=2 if dtype == "float16" else 4
-        )
-        if sum(_HELD.values()) + need > 2 * limits.limits().max_trace_gb * 1e9:
-            _recorded.clear()
-            _HELD.clear()
-        _HELD[entry] = need
+        raise  # outside a Streamlit run st.stop returns
+    itemsize = 2 if dtype == "float16" else 4
+    _hold(
+        f"{key}:{digest}:{dtype}",
+        limits.trace_bytes(n, spec.units, spec.layers, n_signals, itemsize=itemsize),
+    )
     return _recorded(found, key, digest, text, dtype, why)
 
 
@@ -240,13 +298,22 @@ def trace_roots() -> list[Path]:
 
 
 def _stamp(path: Path) -> str:
-    """Changes when the trace at ``path`` is written again."""
-    marks = (
-        [path]
-        if path.is_file()
-        else [path / "manifest.json", path / "trace.json", *sorted(path.glob("shard-*/trace.json"))]
-    )
-    return ":".join(f"{m.stat().st_mtime_ns}" for m in marks if m.exists())
+    """Changes when the trace at ``path`` is written again; TraceError if it cannot be read."""
+    from lib.run.trace import TraceError
+
+    try:
+        marks = (
+            [path]
+            if path.is_file()
+            else [
+                path / "manifest.json",
+                path / "trace.json",
+                *sorted(path.glob("shard-*/trace.json")),
+            ]
+        )
+        return ":".join(f"{m.stat().st_mtime_ns}" for m in marks if m.exists())
+    except OSError as e:  # no path in the message: e.strerror only
+        raise TraceError(f"the trace {path.name!r} cannot be read: {e.strerror}") from None
 
 
 @st.cache_resource(max_entries=4, show_spinner="Opening the recorded trace…")
@@ -258,9 +325,18 @@ def _opened(path: str, stamp: str) -> Trace:
 
 def disk_trace(path_text: str) -> Trace:
     """The recorded trace at ``path_text`` (a .npz file, trace folder or shard folder under
-    :func:`trace_roots`), memory-mapped. Raises lib.run.trace.TraceError with the reason."""
+    :func:`trace_roots`), memory-mapped. Raises lib.run.trace.TraceError with the reason,
+    naming the trace by its file name only."""
+    from lib.run.trace import TraceError
+
     path = resolve_trace_path(path_text, trace_roots())
-    return _opened(str(path), _stamp(path))
+    try:
+        return _opened(str(path), _stamp(path))
+    except TraceError:
+        raise
+    except (OSError, KeyError, TypeError, ValueError) as e:  # a damaged trace or manifest
+        why = getattr(e, "strerror", None) or f"{type(e).__name__} {e}"
+        raise TraceError(f"the trace {path.name!r} cannot be opened: {why}") from None
 
 
 @st.cache_resource(max_entries=8, show_spinner="Reading the tokens from disk…")
@@ -580,20 +656,28 @@ def _classifier_trace(name: str, key: str, n: int):
     test = held_out(found)
     n = min(n, len(test.texts))
     test = subsample(test, n, seed=0)  # the test split is in dataset order: neg, then pos
-    trace = record_sequences(found, test.texts, labels=test.labels)
+    spec, max_len = found.spec, found.spec.max_len or 1
+    tokens = [found.tokenizer.tokenize(t)[:max_len] for t in test.texts]
+    # only h of each layer is kept, as float32
+    limits.check_trace(sum(map(len, tokens)), spec.units, spec.layers, 1)
+    trace = record_sequences(found, tokens, labels=test.labels)
     trace.meta["cache_key"] = f"cls:{key}:{n}"
     return trace
 
 
 def classifier_trace(name: str, n: int):
     """The first ``n`` held-out test sequences of classifier ``name``, recorded; None (with
-    a message shown) when its dataset cannot be loaded here."""
+    a message shown) when its dataset cannot be loaded here or the recording would pass the
+    server's limits."""
     from lib.data.corpora import CorpusError
 
     try:
         return _classifier_trace(name, model_key(name), n)
     except CorpusError as e:  # e.g. an NLTK corpus neither installed nor downloadable
         st.error(f"Cannot load the test sentences of {md(name)}: {md(str(e))}")
+        return None
+    except limits.LimitError as e:
+        st.error(md(str(e)))
         return None
 
 
@@ -617,6 +701,7 @@ def edited_sample(
         top_k=top_k,
         seed=seed,
         interventions=(intervention,),
+        lim=limits.limits(),
     )
     return found.tokenizer.detokenize(trace.tokens)
 

@@ -3,7 +3,9 @@
 A job is a thread running ``lib.train.fit.train`` (or another piece of work) with a stop
 flag; it copies the progress records into the Job object, which pages poll. The list of
 jobs is module-level, so every session on the server sees every job; only the session
-that started a job may stop it.
+that started a job may stop it. The per-session job limit counts the jobs of the owner
+(its cookie) and, since a cleared cookie is a new owner, those started from the same client
+address (``JobSettings.address``). Error messages name files, never server folders.
 
 Each job also keeps a record on disk, ``<registry>/.jobs/<id>/job.json`` (written
 atomically at the start, after every epoch and at the end) with a copy of its training
@@ -18,7 +20,9 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -42,6 +46,7 @@ from lib.train.fit import (
 )
 
 _LOCK = threading.Lock()
+_log = logging.getLogger(__name__)
 JOBS: dict[str, Job] = {}
 KEEP_RECORDS = 50  # finished job records kept on disk per registry
 
@@ -76,7 +81,8 @@ class JobSettings:
     ``kind`` is "train" (the job trains ``spec`` on its data) or the kind of experiment
     ("search", "sweep") whose work function the Job runs. ``root`` is the registry when the
     job started (the environment may change later); ``data_name`` names its corpus or
-    dataset.
+    dataset. ``address`` is the client's network address ("" unknown), taken from
+    ``owner`` when it is a dashboard.state.Owner; ``owner`` is then kept as the plain token.
     """
 
     id: str
@@ -89,6 +95,21 @@ class JobSettings:
     kind: str = "train"
     resume: bool = False
     first_epoch: int = 0
+    address: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.address:
+            object.__setattr__(self, "address", str(getattr(self.owner, "address", "") or ""))
+        object.__setattr__(self, "owner", str(self.owner))
+
+
+#: a folder part of an absolute path in a message (the file name after it is kept)
+_FOLDERS = re.compile(r"(?<![\w.~/:])/(?:[^/\s'\"]+/)+")
+
+
+def public_message(text: str) -> str:
+    """``text`` with every absolute path cut to its file name: what a page may show."""
+    return _FOLDERS.sub("", text)
 
 
 @dataclass
@@ -214,9 +235,10 @@ class Job:
         except Exception as e:  # reported on the page; the thread must not die silently
             stopped = self.stop_event.is_set() and not p.epochs
             p.status = JobState.STOPPED if stopped else JobState.FAILED
-            p.error = f"{type(e).__name__}: {e}"
-            if not isinstance(e, ValueError | RuntimeError):
-                p.error += "\n" + traceback.format_exc(limit=3)
+            p.error = public_message(f"{type(e).__name__}: {e}")
+            if not isinstance(e, ValueError | RuntimeError):  # a bug: its traceback is logged
+                _log.error("job %s failed\n%s", s.id, traceback.format_exc())
+                p.error += " (the traceback is in the server's log)"
         finally:
             p.finished = time.time()
             self.persist()
@@ -232,6 +254,7 @@ class Job:
         return {
             "id": s.id,
             "owner": s.owner,
+            "address": s.address,
             "name": s.name,
             "kind": s.kind,
             "spec": s.spec.to_dict(),
@@ -258,7 +281,9 @@ class Job:
             tmp.write_text(json.dumps(self.record(), default=str), encoding="utf-8")
             os.replace(tmp, self.folder / "job.json")
         except OSError as e:
-            self.progress.error = self.progress.error or f"could not write the job record: {e}"
+            self.progress.error = self.progress.error or public_message(
+                f"could not write the job record: {e}"
+            )
 
 
 def _save_data(folder: Path, data: TrainingData) -> None:
@@ -298,16 +323,26 @@ def _running(owner: str | None = None) -> list[Job]:
     return [j for j in JOBS.values() if j.active and owner in (None, j.settings.owner)]
 
 
+def _from_address(address: str) -> list[Job]:
+    """Running jobs started from client ``address`` (none when it is unknown)."""
+    return [j for j in JOBS.values() if j.active and address and j.settings.address == address]
+
+
 def launch(job: Job) -> Job:
     """Check the server's job limits, keep ``job``'s record on disk and start its thread.
 
     Raises
     ------
     lib.limits.LimitError
-        The server or this session runs its maximum of jobs already.
+        The server, this session (owner) or its client address runs its maximum of jobs
+        already.
     """
     with _LOCK:
-        limits.check_jobs(len(_running()), len(_running(job.settings.owner)))
+        limits.check_jobs(
+            len(_running()),
+            len(_running(job.settings.owner)),
+            n_address=len(_from_address(job.settings.address)),
+        )
         name = job.settings.name
         if any(j.settings.name == name for j in _running()):
             raise ValueError(f"Model {name!r} is being trained already; wait or pick a new name.")
@@ -317,7 +352,9 @@ def launch(job: Job) -> Job:
         if job.data is not None and job.work is None:
             _save_data(job.folder, job.data)
     except OSError as e:
-        job.progress.error = f"the job's data could not be kept for a resume after a restart: {e}"
+        job.progress.error = public_message(
+            f"the job's data could not be kept for a resume after a restart: {e}"
+        )
     job.persist()
     _prune(Path(job.settings.root))
     job.thread = threading.Thread(
@@ -411,6 +448,7 @@ def _from_record(rec: dict, root: Path) -> Job:
     settings = JobSettings(
         id=rec["id"],
         owner=rec["owner"],
+        address=str(rec.get("address") or ""),
         name=rec["name"],
         spec=ModelSpec.from_dict(rec["spec"]),
         config=TrainConfig(**rec["config"]),
@@ -474,7 +512,9 @@ def resume_interrupted(owner: str, job_id: str, epochs: int | None = None) -> Jo
         data = _load_data(old.folder)
         read_meta(was.name, root=root)
     except Exception as e:
-        raise ValueError(f"Job {job_id} cannot be resumed: {type(e).__name__}: {e}") from None
+        raise ValueError(
+            public_message(f"Job {job_id} cannot be resumed: {type(e).__name__}: {e}")
+        ) from None
     config = TrainConfig(**{**asdict(was.config), **({"epochs": int(epochs)} if epochs else {})})
     job = start(owner, was.spec, data, config, was.name, resume=True)
     old.progress.status = JobState.RESUMED

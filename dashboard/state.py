@@ -40,14 +40,46 @@ _DEFAULTS: dict[str, Any] = {}
 
 OWNER_COOKIE = "rnn_lens_owner"
 _TOKEN = re.compile(r"[0-9a-f]{12}")
+_LOOPBACK = re.compile(r"(127\.|::1$|::ffff:127\.|localhost$)")
 
 
-def session_id() -> str:
-    """A random id for this browser (owner of its training jobs).
+class Owner(str):
+    """A browser's owner id (its cookie token) that also knows the client's address.
+
+    It is the plain token wherever a str is used (job records, comparisons); dashboard.jobs
+    reads ``address`` to cap jobs per session by address as well as by cookie, since a
+    cleared cookie gives a new token.
+    """
+
+    address: str
+
+    def __new__(cls, token: str, address: str = "") -> Owner:
+        owner = super().__new__(cls, token)
+        owner.address = address
+        return owner
+
+    def __reduce__(self):
+        return (Owner, (str(self), self.address))
+
+
+def client_address() -> str:
+    """The client's network address; "" when unknown (AppTest) or loopback."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # no request behind this run
+        return ""
+    if not isinstance(address, str) or _LOOPBACK.match(address):
+        return ""  # this machine, or a reverse proxy on it: not one client's address
+    return address
+
+
+def session_id() -> Owner:
+    """A random id for this browser (owner of its training jobs), with its address.
 
     Kept in a cookie, so a page reload or a second tab still owns the jobs it started,
     while a copied link (settings travel in the URL) never carries it. The cookie is set
-    by the first page that asks (an invisible script element).
+    by the first page that asks (an invisible script element). The cookie alone is not
+    trusted for the job limit: ``Owner.address`` carries the client's address too.
     """
     if "session_id" not in st.session_state:
         token = st.context.cookies.get(OWNER_COOKIE, "")
@@ -59,7 +91,7 @@ def session_id() -> str:
                 unsafe_allow_javascript=True,
             )
         st.session_state["session_id"] = token
-    return st.session_state["session_id"]
+    return Owner(str(st.session_state["session_id"]), client_address())
 
 
 def keep_alive() -> None:

@@ -69,6 +69,11 @@ class Limits:
     is 5.6 GB)."""
     max_regex_chars: int = 300
     """Characters of one regular expression given as a feature."""
+    max_jobs_per_address: int = 1
+    """Jobs all sessions of one client network address may run at once (a cleared cookie
+    makes a new session, not a new address). Raise it where a class reaches the server
+    through one address (a NAT); behind a reverse proxy on this machine every client is
+    loopback, which is not counted."""
 
     @property
     def max_upload_bytes(self) -> int:
@@ -108,10 +113,10 @@ def load_limits(
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8")).get("limits", {})
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise LimitError(f"{path} is not valid TOML: {e}") from None
+            raise LimitError(f"{path.name} is not valid TOML: {e}") from None
         unknown = sorted(set(data) - set(known))
         if unknown:
-            raise LimitError(f"{path} names unknown limits {unknown}; known: {sorted(known)}")
+            raise LimitError(f"{path.name} names unknown limits {unknown}; known: {sorted(known)}")
         values.update(data)
     for name in known:
         key = f"RNN_LENS_{name.upper()}"
@@ -278,8 +283,15 @@ def max_tokens(
     return int(min(lim.max_tokens_per_analysis, lim.max_trace_gb * 1e9 // per_token))
 
 
-def check_jobs(n_running: int, n_mine: int, lim: Limits | None = None) -> None:
-    """Refuse a new job when the server or this session runs its maximum already."""
+def check_jobs(
+    n_running: int, n_mine: int, lim: Limits | None = None, *, n_address: int = 0
+) -> None:
+    """Refuse a new job when the server or this session runs its maximum already.
+
+    ``n_mine`` counts the jobs of this browser session (its cookie), ``n_address`` those
+    started from its client address by any session: clearing the cookie makes a new session
+    but not a new address, held to ``max_jobs_per_address``.
+    """
     lim = lim or limits()
     if n_running >= lim.max_concurrent_jobs:
         raise LimitError(
@@ -292,6 +304,13 @@ def check_jobs(n_running: int, n_mine: int, lim: Limits | None = None) -> None:
             f"You are running {n_mine} job(s), the limit per session "
             f"(max_jobs_per_session = {lim.max_jobs_per_session}); stop it or "
             f"wait for it to finish."
+        )
+    if n_address >= lim.max_jobs_per_address:
+        raise LimitError(
+            f"{n_address} job(s) started from your network address are running (from "
+            f"another browser or tab, or before its cookie was cleared), the limit per "
+            f"address (max_jobs_per_address = {lim.max_jobs_per_address}); wait for it to "
+            f"finish or stop it where it was started."
         )
 
 

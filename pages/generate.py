@@ -52,7 +52,10 @@ start = 0
 if source == "Generate":
     c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 1, 1])
     seed_text = c1.text_input(
-        "Seed text", key="gen.seed_text", help="The model reads this first, then continues it."
+        "Seed text",
+        key="gen.seed_text",
+        max_chars=cache.SEED_CHARS,
+        help="The model reads this first, then continues it.",
     )
     length = c2.slider(
         "Length (tokens)",

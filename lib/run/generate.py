@@ -7,6 +7,10 @@ most probable token. A fixed ``seed`` gives the same text every time.
 
 ``interventions`` (lib.run.edits) edit chosen neurons after every step, of the seed
 text and of every sampled token alike, so the sample is what the edited model writes.
+
+Given the server's limits (``lim``), :func:`generate` refuses before any step when the seed
+tokens plus ``length`` would pass ``max_tokens_per_analysis`` or ``max_trace_gb``
+(:func:`check_generation`); notebooks and the CLI pass none and are not bounded.
 """
 
 from __future__ import annotations
@@ -18,14 +22,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from lib import limits
 from lib.run.cells import WIDTH, split_signals, step
 from lib.run.edits import Intervention, edit_step, layer_edits
 from lib.run.record import forward, output_probs, require_language_model
-from lib.run.trace import SignalArray, Trace
+from lib.run.trace import SIGNALS, SignalArray, Trace
 from lib.run.weights import numpy_weights
 
 if TYPE_CHECKING:
     from lib.model.bundle import ModelBundle
+    from lib.model.spec import ModelSpec
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -55,6 +61,34 @@ def sample_next(
     return int(rng.choice(len(p), p=p))
 
 
+def generation_bytes(spec: ModelSpec, n_seed: int, length: int) -> int:
+    """Memory of the Trace :func:`generate` returns: seed and sample, every signal, float32."""
+    return limits.trace_bytes(n_seed + length, spec.units, spec.layers, len(SIGNALS[spec.cell]))
+
+
+def check_generation(
+    spec: ModelSpec, n_seed: int, length: int, lim: limits.Limits | None = None
+) -> None:
+    """Refuse generating ``length`` tokens after ``n_seed`` seed tokens over the limits.
+
+    The Trace holds seed and sample (float32, every signal of every layer), so their sum is
+    checked against ``max_tokens_per_analysis`` and ``max_trace_gb``
+    (:func:`lib.limits.check_trace`).
+
+    Raises
+    ------
+    lib.limits.LimitError
+        Over either limit; the message gives the seed's tokens, the length and the limit.
+    """
+    try:
+        limits.check_trace(n_seed + length, spec.units, spec.layers, len(SIGNALS[spec.cell]), lim)
+    except limits.LimitError as e:
+        raise limits.LimitError(
+            f"The seed text ({n_seed:,} tokens) and the {length:,} tokens to generate "
+            f"are too many for this server. {e}"
+        ) from None
+
+
 def generate(
     bundle: ModelBundle,
     seed_text: str,
@@ -65,6 +99,7 @@ def generate(
     *,
     record_top_k: int = 10,
     interventions: Sequence[Intervention] = (),
+    lim: limits.Limits | None = None,
 ) -> Trace:
     """Sample ``length`` tokens after ``seed_text``; return the Trace of both.
 
@@ -81,11 +116,19 @@ def generate(
     interventions : sequence of Intervention, default ()
         Edits applied after every step (module docstring); the signals recorded are the
         edited ones and ``trace.meta["generate"]["interventions"]`` lists them.
+    lim : lib.limits.Limits, optional
+        The server's limits: refuse before any step when seed and sample would pass them
+        (:func:`check_generation`). None (notebooks, the CLI): no limit.
 
     Returns
     -------
     Trace
         ``n_seed`` is the number of seed tokens; signals cover seed and sample alike.
+
+    Raises
+    ------
+    lib.limits.LimitError
+        ``lim`` given and seed plus ``length`` over it.
     """
     require_language_model(bundle)
     if length < 0:
@@ -93,6 +136,8 @@ def generate(
     tokens = bundle.tokenizer.tokenize(seed_text)
     if not tokens:
         raise ValueError("The seed text is empty: give at least one character or word.")
+    if lim is not None:
+        check_generation(bundle.spec, len(tokens), length, lim)
     weights = numpy_weights(bundle)
     rng = np.random.default_rng(seed)
     seed_ids = bundle.vocab.encode(tokens)
