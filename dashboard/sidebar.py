@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Mapping
+
 import streamlit as st
 
 from dashboard.fmt import md
@@ -17,30 +21,55 @@ from lib.model.registry import (
 )
 
 
-def headline(meta: dict) -> str:
-    """The model's headline metric, e.g. "1.84 bits/char (unigram 4.67)"."""
-    m = meta.get("metrics", {})
+def _number(value: object) -> float:
+    """A metric as a float, NaN when meta.json holds something else there."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return float("nan")
+    return float(value)
+
+
+def _mapping(value: object) -> Mapping:
+    return value if isinstance(value, Mapping) else {}
+
+
+def headline(meta: object) -> str:
+    """The model's headline metric, e.g. "1.84 bits/char (unigram 4.67)"; never raises,
+    whatever meta.json holds (a value of the wrong type shows as nan). Only numbers are
+    interpolated, so the text needs no escaping."""
+    m = _mapping(_mapping(meta).get("metrics"))
     if "val_bpc" in m:
-        return f"{m['val_bpc']:.2f} bits/char (unigram {m.get('baseline_bpc', float('nan')):.2f})"
+        bpc, base = _number(m["val_bpc"]), _number(m.get("baseline_bpc"))
+        return f"{bpc:.2f} bits/char (unigram {base:.2f})"
     if "val_perplexity" in m:
-        return (
-            f"perplexity {m['val_perplexity']:.1f} "
-            f"(unigram {m.get('baseline_perplexity', float('nan')):.1f})"
-        )
+        ppl, base = _number(m["val_perplexity"]), _number(m.get("baseline_perplexity"))
+        return f"perplexity {ppl:.1f} (unigram {base:.1f})"
     if "test_accuracy" in m:
-        return (
-            f"test accuracy {m['test_accuracy']:.1%} "
-            f"(majority class {m.get('baseline_accuracy', float('nan')):.1%})"
-        )
+        acc, base = _number(m["test_accuracy"]), _number(m.get("baseline_accuracy"))
+        return f"test accuracy {acc:.1%} (majority class {base:.1%})"
     return "no metrics yet"
 
 
-def summary(meta: dict) -> str:
-    s = meta["spec"]
-    corpus = meta.get("corpus", meta.get("dataset", {})).get("name", "?")
+def _corpus_name(meta: Mapping) -> object:
+    source = meta.get("corpus", meta.get("dataset"))
+    if isinstance(source, Mapping):
+        return source.get("name", "?")
+    return "?" if source is None else source
+
+
+def summary(meta: object) -> str:
+    """One Markdown line about a model: cell, size, corpus, epochs and headline metric.
+
+    Every field of meta.json in it is escaped (:func:`dashboard.fmt.md`), and it never
+    raises, whatever types meta.json holds (a missing field shows as "?").
+    """
+    meta = _mapping(meta)
+    s = _mapping(meta.get("spec"))
+    cell, level = md(str(s.get("cell", "?")).upper()), md(s.get("level", "?"))
+    layers, units = md(s.get("layers", "?")), md(s.get("units", "?"))
     return (
-        f"**{s['cell'].upper()}**, {s['level']} level, {s['layers']} × {s['units']} units · "
-        f"corpus: {corpus} · {meta.get('epochs_done', '?')} epochs · {headline(meta)}"
+        f"**{cell}**, {level} level, {layers} × {units} units · "
+        f"corpus: {md(_corpus_name(meta))} · {md(meta.get('epochs_done', '?'))} epochs · "
+        f"{headline(meta)}"
     )
 
 
@@ -71,16 +100,41 @@ def model_picker() -> str | None:
     return name
 
 
+#: a file-system path in an exception's text (shown by its last part only)
+_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/][^\s'\"]*")
+_log = logging.getLogger(__name__)
+
+
+def _file_name(path: re.Match) -> str:
+    return re.split(r"[\\/]", path.group().rstrip("\\/"))[-1]
+
+
+def import_failure(error: BaseException) -> str:
+    """What the sidebar shows when an import fails: the message of a refusal
+    (RegistryError, LimitError), or the type and first line of any other error, with
+    file-system paths cut to the file's name; escaped for Markdown."""
+    if isinstance(error, RegistryError | limits.LimitError):
+        return f"Not imported: {md(error)}"
+    lines = str(error).strip().splitlines()
+    first = _PATH.sub(_file_name, lines[0]) if lines else ""
+    what = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    return f"Not imported: the archive could not be read ({md(what)})."
+
+
 def _import(upload) -> None:
-    data = upload.getvalue()
+    """Import an uploaded archive; any failure is a message in the sidebar, never a
+    traceback (an unexpected one is logged in full on the server)."""
     try:
-        limits.check_upload(len(data))
-        stem = upload.name.rsplit(".", 1)[0]
+        data = upload.getvalue()
+        limits.check_archive(len(data))
+        stem = str(upload.name).rsplit(".", 1)[0]
         name = st.session_state.get("import.name", "").strip() or stem
         validate_name(name)
         import_archive(data, name)
-    except (RegistryError, limits.LimitError) as e:
-        st.sidebar.error(f"Not imported: {e}")
+    except Exception as e:  # every failure must be a message, not a traceback
+        if not isinstance(e, RegistryError | limits.LimitError):
+            _log.exception("import of an uploaded model archive failed")
+        st.sidebar.error(import_failure(e))
         return
     st.session_state["model.pending"] = name  # the picker exists already in this run
     st.rerun()
@@ -110,7 +164,8 @@ def model_files(name: str | None) -> None:
             "Import a model (.zip)",
             type=["zip"],
             key="upload.model",
-            help="An archive made by 'Download this model'.",
+            help=f"An archive made by 'Download this model', at most "
+            f"{limits.limits().max_archive_mb:,} MB.",
         )
         if up is not None and st.session_state.get("import.done") != up.file_id:
             st.session_state["import.done"] = up.file_id

@@ -150,8 +150,8 @@ unrelated = tuple(int(n) for n in unrelated_neurons(table, q_min=q_min, max_effe
 ks = tuple(k for k in (1, 2, 4, 8, 16, 32) if k <= kmax and 2 * k <= units)
 ranked = tuple(int(n) for n in table["neuron"])
 st.caption(
-    f"Neurons ranked by relevance of their {signal} to **{md(feature.name)}**; switched off in "
-    f"{edit_signal}. {len(unrelated)} of {units} neurons count as unrelated (q ≥ {q_min:g} and "
+    f"Neurons ranked by relevance of their {md(signal)} to **{md(feature.name)}**; switched off in "
+    f"{md(edit_signal)}. {len(unrelated)} of {units} neurons count as unrelated (q ≥ {q_min:g} and "
     f"|AUROC − 0.5| ≤ {max_effect:g}): the unrelated control draws only from them."
 )
 request = (
@@ -179,7 +179,7 @@ if st.button(
 if st.session_state.get("abl.requested") != request:
     st.info(
         f"Press **Run the sweep** to switch the neurons off: {n_runs} full passes over "
-        f"{len(trace):,} tokens (k = {', '.join(map(str, ks))}; {int(n_random)} draws per k "
+        f"{len(trace):,} tokens (k = {md(', '.join(map(str, ks)))}; {int(n_random)} draws per k "
         "from each control)."
     )
 else:
@@ -223,29 +223,31 @@ else:
         top = float(rows["top"].iloc[0])
         bits = f" (= {top / math.log(2):+.4f} bits per character)" if char else ""
         parts = [
-            f"- **k = {k}**: switching off the top {k} cost **{signed(top)}** nats per token{bits}."
+            f"- **k = {md(k)}**: switching off the top {md(k)} cost **{signed(top)}** nats "
+            f"per token{bits}."
         ]
         for row in rows.itertuples():
             words = CONTROL_WORDS.get(row.control, row.control)
             if row.n_draws == 0:
                 parts.append(
-                    f"No draws from {words}: fewer than {k} of them are outside the top {k}."
+                    f"No draws from {md(words)}: fewer than {md(k)} of them are outside the "
+                    f"top {md(k)}."
                 )
                 continue
             rank = (
-                f"the top {k} rank **{ordinal(int(row.rank))} of {row.n_draws + 1}**, and "
+                f"the top {md(k)} rank **{ordinal(int(row.rank))} of {row.n_draws + 1}**, and "
                 f"{row.share_at_least:.0%} of the draws cost at least as much"
                 if not pd.isna(row.rank)
                 else "no rank (the feature has no scored token)"
             )
             sets = (
-                f" ({row.n_distinct} different sets: few neurons to draw from)"
+                f" ({md(row.n_distinct)} different sets: few neurons to draw from)"
                 if row.n_distinct < row.n_draws
                 else ""
             )
             parts.append(
-                f"{row.n_draws} draws from {words}{sets}: median {signed(row.median)} (5th to 95th "
-                f"percentile {signed(row.p5)} to {signed(row.p95)}); {rank}."
+                f"{md(row.n_draws)} draws from {md(words)}{sets}: median {signed(row.median)} "
+                f"(5th to 95th percentile {signed(row.p5)} to {signed(row.p95)}); {rank}."
             )
         lines.append(" ".join(parts))
     st.markdown("\n".join(lines))

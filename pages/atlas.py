@@ -43,7 +43,7 @@ layer, signal = layer_signal_picker("atlas", bundle.spec)
 built = cache.atlas_built(source.key, layer, signal)
 if not built:
     st.info(
-        f"Building the atlas scores all {bundle.spec.units} neurons of layer {layer} against "
+        f"Building the atlas scores all {bundle.spec.units:,} neurons of layer {md(layer)} against "
         "every feature of the bank: about a minute for 100,000 tokens, then it is kept."
     )
     if not st.button("Build the atlas", key="btn.atlas.build", type="primary"):

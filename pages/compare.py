@@ -122,7 +122,7 @@ for label, name, bundle, layer in (("A", a, ba, int(la)), ("B", b, bb, int(lb)))
     try:
         feature = make_feature(spec, trace, bundle.spec.level)
     except FeatureError as e:
-        st.warning(f"Model {label}: {md(str(e))}")
+        st.warning(f"Model {md(label)}: {md(str(e))}")
         st.stop()
     table = neuron_table(key, layer, signal, feature_digest(feature), acts, feature)
     score = "R" if feature.kind == "binary" else "|r|"

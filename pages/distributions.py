@@ -142,9 +142,9 @@ def hist_df(unit: int) -> pd.DataFrame:
 
 hi, lo = int(ranked["neuron"].iloc[0]), int(ranked["neuron"].iloc[-1])
 left, right = st.columns(2)
-left.caption(f"Highest KL: neuron {hi} (bars) against the reference (line)")
+left.caption(f"Highest KL: neuron {hi:d} (bars) against the reference (line)")
 left.altair_chart(charts.histogram_overlay(hist_df(hi)), width="stretch")
-right.caption(f"Lowest KL: neuron {lo}")
+right.caption(f"Lowest KL: neuron {lo:d}")
 right.altair_chart(charts.histogram_overlay(hist_df(lo)), width="stretch")
 
 st.subheader("One neuron")
@@ -275,5 +275,5 @@ with st.expander(
                 charts.setting_line(line, x=setting, y="mean_abs", title="mean |h|"),
                 width="stretch",
             )
-            st.caption(f"Ryšánek (2023, fig. 5.7): mean |activation| falls as {setting} rises.")
+            st.caption(f"Ryšánek (2023, fig. 5.7): mean |activation| falls as {md(setting)} rises.")
 state.publish(["dist.layer", "dist.signal", "dist.rank", "dist.unit"])

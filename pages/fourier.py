@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import cache, charts, routing, state
 from dashboard.cache import feature_digest, neuron_table, spectra
+from dashboard.fmt import md
 from dashboard.panels.tokens import neuron_rows_html
 from dashboard.tables import peaks_table, spectrum_df, windows_to_neurons
 from dashboard.widgets.features import feature_editor
@@ -149,12 +150,12 @@ if more:
     shown, stop = windows_to_neurons(windows), 800
     st.caption(
         "Windows of ±2 neighbours around each detected neuron: "
-        + "; ".join(f"{w[0]}–{w[-1]}" for w in windows)
+        + "; ".join(f"{md(w[0])}–{md(w[-1])}" for w in windows)
     )
 else:
     shown, stop = top, 300
     st.caption(
-        f"The {len(top)} detected neurons over the first {stop} tokens; "
+        f"The {len(top)} detected neurons over the first {stop:,} tokens; "
         "switch on **Show more** for their neighbours and more text."
     )
 st.html(
@@ -178,7 +179,8 @@ with st.expander("Agreement with the Relevance page for a feature"):
             k=k,
         )
         st.write(
-            f"Top-{k} by relevance R: {table['neuron'].head(k).tolist()}; by in-band peak: "
-            f"{peaks['neuron'].head(k).tolist()}; in both: **{agree['shared'] or 'none'}** "
+            f"Top-{md(k)} by relevance R: {md(table['neuron'].head(k).tolist())}; by in-band "
+            f"peak: {md(peaks['neuron'].head(k).tolist())}; in both: "
+            f"**{md(agree['shared'] or 'none')}** "
             f"({agree['overlap']:.0%} overlap, Dahlberg's convergent validity)."
         )

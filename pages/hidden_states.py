@@ -92,7 +92,7 @@ m1, m2, m3, m4 = st.columns(4)
 counts = np.bincount(trace.labels[trace.labels >= 0], minlength=trace.n_classes)
 m1.markdown(
     "**Classes**  \n"
-    + ", ".join(f"{md(c)} ({k})" for c, k in zip(trace.classes, counts, strict=True))
+    + ", ".join(f"{md(c)} ({md(k)})" for c, k in zip(trace.classes, counts, strict=True))
 )
 m2.metric(
     "Test accuracy (whole test set)",

@@ -85,7 +85,7 @@ acts = trace.signals[(layer, signal)]
 key = source.key
 resp = response_matrix(key, layer, signal, int(top_n), acts, trace.tokens)
 if len(resp.types) < k:
-    st.warning(f"Only {len(resp.types)} token types in this text: fewer than k = {k}.")
+    st.warning(f"Only {len(resp.types)} token types in this text: fewer than k = {md(k)}.")
     st.stop()
 labels = coclusters(key, layer, signal, int(top_n), k, sign, resp.S)
 types = [display_token(t) for t in resp.types]
@@ -130,7 +130,7 @@ try:
     words["pos"] = most_frequent_tag(trace.tokens, tags, list(words["word"]))
 except FeatureError as e:
     words["pos"] = "?"
-    right.caption(f"No part-of-speech colours: {e}")
+    right.caption(f"No part-of-speech colours: {md(e)}")
 right.caption("Word clouds, paired with the chips of the same number")
 right.altair_chart(charts.word_clouds(pack_clouds(words)))
 
@@ -188,7 +188,7 @@ else:
         name, sentences, layer, signal, labels.col_labels, words, beta
     )
     st.caption(
-        f"Bars: mean {signal} per unit of each chip (chips 0, 1, … left to right), "
+        f"Bars: mean {md(signal)} per unit of each chip (chips 0, 1, … left to right), "
         f"scale ±{scale:g}. Hover a bar for its chip and top words; click it to pick "
         "the chip out on the memory chips above (double-click to clear)."
     )
@@ -204,7 +204,7 @@ else:
     for column, text, panel, key in zip(
         columns, sentences, panels, glyph_keys[: len(panels)], strict=True
     ):
-        column.caption(f"{panel.n_tokens} tokens: “{md(text)}”")
+        column.caption(f"{md(panel.n_tokens)} tokens: “{md(text)}”")
         column.vega_lite_chart(
             panel.spec,
             width="content",

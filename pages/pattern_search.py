@@ -129,7 +129,7 @@ if len(neurons) == 0:
     )
     st.stop()
 st.caption(
-    f"Pattern: {len(neurons)} neurons — {', '.join(map(str, neurons[:40]))}"
+    f"Pattern: {len(neurons)} neurons — {md(', '.join(map(str, neurons[:40])))}"
     + (" …" if len(neurons) > 40 else "")
 )
 merge = st.toggle(

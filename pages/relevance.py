@@ -215,7 +215,7 @@ if binary:
         width="stretch",
     )
     st.caption(
-        f"Windows of ±1 neighbour around the top {n_h}; the first "
+        f"Windows of ±1 neighbour around the top {md(n_h)}; the first "
         f"{min(300, int(feature.values.sum()))} feature tokens in reading order. The grey "
         f"column is each neuron's {RANK_LABELS[rank_by]} (0 to 1)."
     )
@@ -284,8 +284,9 @@ with st.expander("Reliability: do the same neurons come out on another text?"):
             k = min(max(n_h, 5), len(table))
             agree = reliability(table, t2, k=k, column=rank_by)
             st.write(
-                f"Top-{k} by {RANK_LABELS[rank_by]} here: {table['neuron'].head(k).tolist()}; "
-                f"on the other text: {t2['neuron'].head(k).tolist()}; in both: "
-                f"**{agree['shared'] or 'none'}** ({agree['overlap']:.0%}; Spearman ρ of the "
+                f"Top-{md(k)} by {RANK_LABELS[rank_by]} here: "
+                f"{md(table['neuron'].head(k).tolist())}; on the other text: "
+                f"{md(t2['neuron'].head(k).tolist())}; in both: "
+                f"**{md(agree['shared'] or 'none')}** ({agree['overlap']:.0%}; Spearman ρ of the "
                 f"scores over all neurons {agree['spearman']:.2f})."
             )

@@ -86,7 +86,8 @@ with tab_train:
             st.caption(
                 f"{md(corpus.name)}: {len(corpus.texts):,} texts; "
                 + ", ".join(
-                    f"{c} {n:,}" for c, n in zip(corpus.classes, corpus.class_counts, strict=True)
+                    f"{md(c)} {n:,}"
+                    for c, n in zip(corpus.classes, corpus.class_counts, strict=True)
                 )
             )
     else:

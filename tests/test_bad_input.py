@@ -1,5 +1,6 @@
 """Bad input on a shared server: a clear message, nothing crashing, nothing lost."""
 
+import re
 import shutil
 
 import pytest
@@ -120,5 +121,9 @@ def test_user_text_in_messages_is_markdown_escaped(tiny_registry):
     at.text_input(key="rel.regex").input("![x](http://e.x/p.png) **(").run()
     assert not at.exception
     warning = next(w.value for w in at.warning if "Invalid regular expression" in w.value)
-    # shown literally: no image, no bold
-    assert r"\!\[x\]\(http://e\.x/p\.png\) \*\*\(" in warning
+    # shown literally: every Markdown character escaped, the URL defanged (no image, no
+    # bold, no link), and what a reader sees is the pattern as typed
+    assert r"\!\[x\]\(http" in warning and r"\*\*\(" in warning
+    assert "![" not in warning and "](" not in warning and "http://" not in warning
+    shown = re.sub(r"\\(.)", r"\1", warning).replace("\u2060", "")
+    assert "'![x](http://e.x/p.png) **('" in shown

@@ -6,6 +6,7 @@ visited on a demo model, its main action performed, checked for Streamlit except
 boxes, and a screenshot saved in ``e2e-screenshots/``. ``make e2e`` runs only these.
 """
 
+import json
 import os
 import re
 import shutil
@@ -579,3 +580,29 @@ def test_at_800_px_the_sidebar_folds_and_nothing_is_fetched_from_outside(server,
         check_clean(pg, "relevance-800px")
     finally:
         context.close()
+
+
+def test_a_hostile_corpus_name_in_meta_json_shows_as_text_and_fetches_nothing(server, page):
+    """Issue 18, class 5: an imported model's corpus name is Markdown an attacker wrote."""
+    name = "hostile-meta"
+    folder = server.root / name
+    shutil.copytree(server.root / "demo-ref-char-rnn", folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    evil = "![x](http://127.0.0.1:9/p.png) <img src=y onerror=alert(3)> $x^2$ **bold** www.e.org"
+    meta.update(demo=False, corpus={**meta["corpus"], "name": evil})
+    (folder / "meta.json").write_text(json.dumps(meta))
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    try:
+        open_page(page, server, f"generate?model={name}")
+        caption = page.get_by_test_id("stSidebar").get_by_test_id("stCaptionContainer").first
+        expect(caption).to_contain_text("**bold**")
+        # what a reader sees, the invisible word joiners that keep URLs unlinked aside
+        assert f"corpus: {evil} ·" in caption.inner_text().replace("\u2060", "")
+        assert caption.locator("img, a, .katex").count() == 0
+        expect(caption.locator("strong")).to_have_text(["RNN"])  # the summary's own bold only
+        assert page.get_by_test_id("stSidebar").locator("img[src=y]").count() == 0
+        assert not [u for u in requests if ":9/" in u or u.endswith("/y")], requests
+        check_clean(page, "hostile-corpus-name")
+    finally:
+        shutil.rmtree(folder)

@@ -61,13 +61,14 @@ def summary(atlas: Atlas) -> None:
     top = atlas.top_features(5)
     if top:
         st.markdown(
-            "Most common roles: " + ", ".join(f"**{md(name)}** ({count})" for name, count in top)
+            "Most common roles: "
+            + ", ".join(f"**{md(name)}** ({md(count)})" for name, count in top)
         )
         kept = atlas.top_features(5, memory=True)
         if kept:
             st.markdown(
                 "Roles that need memory: "
-                + ", ".join(f"**{md(name)}** ({count})" for name, count in kept)
+                + ", ".join(f"**{md(name)}** ({md(count)})" for name, count in kept)
             )
     else:
         st.info(
@@ -142,7 +143,7 @@ def _jump(page: str, values: dict) -> None:
 def neuron_card(name: str, bundle: ModelBundle, source: TextSource, atlas: Atlas, n: int) -> None:
     """Everything the atlas knows of neuron ``n``, and where to look further."""
     row = atlas.table.set_index("neuron").loc[n]
-    st.subheader(f"Neuron {n}: {row['label']}")
+    st.subheader(f"Neuron {md(n)}: {md(row['label'])}")
     matches = atlas.matches[atlas.matches["neuron"] == n].drop(columns=["neuron"])
     st.caption(
         "Its best-matching features: effect (AUROC for a yes/no feature, 0.5 = no relation; "
@@ -192,7 +193,7 @@ def neuron_card(name: str, bundle: ModelBundle, source: TextSource, atlas: Atlas
         _ablation(name, source, atlas, n, row)
     _links(source, atlas, n, row)
     if row["role"] and row["kind"] == "binary":
-        with st.expander(f"Is “{row['feature']}” in this one neuron, or spread over many?"):
+        with st.expander(f"Is “{md(row['feature'])}” in this one neuron, or spread over many?"):
             bank = cache.feature_bank_for(source.key, bundle.spec.level, list(source.trace.tokens))
             feature = next((f for f in bank.features if f.name == row["feature"]), None)
             if feature is not None:
@@ -218,7 +219,7 @@ def _ablation(name: str, source: TextSource, atlas: Atlas, n: int, row: pd.Serie
         st.warning("Its feature does not occur in the first 3,000 tokens.")
         return
     st.metric(
-        f"Loss change on “{row['feature']}”",
+        f"Loss change on “{md(row['feature'])}”",
         f"{out['delta_loss_feature']:+.3f} nats",
         help=f"Over every token: {out['delta_loss']:+.4f} nats per token.",
     )

@@ -265,7 +265,7 @@ def _search_form(owner: str, spec: ModelSpec, config: TrainConfig, corpus) -> No
         1,
         200,
         key=P + "trials",
-        help=f"Random configurations to train (this server allows {limits.limits().max_trials}).",
+        help=f"Random configurations to train (this server allows {limits.limits().max_trials:,}).",
     )
     max_epochs = e2.number_input(
         "Max epochs per trial",

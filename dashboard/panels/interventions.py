@@ -130,8 +130,8 @@ def intervention_panel(
         "resample": "given its value at a random step of the validation text (seeded)",
     }.get(mode, "edited")
     st.caption(
-        f"Neurons {', '.join(map(str, iv.neurons)) or '(none)'} of layer {iv.layer} "
-        f"({iv.signal}): each {what} at every step, from the first token on."
+        f"Neurons {md(', '.join(map(str, iv.neurons)) or '(none)')} of layer {md(iv.layer)} "
+        f"({md(iv.signal)}): each {md(what)} at every step, from the first token on."
     )
     if generation is not None:
         left, right = st.columns(2)
@@ -149,7 +149,7 @@ def intervention_panel(
     out = cache.edited_loss(name, cache.model_key(name), text, iv, digest, mask)
     m1, m2 = st.columns(2)
     m1.metric(
-        f"{out['metric']} (whole text)",
+        f"{md(out['metric'])} (whole text)",
         f"{out['metric_intervened']:.4f}",
         delta=f"{out['delta_metric']:+.4f}",
         delta_color="inverse",
@@ -157,7 +157,7 @@ def intervention_panel(
     )
     if mask is not None:
         m2.metric(
-            f"{out['metric']} predicting the feature's tokens",
+            f"{md(out['metric'])} predicting the feature's tokens",
             f"{out['metric_feature_intervened']:.4f}",
             delta=f"{out['delta_metric_feature']:+.4f}",
             delta_color="inverse",

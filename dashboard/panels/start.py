@@ -51,8 +51,8 @@ def finding_card(data: dict, f: dict, key: str) -> None:
     """One finding: what the neuron does, how sure we are, the text highlighted, two links."""
     name, layer, signal = data["model"], data["layer"], data["signal"]
     st.markdown(
-        f"**{md(f['feature'].capitalize())}** · {md(name)}, neuron {f['neuron']} "
-        f"({SIGNAL_LABELS[signal]}, layer {layer})"
+        f"**{md(f['feature'].capitalize())}** · {md(name)}, neuron {md(f['neuron'])} "
+        f"({SIGNAL_LABELS[signal]}, layer {md(layer)})"
     )
     st.write(sentence(f))
     try:

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts
-from dashboard.fmt import display_token
+from dashboard.fmt import code, display_token
 from dashboard.widgets.highlight import expectancy_scale, highlighted_rows_html, scale_for
 from dashboard.widgets.pickers import NeuronChoice
 from lib.run.trace import SIGNAL_LABELS, SIGNAL_RANGES, Trace
@@ -110,9 +110,10 @@ def next_token_panel(trace: Trace, vocab, key: str) -> None:
     )
     left, right = st.columns([2, 3])
     context = "".join(trace.tokens[max(0, t - 30) : t + 1])
-    left.markdown(f"After reading position **{t}** (`{display_token(trace.tokens[t])}`):")
+    left.markdown(f"After reading position **{t:d}** ({code(display_token(trace.tokens[t]))}):")
     left.code(context[-60:] or " ", language=None)
     left.markdown(
-        f"Actual next token: `{display_token(actual)}`, probability **{trace.next_prob[t]:.4f}**."
+        f"Actual next token: {code(display_token(actual))}, "
+        f"probability **{trace.next_prob[t]:.4f}**."
     )
     right.altair_chart(charts.topk_bars(df, actual=display_token(actual)), width="stretch")

@@ -164,7 +164,7 @@ def corpus_picker(prefix: str):
                 "UTF-8 text file",
                 type=["txt", "md", "py", "csv"],
                 key=f"upload.{prefix}",
-                help=f"Up to {lim.max_upload_mb} MB of UTF-8 text.",
+                help=f"Up to {lim.max_upload_mb:,} MB of UTF-8 text.",
             )
             if up is None:
                 st.info("Upload a text file to train on.")

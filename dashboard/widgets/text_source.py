@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard import cache, state
-from dashboard.fmt import md
+from dashboard.fmt import code, md
 from lib import limits
 from lib.model.bundle import ModelBundle
 from lib.run.trace import Trace, TraceError
@@ -126,7 +126,7 @@ def _disk_source(prefix: str, name: str, bundle: ModelBundle) -> TextSource | No
     state.bind(
         {f"{prefix}.trace_path": "", f"{prefix}.trace_start": 0, f"{prefix}.trace_len": 20_000}
     )
-    roots = " or ".join(f"`{r}`" for r in cache.trace_roots())
+    roots = " or ".join(code(r.name) for r in cache.trace_roots())  # names, not server paths
     path = st.text_input(
         "Trace file or folder",
         key=f"{prefix}.trace_path",
@@ -153,8 +153,8 @@ def _disk_source(prefix: str, name: str, bundle: ModelBundle) -> TextSource | No
     recorded_with = whole.meta.get("model", {}).get("updated")
     if recorded_with and recorded_with != bundle.meta.get("updated"):
         st.caption(
-            f"Recorded through the version of {md(name)} saved {recorded_with}; the "
-            f"model here was saved {bundle.meta.get('updated')}."
+            f"Recorded through the version of {md(name)} saved {md(recorded_with)}; the "
+            f"model here was saved {md(bundle.meta.get('updated'))}."
         )
     spec, n = bundle.spec, len(whole)
     n_signals = cache.signals_per_layer(spec)
@@ -231,6 +231,7 @@ def _text_source(prefix: str, name: str, bundle: ModelBundle) -> TextSource | No
         seed_text = c1.text_input(
             "Seed text",
             key=f"{prefix}.seed_text",
+            max_chars=cache.SEED_CHARS,
             help="The model reads this first, then continues it.",
         )
         length = c2.slider(
