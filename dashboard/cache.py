@@ -187,9 +187,9 @@ _HELD_LOCK = threading.Lock()
 def _hold(entry: str, need: int) -> None:
     """Count ``need`` bytes for trace-cache ``entry`` (once) in :data:`_HELD`.
 
-    One accounting for recorded and generated traces: an entry that would take the held
-    total past twice ``max_trace_gb`` (one trace being analysed and one more) first empties
-    both caches.
+    One accounting for recorded, generated and classifier traces: an entry that would
+    take the held total past twice ``max_trace_gb`` (one trace being analysed and one
+    more) first empties all three caches.
     """
     with _HELD_LOCK:
         if entry in _HELD:
@@ -197,6 +197,7 @@ def _hold(entry: str, need: int) -> None:
         if sum(_HELD.values()) + need > 2 * limits.limits().max_trace_gb * 1e9:
             _recorded.clear()
             _generated.clear()
+            _classifier_trace.clear()
             _HELD.clear()
         _HELD[entry] = need
 
@@ -659,7 +660,9 @@ def _classifier_trace(name: str, key: str, n: int):
     spec, max_len = found.spec, found.spec.max_len or 1
     tokens = [found.tokenizer.tokenize(t)[:max_len] for t in test.texts]
     # only h of each layer is kept, as float32
-    limits.check_trace(sum(map(len, tokens)), spec.units, spec.layers, 1)
+    n_tokens = sum(map(len, tokens))
+    limits.check_trace(n_tokens, spec.units, spec.layers, 1)
+    _hold(f"cls:{key}:{n}", limits.trace_bytes(n_tokens, spec.units, spec.layers, 1))
     trace = record_sequences(found, tokens, labels=test.labels)
     trace.meta["cache_key"] = f"cls:{key}:{n}"
     return trace

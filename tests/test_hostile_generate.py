@@ -158,3 +158,20 @@ def test_the_generate_page_shows_the_refusal_without_a_traceback(tiny_registry, 
         for s in shown
     ), shown
     assert len(at.html) == coloured - 1  # nothing was generated or coloured
+
+
+def test_classifier_traces_are_counted_in_the_held_memory(registry, monkeypatch):
+    import shutil
+
+    from dashboard import cache
+    from tests.helpers import ROOT
+
+    shutil.copytree(ROOT / "models" / "demo-polarity-lstm", registry / "demo-polarity-lstm")
+    monkeypatch.setattr(cache, "_HELD", {})
+    cache._classifier_trace.clear()
+    trace = cache.classifier_trace("demo-polarity-lstm", 20)
+    assert trace is not None
+    spec = cache.bundle("demo-polarity-lstm").spec
+    ((entry, held),) = cache._HELD.items()
+    assert entry.startswith("cls:") and entry.endswith(":20")
+    assert held == limits.trace_bytes(int(trace.offsets[-1]), spec.units, spec.layers, 1)
