@@ -280,6 +280,29 @@ def test_a_second_thread_cannot_write_a_name_being_written(tiny_registry):
         reg.save(reg.load(TINY), TINY)
 
 
+def test_an_import_under_a_name_being_trained_is_refused(tiny_registry):
+    data = reg.export_archive(TINY)
+    inside, release = threading.Event(), threading.Event()
+
+    def train_first_epoch():  # a training holds its name before its first save
+        with reg.writing("fresh", what="training"):
+            inside.set()
+            release.wait(60)
+
+    t = threading.Thread(target=train_first_epoch)
+    t.start()
+    try:
+        assert inside.wait(60)
+        before = _listing(tiny_registry)
+        with pytest.raises(NameLocked, match="'fresh' is being written by training"):
+            reg.import_archive(data, "fresh")
+        assert _listing(tiny_registry) == before
+    finally:
+        release.set()
+        t.join()
+    assert reg.import_archive(data, "fresh").spec.units == 16  # free once training ended
+
+
 @pytest.mark.slow
 def test_two_processes_train_one_name_one_is_refused_and_the_model_is_intact(tmp_path):
     root = tmp_path / "models"
