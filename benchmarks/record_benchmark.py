@@ -20,6 +20,18 @@ standard library's source:
 
 Targets: >= 1,000x the seeds' way and >= 50 % of the roofline.
 
+Issue 19 adds, measured side by side (record and Keras alternately, best of 2), on the
+shipped trained demo-stdlib-char-lstm (whose long memories make the fast path rerun
+segments: the rerun rate is the share of segment steps run again) and on the
+Keras-initialised 1x512 LSTM and 2x256 GRU:
+
+- Keras' own ``predict`` over 64 streams (consecutive segments side by side) returning
+  every layer's h only: no gates, no cell state and no repair, so not exact;
+- a one-thread roofline: the roofline above with one BLAS thread for every product.
+
+Targets: trained demo >= 0.5 of the one-thread roofline and >= 1.5x Keras over 64
+streams; initialised 1x512 LSTM and 2x256 GRU >= 0.7 of the one-thread roofline.
+
     .venv/bin/python benchmarks/record_benchmark.py [--tokens N] [--quick]
 """
 
@@ -46,6 +58,12 @@ TARGET_SEEDS = 1000.0
 TARGET_ROOFLINE = 0.5
 TRAINED = "demo-stdlib-char-lstm"
 SOURCE = "issue 9"
+#: issue 19: trained demo >= 0.5 of a one-thread roofline and >= 1.5x Keras predict over 64
+#: streams; Keras-initialised 1x512 LSTM and 2x256 GRU >= 0.7 of that roofline
+TARGET_ROOFLINE_TRAINED = 0.5
+TARGET_KERAS_64 = 1.5
+TARGET_ROOFLINE_INIT = 0.7
+VERSUS_CONFIGS = (("lstm", 1, 512), ("gru", 2, 256))
 
 
 def gap_seeds(r: dict) -> str:
@@ -70,17 +88,15 @@ def gap_roofline(r: dict) -> str:
     where = r.get("where")
     if not where:
         return text + "."
-    elementwise = max(0.0, where["per_step_function"] - where["products_alone"])
-    copies = where["step_loop"] - where["per_step_function"]
+    in_loop = max(0.0, where["step_loop"] - where["products_alone"])
     outside = where["total"] - where["step_loop"]
     return (
-        text + f". Of its {where['total']:.1f} s, {elementwise:.1f} s are the per-step gate "
-        f"nonlinearities and cell update (NumPy, one pass per operation; the products "
-        f"take {where['products_alone']:.1f} s), {copies:.1f} s copying each step's "
-        f"signals into their arrays (first touch of the Trace's memory included) and "
-        f"{outside:.1f} s outside the step loop (the input projection of layers above the "
-        "first, Trace assembly, output top-k, lookups). "
-        "Narrow layers make the same per-element work weigh more against smaller products."
+        text + f". Of its {where['total']:.1f} s, the step loops took {where['step_loop']:.1f} s "
+        f"(the products alone {where['products_alone']:.1f} s; {in_loop:.1f} s the fused gate "
+        "pass, writing each step into its output (first touch of fresh memory included), "
+        f"reruns of segments and thread probes) and {outside:.1f} s outside them (segment "
+        "checks and cell-state corrections, copying into the Trace, the input projection "
+        "of layers above the first, output top-k)."
     )
 
 
@@ -111,7 +127,13 @@ def lm_bundle(cell: str, layers: int, units: int, *, embedding: int = 64):
 
 
 def roofline(
-    weights, stats: dict, n_tokens: int, *, repeats: int = 3, sample_steps: int = 500
+    weights,
+    stats: dict,
+    n_tokens: int,
+    *,
+    repeats: int = 3,
+    sample_steps: int = 500,
+    threads: tuple[int | None, ...] = (1, None),
 ) -> dict:
     """Seconds of the unavoidable products at the recorder's shape (see the module doc).
 
@@ -132,9 +154,9 @@ def roofline(
                 np.matmul(h, w.recurrent, out=z)
 
         by_threads = {}
-        for threads in (1, None):
-            with threadpool_limits(threads, user_api="blas"):
-                by_threads[threads or "all"] = best_of(steps, repeats)[0] * n_steps / sampled
+        for n in threads:
+            with threadpool_limits(n, user_api="blas"):
+                by_threads[n or "all"] = best_of(steps, repeats)[0] * n_steps / sampled
         best = min(by_threads, key=by_threads.get)
         out["recurrent"] += by_threads[best]
         out["threads"].append(best)
@@ -250,42 +272,160 @@ def measure(
 
 
 def timed_record(bundle, text: str):
-    """(seconds, Trace, seconds spent in the step loop and the per-step function) of one
-    recording; the split is empty if lib.run.record no longer calls lib.run.cells.run."""
-    import lib.run.cells
+    """(seconds, Trace, seconds spent in the step loops) of one recording; the split is
+    empty if lib.run.record no longer calls lib.run.cells.run."""
     import lib.run.record
 
     if not hasattr(lib.run.record, "run"):
         start = time.perf_counter()
         trace = lib.run.record.record(bundle, text)
         return time.perf_counter() - start, trace, {}
-    with Spent((lib.run.record, "run"), (lib.run.cells, "step")) as spent:
+    with Spent((lib.run.record, "run")) as spent:
         start = time.perf_counter()
         trace = lib.run.record.record(bundle, text)
         seconds = time.perf_counter() - start
     return seconds, trace, spent.seconds
 
 
-def trained(text: str, *, exact_tokens: int = 20_000, name: str = TRAINED) -> dict | None:
+def keras_streams(bundle, ids: np.ndarray, streams: int = 64, repeats: int = 2) -> dict:
+    """Tokens/s of Keras' own ``predict`` over ``streams`` consecutive segments side by side,
+    returning every layer's h only (no gates, no cell state, no repair of the segment
+    starts: not exact), after one call that builds the predict function."""
+    import keras
+
+    model = bundle.model
+    outputs = [model.get_layer(f"recurrent_{k}").output for k in range(bundle.spec.layers)]
+    hs = keras.Model(model.input, outputs)
+    seg = -(-len(ids) // streams)
+    x = np.resize(np.asarray(ids, np.int32), streams * seg).reshape(streams, seg)
+    hs.predict(x[:, :8], batch_size=streams, verbose=0)
+    seconds, _ = best_of(lambda: hs.predict(x, batch_size=streams, verbose=0), repeats)
+    return {"streams": streams, "seconds": seconds, "tokens_per_s": len(ids) / seconds}
+
+
+def one_thread_roofline(weights, stats: dict, n_tokens: int, repeats: int = 3) -> dict:
+    """:func:`roofline` with one BLAS thread for every product (issue 19's roofline)."""
+    with threadpool_limits(1, user_api="blas"):
+        return roofline(weights, stats, n_tokens, repeats=repeats, threads=(1,))
+
+
+def rerun_rate(stats: dict) -> float:
+    """Steps run again / segment steps (0 on the exact path)."""
+    return stats.get("rerun_steps", 0) / max(1, stats.get("segment_steps", 0))
+
+
+def versus(bundle, text: str, *, repeats: int = 2, exact_tokens: int = 0) -> dict:
+    """Issue 19's figures of one model: record against Keras predict over 64 streams (h only)
+    and a one-thread roofline, measured side by side (record, Keras, record, Keras, ...);
+    with ``exact_tokens``, the largest difference from the one-stream path."""
+    from lib.run.record import record
+    from lib.run.weights import numpy_weights
+
+    ids = bundle.vocab.encode(list(text))
+    T = len(ids)
+    record(bundle, text[:2000])  # compiles the kernels (cached on disk after the first time)
+    rec, keras_s, parts, trace = float("inf"), float("inf"), {}, None
+    for _ in range(repeats):
+        del trace
+        seconds, trace, split = timed_record(bundle, text)
+        if seconds < rec:
+            rec, parts = seconds, split
+        keras_s = min(keras_s, keras_streams(bundle, ids, repeats=1)["seconds"])
+    stats = trace.meta["record"]
+    del trace
+    roof = one_thread_roofline(numpy_weights(bundle), stats, T)
+    out = {
+        "model": bundle.name or bundle.spec.describe(),
+        "tokens": T,
+        "tokens_per_s": T / rec,
+        "record_stats": stats,
+        "rerun_rate": rerun_rate(stats),
+        "keras_64_tokens_per_s": T / keras_s,
+        "roofline_1t_tokens_per_s": T / roof["seconds"],
+        "roofline": roof,
+        "load_average": list(os.getloadavg()),
+    }
+    out["ratio_keras_64"] = out["tokens_per_s"] / out["keras_64_tokens_per_s"]
+    out["ratio_roofline_1t"] = out["tokens_per_s"] / out["roofline_1t_tokens_per_s"]
+    if parts:
+        out["where"] = {
+            "total": rec,
+            "step_loop": parts["run"],
+            "products_alone": roof["recurrent"],
+        }
+    if exact_tokens:
+        n = min(exact_tokens, len(text))
+        start = time.perf_counter()
+        exact = record(bundle, text[:n], streams=1)
+        out["exact_path_tokens_per_s"] = n / (time.perf_counter() - start)
+        fast = record(bundle, text[:n])
+        out["max_abs_fast_minus_exact"] = float(
+            max(np.abs(fast.signals[k] - exact.signals[k]).max() for k in exact.signals)
+        )
+    return out
+
+
+def versus_figures(r: dict, *, trained: bool) -> list[Figure]:
+    """The issue-19 figures of one :func:`versus` result."""
+    roof_target = TARGET_ROOFLINE_TRAINED if trained else TARGET_ROOFLINE_INIT
+    where = r.get("where")
+    gap = (
+        f"{1 - r['ratio_roofline_1t']:.0%} of the recording is outside the one-thread products"
+        + (
+            f": of {where['total']:.1f} s, the step loops {where['step_loop']:.1f} s (products "
+            f"alone {where['products_alone']:.1f} s; the rest is the fused gate pass, fresh "
+            f"output memory and reruns: {r['rerun_rate']:.1%} of the segment steps run "
+            f"again) and {where['total'] - where['step_loop']:.1f} s outside them (segment "
+            "checks and cell-state corrections, copies into the Trace, output top-k)."
+            if where
+            else "."
+        )
+    )
+    note = (
+        f"{r['tokens']:,} tokens, {r['record_stats']['streams']} streams, rerun rate "
+        f"{r['rerun_rate']:.1%}; load average {r['load_average'][0]:.1f}"
+    )
+    out = [
+        Figure(
+            "Recording",
+            f"{r['model']}: record / one-thread matmul roofline",
+            r["ratio_roofline_1t"],
+            "x",
+            roof_target,
+            source="issue 19",
+            gap=gap,
+            extra=f"{r['tokens_per_s']:,.0f} vs {r['roofline_1t_tokens_per_s']:,.0f} tokens/s",
+            note=note,
+        )
+    ]
+    if trained:
+        out.append(
+            Figure(
+                "Recording",
+                f"{r['model']}: record (all signals) / Keras predict, 64 streams (h only)",
+                r["ratio_keras_64"],
+                "x",
+                TARGET_KERAS_64,
+                source="issue 19",
+                gap=gap,
+                extra=f"{r['tokens_per_s']:,.0f} vs {r['keras_64_tokens_per_s']:,.0f} tokens/s",
+                note=note,
+            )
+        )
+    return out
+
+
+def trained(text: str, *, exact_tokens: int = 20_000, name: str = TRAINED) -> dict:
     """The shipped trained LSTM, whose long memories make the fast path rerun segments."""
     from lib.model.registry import RegistryError, load
-    from lib.run.record import record
 
     try:
         bundle = load(name)
     except RegistryError as e:
         return {"skipped": str(e)}
-    T = len(bundle.vocab.encode(list(text)))
-    seconds, trace = best_of(lambda: record(bundle, text), 1)
-    n = min(exact_tokens, len(text))
-    exact_seconds, _ = best_of(lambda: record(bundle, text[:n], streams=1), 1)
-    return {
-        "model": f"{name} ({bundle.spec.describe()})",
-        "tokens": T,
-        "tokens_per_s": T / seconds,
-        "record_stats": trace.meta["record"],
-        "exact_path_tokens_per_s": n / exact_seconds,
-    }
+    r = versus(bundle, text, exact_tokens=exact_tokens)
+    r["model"] = f"{name} ({bundle.spec.describe()})"
+    return r
 
 
 def figures(results: list[dict]) -> list[Figure]:
@@ -336,14 +476,15 @@ def run(
     tokens: int | None = None,
     keep_trace: bool = True,
     exact_tokens: int = 0,
-    with_trained: bool = False,
+    with_trained: bool = True,
     log=print,
 ) -> tuple[list[Figure], dict]:
     """All configurations; details include the 1x512 LSTM's Trace when ``keep_trace``.
 
     ``exact_tokens`` > 0 also times the exact path on that many tokens and compares it
-    with the fast path; ``with_trained`` adds the shipped trained LSTM (tests/test_record.py
-    checks the equality; these are for a closer look, outside ``make bench``'s budget).
+    with the fast path (tests/test_record.py checks the equality); ``with_trained`` adds
+    the shipped trained LSTM. Issue 19's figures (:func:`versus`) cover the trained LSTM,
+    the 1x512 LSTM and the 2x256 GRU.
     """
     tokens = tokens or (20_000 if quick else 100_000)
     text = text_of(tokens)
@@ -366,9 +507,19 @@ def run(
             f"way, {r['ratio_roofline']:.2f} of roofline ({time.perf_counter() - start:.0f} s)"
         )
     details = {"text": f"{len(text):,} chars of the Python stdlib source", "models": results}
+    figs = figures(results)
+    details["versus"] = []
+    for cell, layers, units in VERSUS_CONFIGS:
+        r = versus(lm_bundle(cell, layers, units), text, repeats=1 if quick else 2)
+        r["model"] = f"{cell.upper()} {layers}x{units}"
+        details["versus"].append(r)
+        figs += versus_figures(r, trained=False)
+        log(f"  {r['model']}: {r['ratio_roofline_1t']:.2f} of the one-thread roofline")
     if with_trained:
-        details["trained"] = trained(text)
-    return figures(results), details
+        details["trained"] = trained(text, exact_tokens=exact_tokens)
+        if "skipped" not in details["trained"]:
+            figs += versus_figures(details["trained"], trained=True)
+    return figs, details
 
 
 def main() -> None:
@@ -392,8 +543,9 @@ def main() -> None:
                 f"max |fast - exact| {r['max_abs_fast_minus_exact']:.1e}"
             )
     print_figures(figs)
-    if details.get("trained"):
-        print(f"  trained: {details['trained']}")
+    for r in [*details["versus"], details.get("trained") or {}]:
+        if "record_stats" in r:
+            print(f"  {r['model']}: rerun rate {r['rerun_rate']:.1%}, {r['record_stats']}")
 
 
 if __name__ == "__main__":

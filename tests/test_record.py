@@ -130,3 +130,92 @@ def test_trace_save_load_roundtrip(tmp_path):
 def test_empty_text_is_refused():
     with pytest.raises(ValueError, match="empty"):
         record(random_bundle(), "")
+
+
+def test_fused_tanh_is_float32_accurate():
+    from lib.run.kernels import tanh_array
+
+    x = np.linspace(-12, 12, 200_001).astype(np.float32)
+    err = np.abs(tanh_array(x).astype(np.float64) - np.tanh(x.astype(np.float64)))
+    assert err.max() < 3e-7
+
+
+def test_trained_long_memory_reruns_stop_where_they_meet_the_first_run():
+    """The shipped trained LSTM keeps "inside a string" and counters far past the warm-up:
+    segments are rerun, each only until it meets its warm-started run, then repaired by the
+    cell-state correction; the result equals the one-stream path."""
+    from lib.data.corpora import builtin_corpus
+    from lib.model.registry import RegistryError, load
+
+    try:
+        bundle = load("demo-stdlib-char-lstm")
+    except RegistryError as e:
+        pytest.skip(str(e))
+    text = builtin_corpus("python-stdlib").text[:6000]
+    assert text.count('"') + text.count("'") > 20  # strings to remember
+    fast = record(bundle, text, streams=12, warmup=16)
+    exact = record(bundle, text, streams=1)
+    stats = fast.meta["record"]
+    assert stats["rerun_segments"] > 0 and stats["sequential_segments"] == 0
+    # reruns stopped early: fewer steps rerun than whole segments
+    assert 0 < stats["rerun_steps"] < stats["rerun_segments"] * stats["segment_steps"] / 12
+    assert np.abs(exact.signals[(0, "c")]).max() > 10  # long-lived counters were corrected
+    for key in exact.signals:
+        np.testing.assert_allclose(fast.signals[key], exact.signals[key], atol=1e-4, rtol=1e-5)
+    np.testing.assert_array_equal(fast.topk_ids[:-1], exact.topk_ids[:-1])
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_step_and_run_give_identical_bits(cell):
+    """generate and interventions advance one step at a time (cells.step); recording runs
+    whole texts (cells.run): both use the same fused kernel."""
+    from lib.run.cells import WIDTH, run, step
+    from lib.run.weights import numpy_weights
+
+    weights = numpy_weights(random_bundle(cell, 1))
+    w = weights.layers[0]
+    ids = np.arange(20) % len(weights.table0)
+    xp = weights.table0[ids][:, None]
+    H, S, _ = run(w, xp)
+    h = np.zeros((1, w.units), np.float32)
+    c = None
+    for t in range(len(ids)):
+        h_out = np.empty_like(h)
+        s_out = np.empty((1, WIDTH[cell] * w.units), np.float32)
+        step(w, xp[t], h, c, h_out, s_out)
+        np.testing.assert_array_equal(h_out[0], H[0, t])
+        np.testing.assert_array_equal(s_out[0], S[:, 0, t].reshape(-1))
+        h, c = h_out, s_out[:, 4 * w.units :] if cell == "lstm" else None
+
+
+@pytest.mark.parametrize("two_thread_cost,parallel", [(0.9, False), (0.5, True), (8.0, False)])
+def test_threads_stay_at_one_unless_more_win_clearly_twice(monkeypatch, two_thread_cost, parallel):
+    """A fake clock: a step costs 1 with one BLAS thread and ``two_thread_cost`` with two."""
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+
+    import lib.run.cells as cells
+
+    clock = {"now": 0.0, "threads": 1}
+
+    @contextmanager
+    def limit(n):
+        before, clock["threads"] = clock["threads"], n
+        yield
+        clock["threads"] = before
+
+    monkeypatch.setattr(cells, "max_blas_threads", lambda: 2)
+    monkeypatch.setattr(cells, "blas_threads", limit)
+    monkeypatch.setattr(cells, "time", SimpleNamespace(perf_counter=lambda: clock["now"]))
+    covered = []
+
+    def advance(start, stop):
+        covered.append(stop - start)
+        clock["now"] += (stop - start) * (1.0 if clock["threads"] == 1 else two_thread_cost)
+
+    n_parallel = cells.advance_with_faster_threads(advance, 5000)
+    assert sum(covered) == 5000
+    if parallel:
+        assert n_parallel > 0.8 * 5000
+    else:  # only the probes' steps, a few of them
+        assert n_parallel <= 3 * 2 * cells.PROBE_STEPS

@@ -113,6 +113,24 @@ def sigmoid(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
+@cache
+def _kernel(cell: Cell) -> Callable[..., None]:
+    from lib.run.kernels import KERNELS  # numba: imported (and compiled) on first use
+
+    return KERNELS[cell]
+
+
+_NOT_HELD = np.zeros(1, np.uint8)
+
+
+def _rows(n: int) -> np.ndarray:
+    return np.arange(n, dtype=np.intp)
+
+
+def _no_bias(w: CellWeights) -> np.ndarray:
+    return w.recurrent_bias if w.recurrent_bias is not None else w.bias
+
+
 def step(
     w: CellWeights,
     xp: np.ndarray,
@@ -131,7 +149,7 @@ def step(
     h : ndarray of shape (B, units)
         h_{t-1}.
     state : ndarray of shape (B, units) or None
-        c_{t-1} for LSTM, else ignored.
+        c_{t-1} for LSTM (None: the zero state), else ignored.
     h_out : ndarray of shape (B, units)
         Receives h_t.
     sig_out : ndarray of shape (B, WIDTH[cell]*units)
@@ -139,45 +157,47 @@ def step(
 
     Notes
     -----
-    The nonlinearities run on contiguous scratch arrays (one matmul per block of gates)
-    and are copied into ``sig_out`` afterwards: on column slices of a wider array NumPy's
-    float32 tanh is several times slower.
+    ``h @ U`` is one BLAS product; the gate math is one fused pass (lib.run.kernels), the
+    same operations as :func:`run`'s, so both give bit-identical results.
     """
-    u = w.units
-    if w.cell == "lstm":
-        sig = h @ w.recurrent[:, : 3 * u]
-        sig += xp[:, : 3 * u]
-        sigmoid(sig, out=sig)
-        g = h @ w.recurrent[:, 3 * u :]
-        g += xp[:, 3 * u :]
-        np.tanh(g, out=g)
-        c = sig[:, u : 2 * u] * state if state is not None else np.zeros_like(g)
-        c += sig[:, :u] * g
-        np.tanh(c, out=h_out)
-        h_out *= sig[:, 2 * u :]
-        sig_out[:, : 3 * u] = sig
-        sig_out[:, 3 * u : 4 * u] = g
-        sig_out[:, 4 * u :] = c
-    elif w.cell == "gru":
-        zh = h @ w.recurrent
-        zh += w.recurrent_bias
-        zr = xp[:, : 2 * u] + zh[:, : 2 * u]
-        sigmoid(zr, out=zr)
-        z, r = zr[:, :u], zr[:, u:]
-        n = r * zh[:, 2 * u :]
-        n += xp[:, 2 * u :]
-        np.tanh(n, out=n)
-        # h_t = z h_{t-1} + (1 - z) n = n + z (h_{t-1} - n)
-        np.subtract(h, n, out=h_out)
-        h_out *= z
-        h_out += n
-        sig_out[:, : 2 * u] = zr
-        sig_out[:, 2 * u :] = n
-    else:
-        a = h @ w.recurrent
-        a += xp
-        np.tanh(a, out=h_out)
-        sig_out[:] = a
+    B, u = h.shape
+    z = h @ w.recurrent
+    c = np.zeros_like(h) if state is None or w.cell != "lstm" else state
+    held = _NOT_HELD if B == 1 else np.zeros(B, np.uint8)
+    sig = np.empty((WIDTH[w.cell], B, 1, u), np.float32)  # the kernel's signal-major layout
+    h_new = np.empty((B, 1, u), np.float32)
+    _kernel(w.cell)(
+        z,
+        np.ascontiguousarray(xp, dtype=np.float32),
+        _rows(B),
+        _no_bias(w),
+        np.ascontiguousarray(h)[:, None],
+        0,
+        np.ascontiguousarray(c)[None, :, None],
+        0,
+        held,
+        h_new,
+        sig,
+        0,
+    )
+    h_out[:] = h_new[:, 0]
+    sig_out.reshape(B, -1, u)[:] = sig[:, :, 0].transpose(1, 0, 2)
+
+
+class _Steps:
+    """The input projections of one step as ``(table, rows)`` for the kernels."""
+
+    def __init__(self, xp: StepInputs):
+        # lib.run.weights.Lookup (a table and the ids to gather), by its attributes:
+        # weights imports this module
+        self.lookup = hasattr(xp, "table") and hasattr(xp, "ids")
+        self.xp = xp
+        self.arange = _rows(xp.shape[1])
+
+    def __call__(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.lookup:
+            return self.xp.table, np.asarray(self.xp.ids[t], dtype=np.intp)  # type: ignore[attr-defined]
+        return np.ascontiguousarray(self.xp[t], dtype=np.float32), self.arange
 
 
 def run(
@@ -187,6 +207,7 @@ def run(
     reset_until: np.ndarray | None = None,
     keep_from: int = 0,
     init: np.ndarray | None = None,
+    threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Run B streams through T steps from the zero state (or from ``init``).
 
@@ -202,61 +223,88 @@ def run(
         Outputs of the first ``keep_from`` steps (a warm-up) are not kept.
     init : ndarray of shape (B, state width), optional
         Initial states as returned by ``state_of`` (h, or h and c side by side).
+    threads : int, optional
+        BLAS threads for the recurrent product; by default one, or more where a large
+        product is measured to run clearly faster with them (:func:`advance_with_faster_threads`).
 
     Returns
     -------
     H : ndarray of shape (B, T - keep_from, units)
         Stream-major, so ``H.reshape(-1, units)`` puts consecutive segments in order.
-    S : ndarray of shape (B, T - keep_from, WIDTH[cell]*units)
-        The other signals, column blocks as in ``LAYOUT[cell]``.
+    S : ndarray of shape (WIDTH[cell], B, T - keep_from, units)
+        The other signals, signal-major in the order of ``LAYOUT[cell]`` (so each signal is
+        one contiguous block; :func:`signal_views` names them).
     warm : ndarray of shape (B, state width) or None
         The recurrent state after step ``keep_from - 1`` (None when keep_from is 0).
+
+    Notes
+    -----
+    Each step is one BLAS product ``h_{t-1} U`` into a scratch array and one fused pass
+    (lib.run.kernels) that writes h_t and the signals straight into ``H[:, t]`` and
+    ``S[:, :, t]``; the next product reads h_{t-1} from there (a strided view BLAS takes as
+    it is). Warm-up steps write into two small scratch arrays used in turn.
     """
     T, B, _ = xp.shape
     u = w.units
+    n_sig = WIDTH[w.cell]
     H = np.empty((B, T - keep_from, u), dtype=np.float32)
-    S = np.empty((B, T - keep_from, WIDTH[w.cell] * u), dtype=np.float32)
-    h = np.zeros((B, u), np.float32) if init is None else init[:, :u].copy()
-    c = None
-    if w.cell == "lstm":
-        c = np.zeros((B, u), np.float32) if init is None else init[:, u:].copy()
-    h_next = np.empty_like(h)
-    sig = np.empty((B, WIDTH[w.cell] * u), np.float32)
+    S = np.empty((n_sig, B, T - keep_from, u), dtype=np.float32)
+    # scratch (warm-up steps and the initial state), two of each so no step reads and
+    # writes the same array
+    hs = np.zeros((2, B, 1, u), np.float32)
+    ss = np.zeros((2, n_sig, B, 1, u), np.float32)
+    c_at = LAYOUT["lstm"]["c"] if w.cell == "lstm" else 0
+    if init is not None:
+        hs[1, :, 0] = init[:, :u]
+        if w.cell == "lstm":
+            ss[1, c_at, :, 0] = init[:, u:]
+    kernel = _kernel(w.cell)
+    inputs = _Steps(xp)
+    z = np.empty((B, w.recurrent.shape[1]), np.float32)
+    rb = _no_bias(w)
+    reset = None if reset_until is None else np.asarray(reset_until)
+    not_held = np.zeros(B, np.uint8)
     warm = None
 
-    def advance(start: int, stop: int) -> None:
-        nonlocal h, h_next, c, warm
-        for t in range(start, stop):
-            step(w, xp[t], h, c, h_next, sig)
-            h, h_next = h_next, h
-            if c is not None:
-                c = sig[:, 4 * u :].copy()
-            if reset_until is not None:
-                held = reset_until > t
-                if held.any():
-                    h[held] = 0.0
-                    if c is not None:
-                        c[held] = 0.0
-            if t >= keep_from:
-                H[:, t - keep_from] = h
-                S[:, t - keep_from] = sig
-            elif t == keep_from - 1:
-                warm = state_of(h, c)
+    def where(t: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """Return the arrays and row holding step t's outputs (t = -1: the initial state)."""
+        if t >= keep_from:
+            return H, S, t - keep_from
+        return hs[t % 2], ss[t % 2], 0
 
-    if B * w.recurrent.size >= PARALLEL_MIN_WORK:
-        advance_with_faster_threads(advance, T)
+    def advance(start: int, stop: int) -> None:
+        nonlocal warm
+        hp, sp, tp = where(start - 1)
+        for t in range(start, stop):
+            np.matmul(hp[:, tp], w.recurrent, out=z)
+            table, rows = inputs(t)
+            held = not_held if reset is None else (reset > t).view(np.uint8)
+            ho, so, to = where(t)
+            kernel(z, table, rows, rb, hp, tp, sp, c_at, held, ho, so, to)
+            hp, sp, tp = ho, so, to
+            if t == keep_from - 1:
+                c = sp[c_at, :, tp] if w.cell == "lstm" else None
+                warm = state_of(hp[:, tp], c)
+
+    if threads is None and B * w.recurrent.size >= PARALLEL_MIN_WORK:
+        STEPS["parallel"] += advance_with_faster_threads(advance, T)
     else:
-        with blas_threads(1):
+        with blas_threads(threads or 1):
             advance(0, T)
+    STEPS["all"] += T
     return H, S, warm
 
 
 #: a step's recurrent product of at least this many multiply-adds (streams x units x
 #: gates*units) may be split across BLAS threads; smaller ones always get one thread
 PARALLEL_MIN_WORK = 16_000_000
-#: steps timed with each thread setting, and the first interval before timing again
+#: steps timed in each probe of a thread setting, and the first interval between probes
 PROBE_STEPS = 4
 PROBE_EVERY = 256
+#: steps run by :func:`run` in this process, and those of them with more than one BLAS thread
+STEPS = {"all": 0, "parallel": 0}
+#: more BLAS threads are used only when they were this much faster in two probes in a row
+PROBE_MARGIN = 1.3
 
 
 @cache
@@ -275,38 +323,50 @@ def blas_threads(n: int) -> AbstractContextManager[Any]:
     return _controller().limit(limits=n, user_api="blas")
 
 
-def advance_with_faster_threads(advance: Callable[[int, int], None], n_steps: int) -> None:
-    """Call ``advance(start, stop)`` over steps 0..n_steps with the faster BLAS setting.
+def advance_with_faster_threads(advance: Callable[[int, int], None], n_steps: int) -> int:
+    """Call ``advance(start, stop)`` over 0..n_steps, with more BLAS threads only if faster.
+
+    Returns the number of steps run with more than one thread.
 
     Threads that wait for each other at every step cost several times the work when other
-    processes keep the cores busy (a shared server: 20x slower measured here), and save
-    time on an idle machine when the product is large. So a few steps run with one thread
-    and a few with all, the faster setting runs on, and the choice is timed again after an
-    interval that doubles while the same setting keeps winning.
+    processes keep the cores busy (a shared 2-core server: a 2-thread product 8-23x slower
+    than a 1-thread one, and a probe that picked 2 threads for 284 of 3,254 steps made a
+    recording 1.9x slower, issue 19), and save time on an idle machine when the product
+    is large. So a probe times ``PROBE_STEPS`` steps with one thread, with all, and both
+    again (interleaved, so a burst of load hits both); all threads win a probe only if
+    their slower time beats one thread's faster time by :data:`PROBE_MARGIN`, and they
+    are used only after winning two probes in a row. The probe repeats after an interval
+    that grows fourfold while its verdict stays the same.
     """
     n_all = max_blas_threads()
     if n_all <= 1:
         with blas_threads(1):
             advance(0, n_steps)
-        return
-    t, interval, last = 0, PROBE_EVERY, None
+        return 0
+    t, interval, wins, verdict, parallel_steps = 0, PROBE_EVERY, 0, 1, 0
     while t < n_steps:
-        per_step: dict[int, float] = {}
-        for n in (1, n_all):
+        times: dict[int, list[float]] = {1: [], n_all: []}
+        for n in (1, n_all, 1, n_all):
             stop = min(t + PROBE_STEPS, n_steps)
             with blas_threads(n):
                 start = time.perf_counter()
                 advance(t, stop)
             if stop > t:
-                per_step[n] = (time.perf_counter() - start) / (stop - t)
+                times[n].append((time.perf_counter() - start) / (stop - t))
+                parallel_steps += (stop - t) * (n > 1)
             t = stop
-        best = min(per_step, key=per_step.__getitem__) if per_step else 1
-        interval = interval * 2 if best == last else PROBE_EVERY
-        last = best
-        stop = min(t + interval, n_steps)
+        won = len(times[n_all]) == 2 and max(times[n_all]) * PROBE_MARGIN < min(times[1])
+        wins = wins + 1 if won else 0
+        best = n_all if wins >= 2 else 1
+        interval = interval * 4 if best == verdict else PROBE_EVERY
+        verdict = best
+        # a first win is confirmed by the next probe at once
+        stop = t if wins == 1 else min(t + interval, n_steps)
         with blas_threads(best):
             advance(t, stop)
+        parallel_steps += (stop - t) * (best > 1)
         t = stop
+    return parallel_steps
 
 
 def state_of(h: np.ndarray, c: np.ndarray | None) -> np.ndarray:
@@ -314,8 +374,13 @@ def state_of(h: np.ndarray, c: np.ndarray | None) -> np.ndarray:
     return h.copy() if c is None else np.concatenate([h, c], axis=-1)
 
 
+def signal_views(cell: Cell, H: np.ndarray, S: np.ndarray) -> dict[str, np.ndarray]:
+    """Name the signals of :func:`run`'s outputs, ``S`` signal-major: {"h": H, "c": S[4], ...}."""
+    return {"h": H, **{name: S[k] for name, k in LAYOUT[cell].items()}}
+
+
 def split_signals(cell: Cell, units: int, H: np.ndarray, S: np.ndarray) -> dict[str, np.ndarray]:
-    """Name the blocks of ``run``'s outputs: {"h": H, "c": ..., ...} as views."""
+    """Name the column blocks of :func:`step`'s (B, WIDTH*units) signals: {"h": H, "c": ...}."""
     out = {"h": H}
     for name, k in LAYOUT[cell].items():
         out[name] = S[..., k * units : (k + 1) * units]

@@ -533,9 +533,15 @@ def edit_step(
     u = w.units
     if edits.c is not None:
         c = sig[:, 4 * u :]
-        edits.c.apply(c, t)
         cols = edits.c.cols
-        h[:, cols] = sig[:, 2 * u : 3 * u][:, cols] * np.tanh(c[:, cols])
+        before = c[:, cols]  # a copy (fancy indexing)
+        edits.c.apply(c, t)
+        # h recomputed only where c was changed: elsewhere it keeps the step kernel's own
+        # value, bit for bit (its tanh is not NumPy's), so an unedited stream of the batch
+        # is exactly what it would be alone
+        changed = c[:, cols] != before
+        o = sig[:, 2 * u : 3 * u][:, cols]
+        h[:, cols] = np.where(changed, o * np.tanh(c[:, cols]), h[:, cols])
     if edits.h is not None:
         edits.h.apply(h, t)
 

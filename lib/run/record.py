@@ -38,7 +38,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lib.run.cells import LAYOUT, WIDTH, CellWeights, StepInputs, run, split_signals, state_of
+from lib.run.cells import (
+    LAYOUT,
+    WIDTH,
+    CellWeights,
+    StepInputs,
+    run,
+    signal_views,
+    split_signals,
+    state_of,
+)
 from lib.run.edits import Intervention, layer_edits, run_edited
 from lib.run.trace import Trace, TraceWriter, check_dtype, write_manifest
 from lib.run.weights import Lookup, StackWeights, numpy_weights
@@ -53,43 +62,97 @@ CHUNK_BYTES = 3 * 2**30
 MIN_CHUNK_TOKENS = 4096
 
 
-def _end_state(w: CellWeights, H: np.ndarray, S: np.ndarray, k: int) -> np.ndarray:
-    c = S[k, -1, 4 * w.units :] if w.cell == "lstm" else None
-    return state_of(H[k, -1], c)
+_F, _O, _C = (LAYOUT["lstm"][name] for name in "foc")
+
+
+def _end_state(w: CellWeights, H: np.ndarray, S: np.ndarray, k: int, t: int = -1) -> np.ndarray:
+    """Segment k's state after its step t (default: its last)."""
+    c = S[_C, k, t] if w.cell == "lstm" else None
+    return state_of(H[k, t], c)
 
 
 def _align(
     w: CellWeights,
     H: np.ndarray,
     S: np.ndarray,
-    k: int,
     exact: np.ndarray,
     start: np.ndarray,
     tol: float,
 ) -> bool:
-    """Make segment k exact given the exact state it should start from; False if it can't.
+    """Make a segment's outputs exact given the exact state it should start from.
 
-    The segment ran from ``start`` instead of ``exact``. If h agrees (within ``tol``), the
-    gates agree; the LSTM cell state then obeys the linear recurrence c_t = f_t c_{t-1} +
-    i_t g_t, so its error is delta_c * prod(f_1..f_t) and is corrected in place. The
-    segment is exact if h = o tanh(c) recomputed from the corrected c still agrees.
+    Returns False if it can't.
+
+    ``H`` (L, units) and ``S`` (WIDTH, L, units) are the outputs of a run from ``start``
+    instead of ``exact``. If h agrees (within ``tol``), the gates agree; the LSTM cell
+    state then obeys the linear recurrence c_t = f_t c_{t-1} + i_t g_t, so its error is
+    delta_c * prod(f_1..f_t) and is corrected in place. The segment is exact if
+    h = o tanh(c) recomputed from the corrected c still agrees.
     """
     u = w.units
     if np.abs(exact[:u] - start[:u]).max() > tol:
         return False
-    if w.cell != "lstm":
+    if w.cell != "lstm" or len(H) == 0:
         return True
     delta = exact[u:] - start[u:]
     if np.abs(delta).max() <= tol:
         return True
-    c = S[k, :, 4 * u :] + delta * np.cumprod(S[k, :, u : 2 * u], axis=0)
-    h = np.tanh(c)
-    h *= S[k, :, 2 * u : 3 * u]
-    if np.abs(h - H[k]).max() > tol:
+    from lib.run.kernels import lstm_correct  # compiled on first use
+
+    args = (H, S[_F], S[_O], S[_C], delta.astype(np.float32), np.float32(tol))
+    if lstm_correct(*args, False) > tol:
         return False
-    S[k, :, 4 * u :] = c
-    H[k] = h
+    lstm_correct(*args, True)
     return True
+
+
+#: a rerun is checked against the warm-started run after this many steps, then after
+#: intervals growing by RERUN_GROWTH up to RERUN_MAX_BLOCK
+RERUN_BLOCK = 32
+RERUN_GROWTH = 1.5
+RERUN_MAX_BLOCK = 512
+
+
+def _rerun(
+    w: CellWeights,
+    xp: StepInputs,
+    H: np.ndarray,
+    S: np.ndarray,
+    segments: np.ndarray,
+    init: np.ndarray,
+    tol: float,
+) -> int:
+    """Run ``segments`` again from the states ``init``, in place, until each meets its first run.
+
+    Returns the steps run (summed over segments).
+
+    ``xp`` (L, S, G*units) are the segments' inputs and ``H`` (S, L, units), ``S``
+    (WIDTH, S, L, units) their outputs from the warm-started run. The segments run side by
+    side in blocks of steps; after each block, a segment whose h agrees with the
+    warm-started h at the same step (within ``tol``) keeps the warm-started outputs for the
+    rest, made exact by :func:`_align` (the LSTM cell state's linear correction), and
+    leaves the batch. Where the two never meet, the whole segment is run again.
+    """
+    L = H.shape[1]
+    active, state = segments.copy(), init.copy()
+    t, block, steps = 0, float(RERUN_BLOCK), 0
+    while active.size and t < L:
+        b = min(t + int(block), L)
+        Hn, Sn, _ = run(w, xp[t:b, active], init=state, threads=1)
+        steps += (b - t) * active.size
+        keep = np.ones(active.size, dtype=bool)
+        for i, k in enumerate(active.tolist()):
+            if b < L:
+                new = _end_state(w, Hn, Sn, i)
+                old = _end_state(w, H, S, k, b - 1)
+                keep[i] = not _align(w, H[k, b:], S[:, k, b:], new, old, tol)
+            H[k, t:b] = Hn[i]
+            S[:, k, t:b] = Sn[:, i]
+        if b < L and keep.any():
+            state = np.stack([_end_state(w, Hn, Sn, int(i)) for i in np.flatnonzero(keep)])
+        active = active[keep]
+        t, block = b, min(block * RERUN_GROWTH, RERUN_MAX_BLOCK)
+    return steps
 
 
 def _run_layer_streams(
@@ -108,15 +171,23 @@ def _run_layer_streams(
     chunk continues a text) stream 0 warms up like the others and is checked against
     ``init0``. In reading order, each next segment is checked against the exact end
     state of the one before (``_align``). The segments that fail are run again, in one
-    batch, from their predecessors' end states (up to ``max_rounds`` times: each round
-    fixes at least the first failing segment and usually all); any left after that are
-    run one by one from exact states.
+    batch, from their predecessors' end states, each only until it meets its first run
+    (:func:`_rerun`), up to ``max_rounds`` times (each round fixes at least the first
+    failing segment and usually all); any left after that are run one by one from exact
+    states.
 
-    Returns the segments' outputs, stream-major (S, L, ...), and statistics.
+    Returns the segments' outputs as :func:`lib.run.cells.run` does (H (S, L, units), S
+    (WIDTH, S, L, units)), and statistics.
     """
     n_win, n_streams, _ = xp.shape
     reset = np.zeros(n_streams, dtype=int)
-    stats = {"rerun_rounds": 0, "rerun_segments": 0, "sequential_segments": 0}
+    stats = {
+        "rerun_rounds": 0,
+        "rerun_segments": 0,
+        "rerun_steps": 0,
+        "sequential_segments": 0,
+        "segment_steps": (n_win - warmup) * n_streams,
+    }
     if init0 is not None and warmup == 0:  # one stream from the exact state
         H, S, _ = run(w, xp, init=init0[None])
         return H, S, stats
@@ -140,19 +211,20 @@ def _run_layer_streams(
     for rounds in range(max_rounds + 1):
         for k in range(n_streams):
             if not exact[k] and (k == 0 or exact[k - 1]):
-                exact[k] = _align(w, H, S, k, exact_before(k), start[k], tol)
+                exact[k] = _align(w, H[k], S[:, k], exact_before(k), start[k], tol)
         bad = np.flatnonzero(~exact)
         if bad.size == 0:
             break
         if rounds == max_rounds:  # the slow, always-exact way, in reading order
             for k in bad.tolist():
                 init = exact_before(k)[None]
-                H[k : k + 1], S[k : k + 1], _ = run(w, xp[warmup:, k : k + 1], init=init)
+                Hk, Sk, _ = run(w, xp[warmup:, k : k + 1], init=init)
+                H[k], S[:, k] = Hk[0], Sk[:, 0]
                 start[k] = init[0]
             stats["sequential_segments"] = int(bad.size)
             break
         init = np.stack([exact_before(k) for k in bad.tolist()])
-        H[bad], S[bad], _ = run(w, xp[warmup:, bad], init=init)
+        stats["rerun_steps"] += _rerun(w, xp[warmup:], H, S, bad, init, tol)
         start[bad] = init
         stats["rerun_rounds"] += 1
         stats["rerun_segments"] += int(bad.size)
@@ -184,7 +256,7 @@ def _layers(
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray, dict]]:
     """Run ``ids`` through every layer; yield ``(k, H, S, stats)`` per layer, in order.
 
-    ``H`` (T, units) and ``S`` (T, WIDTH*units) are in reading order (views of the run's
+    ``H`` (T, units) and ``S`` (WIDTH, T, units) are in reading order (views of the run's
     buffers: copy what is kept before the next layer runs). With ``carry`` the text
     continues an earlier chunk from its exact end state.
     """
@@ -208,7 +280,7 @@ def _layers(
         del xp, xk
         # stream-major segments are consecutive: reading order is a reshape
         H = H.reshape(streams * seg, -1)[:T]
-        S = S.reshape(streams * seg, -1)[:T]
+        S = S.reshape(len(S), streams * seg, -1)[:, :T]
         yield k, H, S, {"streams": streams, "warmup": warmup, **stats}
         x = H
 
@@ -275,10 +347,7 @@ def forward(
     for k, H, S, st in _layers(weights, ids, streams=streams, warmup=warmup, tol=tol):
         w = weights.layers[k]
         out.append(
-            {
-                name: np.ascontiguousarray(v)
-                for name, v in split_signals(w.cell, w.units, H, S).items()
-            }
+            {name: np.ascontiguousarray(v) for name, v in signal_views(w.cell, H, S).items()}
         )
         _add_stats(stats, st)
     return out, out[-1]["h"], stats
@@ -392,8 +461,8 @@ def _record_span(
         ):
             w = weights.layers[k]
             if writer is not None:
-                writer.write_signals(k, a - offset, split_signals(w.cell, w.units, H, S))
-            states.append(state_of(H[-1], S[-1, 4 * w.units :] if w.cell == "lstm" else None))
+                _write_signals(writer, k, a - offset, signal_views(w.cell, H, S))
+            states.append(state_of(H[-1], S[_C, -1] if w.cell == "lstm" else None))
             if k + 1 < len(weights.layers):  # the next layer's input tail
                 before = carry.tails[k + 1] if carry else H[:0]
                 tails.append(
@@ -409,6 +478,24 @@ def _record_span(
             writer.write_outputs(a - offset, *probs)
     assert carry is not None  # there is at least one chunk
     return carry
+
+
+def _write_signals(writer: TraceWriter, k: int, start: int, named: dict[str, np.ndarray]) -> None:
+    """Write layer k's signals into ``writer``.
+
+    A whole text's float32 signals held in memory are adopted, not copied: each is a
+    contiguous block of the run's output, and a copy into fresh memory cost ~40 % of
+    recording a trained 1x256 LSTM (issue 19).
+    """
+    whole = start == 0 and all(len(v) == writer.n_tokens for v in named.values())
+    if writer.folder is None and writer.dtype == np.float32 and whole:
+        for name, v in named.items():
+            if v.flags.c_contiguous:
+                writer.signals[(k, name)] = v
+            else:
+                writer.write_signals(k, start, {name: v})
+        return
+    writer.write_signals(k, start, named)
 
 
 def _model_meta(bundle: ModelBundle) -> dict[str, Any]:

@@ -1,0 +1,179 @@
+"""Fused per-step gate math of the SimpleRNN, LSTM and GRU cells (numba), one pass a step.
+
+:func:`lib.run.cells.step` and :func:`lib.run.cells.run` compute the recurrent product
+``z = h_{t-1} U`` with BLAS and hand it here: one compiled loop over the B streams and the
+units adds the input projection, applies every nonlinearity, updates the state and writes
+h_t and the other signals straight into the caller's output arrays (one block per signal of
+``lib.run.cells.LAYOUT``). NumPy needed about 15 separate passes over (B, G*units) arrays
+for the same work, plus a copy of every step into the stream-major outputs.
+
+tanh is the rational approximation of Eigen (``generic_fast_tanh_float``, Eigen 3.4,
+Eigen/src/Core/MathFunctionsImpl.h: a degree 13/6 odd/even ratio on [-7.9053, 7.9053],
+x itself for |x| < 4e-4), pure arithmetic so the compiler vectorises it (libm's tanhf
+does not vectorise, and numba has no SVML here); its error against float64 tanh is below
+3e-7 (tests/test_record.py checks it). sigmoid(x) = 0.5 tanh(x / 2) + 0.5, as in NumPy's
+path before.
+
+Compiled on first use and cached on disk (``cache=True``, under NUMBA_CACHE_DIR when set);
+importing this module compiles nothing.
+
+Arguments of every kernel (B streams, u units, G gates):
+
+- ``z`` (B, G*u): h_{t-1} U for this step;
+- ``xt``, ``rows``: the input projection of stream b is ``xt[rows[b]]`` (a token table
+  and the step's ids, or the step's (B, G*u) projections and ``arange(B)``);
+- ``rb`` (G*u,): GRU's recurrent bias (ignored by the others);
+- ``hp[b, tp]`` h_{t-1}, ``cp[cg, b, tp]`` c_{t-1} (LSTM);
+- ``held[b]``: nonzero holds stream b at the zero state after this step;
+- outputs ``h[b, to]`` (u,) and ``s[k, b, to]`` (u,), signal k of ``LAYOUT[cell]``
+  (signal-major, so each signal of a run is one contiguous (B, T, u) block).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_F = np.float32
+_CLAMP = _F(7.90531110763549805)
+_TINY = _F(0.0004)
+_A1, _A3, _A5 = _F(4.89352455891786e-03), _F(6.37261928875436e-04), _F(1.48572235717979e-05)
+_A7, _A9 = _F(5.12229709037114e-08), _F(-8.60467152213735e-11)
+_A11, _A13 = _F(2.00018790482477e-13), _F(-2.76076847742355e-16)
+_B0, _B2 = _F(4.89352518554385e-03), _F(2.26843463243900e-03)
+_B4, _B6 = _F(1.18534705686654e-04), _F(1.19825839466702e-06)
+_HALF, _ZERO, _ONE = _F(0.5), _F(0.0), _F(1.0)
+
+#: only contraction into FMA: no approximate division, no assumption about NaN or infinity
+_FAST = {"contract"}
+
+
+@numba.njit(inline="always", fastmath=_FAST, error_model="numpy")
+def tanh(a):  # type: ignore[no-untyped-def]
+    """Return tanh of a float32 scalar (Eigen's rational approximation, see the module doc)."""
+    x = min(max(a, -_CLAMP), _CLAMP)
+    x2 = x * x
+    p = x2 * _A13 + _A11
+    p = x2 * p + _A9
+    p = x2 * p + _A7
+    p = x2 * p + _A5
+    p = x2 * p + _A3
+    p = x2 * p + _A1
+    p = x * p
+    q = x2 * _B6 + _B4
+    q = x2 * q + _B2
+    q = x2 * q + _B0
+    return a if abs(a) < _TINY else p / q
+
+
+@numba.njit(inline="always", fastmath=_FAST, error_model="numpy")
+def sigmoid(a):  # type: ignore[no-untyped-def]
+    """Return the logistic function 0.5 tanh(a / 2) + 0.5 of a float32 scalar."""
+    return _HALF * tanh(_HALF * a) + _HALF
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def tanh_array(x):  # type: ignore[no-untyped-def]
+    """:func:`tanh` over a 1-D float32 array (for tests)."""
+    out = np.empty_like(x)
+    for j in range(x.shape[0]):
+        out[j] = tanh(x[j])
+    return out
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def rnn_step(z, xt, rows, rb, hp, tp, cp, cg, held, h, s, to):  # type: ignore[no-untyped-def]
+    """Advance a SimpleRNN step: a = z + x_t W + b;  h = tanh(a);  s = [a]."""
+    B, u = z.shape
+    for b in range(B):
+        zb, xb, ab, hb = z[b], xt[rows[b]], s[0, b, to], h[b, to]
+        keep = _ZERO if held[b] else _ONE
+        for j in range(u):
+            a = zb[j] + xb[j]
+            ab[j] = a
+            hb[j] = tanh(a) * keep
+
+
+# Row views and one loop per kind of gate: a single loop over all of a row's arrays is
+# not vectorised (too many possible overlaps for LLVM's runtime checks); these are.
+@numba.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def lstm_step(z, xt, rows, rb, hp, tp, cp, cg, held, h, s, to):  # type: ignore[no-untyped-def]
+    """Advance an LSTM step.
+
+    Gates in the order (i, f, o, g): c = f c_{t-1} + i g;  h = o tanh(c);  s = [i f o g c].
+    """
+    B = z.shape[0]
+    u = z.shape[1] // 4
+    for b in range(B):
+        zb, xb, hb, cb = z[b], xt[rows[b]], h[b, to], cp[cg, b, tp]
+        ib, fb, ob, gb, cn = s[0, b, to], s[1, b, to], s[2, b, to], s[3, b, to], s[4, b, to]
+        keep = _ZERO if held[b] else _ONE
+        for j in range(u):
+            ib[j] = sigmoid(zb[j] + xb[j])
+        for j in range(u):
+            fb[j] = sigmoid(zb[u + j] + xb[u + j])
+        for j in range(u):
+            ob[j] = sigmoid(zb[2 * u + j] + xb[2 * u + j])
+        for j in range(u):
+            gb[j] = tanh(zb[3 * u + j] + xb[3 * u + j])
+        for j in range(u):
+            c = (fb[j] * cb[j] + ib[j] * gb[j]) * keep
+            cn[j] = c
+            hb[j] = ob[j] * tanh(c)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def gru_step(z, xt, rows, rb, hp, tp, cp, cg, held, h, s, to):  # type: ignore[no-untyped-def]
+    """Advance a GRU step (reset_after).
+
+    z, r = sigmoid(x + hU + b_h);  n = tanh(x_n + r (hU_n + b_h,n));  h = n + z (h_{t-1} - n);
+    s = [z r n].
+    """
+    B = z.shape[0]
+    u = z.shape[1] // 3
+    for b in range(B):
+        zb, xb, hb, hpb = z[b], xt[rows[b]], h[b, to], hp[b, tp]
+        zg, rg, ng = s[0, b, to], s[1, b, to], s[2, b, to]
+        keep = _ZERO if held[b] else _ONE
+        for j in range(u):
+            zg[j] = sigmoid(xb[j] + (zb[j] + rb[j]))
+        for j in range(u):
+            rg[j] = sigmoid(xb[u + j] + (zb[u + j] + rb[u + j]))
+        for j in range(u):
+            ng[j] = tanh(xb[2 * u + j] + rg[j] * (zb[2 * u + j] + rb[2 * u + j]))
+        for j in range(u):
+            hb[j] = (ng[j] + zg[j] * (hpb[j] - ng[j])) * keep
+
+
+KERNELS = {"rnn": rnn_step, "lstm": lstm_step, "gru": gru_step}
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def lstm_correct(h, f, o, c, delta, tol, write):  # type: ignore[no-untyped-def]
+    """Correct an LSTM segment's cell state by ``delta`` carried through its forget gates.
+
+    c_t <- c_t + delta * prod(f_1..f_t) and h_t <- o_t tanh(c_t), for ``h``, ``f``, ``o``,
+    ``c`` of shape (L, u). Returns the largest change of h (stopping at the first row
+    where it exceeds ``tol``); with ``write`` the corrected c and h are stored in place.
+    One pass instead of NumPy's cumprod, product, sum, tanh, product and difference.
+    """
+    L, u = h.shape
+    p = np.ones(u, np.float32)
+    hh = np.empty(u, np.float32)
+    cc = np.empty(u, np.float32)
+    worst = _ZERO
+    for t in range(L):
+        ht, ft, ot, ct = h[t], f[t], o[t], c[t]
+        for j in range(u):
+            p[j] *= ft[j]
+            cc[j] = ct[j] + delta[j] * p[j]
+            hh[j] = ot[j] * tanh(cc[j])
+        for j in range(u):
+            worst = max(worst, abs(hh[j] - ht[j]))
+        if worst > tol:
+            return worst
+        if write:
+            for j in range(u):
+                ct[j] = cc[j]
+                ht[j] = hh[j]
+    return worst
