@@ -5,11 +5,13 @@ from __future__ import annotations
 import doctest
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.stats
 from sklearn.metrics import roc_auc_score
 
 from lib.analysis import effects as E
+from lib.analysis import significance as S
 from lib.analysis.effects import (
     MIN_AUROC_EFFECT,
     MIN_CORRELATION,
@@ -352,12 +354,150 @@ def test_constant_and_dead_units_are_flagged_and_ranked_last() -> None:
     assert binary.loc[1, "effect"] == 0.5 and binary.loc[1, "R_z"] == 0 == binary.loc[1, "R"]
 
 
+def test_a_table_without_relevance_has_the_same_other_columns() -> None:
+    tokens, mask, acts = planted_layer(n_steps=1200, n_units=48)
+    full = effect_table(acts, mask, ci_units=4)
+    lean = effect_table(acts, mask, ci_units=4, with_relevance=False)
+    assert "R" not in lean.columns and "R_z" not in lean.columns
+    assert lean.equals(full.drop(columns=["R", "R_z"]))
+    numeric = np.arange(1200.0)
+    assert effect_table(acts, numeric, with_relevance=False).equals(effect_table(acts, numeric))
+
+
 def test_ranks_given_or_not_give_the_same_table() -> None:
     tokens, mask, acts = planted_layer(n_steps=1200, n_units=48)
     ranked = rank_acts(acts)
     a = effect_table(acts, mask, ranked=ranked, ci_units=4)
     b = effect_table(acts, mask, ci_units=4)
     assert a.equals(b)
+
+
+def _planted_with_ties(n_steps: int = 1500, n_units: int = 48):
+    """A planted layer whose units are rounded to 0.25 (many ties), two binary features."""
+    tokens, mask, acts = planted_layer(n_steps=n_steps, n_units=n_units)
+    acts = (np.round(acts * 4) / 4).astype(np.float32)
+    acts[:, 5] = 0.0  # dead
+    other = _block_mask(np.random.default_rng(3), n_steps, run=7, share=0.6)
+    return tokens, acts, mask, other
+
+
+def test_auroc_from_shared_ranks_equals_the_sorting_auroc_and_sklearn_with_ties() -> None:
+    from lib.analysis.significance import auroc
+
+    _, acts, mask, other = _planted_with_ties()
+    ranked = rank_acts(acts)
+    for m in (mask, other):  # ~15 % and ~60 % of the steps: both sums of ranks
+        from_ranks = ranked_auroc(ranked, m)
+        np.testing.assert_array_equal(from_ranks, auroc(acts, m))  # exactly
+        expected = [roc_auc_score(m, acts[:, j]) for j in range(48)]  # dead unit 5: 0.5
+        np.testing.assert_allclose(from_ranks, expected, atol=1e-12)
+
+
+def test_rank_neurons_with_shared_ranks_equals_the_uncached_table() -> None:
+    from lib.analysis.ranking import effect_ranking, rank_neurons
+
+    _, acts, mask, other = _planted_with_ties()
+    ranked = rank_acts(acts)
+    for m in (mask, other):
+        feature = Feature("f", m)
+        pd.testing.assert_frame_equal(
+            rank_neurons(acts, feature, ranked=ranked),
+            rank_neurons(acts, feature),
+            check_exact=True,
+        )
+        pd.testing.assert_frame_equal(
+            effect_ranking(acts, feature, ranked=ranked, n_boot=50),
+            effect_ranking(acts, feature, n_boot=50),
+            check_exact=True,
+        )
+    with pytest.raises(ValueError, match="rank_acts"):
+        rank_neurons(acts, Feature("f", mask), ranked=rank_acts(acts[:, :3]))
+
+
+def _counting_rank_acts(monkeypatch) -> list:
+    calls: list = []
+
+    def counted(acts):
+        calls.append(np.shape(acts))
+        return rank_acts(acts)
+
+    monkeypatch.setattr(E, "rank_acts", counted)  # dashboard.cache and auroc_interval's
+    return calls
+
+
+def test_a_second_feature_on_the_same_trace_reuses_the_ranks(monkeypatch) -> None:
+    from dashboard import cache
+    from lib.analysis.ranking import effect_ranking, rank_neurons
+
+    _, acts, mask, other = _planted_with_ties()
+    features = [Feature("space", mask), Feature("runs", other)]
+    expected_neurons = [rank_neurons(acts, f) for f in features]
+    expected_effects = [effect_ranking(acts, f) for f in features]
+    for fn in (cache._unit_ranks, cache._unit_spectra, cache.neuron_table):
+        fn.clear()
+    cache.effect_ranking_table.clear()
+    calls = _counting_rank_acts(monkeypatch)
+    transforms: list = []
+    real_spectra = S.shift_spectra
+    monkeypatch.setattr(S, "shift_spectra", lambda a: transforms.append(a.shape) or real_spectra(a))
+    for f, neurons, effects in zip(features, expected_neurons, expected_effects, strict=True):
+        digest = cache.feature_digest(f)
+        got = cache.neuron_table("trace-a", 0, "h", digest, acts, f)
+        pd.testing.assert_frame_equal(got, neurons, check_exact=True)
+        got = cache.effect_ranking_table("trace-a", 0, "h", digest, acts, f)
+        pd.testing.assert_frame_equal(got, effects, check_exact=True)
+    assert calls == [acts.shape]  # ranked once for both features and both tables
+    assert transforms == [acts.shape]  # and the shift test's forward FFTs taken once
+    cache.neuron_table("trace-a", 0, "c", cache.feature_digest(features[0]), acts, features[0])
+    assert len(calls) == 2  # another signal: its own ranks
+    numeric = Feature("ramp", np.arange(acts.shape[0], dtype=float), kind="numeric")
+    cache.neuron_table("trace-a", 1, "h", cache.feature_digest(numeric), acts, numeric)
+    assert len(calls) == 2  # Pearson r needs no ranks
+    assert len(transforms) == 3  # but its p-values share the FFTs of their own layer
+
+
+def test_shift_spectra_give_the_same_pvalues_and_cross_covariances_bit_for_bit() -> None:
+    rng = np.random.default_rng(3)
+    for n_steps, dtype in ((1000, np.float32), (997, np.float64), (1302, np.float16)):
+        acts = rng.standard_normal((n_steps, 70)).astype(dtype)  # two unit blocks
+        acts[:, 5] = 2.0  # a constant unit
+        mask = rng.random(n_steps) < 0.2
+        spectra = S.shift_spectra(acts)
+        for feature in (mask, rng.standard_normal(n_steps)):
+            keep = np.array([0, 3, n_steps // 2])
+            fresh = S.circular_shift_test(acts, feature, keep=keep, tail=True)
+            again = S.circular_shift_test(acts, feature, keep=keep, tail=True, spectra=spectra)
+            assert np.array_equal(fresh[0], again[0]) and np.array_equal(fresh[1], again[1])
+    with pytest.raises(ValueError, match="taken of 1302 steps x 70 units"):
+        S.circular_shift_test(acts[:-1], mask[:-1], spectra=spectra)
+
+
+def test_the_atlas_ranks_each_layer_once(monkeypatch) -> None:
+    from lib.analysis import atlas as A
+    from lib.analysis.feature_bank import feature_bank
+    from lib.run.trace import Trace
+
+    tokens, acts, _, _ = _planted_with_ties(n_steps=3000)
+    T = len(tokens)
+    trace = Trace(
+        tokens=tokens,
+        ids=np.unique(np.array(tokens), return_inverse=True)[1],
+        signals={(0, "h"): acts},
+        topk_ids=np.zeros((T, 1), np.int32),
+        topk_probs=np.ones((T, 1), np.float32),
+        next_prob=np.ones(T, np.float32),
+    )
+    bank = feature_bank(tokens, level="char", kind="prose")
+    assert sum(f.kind == "binary" for f in bank.features) >= 2
+    with monkeypatch.context() as m:  # as before: intervals sort their units again, R kept
+        m.setattr(A, "auroc_interval", lambda *a, ranked=None, **k: auroc_interval(*a, **k))
+        m.setattr(A, "effect_table", lambda *a, with_relevance=True, **k: effect_table(*a, **k))
+        expected = A.atlas(trace, 0, level="char", bank=bank, n_boot=50).table
+    calls = _counting_rank_acts(monkeypatch)
+    monkeypatch.setattr(A, "rank_acts", E.rank_acts)
+    got = A.atlas(trace, 0, level="char", bank=bank, n_boot=50).table
+    assert calls == [acts.shape]  # once for every feature, the intervals included
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
 
 
 @pytest.mark.parametrize(

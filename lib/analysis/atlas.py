@@ -282,7 +282,14 @@ def atlas(
     parts = []
     for f in bank.features:
         t = effect_table(
-            context, f, ranked=ranked, n_boot=n_boot, ci_units=0, alpha=alpha, seed=seed
+            context,
+            f,
+            ranked=ranked,
+            n_boot=n_boot,
+            ci_units=0,
+            alpha=alpha,
+            seed=seed,
+            with_relevance=False,  # R and R_z are not kept: a second FFT per feature saved
         )
         t = t[["neuron", "effect", "size", "direction", "p", "q", "constant"]].copy()
         t["feature"], t["kind"] = f.name, f.kind
@@ -302,8 +309,12 @@ def atlas(
     for name, rows in best.groupby("feature"):
         f = by_name[str(name)]
         units = rows["neuron"].to_numpy()
-        interval = auroc_interval if f.kind == "binary" else correlation_interval
-        lo, hi = interval(context, f.values, n_boot=n_boot, seed=seed, units=units)
+        if f.kind == "binary":  # the shared ranks: no sort per feature
+            lo, hi = auroc_interval(
+                context, f.values, n_boot=n_boot, seed=seed, units=units, ranked=ranked
+            )
+        else:
+            lo, hi = correlation_interval(context, f.values, n_boot=n_boot, seed=seed, units=units)
         best.loc[rows.index, "ci_low"] = np.asarray(lo)[units]
         best.loc[rows.index, "ci_high"] = np.asarray(hi)[units]
     best["finding"] = [

@@ -38,6 +38,7 @@ from lib.analysis._arrays import (
 )
 from lib.analysis.features import Feature, FeatureError, as_mask, check_binary
 from lib.analysis.significance import (
+    ShiftSpectra,
     _circular_correlation,
     _feature_values,
     _fft_length,
@@ -782,6 +783,8 @@ def effect_table(
     ci_units: Units = 10,
     alpha: float = 0.01,
     seed: int = 0,
+    with_relevance: bool = True,
+    spectra: ShiftSpectra | None = None,
 ) -> pd.DataFrame:
     """Every neuron's effect size for a feature, with its interval, test and verdict.
 
@@ -804,6 +807,13 @@ def effect_table(
         False discovery rate: a finding needs q < alpha.
     seed : int, default 0
         Seed of the bootstrap and of the relevance null.
+    with_relevance : bool, default True
+        Add ``R`` and ``R_z`` for a binary feature. They take a second FFT correlation per
+        unit and decide no verdict, so a caller that only needs the effects (the Neuron
+        Atlas, every feature of a bank) leaves them out; the other columns are the same.
+    spectra : ShiftSpectra, optional
+        :func:`~lib.analysis.significance.shift_spectra` of `acts`, computed once per
+        trace: the circular-shift test then takes no forward FFT (same result).
 
     Returns
     -------
@@ -817,9 +827,9 @@ def effect_table(
         ``constant``: dead or constant neuron; ``finding``; and for binary features ``R``
         (Dahlberg's relevance, normalized to the layer's largest; from the same FFTs as
         the null, so equal to :func:`~lib.analysis.relevance.relevance` to float32
-        round-off) and ``R_z``
-        (:func:`relevance_z`). Sorted by ``finding``, then ``size``, descending, constant
-        neurons last (ties: lower neuron first).
+        round-off) and ``R_z`` (:func:`relevance_z`), unless `with_relevance` is False.
+        Sorted by ``finding``, then ``size``, descending, constant neurons last (ties: lower
+        neuron first).
 
     Raises
     ------
@@ -901,8 +911,9 @@ def effect_table(
         effect[constant] = 0.5
         size = 2 * np.abs(effect - 0.5)
         shifts = np.concatenate([[0], _null_shifts(n_steps, 100, seed)])
-        p, cross = circular_shift_test(acts, mask, keep=shifts, tail=True)
-        raw, r_z = _relevance_z(acts, mask, cross, shifts, constant)
+        p, cross = circular_shift_test(acts, mask, keep=shifts, tail=True, spectra=spectra)
+        if with_relevance:
+            raw, r_z = _relevance_z(acts, mask, cross, shifts, constant)
         minimum, chance = 2 * MIN_AUROC_EFFECT, 0.5
         words = ("higher on the feature", "lower on the feature")
     else:
@@ -911,7 +922,7 @@ def effect_table(
         effect = correlation(acts, y)
         effect[constant] = 0.0
         size = np.abs(effect)
-        p = circular_shift_test(acts, y, tail=True)[0]
+        p = circular_shift_test(acts, y, tail=True, spectra=spectra)[0]
         minimum, chance = MIN_CORRELATION, 0.0
         words = ("rises with it", "falls with it")
     p[constant] = 1.0
@@ -949,7 +960,7 @@ def effect_table(
             "finding": finding,
         }
     )
-    if binary:
+    if binary and with_relevance:
         raw[constant] = 0.0
         top = raw.max()
         table["R"] = raw / top if top > 0 else np.zeros(n_units)

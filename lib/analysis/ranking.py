@@ -29,6 +29,7 @@ from lib.analysis.effects import (
 from lib.analysis.features import Feature, check_binary
 from lib.analysis.relevance import relevance
 from lib.analysis.significance import (
+    ShiftSpectra,
     auroc,
     benjamini_hochberg,
     circular_shift_pvalues,
@@ -38,7 +39,12 @@ from lib.analysis.significance import (
 
 
 def rank_neurons(
-    acts: np.ndarray, feature: Feature, *, n_shifts: int | None = None
+    acts: np.ndarray,
+    feature: Feature,
+    *,
+    n_shifts: int | None = None,
+    ranked: RankedActs | None = None,
+    spectra: ShiftSpectra | None = None,
 ) -> pd.DataFrame:
     """Score every neuron of ``acts`` against ``feature``.
 
@@ -49,6 +55,14 @@ def rank_neurons(
     n_shifts : int, optional
         Circular shifts in the null distribution (see
         :func:`lib.analysis.significance.circular_shift_pvalues`).
+    ranked : RankedActs, optional
+        :func:`lib.analysis.effects.rank_acts` of `acts`, computed once per trace: the
+        AUROC of a binary feature is then one sum of ranks per unit (O(T x units), no
+        sort), equal to the sorting :func:`~lib.analysis.significance.auroc`. Not needed
+        for a numeric feature.
+    spectra : ShiftSpectra, optional
+        :func:`lib.analysis.significance.shift_spectra` of `acts`, computed once per trace:
+        the p-values then take no forward FFT (same result).
 
     Returns
     -------
@@ -62,7 +76,12 @@ def rank_neurons(
         acts = acts.astype(np.float32)
     if acts.ndim != 2 or acts.shape[0] != len(feature):
         raise ValueError(f"`acts` must be (T, n_units) with T = {len(feature)}, got {acts.shape}.")
-    p = circular_shift_pvalues(acts, feature.values, n_shifts=n_shifts)
+    if ranked is not None and ranked.ranks.shape != acts.shape:
+        raise ValueError(
+            f"`ranked` was computed for activations of shape {ranked.ranks.shape}, these "
+            f"have shape {acts.shape}: call rank_acts on these activations."
+        )
+    p = circular_shift_pvalues(acts, feature.values, n_shifts=n_shifts, spectra=spectra)
     q = benjamini_hochberg(p)
     units = np.arange(acts.shape[1])
     if feature.kind == "numeric":
@@ -75,7 +94,7 @@ def rank_neurons(
         {
             "neuron": units,
             "R": relevance(acts, mask),
-            "AUROC": auroc(acts, mask),
+            "AUROC": auroc(acts, mask) if ranked is None else ranked_auroc(ranked, mask),
             "r": r,
             "p": p,
             "q": q,
@@ -138,6 +157,7 @@ def effect_ranking(
     feature: Feature,
     *,
     ranked: RankedActs | None = None,
+    spectra: ShiftSpectra | None = None,
     n_ci: int = 10,
     n_boot: int = 200,
     alpha: float = 0.01,
@@ -151,6 +171,8 @@ def effect_ranking(
     feature : Feature of length T
     ranked : RankedActs, optional
         :func:`lib.analysis.effects.rank_acts` of `acts`, if already computed.
+    spectra : ShiftSpectra, optional
+        :func:`lib.analysis.significance.shift_spectra` of `acts`, if already computed.
     n_ci : int, default 10
         The `n_ci` largest effects get a block-bootstrap interval, and for a binary feature
         so do the `n_ci` largest R, so either order (:func:`order_by`) shows intervals at
@@ -190,7 +212,14 @@ def effect_ranking(
         by_r = np.flatnonzero(live)[np.argsort(-r[live], kind="stable")[:n_ci]]
         units = np.union1d(by_size, by_r)
     table = effect_table(
-        acts, feature, ranked=ranked, n_boot=n_boot, ci_units=units, alpha=alpha, seed=seed
+        acts,
+        feature,
+        ranked=ranked,
+        spectra=spectra,
+        n_boot=n_boot,
+        ci_units=units,
+        alpha=alpha,
+        seed=seed,
     )
     if binary:
         by_unit = table["neuron"].to_numpy()
