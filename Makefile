@@ -25,6 +25,13 @@ $(STAMP): | $(PY)
 
 install: $(STAMP)
 
+# A GPU server: swap tensorflow-cpu for tensorflow[and-cuda] of the same version (README).
+.PHONY: install-gpu
+install-gpu: install
+	$(PY) -m pip uninstall -y -q tensorflow-cpu
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-gpu.txt -c requirements-lock.txt
+	$(PY) -c "import tensorflow as tf; print('GPUs found:', tf.config.list_physical_devices('GPU'))"
+
 run: install
 	$(PY) -m streamlit run streamlit_app.py --server.headless true --server.port $(PORT)
 

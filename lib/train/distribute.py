@@ -136,11 +136,29 @@ def is_chief(tf_config: str | None = None) -> bool:
     return kind == "worker" and index == 0 and "chief" not in config.get("cluster", {})
 
 
+def _short(device: str) -> str:
+    """``/job:localhost/replica:0/task:0/device:GPU:1`` -> ``GPU:1``."""
+    return device.rsplit("device:", 1)[-1]
+
+
 def describe(strategy: tf.distribute.Strategy | None) -> str:
-    """Describe ``strategy`` in one line for logs: its class and its number of replicas."""
+    """Describe ``strategy`` in one line for logs: its class, replicas and devices.
+
+    Names the GPUs TensorFlow found, so a GPU server whose CUDA build is missing (or
+    whose driver is not seen) says "no GPU found" before training starts on the CPU.
+    """
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    found = f"{len(gpus)} GPU(s) found" if gpus else "no GPU found"
     if strategy is None:
-        return "no tf.distribute strategy (one device)"
-    return f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s)"
+        where = _short(tf.config.list_logical_devices("GPU" if gpus else "CPU")[0].name)
+        return f"no tf.distribute strategy: one device, {where} ({found})"
+    devices = ", ".join(_short(d) for d in strategy.extended.worker_devices)
+    return (
+        f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s) "
+        f"on {devices} ({found})"
+    )
 
 
 P = ParamSpec("P")

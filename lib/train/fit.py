@@ -277,17 +277,35 @@ def _fit(
         raise RuntimeError("training ended before the first epoch ended; nothing was saved")
 
 
+PROGRESS_SECONDS = 0.25
+"""Least time between two ``{"kind": "batch"}`` records of an epoch (its first and last
+step are always reported): a few a second are enough for a progress bar."""
+
+
 def _progress_callback(
     hook: ProgressHook | None,
     stop: threading.Event | None,
     on_epoch: Callable[[int, dict[str, float]], dict[str, Any]],
+    *,
+    every: float | None = None,
+    on_first_batch: Callable[[], None] | None = None,
 ) -> keras.callbacks.Callback:
     import keras
 
+    interval = PROGRESS_SECONDS if every is None else every
+
     class Progress(keras.callbacks.Callback):
-        """Copies Keras logs into plain records; sets stop_training when asked to stop.
+        """Copies Keras logs into plain records; ends training when asked to stop.
 
         ``batches`` counts the batches trained in this run, ``epochs_kept`` the epochs saved.
+        It works at the start of each batch only: a callback with ``on_train_batch_end``
+        makes Keras convert every batch's logs to floats, one device sync per batch (on a
+        GPU, a stalled pipeline). The loss of a batch record is read from the model's
+        metrics (the epoch's running mean, as in Keras' logs), and only when a record is
+        due: the first step of an epoch, then at most one every ``every`` seconds
+        (:data:`PROGRESS_SECONDS` when None), and the last step (before the validation
+        pass). ``on_first_batch`` is called once, when the run's first batch is done (the
+        train function traced, TensorFlow computing).
         """
 
         batches = 0
@@ -299,28 +317,52 @@ def _progress_callback(
                 self.model.stop_training = True
                 raise TrainingStopped(self.batches)
 
-        def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-            self._check_stop()
+        def _report(self, step: int) -> None:
+            now = time.perf_counter()
+            self.reported, self.last = step, now
+            if hook is None:
+                return
+            loss = self.model.get_metrics_result().get("loss", float("nan"))
+            hook(
+                {
+                    "kind": "batch",
+                    "epoch": self.epoch,
+                    "step": step,
+                    "steps": self.params["steps"],
+                    "loss": float(loss),
+                    "elapsed": time.time() - self.t0,
+                }
+            )
+
+        def _end_of_steps(self) -> None:
+            """Count the epoch's steps, all done now, and report the last one."""
+            done = self.begun + 1 if self.begun >= 0 else 0
+            self.batches = self.first_batch + done
+            if done and self.reported != done:
+                self._report(done)
 
         def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self.epoch, self.t0 = epoch, time.time()
+            self.first_batch, self.begun, self.reported, self.last = self.batches, -1, 0, 0.0
 
-        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-            self.batches += 1
-            if hook is not None and (batch % 5 == 0 or batch + 1 == self.params["steps"]):
-                hook(
-                    {
-                        "kind": "batch",
-                        "epoch": self.epoch,
-                        "step": batch + 1,
-                        "steps": self.params["steps"],
-                        "loss": float((logs or {}).get("loss", float("nan"))),
-                        "elapsed": time.time() - self.t0,
-                    }
-                )
+        def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            # ``batch`` batches of this epoch are done
+            self.batches, self.begun = self.first_batch + batch, batch
+            if batch == 1 and self.first_batch == 0 and on_first_batch is not None:
+                on_first_batch()
+            if batch == 1 or (batch > 1 and time.perf_counter() - self.last >= interval):
+                self._report(batch)
+            self._check_stop()
+
+        def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+            self._end_of_steps()  # before Keras resets the metrics for validation
+            self._check_stop()
+
+        def on_test_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
             self._check_stop()
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            self._end_of_steps()  # no-op after a validation pass
             self._check_stop()  # an interrupted epoch is not kept
             record = on_epoch(epoch, {k: float(v) for k, v in (logs or {}).items()})
             self.epochs_kept += 1
@@ -358,7 +400,9 @@ def train(
         Called with plain dicts: ``{"kind": "phase", "text"}`` before training, once per
         phase of :data:`PHASES` in order ("tokenizing", "building the model", "first
         batch"); ``{"kind": "batch", "epoch", "step", "steps", "loss", "elapsed"}`` during
-        an epoch and ``{"kind": "epoch", "epoch", "logs", "metrics", "sample"}`` after it
+        an epoch (after its first step, at most every :data:`PROGRESS_SECONDS` after that,
+        and after its last step; ``loss`` is the epoch's running mean) and ``{"kind":
+        "epoch", "epoch", "logs", "metrics", "sample"}`` after it, one per epoch kept
         (``logs`` keeps Keras' key names: loss, val_loss, ...); ``{"kind": "stopped",
         "batches"}`` when ``stop`` ended training.
     stop : threading.Event, optional
@@ -425,8 +469,10 @@ def train(
     bundle = ModelBundle(model=model, vocab=data.vocab, tokenizer=spec.tokenizer, spec=spec)
     seed_text = sample_seed_text or corpus.text[:40]
     samples: dict[int, str] = {}
+    warm = _SamplerWarmUp(bundle, seed_text)
 
     def on_epoch(epoch: int, logs: dict) -> dict:
+        warm.join()  # its weights are stale: dropped by weights_changed() below
         metrics = {
             "val_loss": logs["val_loss"],
             "val_accuracy": logs["val_accuracy"],
@@ -464,7 +510,7 @@ def train(
         save(bundle, name, root=root, new_checkpoint=(epoch + 1, model))
         return {"logs": logs, "metrics": metrics, "sample": sample_text}
 
-    callbacks = [_progress_callback(progress, stop, on_epoch)]
+    callbacks = [_progress_callback(progress, stop, on_epoch, on_first_batch=warm.start)]
     if config.early_stopping:
         callbacks.append(
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping)
@@ -487,6 +533,37 @@ def train(
     if config.keep_best and bundle.meta["best_epoch"] != history[-1]["epoch"]:
         _restore_best(bundle, name, root, data.baseline, samples)
     return bundle
+
+
+class _SamplerWarmUp:
+    """Pay the sampler's first-use costs while the first epoch trains.
+
+    The first :func:`lib.run.generate.generate` of a process imports and loads the step
+    kernels (numba: about 1.5 s here), which the first epoch's sample would otherwise add
+    to the run. A one-token sample on a separate bundle (its own weight cache) in a
+    daemon thread pays it during ``model.fit``, whose kernels release the GIL and leave
+    CPU spare on an LSTM's sequential steps. :meth:`join` before the real sample.
+    """
+
+    def __init__(self, bundle: ModelBundle, seed_text: str) -> None:
+        b = bundle
+        self.bundle = ModelBundle(model=b.model, vocab=b.vocab, tokenizer=b.tokenizer, spec=b.spec)
+        self.seed_text = seed_text
+        self.thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        import lib.run.generate as sampler  # not this module's name: timers wrap that one
+
+        with contextlib.suppress(Exception):  # only a warm-up: the real sample reports errors
+            sampler.generate(self.bundle, self.seed_text, 1, seed=0)
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run, name="sampler-warm-up", daemon=True)
+        self.thread.start()
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
 
 
 CARRIED_META = ("pretrained", "group", "experiment")
