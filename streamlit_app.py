@@ -8,13 +8,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import narrow, routing, sidebar, state
+from dashboard import narrow, routing, sidebar, state, warmup
 
 st.set_page_config(
     page_title="RNN Lens",
     page_icon=str(Path(__file__).parent / "static" / "favicon.png"),  # served locally
     layout="wide",
 )
+warmup.start()  # heavy imports in the background (once per process), Keras session kept
 narrow.collapse_sidebar_when_narrow()
 state.keep_alive()
 with routing.routing():

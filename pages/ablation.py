@@ -262,7 +262,7 @@ if not found:
         f"{md(name)} kept none. Open it with ★ demo-stdlib-char-lstm, or train one on the "
         "Train page (it keeps them).",
         "demo-stdlib-char-lstm",
-        key="abl.offer",
+        key="btn.abl.offer",  # btn.: state.keep_alive must not write a button's key
     )
     st.stop()
 state.bind({"abl.neuron": ranked[0]})
@@ -275,6 +275,28 @@ neuron = int(
         help="Default: the final model's top neuron for the feature.",
     )
 )
+# one exact recording of the text per checkpoint: only when asked
+evolution_request = (
+    name,
+    cache.model_key(name),
+    key,
+    layer,
+    signal,
+    neuron,
+    feature_digest(feature),
+)
+if st.button(
+    "Trace the training evolution",
+    key="btn.abl.evolution",
+    help=f"Record the text through the model after each of its {len(found)} epochs.",
+):
+    st.session_state["abl.evolution_requested"] = evolution_request
+if st.session_state.get("abl.evolution_requested") != evolution_request:
+    st.info(
+        f"Press **Trace the training evolution** to record the text after each of the "
+        f"{len(found)} epochs and follow neuron {neuron}."
+    )
+    st.stop()
 evo = evolution_table(
     name,
     cache.model_key(name),

@@ -29,11 +29,20 @@ for data in found[:2]:
         shown += 1
 rest = [(data, f) for data in found[:2] for f in data["findings"][3:]]
 rest += [(data, f) for data in found[2:] for f in data["findings"]]
-if rest:
-    with st.expander(f"{len(rest)} more findings, other features and models"):
-        for data, f in rest:
-            with st.container(border=True):
-                start.finding_card(data, f, key=f"{data['model']}.{f['feature']}")
+# each further model is loaded and its text recorded: only when asked (an expander would
+# run its cards on arrival)
+if rest and not st.session_state.get("start.more"):
+    st.button(
+        f"Show {len(rest)} more findings, other features and models",
+        key="btn.start.more",
+        on_click=st.session_state.__setitem__,
+        args=("start.more", True),
+    )
+elif rest:
+    st.subheader(f"{len(rest)} more findings, other features and models")
+    for data, f in rest:
+        with st.container(border=True):
+            start.finding_card(data, f, key=f"{data['model']}.{f['feature']}")
 st.caption(
     "A finding: the neuron's effect (AUROC: how often it is higher on a feature token than "
     "on another; 0.5 means no relation) has a 95% interval that excludes chance and survives "

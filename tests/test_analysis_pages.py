@@ -172,6 +172,9 @@ def test_ablation_page_sweep_and_training_evolution(registry):
     at.button(key="btn.abl.run").click().run()
     assert not at.exception, at.exception
     assert any("draws from unrelated neurons" in m.value for m in at.markdown)
+    assert any("Press **Trace the training evolution**" in i.value for i in at.info)
+    at.button(key="btn.abl.evolution").click().run()  # one recording per epoch: when asked
+    assert not at.exception, at.exception
     evo = at.dataframe[-1].value
     assert list(evo["epoch"]) == list(range(1, 9))
     assert any("is the best from epoch" in m.value for m in at.markdown)

@@ -33,7 +33,7 @@ def test_hidden_states_on_a_language_model_offers_the_classifier_and_switches(ti
     assert any(
         "needs a sequence classifier" in i.value and TINY in _plain(i.value) for i in at.info
     )
-    button = at.button(key="hid.offer")
+    button = at.button(key="btn.hid.offer")
     assert CLASSIFIER in _plain(button.label)
     button.click().run()
     assert not at.exception, at.exception
@@ -42,7 +42,7 @@ def test_hidden_states_on_a_language_model_offers_the_classifier_and_switches(ti
     # the full classifier view is shown now, and it offers nothing: the model fits
     assert {m.label: m.value for m in at.metric}["Sequences loaded"] == "40"
     assert not any("needs a sequence classifier" in i.value for i in at.info)
-    assert "hid.offer" not in [b.key for b in at.button]
+    assert "btn.hid.offer" not in [b.key for b in at.button]
 
 
 @pytest.mark.slow
@@ -99,4 +99,4 @@ def test_ablation_without_checkpoints_offers_the_model_that_kept_them(tiny_regis
     at.switch_page("pages/ablation.py").run()
     assert not at.exception, at.exception
     assert any("needs a model that kept a checkpoint" in i.value for i in at.info)
-    assert STDLIB in _plain(at.button(key="abl.offer").label)
+    assert STDLIB in _plain(at.button(key="btn.abl.offer").label)

@@ -122,6 +122,13 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
         "Find other places in the text where the same neurons are on as in a span you "
         "picked (Strobelt et al. 2018).",
     ),
+    (
+        "Input saliency",
+        "How much each input token pushed one output (a next token's probability, a "
+        "class): gradient x input (Simonyan et al. 2014; Shrikumar et al. 2016), or "
+        "integrated gradients, whose parts add up to the output's change from an empty "
+        "input (Sundararajan, Taly & Yan 2017).",
+    ),
 )
 
 #: full citations of the methods the pages name, by first author
@@ -146,9 +153,18 @@ REFERENCES: tuple[str, ...] = (
     "Visual Analytics Science and Technology (VAST)*.",
     "Ryšánek, J. (2023). Visualizing Neural Network Used as a Language Model. Bachelor's "
     "thesis, Brno University of Technology, Faculty of Information Technology.",
+    "Shrikumar, A., Greenside, P., Shcherbina, A. & Kundaje, A. (2016). Not Just a Black "
+    "Box: Learning Important Features Through Propagating Activation Differences. "
+    "arXiv:1605.01713.",
+    "Simonyan, K., Vedaldi, A. & Zisserman, A. (2014). Deep Inside Convolutional "
+    "Networks: Visualising Image Classification Models and Saliency Maps. ICLR Workshop. "
+    "arXiv:1312.6034.",
     "Strobelt, H., Gehrmann, S., Pfister, H. & Rush, A. M. (2018). LSTMVis: A Tool for "
     "Visual Analysis of Hidden State Dynamics in Recurrent Neural Networks. *IEEE "
     "Transactions on Visualization and Computer Graphics* 24(1), 667–676.",
+    "Sundararajan, M., Taly, A. & Yan, Q. (2017). Axiomatic Attribution for Deep "
+    "Networks. *Proceedings of the 34th International Conference on Machine Learning "
+    "(ICML)*, 3319–3328.",
     "Vinh, N. X., Epps, J. & Bailey, J. (2010). Information theoretic measures for "
     "clusterings comparison. *Journal of Machine Learning Research* 11, 2837–2854.",
 )
