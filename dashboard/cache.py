@@ -24,7 +24,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -38,12 +38,6 @@ from lib.analysis.ablation import ablation_sweep, loss_change
 from lib.analysis.embedding_map import embedding_map
 from lib.analysis.features import Feature
 from lib.analysis.fourier import spectrum
-from lib.analysis.glyphs import (
-    SentenceGlyphs,
-    glyph_scale,
-    glyph_table,
-    glyphs_from_trace,
-)
 from lib.analysis.ranking import rank_neurons
 from lib.data.corpora import CorpusError, load_corpus
 from lib.data.embeddings import embedding_matrix, read_vectors, wanted_words
@@ -61,6 +55,9 @@ from lib.run.trace import (
     resolve_trace_path,
     traces_root,
 )
+
+if TYPE_CHECKING:
+    from lib.analysis.glyphs import SentenceGlyphs
 
 
 def trace_key(trace: Trace) -> str:
@@ -356,13 +353,58 @@ def feature_digest(feature: Feature) -> str:
     return hashlib.sha1(np.ascontiguousarray(feature.values).tobytes()).hexdigest()[:16]
 
 
+@st.cache_resource(max_entries=4, show_spinner="Ranking every neuron's activations…")
+def _unit_ranks(trace_key: str, layer: int, signal: str, shape: tuple, _acts: np.ndarray):
+    from lib.analysis.effects import rank_acts
+
+    ranked = rank_acts(_acts)
+    ranked.ranks.setflags(write=False)  # shared by every session: read-only
+    ranked.constant.setflags(write=False)
+    return ranked
+
+
+def unit_ranks(trace_key: str, layer: int, signal: str, acts: np.ndarray):
+    """:func:`lib.analysis.effects.rank_acts` of one layer's signal, once per trace.
+
+    Every binary feature's AUROC (and its bootstrap bins) on the same trace, layer and
+    signal reuses these ranks: a new feature costs one sum of ranks per unit, not a sort.
+    A resource (shared read-only, 4 bytes per step and unit), keyed on the trace key and
+    the shape, so a slice of the same trace gets its own ranks.
+    """
+    return _unit_ranks(trace_key, layer, signal, tuple(acts.shape), acts)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Transforming every neuron's activations…")
+def _unit_spectra(trace_key: str, layer: int, signal: str, shape: tuple, _acts: np.ndarray):
+    from lib.analysis.significance import shift_spectra
+
+    spectra = shift_spectra(_acts)
+    for array in (spectra.spectra, spectra.norms, spectra.constant):
+        array.setflags(write=False)  # shared by every session: read-only
+    return spectra
+
+
+def unit_spectra(trace_key: str, layer: int, signal: str, acts: np.ndarray):
+    """:func:`lib.analysis.significance.shift_spectra` of one layer's signal, once per trace.
+
+    The forward FFTs of the circular-shift test do not depend on the feature: every
+    feature after the first on the same trace, layer and signal takes only its inverse
+    FFTs. A resource (read-only, ~205 MB for 100,000 steps x 512 units; two kept).
+    """
+    return _unit_spectra(trace_key, layer, signal, tuple(acts.shape), acts)
+
+
 @st.cache_data(
     max_entries=32, show_spinner="Ranking every neuron (relevance, AUROC, circular-shift p-values)…"
 )
 def neuron_table(
     trace_key: str, layer: int, signal: str, digest: str, _acts: np.ndarray, _feature: Feature
 ) -> pd.DataFrame:
-    return rank_neurons(_acts, _feature)
+    spectra = unit_spectra(trace_key, layer, signal, _acts)
+    if _feature.kind != "binary":  # Pearson r needs no ranks
+        return rank_neurons(_acts, _feature, spectra=spectra)
+    ranked = unit_ranks(trace_key, layer, signal, _acts)
+    return rank_neurons(_acts, _feature, ranked=ranked, spectra=spectra)
 
 
 @st.cache_data(max_entries=16, show_spinner="Computing every neuron's spectrum…")
@@ -492,6 +534,10 @@ def projection(key: tuple, X: np.ndarray, method: str, param) -> np.ndarray:
         if method == "tsne"
         else ({"n_neighbors": int(param)} if method == "umap" else {})
     )
+    if method == "umap":
+        from dashboard.warmup import import_umap
+
+        import_umap()  # numba's disk cache on for UMAP's functions (if not imported yet)
     Y = project(X, method=method, seed=0, progress=progress, **options)
     bar.empty()
     _remember(key, Y)
@@ -594,6 +640,10 @@ def embedding_map_table(
     exclude: tuple[str, ...],
 ) -> pd.DataFrame:
     options = {"perplexity": min(30.0, max(2.0, (n - 1) / 3))} if method == "tsne" else {}
+    if method == "umap":
+        from dashboard.warmup import import_umap
+
+        import_umap()  # numba's disk cache on for UMAP's functions (if not imported yet)
     return embedding_map(
         _weights,
         tokens,
@@ -631,6 +681,9 @@ def glyph_panel_specs(
     _traces: list[Trace],
     _col_labels: np.ndarray,
 ) -> tuple[list[GlyphPanel], float]:
+    # imported here: glyphs needs scikit-learn (its clustering), 1-2 s no other page pays
+    from lib.analysis.glyphs import glyph_scale, glyph_table, glyphs_from_trace
+
     measured = [
         glyphs_from_trace(trace, _col_labels, layer=layer, signal=signal, preserved=preserved)
         for trace in _traces
@@ -993,7 +1046,11 @@ def effect_ranking_table(
     """:func:`lib.analysis.ranking.effect_ranking` of one layer's signal for a feature."""
     from lib.analysis.ranking import effect_ranking
 
-    return effect_ranking(_acts, _feature)
+    spectra = unit_spectra(trace_key, layer, signal, _acts)
+    if _feature.kind != "binary":  # Pearson r needs no ranks
+        return effect_ranking(_acts, _feature, spectra=spectra)
+    ranked = unit_ranks(trace_key, layer, signal, _acts)
+    return effect_ranking(_acts, _feature, ranked=ranked, spectra=spectra)
 
 
 @st.cache_data(max_entries=8, show_spinner="Computing the feature bank…")
@@ -1002,3 +1059,33 @@ def feature_bank_for(trace_key: str, level: str, _tokens: list[str]):
     from lib.analysis.feature_bank import feature_bank
 
     return feature_bank(_tokens, level=level)  # type: ignore[arg-type]
+
+
+@st.cache_data(max_entries=32, show_spinner="Attributing the output to the input tokens…")
+def saliency_map(
+    name: str,
+    key: str,
+    digest: str,
+    _ids: np.ndarray,
+    target: int | None,
+    position: int | None,
+    method: str,
+    quantity: str,
+    steps: int,
+    window: int | None = None,
+):
+    """:func:`lib.analysis.saliency.saliency` of vocabulary ids ``_ids`` (hashed as
+    ``digest``) through model ``name`` (``key``: :func:`model_key`); raises
+    lib.limits.LimitError over the server's limits, before any work."""
+    from lib.analysis.saliency import saliency
+
+    return saliency(
+        bundle(name),
+        np.asarray(_ids),
+        target=target,
+        position=position,
+        method=method,  # type: ignore[arg-type]
+        quantity=quantity,  # type: ignore[arg-type]
+        steps=steps,
+        window=window,
+    )

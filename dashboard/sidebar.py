@@ -16,6 +16,7 @@ from lib.model.registry import (
     broken_models,
     export_archive,
     import_archive,
+    import_keras,
     list_models,
     validate_name,
 )
@@ -140,6 +141,74 @@ def _import(upload) -> None:
     st.rerun()
 
 
+def _import_keras(model_up, vocab_up) -> None:
+    """Import an uploaded Keras model and its vocabulary (lib.model.foreign); any failure
+    is a message in the sidebar, never a traceback."""
+    from lib.run.classify import record_sequences
+    from lib.run.record import record
+
+    try:
+        data = model_up.getvalue()
+        limits.check_archive(len(data))
+        stem = str(model_up.name).rsplit(".", 1)[0]
+        name = st.session_state.get("import.keras.name", "").strip() or stem
+        validate_name(name)
+        _, check = import_keras(
+            data,
+            str(model_up.name),
+            name,
+            record=record,
+            record_sequences=record_sequences,
+            vocab=vocab_up.getvalue() if vocab_up is not None else None,
+            vocab_name=str(vocab_up.name) if vocab_up is not None else "vocabulary",
+        )
+    except Exception as e:  # every failure must be a message, not a traceback
+        if not isinstance(e, RegistryError | limits.LimitError):
+            _log.exception("import of an uploaded Keras model failed")
+        st.session_state["import.keras.message"] = ("error", import_failure(e))
+        return
+    st.session_state["import.keras.message"] = (
+        "success",
+        f"Imported {md(name)}: RNN Lens's recorder matches Keras on "
+        f"{check['sample_tokens']:,} tokens (max |Δh| {check['max_abs_delta_h']:.1e}, "
+        f"max |Δ output| {check['max_abs_delta_output']:.1e}).",
+    )
+    st.session_state["model.pending"] = name
+    st.rerun()
+
+
+def _keras_importer() -> None:
+    """The "Import your own Keras model" part of the Model files expander."""
+    st.markdown("**Import your own Keras model**")
+    st.caption(
+        "Embedding → 1–3 SimpleRNN/LSTM/GRU → Dense, a language model or a classifier "
+        "(.keras or .h5), with its vocabulary: a JSON character or token list, a JSON word "
+        "index, a Keras Tokenizer JSON or a vocabulary file (one token per line); none is "
+        "needed when the model holds a TextVectorization layer."
+    )
+    st.text_input(
+        "Name for the imported Keras model",
+        key="import.keras.name",
+        placeholder="the file's name",
+        help="Letters, digits, - and _; must not be taken.",
+    )
+    model_up = st.file_uploader(
+        "Keras model (.keras or .h5)",
+        type=["keras", "h5"],
+        key="upload.keras",
+        help=f"At most {limits.limits().max_archive_mb:,} MB; loaded in Keras safe mode.",
+    )
+    vocab_up = st.file_uploader(
+        "Its vocabulary (optional)", type=["json", "txt"], key="upload.keras.vocab"
+    )
+    if st.button("Import the Keras model", key="btn.import.keras", disabled=model_up is None):
+        _import_keras(model_up, vocab_up)
+    message = st.session_state.pop("import.keras.message", None)
+    if message is not None:
+        kind, text = message
+        (st.sidebar.success if kind == "success" else st.sidebar.error)(text)
+
+
 def model_files(name: str | None) -> None:
     """Download the current model as an archive, import one, list broken entries, and show
     the glossary and references."""
@@ -170,6 +239,7 @@ def model_files(name: str | None) -> None:
         if up is not None and st.session_state.get("import.done") != up.file_id:
             st.session_state["import.done"] = up.file_id
             _import(up)
+        _keras_importer()
     broken = broken_models()
     if broken:
         with st.sidebar.expander(f"{len(broken)} broken model folder(s)"):

@@ -1,4 +1,4 @@
-"""Command line: ``python -m lib {train,record,generate,list,demo-models} --help``.
+"""Command line: ``python -m lib {train,record,generate,list,import-keras,demo-models} --help``.
 
 The same code paths as the app, for scripts and bigger machines.
 """
@@ -244,6 +244,39 @@ def cmd_findings(args: argparse.Namespace) -> None:
         print(f"{name}: {len(found['findings'])} findings -> {path}", file=sys.stderr)
 
 
+def cmd_import_keras(args: argparse.Namespace) -> None:
+    """Import a user's own Keras model (.keras or .h5) and its vocabulary into the registry."""
+    from lib.model.registry import import_keras
+    from lib.run.classify import record_sequences
+    from lib.run.record import record
+
+    def read(path: str) -> bytes:
+        try:
+            return Path(path).read_bytes()
+        except OSError as err:
+            raise ValueError(f"cannot read {Path(path).name!r} ({err.strerror})") from None
+
+    model_file = Path(args.model_file)
+    bundle, check = import_keras(
+        read(args.model_file),
+        model_file.name,
+        args.name or model_file.stem,
+        record=record,
+        record_sequences=record_sequences,
+        vocab=read(args.vocab) if args.vocab else None,
+        vocab_name=Path(args.vocab).name if args.vocab else "vocabulary",
+        classes=args.classes.split(",") if args.classes else None,
+        max_len=args.max_len,
+    )
+    print(
+        f"imported {bundle.name}: {bundle.spec.describe()}, {len(bundle.vocab):,} tokens; "
+        f"recorder vs Keras on {check['sample_tokens']} tokens: max |delta h| "
+        f"{check['max_abs_delta_h']:.2e}, max |delta output| {check['max_abs_delta_output']:.2e}"
+    )
+    for note in bundle.meta.get("imported", {}).get("notes", []):
+        print(f"note: {note}", file=sys.stderr)
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     """Train the shipped demo models (all, or those named)."""
     from lib.train.demo import train_demo_models
@@ -400,6 +433,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     fi.add_argument("--model", nargs="*", help="model names (default: every demo model)")
     fi.set_defaults(func=cmd_findings)
+    ik = sub.add_parser(
+        "import-keras",
+        help="import your own Keras model (.keras or .h5: Embedding -> 1-3 SimpleRNN/LSTM/GRU "
+        "-> Dense) with its vocabulary",
+    )
+    ik.add_argument("model_file", help="the .keras or .h5 file")
+    ik.add_argument(
+        "--vocab",
+        help="a JSON character/token list, a JSON word index, a Keras Tokenizer JSON or a "
+        "vocabulary file (one token per line); not needed with a TextVectorization layer",
+    )
+    ik.add_argument("--name", help="registry name (default: the file's name)")
+    ik.add_argument("--classes", help="a classifier's class names, comma-separated")
+    ik.add_argument("--max-len", type=int, default=None, help="a classifier's tokens per text")
+    ik.set_defaults(func=cmd_import_keras)
     d = sub.add_parser("demo-models", help="train the shipped demo models")
     d.add_argument("names", nargs="*", help="only these (default: all)")
     d.set_defaults(func=cmd_demo)

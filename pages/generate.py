@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard import cache, routing, state
 from dashboard.fmt import md
 from dashboard.panels.interventions import intervention_panel
+from dashboard.panels.saliency import language_model_saliency
 from dashboard.panels.tokens import (
     WHAT_AM_I_LOOKING_AT,
     bits_per_token,
@@ -124,9 +125,11 @@ else:
 mode = (
     st.segmented_control(
         "Colour by",
-        ["Neuron activations", "Expectancy"],
+        ["Neuron activations", "Expectancy", "Input saliency"],
         key="gen.mode",
-        help="A neuron's value at each token, or the probability the model gave each token.",
+        help="A neuron's value at each token, the probability the model gave each token, "
+        "or how much one prediction depended on each token (integrated gradients, "
+        "Sundararajan, Taly & Yan 2017).",
     )
     or "Neuron activations"
 )
@@ -156,6 +159,8 @@ if mode == "Neuron activations":
             (seed_text, length, temperature, top_k or None, seed) if source == "Generate" else None,
         )
     state.publish(["pick.layer", "pick.signal", "pick.neurons", "gen.output_aligned"])
+elif mode == "Input saliency":
+    language_model_saliency(name, bundle, trace, show_whitespace=whitespace)
 else:
     log = o2.toggle(
         "Log scale",

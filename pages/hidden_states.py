@@ -9,6 +9,7 @@ from dashboard import cache, charts, routing, state
 from dashboard.cache import classifier_trace, projection
 from dashboard.fmt import md
 from dashboard.panels.hidden_states import language_model_view
+from dashboard.panels.saliency import classifier_saliency
 from dashboard.tables import overview_frames, points_frame, sequence_table, step_labels
 from dashboard.widgets.highlight import ColourScale, highlighted_rows_html
 from dashboard.widgets.needs import offer_model
@@ -46,7 +47,7 @@ if bundle.spec.task != "classifier":
         "Open it with ★ demo-polarity-lstm, or train one on the Train page with the task "
         "'Sequence classifier'.",
         "demo-polarity-lstm",
-        key="hid.offer",
+        key="btn.hid.offer",  # btn.: state.keep_alive must not write a button's key
     )
     language_model_view(name, bundle)
     st.stop()
@@ -192,6 +193,8 @@ if seq is not None:
             value_name=scale.label,
         )
     )
+    with st.expander("Which input tokens did this depend on?"):
+        classifier_saliency(name, trace.ids[a:b], spaced, trace.classes, int(trace.prediction[seq]))
     heat = pd.DataFrame(
         [
             {"label": lab, "class": c, "ep": float(ep[t, k])}

@@ -606,3 +606,43 @@ def test_a_hostile_corpus_name_in_meta_json_shows_as_text_and_fetches_nothing(se
         check_clean(page, "hostile-corpus-name")
     finally:
         shutil.rmtree(folder)
+
+
+def test_a_plain_keras_model_imports_from_the_sidebar_and_generates(server, page, tmp_path):
+    """Issue 20: a word LSTM language model built with plain Keras, saved as .keras, with
+    its word index JSON, uploaded through the sidebar; Generate then works on it."""
+    import keras
+    from keras import layers
+
+    words = ["the", "cat", "sat", "on", "mat", "a", "dog", "ran", "far", "away", " ", "\n"]
+    index = {w: i + 1 for i, w in enumerate(words)}
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            layers.Embedding(len(index) + 1, 8),
+            layers.LSTM(12, return_sequences=True),
+            layers.Dense(len(index) + 1),
+        ]
+    )
+    model.save(tmp_path / "browser-lm.keras")
+    (tmp_path / "index.json").write_text(json.dumps(index))
+    open_page(page, server, "generate?model=demo-ref-char-lstm")
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Model files", exact=True).click()
+    uploaders = sidebar.get_by_test_id("stFileUploader")
+    keras_up = uploaders.filter(has_text="Keras model (.keras or .h5)")
+    keras_up.locator("input[type=file]").set_input_files(str(tmp_path / "browser-lm.keras"))
+    settle(page)
+    vocab_up = uploaders.filter(has_text="Its vocabulary (optional)")
+    vocab_up.locator("input[type=file]").set_input_files(str(tmp_path / "index.json"))
+    settle(page)
+    sidebar.get_by_role("button", name="Import the Keras model").click()
+    settle(page)
+    expect(sidebar.get_by_text(re.compile("recorder matches Keras"))).to_be_visible(timeout=120_000)
+    assert "browser-lm" in _picker_names(page)
+    check_clean(page, "import-keras")
+    open_page(page, server, "generate?model=browser-lm")
+    expect(page.get_by_test_id("stSidebar")).to_contain_text("LSTM, word level")
+    shown(page.locator("td.hl-text span.tok"))
+    assert page.locator("td.hl-text span.tok").count() > 10
+    check_clean(page, "import-keras-generate")

@@ -200,13 +200,20 @@ def expectancy_scale(*, log: bool = True, floor: float = -6.0) -> ColourScale:
 
 
 def _token_html(
-    token: str, colour: str, text: str, tip: str, show_whitespace: bool, seed: bool
+    token: str,
+    colour: str,
+    text: str,
+    tip: str,
+    show_whitespace: bool,
+    seed: bool,
+    marked: bool = False,
 ) -> str:
     shown = token
     if show_whitespace:
         shown = "".join(WHITESPACE_SYMBOLS.get(ch, ch) for ch in token)
     body = html.escape(shown) or "&#8203;"
     cls = "tok" + (" ws" if token.isspace() and show_whitespace else "") + (" seed" if seed else "")
+    cls += " mark" if marked else ""
     span = (
         f'<span class="{cls}" style="background:{colour};color:{text}" '
         f'title="{html.escape(tip, quote=True)}">{body}</span>'
@@ -254,6 +261,7 @@ STYLE = """
 .hl-text .w {white-space: nowrap;}
 .hl-text .tok {border-radius: 2px; padding: 0 0.5px;}
 .hl-text .seed {text-decoration: underline dotted;}
+.hl-text .mark {outline: 2px solid #111; outline-offset: 1px;}
 .hl-bar {display: flex; align-items: center; gap: 8px; font-family: sans-serif;
          font-size: 0.85rem; color: #444; margin: 4px 0 8px 0;}
 .hl-bar .grad {width: 220px; height: 12px; border: 1px solid #ccc; border-radius: 2px;}
@@ -281,6 +289,7 @@ def highlighted_rows_html(
     n_seed: int = 0,
     value_name: str = "value",
     colour_bar: bool = True,
+    marked: int | None = None,
 ) -> str:
     """An HTML table: one row per (label, values) pair, tokens coloured by the values.
 
@@ -296,6 +305,8 @@ def highlighted_rows_html(
         Position of ``tokens[0]`` in the whole text, for the tooltips.
     n_seed : int
         Tokens at positions below this were given, not generated: underlined.
+    marked : int, optional
+        Position (in ``tokens``) of one token outlined, e.g. the output a saliency explains.
     """
     parts = [STYLE, colour_bar_html(scale) if colour_bar else "", '<table class="hl-table">']
     for label, values in rows:
@@ -312,6 +323,7 @@ def highlighted_rows_html(
                 f"position {start + t} · {tok!r} · {value_name} {values[t]:.4g}",
                 show_whitespace,
                 start + t < n_seed,
+                t == marked,
             )
             for t, tok in enumerate(tokens)
         ]

@@ -22,11 +22,13 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
 import zipfile
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -588,6 +590,62 @@ def import_archive(
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
     return load(name, root=base)
+
+
+def import_keras(
+    data: bytes,
+    filename: str,
+    name: str,
+    *,
+    record: Callable[..., Any],
+    record_sequences: Callable[..., Any],
+    vocab: bytes | None = None,
+    vocab_name: str = "vocabulary",
+    classes: Sequence[str] | None = None,
+    max_len: int | None = None,
+    root: str | os.PathLike | None = None,
+) -> tuple[ModelBundle, dict[str, float]]:
+    """Add a user's own Keras model (.keras or .h5) and its vocabulary as ``name``.
+
+    :func:`lib.model.foreign.read_keras` maps the architecture and vocabulary to the
+    project's (refusing by layer and option what cannot be mapped), and
+    :func:`lib.model.foreign.check_recorder` runs the recorder (``record`` =
+    :func:`lib.run.record.record`, ``record_sequences`` =
+    :func:`lib.run.classify.record_sequences`) against Keras' own output of the original
+    model; only then is the model written, atomically, under the name's write lock.
+
+    Returns
+    -------
+    (ModelBundle, dict)
+        The loaded model and the check's ``max_abs_delta_h`` / ``max_abs_delta_output``
+        (also in meta.json ``imported``).
+
+    Raises
+    ------
+    RegistryError
+        The name is taken or invalid, or the model or vocabulary cannot be imported
+        (:class:`lib.model.foreign.ForeignModelError`); nothing is written.
+    LimitError
+        The file or the model is over one of the server's limits.
+    """
+    from lib.model import foreign
+
+    validate_name(name)
+    base = models_root(root)
+    if (base / name).exists():
+        raise RegistryError(f"There is a model named {name!r} already; pick another name.")
+    check_writable(name, root=base)
+    imported = foreign.read_keras(
+        data, filename, vocab=vocab, vocab_name=vocab_name, classes=classes, max_len=max_len
+    )
+    result = foreign.check_recorder(imported, record, record_sequences)
+    bundle = imported.bundle
+    bundle.meta["updated"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    with writing(name, root=base, what="importing"):
+        if (base / name).exists():
+            raise RegistryError(f"There is a model named {name!r} already; pick another name.")
+        _save_locked(bundle, name, base, None)
+    return load(name, root=base), result
 
 
 # --- model groups (sweeps: one architecture at several values of one setting) ----------------
