@@ -124,6 +124,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         max_tokens=args.max_tokens,
         max_vocab=args.max_vocab,
         test_fraction=args.test_fraction,
+        tensorboard=args.tensorboard,
+        csv_log=args.csv_log,
     )
     if classifier:
         bundle = train_classifier(
@@ -353,6 +355,17 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", action="store_true", help="continue a stopped model")
     t.add_argument("--overwrite", action="store_true", help="replace a model of that name")
+    t.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="write TensorBoard event files to <registry>/.logs/<name>/ "
+        "(tensorboard --logdir models/.logs)",
+    )
+    t.add_argument(
+        "--csv-log",
+        action="store_true",
+        help="write a CSV row per epoch to <registry>/.logs/<name>/training.csv (a resume appends)",
+    )
     t.add_argument(
         "--strategy",
         default="auto",

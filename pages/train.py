@@ -55,6 +55,8 @@ state.bind(
         "train.max_len": 40,
         "train.patience": 0,
         "train.keep_best": False,
+        "train.tensorboard": False,
+        "train.csv_log": False,
     }
 )
 for _name, (_lo, _hi) in bounds.items():  # a value from a link or an older limit: clamped
@@ -244,6 +246,21 @@ with tab_train:
             help="When training ends, the saved model is the epoch with the "
             "lowest validation loss (later epochs stay in the history).",
         )
+        tensorboard = e3.checkbox(
+            "TensorBoard log",
+            key="train.tensorboard",
+            persist_state="session",
+            help="Write each epoch's loss and accuracy as TensorBoard event files, in a "
+            "folder named after the model in models/.logs (view with "
+            "`tensorboard --logdir models/.logs`).",
+        )
+        csv_log = e3.checkbox(
+            "CSV log",
+            key="train.csv_log",
+            persist_state="session",
+            help="Write a row per epoch (loss, accuracy, validation) to training.csv in "
+            "the model's folder in models/.logs; resuming adds rows.",
+        )
         vectors, freeze = pretrained_picker(
             "train",
             level=level,
@@ -292,6 +309,8 @@ with tab_train:
                 keep_best=not classifier and bool(keep_best),
                 embedding_file=vectors,
                 freeze_embedding=freeze,
+                tensorboard=bool(tensorboard),
+                csv_log=bool(csv_log),
             )
             with st.spinner("Checking the settings and tokenizing the text…"):
                 jobs.start(owner, spec, corpus, config, name)

@@ -175,6 +175,12 @@ class TrainConfig:
     (lib.data.embeddings)."""
     freeze_embedding: bool = False
     """With ``embedding_file``: keep the embedding fixed (else it is fine-tuned)."""
+    tensorboard: bool = False
+    """Write TensorBoard event files of every epoch's metrics (keras.callbacks.TensorBoard)
+    to ``<registry>/.logs/<name>/`` (lib.train.fit.training_logs)."""
+    csv_log: bool = False
+    """Write one CSV row of Keras' logs per epoch (keras.callbacks.CSVLogger) to
+    ``<registry>/.logs/<name>/training.csv``; a resumed training appends to it."""
 
     def validate(self) -> TrainConfig:
         """Return self, or raise ValueError naming the bad setting and its value."""
@@ -200,6 +206,11 @@ class TrainConfig:
                 isinstance(self.early_stopping, int) and 0 <= self.early_stopping <= 100,
                 f"early stopping patience must be 0 (off) to 100 epochs, got "
                 f"{self.early_stopping!r}",
+            ),
+            (
+                isinstance(self.tensorboard, bool) and isinstance(self.csv_log, bool),
+                f"tensorboard and csv_log must be True or False, got {self.tensorboard!r} "
+                f"and {self.csv_log!r}",
             ),
             (
                 not self.freeze_embedding or bool(self.embedding_file),

@@ -15,18 +15,26 @@ split.
 Classifier metrics: ``val_loss``, ``val_accuracy``, ``test_loss``, ``test_accuracy`` (on
 the held-out test split) and ``baseline_accuracy`` (always predicting the training
 split's most frequent class, scored on the test split).
+
+Training logs (``config.tensorboard``, ``config.csv_log``): Keras' TensorBoard event files
+and a CSVLogger table of every epoch kept, in ``<registry>/.logs/<name>/``
+(:func:`training_logs`), so ``tensorboard --logdir models/.logs`` shows each model as a run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import functools
+import io
 import math
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,6 +54,7 @@ from lib.model.registry import (
     delete,
     list_models,
     load,
+    models_root,
     read_meta,
     save,
     validate_name,
@@ -197,6 +206,7 @@ def check_training(
     validate_name(name)
     spec.validate()
     config.validate()
+    check_logging(config)
     if not corpus.text.strip():
         raise ValueError("The corpus is empty: choose or paste a text first.")
     if config.embedding_file:
@@ -247,6 +257,127 @@ def _phase(hook: ProgressHook | None, stop: threading.Event | None, text: str) -
         hook({"kind": "phase", "text": text})
 
 
+LOGS = ".logs"
+"""The registry's sub-folder of training logs, one folder per model name."""
+
+TRAINING_CSV = "training.csv"
+"""The CSVLogger table in a model's log folder: a row per epoch kept (column ``epoch`` is
+Keras' 0-based epoch index; meta.json's ``history`` counts from 1)."""
+
+MAX_LOG_CSV_BYTES = 16 << 20
+"""Largest training.csv a resume rewrites (keeping its earlier epochs); a larger one is left
+as it is and appended to."""
+
+
+def training_logs(name: str, *, root: str | os.PathLike | None = None) -> Path:
+    """Return the folder of model ``name``'s training logs: ``<registry>/.logs/<name>/``.
+
+    It holds Keras' TensorBoard event files (``train/``, ``validation/``: scalars
+    ``epoch_loss``, ``epoch_accuracy``, ... at step = 0-based epoch) and
+    :data:`TRAINING_CSV`. The folder is beside the model folders, not inside
+    ``<registry>/<name>/``: every save writes a new model folder and renames it over the
+    old one (:func:`lib.model.registry.save`), which would lose the files Keras' callbacks
+    keep open for the whole run, and archives (:func:`lib.model.registry.export_archive`)
+    hold only the model's own files. A training from scratch removes the name's old logs;
+    a resumed one adds to them (``tensorboard --logdir <registry>/.logs`` shows every
+    model as a run).
+    """
+    return models_root(root) / LOGS / validate_name(name)
+
+
+def check_logging(config: TrainConfig) -> None:
+    """Refuse ``config.tensorboard`` before any work starts when TensorBoard is not installed.
+
+    Keras' TensorBoard callback writes through ``tf.summary.scalar``, which the tensorboard
+    package implements (not tensorflow itself); without it the first epoch's end would fail.
+    """
+    import importlib.util
+
+    if config.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise ValueError(
+            "TensorBoard logs need the tensorboard package, which this server does not have "
+            "(pip install tensorboard): train without them, or install it first."
+        )
+
+
+def _clear_logs(name: str, root: str | os.PathLike | None) -> None:
+    """Remove the logs a previous model of this name left (a training from scratch)."""
+    shutil.rmtree(training_logs(name, root=root), ignore_errors=True)
+
+
+def _keep_rows_before(path: Path, epoch: int) -> None:
+    """Drop the rows of ``path`` (a CSVLogger table) for epochs ``epoch`` (0-based) and later.
+
+    A resume continues from the saved epoch, which keep-best may have set back; the CSV
+    then matches meta.json's history again. A file that is too big or not a CSVLogger
+    table is left alone.
+    """
+    try:
+        if path.stat().st_size > MAX_LOG_CSV_BYTES:
+            return
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or "epoch" not in rows[0]:
+        return
+    col = rows[0].index("epoch")
+    try:
+        kept = [r for r in rows[1:] if r and int(float(r[col])) < epoch]
+    except (ValueError, IndexError):
+        return
+    if len(kept) == len(rows) - 1:
+        return
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([rows[0], *kept])
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(out.getvalue(), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _log_callbacks(
+    config: TrainConfig, name: str, root: str | os.PathLike | None, start_epoch: int
+) -> list:
+    """Return the TensorBoard and CSVLogger callbacks ``config`` asks for (none: nothing written).
+
+    They write to :func:`training_logs`.
+
+    Put after the progress callback: an epoch it does not keep (stopped) is not logged.
+    """
+    import keras
+
+    if not (config.tensorboard or config.csv_log):
+        return []
+    folder = training_logs(name, root=root)
+    folder.mkdir(parents=True, exist_ok=True)
+    found: list = []
+    if config.csv_log:
+        path = folder / TRAINING_CSV
+        _keep_rows_before(path, start_epoch)
+        found.append(keras.callbacks.CSVLogger(str(path), append=True))
+    if config.tensorboard:
+        found.append(
+            keras.callbacks.TensorBoard(
+                log_dir=str(folder),
+                histogram_freq=0,
+                write_graph=False,
+                update_freq="epoch",
+                profile_batch=0,
+            )
+        )
+    return found
+
+
+def _end_logs(callbacks: list) -> None:
+    """Close the log files of a fit that ended early (Keras skips on_train_end then)."""
+    import keras
+
+    for cb in callbacks:
+        if isinstance(cb, keras.callbacks.CSVLogger | keras.callbacks.TensorBoard):
+            with contextlib.suppress(Exception):
+                cb.on_train_end()
+
+
 def _fit(
     model: keras.Model,
     callbacks: list,
@@ -261,11 +392,17 @@ def _fit(
     ``callbacks[0]`` is :func:`_progress_callback`'s, which raises TrainingStopped at the
     first batch boundary after ``stop`` is set. A stop is reported as ``{"kind":
     "stopped", "batches"}``; TrainingStopped is raised when no epoch of this run was kept,
-    RuntimeError when training ended otherwise without one.
+    RuntimeError when training ended otherwise without one. The log callbacks
+    (:func:`_log_callbacks`) close their files however fit ends.
     """
     _phase(hook, stop, "first batch")
-    with contextlib.suppress(TrainingStopped):  # raised by the callback to end at once
+    try:
         model.fit(*args, callbacks=callbacks, **kwargs)
+    except TrainingStopped:  # raised by the callback to end at once
+        _end_logs(callbacks)
+    except BaseException:
+        _end_logs(callbacks)
+        raise
     callback = callbacks[0]
     batches = int(getattr(callback, "batches", 0))
     if stop is not None and stop.is_set():
@@ -450,6 +587,7 @@ def train(
         _phase(progress, stop, "building the model")
         if name in {m["name"] for m in list_models(root=root)}:
             delete(name, root=root)
+        _clear_logs(name, root)
         keras.utils.set_random_seed(config.seed)
         model = build(spec, len(data.vocab))
         if config.embedding_file:
@@ -515,6 +653,7 @@ def train(
         callbacks.append(
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping)
         )
+    callbacks += _log_callbacks(config, name, root, start_epoch)
     _fit(
         model,
         callbacks,
@@ -634,6 +773,7 @@ def check_classifier_training(
         )
     spec.validate()
     config.validate()
+    check_logging(config)
     if len(data) == 0:
         raise ValueError(f"the dataset {data.name!r} has no texts: load or upload one first")
     if spec.n_classes != data.n_classes:
@@ -734,6 +874,7 @@ def train_classifier(
         _phase(progress, stop, "building the model")
         if name in {m["name"] for m in list_models(root=root)}:
             delete(name, root=root)
+        _clear_logs(name, root)
         keras.utils.set_random_seed(config.seed)
         model = build(spec, len(vocab))
         if config.embedding_file:
@@ -803,7 +944,10 @@ def train_classifier(
 
     _fit(
         model,
-        [_progress_callback(progress, stop, on_epoch)],
+        [
+            _progress_callback(progress, stop, on_epoch),
+            *_log_callbacks(config, name, root, start_epoch),
+        ],
         progress,
         stop,
         history,
