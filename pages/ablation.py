@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, routing, state
+from dashboard import cache, export, routing, state
 from dashboard.cache import evolution_table, feature_digest, neuron_table, sweep
 from dashboard.charts import control_range_chart, sweep_chart
 from dashboard.fmt import md
@@ -66,6 +66,7 @@ the same neuron's relevance and spectral peak after every epoch, and the epoch a
 feature's best neuron emerged.""")
 
 name, bundle = cache.current_bundle()
+export.report("Ablation", "abl.", name, bundle.meta)
 state.bind(
     {
         "abl.chars": 3000,
@@ -203,16 +204,16 @@ else:
     )
     left, right = st.columns(2)
     left.caption("Loss change, whole text")
-    left.altair_chart(sweep_chart(df, "delta_loss"), width="stretch")
+    export.chart(where=left, chart=sweep_chart(df, "delta_loss"), width="stretch")
     right.caption(f"Loss change predicting the feature's tokens ({md(feature.name)})")
-    right.altair_chart(sweep_chart(df, "delta_loss_feature"), width="stretch")
+    export.chart(where=right, chart=sweep_chart(df, "delta_loss_feature"), width="stretch")
     st.caption(
         "Red line: the top k by relevance. Dots: the random draws, blue from the unrelated "
         "neurons, grey from all other neurons."
     )
     summary = control_summary(df, "delta_loss_feature")
     st.markdown("**The controls as distributions** (predicting the feature's tokens)")
-    st.altair_chart(control_range_chart(summary), width="stretch")
+    export.chart(control_range_chart(summary), width="stretch")
     st.caption(
         "Bars: the 5th to 95th percentile of each control's draws; black tick: their median; "
         "red line: the top k."
@@ -252,7 +253,7 @@ else:
         lines.append(" ".join(parts))
     st.markdown("\n".join(lines))
     with st.expander("The numbers"):
-        st.dataframe(summary, hide_index=True)
+        export.table(summary, hide_index=True)
 
 st.subheader("Training evolution")
 found = checkpoints(name)
@@ -307,7 +308,7 @@ evo = evolution_table(
     feature_digest(feature),
     feature.values.astype(bool),
 )
-st.dataframe(evo, hide_index=True)
+export.table(evo, hide_index=True)
 st.markdown(
     f"The final best neuron for **{md(feature.name)}** is the best from epoch "
     f"**{first_epoch_of_best(evo)}** on."
@@ -322,12 +323,13 @@ epoch = st.select_slider(
     help="The neuron on the same text after this epoch.",
 )
 past = cache.checkpoint_trace(name, epoch, text)
-st.html(
+export.highlighted(
+    "The neuron on the text",
     neuron_rows_html(
         past,
         NeuronChoice(layer, signal, [neuron]),
         output_aligned=False,
         show_whitespace=True,
         stop=600,
-    )
+    ),
 )

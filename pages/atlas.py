@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import cache, routing, state
+from dashboard import cache, export, routing, state
 from dashboard.fmt import md
 from dashboard.panels import atlas as panel
 from dashboard.widgets.pickers import layer_signal_picker
@@ -36,6 +36,7 @@ Neuroscope shows for transformers), contexts across its whole range, its histogr
 dominant period (Dahlberg's Fourier view) and its gate saturation.""")
 
 name, bundle = cache.current_bundle()
+export.report("Neuron Atlas", "atlas.", name, bundle.meta)
 source = text_source("atlas", name, bundle)
 if source is None:
     st.stop()

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, routing, state
+from dashboard import cache, charts, export, routing, state
 from dashboard.cache import (
     coclusters,
     feature_digest,
@@ -22,6 +22,7 @@ from lib.model.registry import list_models
 
 routing.page_guard()
 st.title("Compare")
+export.report("Compare", "cmp.")
 with st.expander("What am I looking at?"):
     st.markdown("""
 Two models — or two layers of one model — read **the same text** and are scored against **the
@@ -167,7 +168,7 @@ for label, name, bundle, layer in (("A", a, ba, int(la)), ("B", b, bb, int(lb)))
         }
     )
 # all text: one column per model, so Arrow sees one type per column
-st.dataframe(pd.DataFrame(rows).set_index("").T, width="stretch")
+export.table(pd.DataFrame(rows).set_index("").T, width="stretch")
 if (a, int(la)) == (b, int(lb)):
     st.caption("A and B are the same layer of the same model.")
 else:
@@ -182,11 +183,11 @@ size_title = (
     if "AUROC" in tops[0].columns
     else "how strongly each neuron follows the feature, |r|"
 )
-st.altair_chart(
+export.chart(
     charts.score_distributions(pd.concat(spreads, ignore_index=True), title=size_title),
     width="stretch",
 )
-st.dataframe(pd.DataFrame(bests).set_index("").T, width="stretch")
+export.table(pd.DataFrame(bests).set_index("").T, width="stretch")
 
 st.subheader("Samples from the same seed")
 seed = st.number_input("Random seed", 0, 2**31 - 1, key="cmp.seed", help="Same seed for both.")

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, routing, state
+from dashboard import cache, charts, export, routing, state
 from dashboard.cache import (
     gate_saturation_table,
     layer_distributions,
@@ -33,6 +33,7 @@ The cell state c has no fixed range, so it is clipped to an interval (by default
 percentile of |c| in the layer) and the values outside are not counted.""")
 
 name, bundle = cache.current_bundle()
+export.report("Distributions", "dist.", name, bundle.meta)
 source = text_source("dist", name, bundle)
 if source is None:
     st.stop()
@@ -122,7 +123,7 @@ ranked = table[~table["dead"]] if exclude else table
 ranked = ranked.sort_values(column, ascending=False, kind="stable")
 register_top_neurons(name, layer, signal, "highest KL", ranked["neuron"].head(5).tolist())
 st.caption(f"Range {d['range'][0]:.3g} to {d['range'][1]:.3g}, {d['P'].shape[1]} bins.")
-st.dataframe(
+export.table(
     ranked,
     hide_index=True,
     height=240,
@@ -143,9 +144,9 @@ def hist_df(unit: int) -> pd.DataFrame:
 hi, lo = int(ranked["neuron"].iloc[0]), int(ranked["neuron"].iloc[-1])
 left, right = st.columns(2)
 left.caption(f"Highest KL: neuron {hi:d} (bars) against the reference (line)")
-left.altair_chart(charts.histogram_overlay(hist_df(hi)), width="stretch")
+export.chart(where=left, chart=charts.histogram_overlay(hist_df(hi)), width="stretch")
 right.caption(f"Lowest KL: neuron {lo:d}")
-right.altair_chart(charts.histogram_overlay(hist_df(lo)), width="stretch")
+export.chart(where=right, chart=charts.histogram_overlay(hist_df(lo)), width="stretch")
 
 st.subheader("One neuron")
 state.bind({"dist.unit": hi, "dist.group": "token"})
@@ -164,7 +165,7 @@ group = c2.segmented_control(
 if c3.button("Open in Generate & Highlight", key="btn.dist.open"):
     send_to_generate(layer, signal, [unit])
 left, right = st.columns(2)
-left.altair_chart(charts.histogram_overlay(hist_df(unit)), width="stretch")
+export.chart(where=left, chart=charts.histogram_overlay(hist_df(unit)), width="stretch")
 groups = trace.tokens
 if group == "part of speech":
     try:
@@ -172,8 +173,10 @@ if group == "part of speech":
     except FeatureError as e:
         st.warning(md(str(e)))
 box = token_percentiles(acts[:, unit], groups, top=25)
-right.altair_chart(
-    charts.box_percentiles(box.rename(columns={box.columns[0]: "token"})), width="stretch"
+export.chart(
+    where=right,
+    chart=charts.box_percentiles(box.rename(columns={box.columns[0]: "token"})),
+    width="stretch",
 )
 
 st.subheader("Mean |activation| per layer and signal")
@@ -194,8 +197,9 @@ means = pd.DataFrame(
 kinds = list(dict.fromkeys(means["kind"]))
 for col, kind in zip(st.columns(len(kinds)), kinds, strict=True):
     col.markdown(f"**{md(kind)}**")
-    col.altair_chart(
-        charts.signal_means(means[means["kind"] == kind].drop(columns="kind")),
+    export.chart(
+        where=col,
+        chart=charts.signal_means(means[means["kind"] == kind].drop(columns="kind")),
         width="stretch",
     )
 
@@ -222,7 +226,7 @@ if bundle.spec.cell in ("lstm", "gru"):
     )
     memory_gate = "f" if bundle.spec.cell == "lstm" else "z"
     sat_shown = sat.assign(gate=sat["gate"].map(SIGNAL_LABELS))
-    st.altair_chart(charts.saturation_scatter(sat_shown), width="stretch")
+    export.chart(charts.saturation_scatter(sat_shown), width="stretch")
     keeps = sat[(sat["gate"] == memory_gate) & (sat["right"] > 0.5)]
     st.markdown(
         md(
@@ -261,17 +265,21 @@ with st.expander(
         text = bundle.tokenizer.detokenize(trace.tokens)[:20_000]
         summary = model_summaries(tuple(chosen), text, dead_thr, dead_share)
         c1, c2 = st.columns(2)
-        c1.altair_chart(
-            charts.per_model_bars(summary, value="mean_abs", title="mean |h|"), width="stretch"
+        export.chart(
+            where=c1,
+            chart=charts.per_model_bars(summary, value="mean_abs", title="mean |h|"),
+            width="stretch",
         )
-        c2.altair_chart(
-            charts.per_model_bars(summary, value="dead", title="dead neurons"), width="stretch"
+        export.chart(
+            where=c2,
+            chart=charts.per_model_bars(summary, value="dead", title="dead neurons"),
+            width="stretch",
         )
         values = group_values(list(chosen))
         if len(values) == len(chosen) > 1 and len({s for s, _ in values.values()}) == 1:
             setting = next(iter(values.values()))[0]
             line = summary.assign(**{setting: [values[m][1] for m in summary["model"]]})
-            st.altair_chart(
+            export.chart(
                 charts.setting_line(line, x=setting, y="mean_abs", title="mean |h|"),
                 width="stretch",
             )

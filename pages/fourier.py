@@ -4,7 +4,7 @@ import altair as alt
 import numpy as np
 import streamlit as st
 
-from dashboard import cache, charts, routing, state
+from dashboard import cache, charts, export, routing, state
 from dashboard.cache import feature_digest, neuron_table, spectra
 from dashboard.fmt import md
 from dashboard.panels.tokens import neuron_rows_html
@@ -31,6 +31,7 @@ brightness = amplitude (binned so the browser stays quick; the band's peaks use 
 neighbours. At character level periodicity mostly reflects word and line lengths.""")
 
 name, bundle = cache.current_bundle()
+export.report("Fourier", "fft", name, bundle.meta)
 source = text_source("fft", name, bundle)
 if source is None:
     st.stop()
@@ -89,8 +90,9 @@ left, right = st.columns([3, 2])
 in_band = (freqs >= lo) & (freqs <= hi)
 heat = spectrum_df(freqs[in_band], amps[in_band])
 heat["amplitude"] = np.maximum(heat["amplitude"], 1e-6)
-left.altair_chart(
-    charts.spectrum_heatmap(heat).encode(
+export.chart(
+    where=left,
+    chart=charts.spectrum_heatmap(heat).encode(
         color=alt.Color(
             "amplitude:Q",
             scale=alt.Scale(scheme="inferno", type="log"),
@@ -103,8 +105,9 @@ left.caption(
     f"Frequencies {lo:.2f}–{hi:.2f} only (the search band), colour on a log scale so the "
     "band's structure shows; the spectra below include every frequency."
 )
-right.dataframe(
-    peaks.head(20),
+export.table(
+    where=right,
+    data=peaks.head(20),
     hide_index=True,
     height=330,
     column_config={
@@ -131,7 +134,7 @@ lines = st.multiselect(
     help="Neurons whose whole spectrum to draw.",
 )
 if lines:
-    st.altair_chart(
+    export.chart(
         charts.spectrum_lines(spectrum_df(freqs, amps, neurons=lines), band=(lo, hi)),
         width="stretch",
     )
@@ -158,14 +161,15 @@ else:
         f"The {len(top)} detected neurons over the first {stop:,} tokens; "
         "switch on **Show more** for their neighbours and more text."
     )
-st.html(
+export.highlighted(
+    "Periodic neurons on the text",
     neuron_rows_html(
         trace,
         NeuronChoice(layer, signal, shown),
         output_aligned=False,
         show_whitespace=True,
         stop=stop,
-    )
+    ),
 )
 
 with st.expander("Agreement with the Relevance page for a feature"):

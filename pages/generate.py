@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import cache, routing, state
+from dashboard import cache, export, routing, state
 from dashboard.fmt import md
 from dashboard.panels.interventions import intervention_panel
 from dashboard.panels.saliency import language_model_saliency
@@ -21,6 +21,7 @@ with st.expander("What am I looking at?"):
     st.markdown(WHAT_AM_I_LOOKING_AT)
 
 name, bundle = cache.current_bundle()
+export.report("Generate & Highlight", "gen.", name, bundle.meta)
 char = bundle.spec.level == "char"
 
 state.bind(
@@ -147,8 +148,9 @@ if mode == "Neuron activations":
         help="Colour each token by the state that predicted it (t-1) "
         "instead of the state after reading it (t).",
     )
-    st.html(
-        neuron_rows_html(trace, choice, output_aligned=output_aligned, show_whitespace=whitespace)
+    export.highlighted(
+        "Neuron activations",
+        neuron_rows_html(trace, choice, output_aligned=output_aligned, show_whitespace=whitespace),
     )
     with st.expander("Switch these neurons off — does the model need them?"):
         intervention_panel(
@@ -167,7 +169,7 @@ else:
         key="gen.log",
         help="log10 of the probability (clipped at 1e-6); off: linear 0 to 1.",
     )
-    st.html(expectancy_html(trace, log=log, show_whitespace=whitespace))
+    export.highlighted("Expectancy", expectancy_html(trace, log=log, show_whitespace=whitespace))
     st.caption(
         f"On this text the model needed {bits_per_token(trace):.2f} bits per token "
         "(lower: it expected the text better)."

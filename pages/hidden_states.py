@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, routing, state
+from dashboard import cache, charts, export, routing, state
 from dashboard.cache import classifier_trace, projection
 from dashboard.fmt import md
 from dashboard.panels.hidden_states import language_model_view
@@ -40,6 +40,7 @@ each chart. Streamlit does not pass a hover from one chart to another, so steps 
 by their labels "word (step)" instead.""")
 
 name, bundle = cache.current_bundle(task=None)
+export.report("Hidden States", "hid.", name, bundle.meta)
 if bundle.spec.task != "classifier":
     offer_model(
         "The full view needs a sequence classifier (one that labels whole sentences); "
@@ -103,8 +104,8 @@ m3.metric("Sequences loaded", len(trace))
 m4.metric("Correctly classified", f"{int(trace.correct.sum())} of {len(trace)}")
 bars, matrix = overview_frames(trace)
 left, right = st.columns(2)
-left.altair_chart(charts.class_bars(bars), width="stretch")
-right.altair_chart(charts.confusion_matrix(matrix))
+export.chart(where=left, chart=charts.class_bars(bars), width="stretch")
+export.chart(where=right, chart=charts.confusion_matrix(matrix))
 
 states = trace.states[max(trace.states)]
 Y = projection((cache.trace_key(trace),), states, method, 100.0 if method == "tsne" else 15)
@@ -112,7 +113,7 @@ points = points_frame(trace, Y)
 
 table = sequence_table(trace)
 st.subheader("Sequences")
-picked = st.dataframe(
+picked = export.table(
     table,
     hide_index=True,
     height=220,
@@ -161,7 +162,7 @@ if seq is not None:
     events = path[marked]
 
 st.subheader("Projection of every hidden state")
-st.altair_chart(
+export.chart(
     charts.state_projection(points, path, colour=colour, binary=binary, events=events),
     width="stretch",
 )
@@ -184,14 +185,15 @@ if seq is not None:
         label=f"P({trace.classes[1]})" if binary else f"P({table['class'][seq]})",
     )
     spaced = words if bundle.spec.tokenizer_mode == "keep-space" else [w + " " for w in words]
-    st.html(
+    export.highlighted(
+        "Expected prediction over the sequence",
         highlighted_rows_html(
             spaced,
             [("expected prediction", value)],
             scale,
             show_whitespace=False,
             value_name=scale.label,
-        )
+        ),
     )
     with st.expander("Which input tokens did this depend on?"):
         classifier_saliency(name, trace.ids[a:b], spaced, trace.classes, int(trace.prediction[seq]))
@@ -205,11 +207,9 @@ if seq is not None:
     final = [
         {"label": "final", "class": c, "ep": float(ep[-1, k])} for k, c in enumerate(trace.classes)
     ]
-    st.altair_chart(
-        charts.time_class_heatmap(pd.concat([heat, pd.DataFrame(final)])), width="stretch"
-    )
+    export.chart(charts.time_class_heatmap(pd.concat([heat, pd.DataFrame(final)])), width="stretch")
     jumps = pd.DataFrame({"label": labels[1:], "distance": dist})
-    st.altair_chart(charts.jump_bars(jumps, threshold=dist_thr), width="stretch", height=300)
+    export.chart(charts.jump_bars(jumps, threshold=dist_thr), width="stretch", height=300)
 else:
     st.caption("Select a row of the table to follow one sequence.")
 state.publish(["hid.n", "hid.method", "hid.colour"])

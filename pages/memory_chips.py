@@ -4,7 +4,7 @@ import altair as alt
 import numpy as np
 import streamlit as st
 
-from dashboard import cache, charts, routing, state
+from dashboard import cache, charts, export, routing, state
 from dashboard.cache import coclusters, pos_tags_cached, response_matrix
 from dashboard.charts.distributions import BLUE_ORANGE
 from dashboard.fmt import display_token, md
@@ -40,6 +40,7 @@ change of the unit, Δh (or Δc), when the model reads that token. The matrix of
 """)
 
 name, bundle = cache.current_bundle(offer="demo-ref-word-lstm")  # word clusters (Ming et al.)
+export.report("Memory Chips", "chips.", name, bundle.meta)
 source = text_source("chips", name, bundle)
 if source is None:
     st.stop()
@@ -119,7 +120,7 @@ chip_chart.spec = chip_chart.spec.encode(
         title="response",
     )
 )
-left.altair_chart(chip_chart)
+export.chart(where=left, chart=chip_chart)
 left.caption(
     f"Colour clipped at ±{chip_lim:.3g} (98th percentile of |response|); "
     "hover a square for its exact value."
@@ -132,11 +133,11 @@ except FeatureError as e:
     words["pos"] = "?"
     right.caption(f"No part-of-speech colours: {md(e)}")
 right.caption("Word clouds, paired with the chips of the same number")
-right.altair_chart(charts.word_clouds(pack_clouds(words)))
+export.chart(where=right, chart=charts.word_clouds(pack_clouds(words)))
 
 edges = cluster_edges(resp.S, labels.row_labels, labels.col_labels, min_strength=threshold)
 st.subheader("Word cluster → chip edges")
-st.altair_chart(charts.edge_matrix(edges))
+export.chart(charts.edge_matrix(edges))
 
 st.subheader("Unit detail")
 state.bind({"chips.unit": 0})
@@ -151,8 +152,8 @@ detail = unit_detail(resp.S, resp.types, int(unit), top_m=10, counts=resp.counts
 samples = unit_responses(acts, trace.tokens, int(unit), list(detail["word"]))
 c1, c2 = st.columns([2, 3])
 shown = detail.assign(word=detail["word"].map(display_token))
-c1.dataframe(shown, hide_index=True)
-c2.altair_chart(charts.box_percentiles(percentile_rows(samples)), width="stretch")
+export.table(where=c1, data=shown, hide_index=True)
+export.chart(where=c2, chart=charts.box_percentiles(percentile_rows(samples)), width="stretch")
 st.subheader("Sentence glyphs")
 state.bind({"chips.sentence": "if x is not None:", "chips.sentence2": "", "chips.beta": "clip"})
 betas = glyphs.beta_choices(bundle.spec.cell, signal)

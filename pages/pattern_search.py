@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import cache, routing, state
+from dashboard import cache, export, routing, state
 from dashboard.fmt import display_token, md
 from dashboard.widgets.highlight import highlighted_rows_html, scale_for
 from dashboard.widgets.pickers import layer_signal_picker
@@ -28,6 +28,7 @@ quote, which finds the quote-tracking neuron; a closing quote ends the string, s
 out) or by token numbers.""")
 
 name, bundle = cache.current_bundle()
+export.report("Pattern Search", "pat.", name, bundle.meta)
 source = text_source("pat", name, bundle)
 if source is None:
     st.stop()
@@ -149,7 +150,7 @@ matches = search(
 )
 if matches.empty or int(matches["n_pattern_on"].max()) == 0:
     st.info("The pattern's neurons are on together nowhere else in this text.")
-st.dataframe(matches, hide_index=True, height=220)
+export.table(matches, hide_index=True, height=220)
 mean = acts[:, neurons].mean(axis=1)
 scale = scale_for(signal, mean, signal_range=SIGNAL_RANGES[signal])
 parts = []
@@ -165,7 +166,10 @@ for rank, row in enumerate(matches.head(10).itertuples(index=False)):
             value_name="pattern mean",
         )
     )
-st.html("".join(parts) if parts else "<p>No other place matches.</p>")
+export.highlighted(
+    "Places that match the pattern",
+    "".join(parts) if parts else "<p>No other place matches.</p>",
+)
 state.publish(
     [
         "pat.layer",

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from dashboard import cache, charts, routing, state
+from dashboard import cache, charts, export, routing, state
 from dashboard.cache import effect_ranking_table, feature_digest
 from dashboard.fmt import md
 from dashboard.panels.tokens import neuron_rows_html
@@ -67,6 +67,7 @@ feature's tokens only. A finding says that a neuron tracks the feature, not that
 needs it: the Compare page's interventions and the Ablation page test that.""")
 
 name, bundle = cache.current_bundle()
+export.report("Neuron Relevance", "rel.", name, bundle.meta)
 source = text_source("rel", name, bundle)
 if source is None:
     st.stop()
@@ -158,7 +159,7 @@ number = st.column_config.NumberColumn
 columns = ["neuron", "effect", "ci_low", "ci_high", "direction", "finding", "size", "q", "p"]
 columns += ["R", "R_z", "mean_inside", "mean_outside"] if binary else []
 columns += ["constant"]
-st.dataframe(
+export.table(
     table[columns].head(50),
     hide_index=True,
     height=280,
@@ -210,7 +211,7 @@ if binary:
     steps = feature_steps_df(trace, acts, feature.values, shown)
     col = table.set_index("neuron").loc[shown, [rank_by]].reset_index()
     col["neuron"] = col["neuron"].astype(str)
-    st.altair_chart(
+    export.chart(
         charts.heatmap_with_scores(steps, col, sequential=signal in "ifozr", score=rank_by),
         width="stretch",
     )
@@ -223,7 +224,8 @@ if binary:
 else:
     first = 0
 start = max(first - 50, 0)
-st.html(
+export.highlighted(
+    "Most relevant neurons on the text",
     neuron_rows_html(
         trace,
         NeuronChoice(layer, signal, top),
@@ -231,7 +233,7 @@ st.html(
         show_whitespace=True,
         start=start,
         stop=start + 600,
-    )
+    ),
 )
 
 c1, c2 = st.columns([2, 1])
@@ -244,7 +246,7 @@ if c2.button(
     send_to_generate(layer, signal, [chosen], corpus_start=source.corpus_offset(start))
 
 with st.expander("Whole layer over the whole text"):
-    st.altair_chart(charts.layer_overview(overview_df(acts)), width="stretch")
+    export.chart(charts.layer_overview(overview_df(acts)), width="stretch")
     st.caption(
         "Mean activation of every neuron in equal slices of the text: the overview "
         "Dahlberg found uninterpretable, which is why the feature view above exists."

@@ -4,7 +4,7 @@ import math
 
 import streamlit as st
 
-from dashboard import cache, charts, routing, state
+from dashboard import cache, charts, export, routing, state
 from dashboard.cache import cluster_report, pos_tags_cached, token_map
 from dashboard.fmt import md
 from dashboard.panels.embeddings import embedding_map_view
@@ -32,6 +32,7 @@ embedding layer, learned or pre-trained — for the most frequent tokens: tokens
 treats alike sit together (Dahlberg found "you" next to "I", punctuation apart from words).""")
 
 name, bundle = cache.current_bundle()
+export.report("Word Clusters", "map.", name, bundle.meta)
 state.bind({"map.view": "Token states"})
 view = (
     st.segmented_control(
@@ -161,7 +162,7 @@ sizes = df["cluster"].value_counts()
 shown = df[df["cluster"].map(sizes) >= min_size]
 hidden = {h.strip() for h in hide.split(",") if h.strip()}
 shown = shown[~shown["token"].isin(hidden)]
-st.altair_chart(
+export.chart(
     charts.token_map(
         shown.assign(cluster=shown["cluster"].astype(str)),
         colour=colour,
@@ -187,9 +188,11 @@ table = (
     )
     .reset_index()
 )
-tab1.dataframe(table, hide_index=True)
-tab2.altair_chart(
-    charts.cluster_positions(shown.assign(cluster=shown["cluster"].astype(str))), width="stretch"
+export.table(where=tab1, data=table, hide_index=True)
+export.chart(
+    where=tab2,
+    chart=charts.cluster_positions(shown.assign(cluster=shown["cluster"].astype(str))),
+    width="stretch",
 )
 tab2.caption(
     f"Share of points next to a point of the same cluster (position ± 1): "
@@ -242,7 +245,7 @@ if st.session_state.get("map.agreement_for") == settings:
             "(no part-of-speech tagger here)."
         )
     st.markdown(md(text))
-    st.dataframe(
+    export.table(
         report[["states", "ami_token", "ami_pos", "n_clusters", "n_tokens", "n_tags"]],
         hide_index=True,
         column_config={

@@ -328,6 +328,9 @@ def test_atlas_builds_opens_a_card_and_jumps_to_generate(server, page):
 def test_analysis_page_draws_its_charts(server, page, path, want):
     open_page(page, server, path)
     expect(page.get_by_role("heading", name=want).first).to_be_visible()
+    if path.startswith("ablation"):  # one recording per epoch: it waits to be asked
+        page.get_by_role("button", name="Trace the training evolution").click()
+        settle(page)
     shown(charts(page))
     check_clean(page, path.split("?")[0])
 
@@ -646,3 +649,63 @@ def test_a_plain_keras_model_imports_from_the_sidebar_and_generates(server, page
     shown(page.locator("td.hl-text span.tok"))
     assert page.locator("td.hl-text span.tok").count() > 10
     check_clean(page, "import-keras-generate")
+
+
+def test_exported_text_and_report_open_offline_with_their_colours(page, tmp_path):
+    """The files the export buttons render (dashboard.exporting) open from disk in
+    Chromium: the text reads as in the app, a token keeps its background colour, the
+    chart's SVG draws, a hostile token stays text and nothing is fetched."""
+    import altair as alt
+    import numpy as np
+    import pandas as pd
+
+    from dashboard import exporting
+    from dashboard.widgets.highlight import ColourScale, highlighted_rows_html
+
+    tokens = ["def", " ", "f", HOSTILE]
+    scale = ColourScale("diverging", -1.0, 1.0, label="h")
+    view = highlighted_rows_html(tokens, [("unit 3", np.array([1.0, 0.0, -1.0, 0.5]))], scale)
+    chart = (
+        alt.Chart(pd.DataFrame({"t": [0, 1, 2], "h": [0.1, -0.5, 0.9]}))
+        .mark_line()
+        .encode(x=alt.X("t", title="Time step"), y="h")
+        .properties(title="Unit 3 over time")
+    )
+    report = exporting.Report(
+        "Generate & Highlight",
+        {"gen.seed_text": HOSTILE},
+        "demo",
+        {"spec": {"cell": "lstm"}},
+        [
+            exporting.Item("chart", "a chart", chart),
+            exporting.Item("text", "neurons", view),
+            exporting.Item("table", "a table", pd.DataFrame({"unit": [3], "score": [0.5]})),
+        ],
+    )
+    files = {
+        "text.html": exporting.highlight_document("Neurons", view),
+        "report.html": exporting.report_html(report),
+    }
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    for file, doc in files.items():
+        path = tmp_path / file
+        path.write_text(doc, encoding="utf-8")
+        page.goto(path.as_uri())
+        body = page.locator("body").inner_text()
+        # spaces show as · (the app's whitespace symbols); the hostile token is text
+        assert "def·f" + HOSTILE.replace(" ", "·") in body
+        tok = page.locator(".hl-text .tok").first  # "def": value 1.0, the scale's red
+        assert tok.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(180, 4, 38)"
+        assert tok.evaluate("e => getComputedStyle(e).color") == "rgb(255, 255, 255)"
+        blue = page.locator(".hl-text .tok").nth(2)  # "f": -1.0, the scale's blue
+        assert blue.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(59, 76, 192)"
+        assert page.locator("script").count() == 0 and page.dialogs == []
+    svg = page.locator("figure svg").first
+    box = svg.bounding_box()
+    assert box is not None and box["width"] > 100 and box["height"] > 100
+    assert "Unit 3 over time" in svg.inner_html() and "Time step" in svg.inner_html()
+    assert page.locator("table.data td", has_text="0.5").count() == 1
+    assert all(url.startswith("file://") for url in requests), requests
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "export-report.png"), full_page=True)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.helpers import app
+from tests.helpers import app, plain
 
 SETTINGS = {"chips.slice_len": 3000, "chips.k": 4, "chips.top_n": 60}
 
@@ -38,9 +38,12 @@ def test_memory_chips_page_shows_the_default_sentence_glyphs(registry):
 def test_memory_chips_page_compares_two_sentences_side_by_side(registry):
     at = _open(**{"chips.sentence": "x = 1", "chips.sentence2": "*not* <b>y</b>"})
     assert len(_glyph_specs(at)) == 2
-    captions = [c.value for c in at.caption]
+    captions = [plain(c.value) for c in at.caption]
     assert any("5 tokens" in c and "x = 1" in c for c in captions)
-    assert any("14 tokens" in c and r"\*not\* \<b\>y\</b\>" in c for c in captions), captions
+    # shown literally: no emphasis, no tag (plain() resolves the escapes a reader never sees)
+    raw = [c.value for c in at.caption]
+    assert any("14 tokens" in c and "*not* <b>y</b>" in c for c in captions), captions
+    assert any(r"\*not\* \<b\>y\<\/b\>" in c for c in raw), raw
     at.selectbox(key="chips.beta").set_value("gate").run()  # an LSTM's c keeps f * c
     assert not at.exception and len(_glyph_specs(at)) == 2
     at.text_input(key="chips.sentence").input("").run()
@@ -138,7 +141,7 @@ def test_page_picks_out_the_clicked_chip(registry, monkeypatch):
     monkeypatch.setattr(glyphs, "selected_chip", lambda *states, chips=None: 1)
     at.run()
     assert not at.exception, at.exception
-    assert any(c.value.startswith("Picked: chip 1 ") for c in at.caption)
+    assert any(plain(c.value).startswith("Picked: chip 1 ") for c in at.caption)
     chips = next(
         json.loads(el.proto.spec)
         for el in at.get("vega_lite_chart")

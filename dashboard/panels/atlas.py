@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts
+from dashboard import cache, charts, export
 from dashboard.fmt import md
 from dashboard.panels.probe import probe_panel
 from dashboard.tables import histogram_rows
@@ -88,7 +88,7 @@ def neuron_table(atlas: Atlas, query: str) -> int | None:
     view = shown[cols].copy()
     view["period"] = view["period"].round(1)
     view["spread"] = view["spread"].round(3)
-    event = st.dataframe(
+    event = export.table(
         view,
         hide_index=True,
         width="stretch",
@@ -150,7 +150,7 @@ def neuron_card(name: str, bundle: ModelBundle, source: TextSource, atlas: Atlas
         "correlation r for a numeric one) with a 95% block-bootstrap interval, the "
         "circular-shift p-value and the q-value over the layer."
     )
-    st.dataframe(
+    export.table(
         matches.round({"effect": 3, "size": 3, "ci_low": 3, "ci_high": 3}),
         hide_index=True,
         width="stretch",
@@ -167,12 +167,18 @@ def neuron_card(name: str, bundle: ModelBundle, source: TextSource, atlas: Atlas
         if (atlas.contexts.top[n] < 0).any():
             st.caption("The text is short: fewer than 8 separate high points were found.")
         st.markdown("**Where it is highest** (max-activating contexts)")
-        st.html(contexts_html(source, atlas, n, atlas.contexts.top[n].tolist()))
+        export.highlighted(
+            f"Neuron {n}: top contexts",
+            contexts_html(source, atlas, n, atlas.contexts.top[n].tolist()),
+        )
         st.markdown("**Across its range** (a context at each quantile: 5%, 25%, 50%, 75%, 95%)")
-        st.html(contexts_html(source, atlas, n, atlas.contexts.quantile[n].tolist()))
+        export.highlighted(
+            f"Neuron {n}: contexts across its range",
+            contexts_html(source, atlas, n, atlas.contexts.quantile[n].tolist()),
+        )
     with right:
         values = source.trace.signals[(atlas.layer, atlas.signal)][:, n]
-        st.altair_chart(charts.activation_histogram(histogram_rows(values)), width="stretch")
+        export.chart(charts.activation_histogram(histogram_rows(values)), width="stretch")
         period = row["period"]
         st.markdown(
             f"Dominant period: **{period:.1f} tokens** (Dahlberg's Fourier view)"
@@ -189,7 +195,7 @@ def neuron_card(name: str, bundle: ModelBundle, source: TextSource, atlas: Atlas
                 }
             )
             st.markdown("Gate saturation (Karpathy et al. 2015): share of steps")
-            st.dataframe(sat.round(3), hide_index=True, width="stretch")
+            export.table(sat.round(3), hide_index=True, width="stretch")
         _ablation(name, source, atlas, n, row)
     _links(source, atlas, n, row)
     if row["role"] and row["kind"] == "binary":

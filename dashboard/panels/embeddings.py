@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import cache, charts, state
+from dashboard import cache, charts, export, state
 from dashboard.fmt import display_token, md
 from dashboard.widgets.vectors import resolve_vectors_path
 from lib.analysis.embedding_map import nearest_tokens
@@ -86,7 +86,7 @@ def embedding_map_view(name: str, bundle: ModelBundle) -> None:
         st.warning(f"No map: {md(getattr(e, 'strerror', None) or str(e))}")  # no path
         return
     df["label"] = df["token"].map(display_token)
-    st.altair_chart(charts.embedding_map(df), width="stretch")
+    export.chart(charts.embedding_map(df), width="stretch")
     explained = df.attrs.get("explained")
     st.caption(
         f"{len(df)} tokens, {weights.shape[1]}-dimensional vectors"
@@ -111,7 +111,7 @@ def embedding_map_view(name: str, bundle: ModelBundle) -> None:
     rows = weights[offset:] if offset else weights
     near = nearest_tokens(rows, tokens, token, k=10)
     near["token"] = near["token"].map(display_token)
-    st.dataframe(
+    export.table(
         near,
         hide_index=True,
         column_config={

@@ -16,7 +16,7 @@ import uuid
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, jobs, state
+from dashboard import charts, export, jobs, state
 from dashboard.fmt import md
 from dashboard.widgets.pickers import corpus_picker
 from dashboard.widgets.vectors import pretrained_picker
@@ -587,7 +587,7 @@ def _results_panel(owner: str) -> None:
         help="The table's order (click a column header to sort by it).",
     )
     table = _table(data, rank_by)
-    st.dataframe(
+    export.table(
         table,
         hide_index=True,
         width="stretch",
@@ -603,7 +603,7 @@ def _results_panel(owner: str) -> None:
             if data["kind"] == "sweep"
             else [p for p in X.PARAMS if p in finished and finished[p].nunique() > 1] or ["units"]
         )
-        st.altair_chart(
+        export.chart(
             charts.metric_vs_params(
                 finished.assign(stage=finished["stage"].astype(str)), metric=rank_by, params=params
             ),

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts, state
+from dashboard import cache, charts, export, state
 from dashboard.tables import step_labels
 from dashboard.widgets.features import feature_editor
 from dashboard.widgets.text_source import text_source
@@ -79,7 +79,7 @@ def language_model_view(name: str, bundle: ModelBundle) -> None:
             "ep": np.nan_to_num(path_trace.expectancy, nan=0.0),
         }
     )
-    st.altair_chart(
+    export.chart(
         charts.state_projection(
             points, path, colour="expected prediction" if col == "ep" else col, binary=binary
         ),

@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, jobs
+from dashboard import charts, export, jobs
 from dashboard.fmt import md
 from lib.model.spec import TrainConfig
 
@@ -140,7 +140,7 @@ def _job_card(owner: str, job: jobs.Job) -> None:
         ]
         epochs = pd.DataFrame(rows, columns=["epoch", "series", "value"])
         left, right = st.columns([3, 2])
-        left.altair_chart(charts.training_curves(batches, epochs), width="stretch")
+        export.chart(where=left, chart=charts.training_curves(batches, epochs), width="stretch")
         if job.progress.epochs:
             metrics = job.progress.epochs[-1]["metrics"]
             key, base, label = next(k for k in HEADLINES if k[0] in metrics)
@@ -157,8 +157,9 @@ def _job_card(owner: str, job: jobs.Job) -> None:
                     "value": [e["metrics"][key] for e in job.progress.epochs],
                 }
             )
-            right.altair_chart(
-                charts.metric_vs_baseline(per_epoch, metric=label, baseline=metrics[base]),
+            export.chart(
+                where=right,
+                chart=charts.metric_vs_baseline(per_epoch, metric=label, baseline=metrics[base]),
                 width="stretch",
             )
             st.caption(
@@ -207,7 +208,7 @@ def other_jobs_table(owner: str) -> None:
     ]
     if others:
         st.caption("Also training on this server (started by other sessions):")
-        st.dataframe(
+        export.table(
             pd.DataFrame(
                 [
                     {

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, charts
+from dashboard import cache, charts, export
 from dashboard.fmt import md
 from lib.analysis.features import Feature
 from lib.analysis.probe import MAX_STEPS
@@ -61,7 +61,7 @@ def probe_panel(key: str, acts: np.ndarray, feature: Feature) -> None:
     reached = path[path["accuracy"] >= top - NEAR_BEST]
     needed = reached.sort_values(["n_neurons", "C"]).iloc[0]
     shown = path.assign(neurons=[", ".join(map(str, n[:12])) for n in path["neurons"]])
-    st.altair_chart(
+    export.chart(
         charts.probe_path(
             shown, best_single=float(best["accuracy"]), best_neuron=int(best["neuron"])
         ),
@@ -79,7 +79,7 @@ def probe_panel(key: str, acts: np.ndarray, feature: Feature) -> None:
         "neuron is chosen by its accuracy on the training part."
     )
     with st.expander("Details: every penalty strength, the best single neurons"):
-        st.dataframe(
+        export.table(
             shown,
             hide_index=True,
             column_config={
@@ -87,7 +87,7 @@ def probe_panel(key: str, acts: np.ndarray, feature: Feature) -> None:
                 "accuracy": st.column_config.NumberColumn(format="%.3f"),
             },
         )
-        st.dataframe(
+        export.table(
             pd.DataFrame(single),
             hide_index=True,
             column_config={

@@ -12,7 +12,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from dashboard import cache
+from dashboard import cache, export
 from dashboard.fmt import code, display_token, md
 from dashboard.widgets.highlight import ColourScale, highlighted_rows_html
 from lib import limits
@@ -161,7 +161,9 @@ def _compute(name: str, ids: np.ndarray, **settings) -> Saliency | None:
 
 
 def _show(result: Saliency, tokens: list[str], *, show_whitespace: bool) -> None:
-    st.html(saliency_html(result, tokens, show_whitespace=show_whitespace))
+    export.highlighted(
+        "Input saliency", saliency_html(result, tokens, show_whitespace=show_whitespace)
+    )
     st.caption(completeness_caption(result))
 
 

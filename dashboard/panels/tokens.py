@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts
+from dashboard import charts, export
 from dashboard.fmt import code, display_token
 from dashboard.widgets.highlight import expectancy_scale, highlighted_rows_html, scale_for
 from dashboard.widgets.pickers import NeuronChoice
@@ -116,4 +116,6 @@ def next_token_panel(trace: Trace, vocab, key: str) -> None:
         f"Actual next token: {code(display_token(actual))}, "
         f"probability **{trace.next_prob[t]:.4f}**."
     )
-    right.altair_chart(charts.topk_bars(df, actual=display_token(actual)), width="stretch")
+    export.chart(
+        where=right, chart=charts.topk_bars(df, actual=display_token(actual)), width="stretch"
+    )

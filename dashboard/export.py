@@ -1,0 +1,168 @@
+"""Download buttons beside every view: charts (SVG, PNG), highlighted text (HTML), tables
+(CSV) and a report of the whole page (HTML).
+
+A page draws its views through :func:`chart`, :func:`highlighted` and :func:`table`
+instead of ``st.altair_chart``, ``st.html`` and ``st.dataframe``; each draws the view and
+offers its downloads. The files are rendered only when a button is clicked (Streamlit
+calls the ``data`` callable then), by the pure functions of :mod:`dashboard.exporting`.
+:func:`report` (called once near the top of a page) starts the run's collection and puts
+"Download this page as HTML" in the sidebar; the views drawn afterwards are its content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from dashboard import exporting
+from dashboard.exporting import Item, Report
+
+_KEY = "_export.report"
+
+
+def _run() -> object:
+    """An object that is new in every script run (the run's cursor table), or None."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return None if ctx is None else ctx.cursors
+
+
+def _current() -> Report:
+    """This run's report; a new, untitled one when the page has not started one."""
+    found = st.session_state.get(_KEY)
+    run = _run()
+    if not (isinstance(found, tuple) and found[0] is run and isinstance(found[1], Report)):
+        found = (run, Report(title=""), "")
+        st.session_state[_KEY] = found
+    return found[1]
+
+
+def _settings(prefix: str) -> dict[str, Any]:
+    """The page's settings: its session-state keys (those starting with ``prefix``)."""
+    if not prefix:
+        return {}
+    return {
+        str(k): v
+        for k, v in st.session_state.to_dict().items()
+        if str(k).startswith(prefix) and not str(k).startswith("_")
+    }
+
+
+def _collect(kind: str, name: str, value: Any) -> str:
+    """Adds a view to the run's report; returns a widget key unique in the run."""
+    found = _current()
+    prefix = st.session_state[_KEY][2]
+    if prefix:
+        found.settings = _settings(prefix)  # after the widgets drawn so far
+    found.items.append(Item(kind, name, value))
+    return f"_export.{len(found.items)}.{kind}"
+
+
+def _lazy(render: Callable[[], Any]) -> Callable[[], Any]:
+    return render
+
+
+def report(title: str, prefix: str, model: str = "", meta: object = None) -> None:
+    """Starts this run's report of the page and offers it in the sidebar.
+
+    ``prefix`` selects the page's settings (session-state keys starting with it);
+    ``model`` and ``meta`` (the bundle's meta.json) make the model card. The file is
+    rendered when the button is clicked, from the views the last run drew.
+    """
+    found = Report(
+        title=title,
+        settings=_settings(prefix),
+        model=model,
+        meta=meta if isinstance(meta, dict) else {},
+    )
+    st.session_state[_KEY] = (_run(), found, prefix)
+
+    def render() -> bytes:
+        return exporting.report_html(found).encode("utf-8")
+
+    st.sidebar.download_button(
+        "Download this page as HTML",
+        data=render,
+        file_name=exporting.safe_filename(f"{title} report", "html"),
+        mime="text/html",
+        on_click="ignore",
+        key="_export.report_button",
+        icon=":material/download:",
+        help="One HTML file that opens offline: the settings, the model card, every chart "
+        "(SVG), highlighted text and table this page shows.",
+    )
+
+
+def _title(chart: Any) -> str:
+    title = getattr(chart, "title", None)
+    text = getattr(title, "text", title)
+    if isinstance(text, list):
+        text = " ".join(str(t) for t in text)
+    return str(text) if isinstance(text, str) and text else "chart"
+
+
+def chart(chart: Any, *, where: Any = None, name: str | None = None, **kwargs: Any) -> Any:
+    """Draws an Altair chart (``st.altair_chart`` keywords pass through) with SVG and PNG
+    downloads under it."""
+    where = st if where is None else where
+    name = name or _title(chart)
+    key = _collect("chart", name, chart)
+    out = where.altair_chart(chart, **kwargs)
+    with where.popover("Export chart", icon=":material/download:"):
+        st.download_button(
+            "SVG",
+            data=_lazy(lambda: exporting.chart_svg(chart).encode("utf-8")),
+            file_name=exporting.safe_filename(name, "svg"),
+            mime="image/svg+xml",
+            on_click="ignore",
+            key=f"{key}.svg",
+        )
+        st.download_button(
+            "PNG",
+            data=_lazy(lambda: exporting.chart_png(chart)),
+            file_name=exporting.safe_filename(name, "png"),
+            mime="image/png",
+            on_click="ignore",
+            key=f"{key}.png",
+        )
+    return out
+
+
+def highlighted(name: str, view_html: str, *, where: Any = None) -> None:
+    """Shows a highlighted-text view (HTML from :mod:`dashboard.widgets.highlight`) with a
+    download of it as a self-contained HTML file."""
+    where = st if where is None else where
+    key = _collect("text", name, view_html)
+    where.html(view_html)
+    where.download_button(
+        "Download this text as HTML",
+        data=_lazy(lambda: exporting.highlight_document(name, view_html).encode("utf-8")),
+        file_name=exporting.safe_filename(name, "html"),
+        mime="text/html",
+        on_click="ignore",
+        key=f"{key}.html",
+        icon=":material/download:",
+        type="tertiary",
+    )
+
+
+def table(data: Any, *, where: Any = None, name: str = "table", **kwargs: Any) -> Any:
+    """Draws a table (``st.dataframe`` keywords pass through) with a CSV download; returns
+    what ``st.dataframe`` returns (a selection when ``on_select`` is given)."""
+    where = st if where is None else where
+    key = _collect("table", name, data)
+    out = where.dataframe(data, **kwargs)
+    where.download_button(
+        "Download as CSV",
+        data=_lazy(lambda: exporting.table_csv(data)),
+        file_name=exporting.safe_filename(name, "csv"),
+        mime="text/csv",
+        on_click="ignore",
+        key=f"{key}.csv",
+        icon=":material/download:",
+        type="tertiary",
+    )
+    return out
