@@ -462,3 +462,66 @@ def test_the_sidebar_shows_a_refusal_as_a_message(tmp_path, tiny_registry):
     errors = [e.value for e in at.sidebar.error]
     assert errors and errors[0].startswith("Not imported") and "vocabulary" in errors[0]
     assert _contents(tiny_registry) == before
+
+
+# --- every page on an imported model ------------------------------------------------------
+
+PAGES = (
+    "start", "generate", "atlas", "relevance", "fourier", "distributions", "word_clusters",
+    "hidden_states", "memory_chips", "pattern_search", "ablation", "compare", "train",
+)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_every_page_opens_on_an_imported_plain_keras_language_model(tmp_path, monkeypatch):
+    """Issue 20: an imported model (no training corpus, no checkpoints, a vocabulary of
+    its own) gets every page: its analyses, or a message saying what it needs."""
+    from tests.helpers import app
+
+    root = tmp_path / "models"
+    root.mkdir()
+    monkeypatch.setenv("RNN_LENS_MODELS", str(root))
+    _seed(3)
+    chars = sorted(set("def f(x):\n    return x + 1  # the 'end' of it.\n"))
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            layers.Embedding(len(chars), 6),
+            layers.LSTM(12, return_sequences=True),
+            layers.Dense(len(chars), activation="softmax"),
+        ]
+    )
+    _scramble(model)
+    data = _save(model, tmp_path, "mine.keras")
+    _import(data, "mine.keras", "mine", root, json.dumps(chars).encode())
+    at = app()
+    at.session_state["model"] = "mine"
+    for page in PAGES:
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert at.session_state["model"] == "mine", page
+
+
+@pytest.mark.slow
+def test_every_page_opens_on_an_imported_plain_keras_classifier(tmp_path, monkeypatch):
+    """A classifier without its dataset: Hidden States says what it needs, the language
+    model pages offer what they need, nothing raises."""
+    from tests.helpers import app
+
+    root = tmp_path / "models"
+    root.mkdir()
+    monkeypatch.setenv("RNN_LENS_MODELS", str(root))
+    _seed(4)
+    tv = _text_vectorizer()
+    text_in = keras.Input((1,), dtype="string")
+    x = layers.Embedding(len(tv.get_vocabulary()), 6, mask_zero=True)(tv(text_in))
+    out = layers.Dense(2, activation="softmax")(layers.GRU(9)(x))
+    model = keras.Model(text_in, out)
+    _scramble(model)
+    data = _save(model, tmp_path, "tv.keras")
+    _import(data, "tv.keras", "mine-cls", root, classes=["neg", "pos"])
+    at = app()
+    at.session_state["model"] = "mine-cls"
+    for page in PAGES:
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, (page, [e.value for e in at.exception])
