@@ -5,6 +5,7 @@ are cached until the registry changes, a save or training killed at any point le
 model listed, loadable and resumable, and one name has one writer across processes.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import time
 import pytest
 
 from lib.model import registry as reg
-from lib.model.lock import NameLocked, held_elsewhere, name_lock
+from lib.model.lock import NameLocked, held_elsewhere
 from lib.model.meta import MAX_DEPTH, meta_problem
 from tests.helpers import ROOT, TINY, TRAIN_TEXT, peak_rss_mb
 
@@ -46,6 +47,26 @@ def _copy(root, name: str, **meta_changes) -> dict:
     meta.update(meta_changes)
     (root / name / "meta.json").write_text(json.dumps(meta))
     return meta
+
+
+@contextlib.contextmanager
+def _held_by_another_thread(name: str, what: str, root=None):
+    """Hold the write lock of ``name`` in another thread for the ``with`` block."""
+    inside, release = threading.Event(), threading.Event()
+
+    def hold():
+        with reg.writing(name, root=root, what=what):
+            inside.set()
+            release.wait(60)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert inside.wait(60)
+        yield
+    finally:
+        release.set()
+        t.join()
 
 
 # --- class 4: meta.json is trusted --------------------------------------------------------
@@ -150,23 +171,9 @@ def test_resume_finds_a_model_whose_save_was_cut(tiny_registry):
 def test_leftovers_of_a_name_being_written_are_left_alone(tiny_registry):
     tmp = tiny_registry / f".{TINY}.tmp-abc"
     tmp.mkdir()
-    done = threading.Event()
-    release = threading.Event()
-
-    def writer():
-        with name_lock(tiny_registry, TINY, "saving"):
-            done.set()
-            release.wait(60)
-
-    t = threading.Thread(target=writer)
-    t.start()
-    try:
-        assert done.wait(60)
+    with _held_by_another_thread(TINY, "saving"):
         assert reg.recover() == []
         assert tmp.is_dir()
-    finally:
-        release.set()
-        t.join()
     assert reg.recover() == [TINY] and not tmp.exists()
 
 
@@ -255,26 +262,13 @@ def test_crash_injection_kill_a_training_between_epochs(tmp_path):
 
 
 def test_a_second_thread_cannot_write_a_name_being_written(tiny_registry):
-    inside, release = threading.Event(), threading.Event()
-
-    def hold():
-        with reg.writing(TINY, what="training"):
-            inside.set()
-            release.wait(60)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    try:
-        assert inside.wait(60)
+    with _held_by_another_thread(TINY, "training"):
         with pytest.raises(NameLocked, match=r"'tiny-char-lstm' is being written by training"):
             reg.save(reg.load(TINY), TINY)
         with pytest.raises(NameLocked, match="being written by training"):
             reg.delete(TINY)
         with pytest.raises(NameLocked, match="being written by training"):
             reg.check_writable(TINY)
-    finally:
-        release.set()
-        t.join()
     reg.check_writable(TINY)  # free again
     with reg.writing(TINY), reg.writing(TINY):  # one thread may nest its own lock
         reg.save(reg.load(TINY), TINY)
@@ -282,24 +276,11 @@ def test_a_second_thread_cannot_write_a_name_being_written(tiny_registry):
 
 def test_an_import_under_a_name_being_trained_is_refused(tiny_registry):
     data = reg.export_archive(TINY)
-    inside, release = threading.Event(), threading.Event()
-
-    def train_first_epoch():  # a training holds its name before its first save
-        with reg.writing("fresh", what="training"):
-            inside.set()
-            release.wait(60)
-
-    t = threading.Thread(target=train_first_epoch)
-    t.start()
-    try:
-        assert inside.wait(60)
+    with _held_by_another_thread("fresh", "training"):  # before a training's first save
         before = _listing(tiny_registry)
         with pytest.raises(NameLocked, match="'fresh' is being written by training"):
             reg.import_archive(data, "fresh")
         assert _listing(tiny_registry) == before
-    finally:
-        release.set()
-        t.join()
     assert reg.import_archive(data, "fresh").spec.units == 16  # free once training ended
 
 
