@@ -246,7 +246,6 @@ def measure(
         result["where"] = {
             "total": seconds,
             "step_loop": parts["run"],
-            "per_step_function": parts["step"],
             "products_alone": roof["recurrent"],
         }
     result["ratio_roofline"] = result["tokens_per_s"] / result["roofline_tokens_per_s"]
