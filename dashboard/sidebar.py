@@ -110,27 +110,32 @@ def _file_name(path: re.Match) -> str:
     return re.split(r"[\\/]", path.group().rstrip("\\/"))[-1]
 
 
-def import_failure(error: BaseException) -> str:
-    """What the sidebar shows when an import fails: the message of a refusal
+def import_failure(error: BaseException, what: str = "the archive") -> str:
+    """What the sidebar shows when an import of ``what`` fails: the message of a refusal
     (RegistryError, LimitError), or the type and first line of any other error, with
     file-system paths cut to the file's name; escaped for Markdown."""
     if isinstance(error, RegistryError | limits.LimitError):
         return f"Not imported: {md(error)}"
     lines = str(error).strip().splitlines()
     first = _PATH.sub(_file_name, lines[0]) if lines else ""
-    what = f"{type(error).__name__}: {first}" if first else type(error).__name__
-    return f"Not imported: the archive could not be read ({md(what)})."
+    kind = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    return f"Not imported: {what} could not be read ({md(kind)})."
+
+
+def _checked_upload(upload, name_key: str) -> tuple[bytes, str]:
+    """The upload's bytes within ``max_archive_mb`` and the registry name to import it as:
+    the one typed under ``name_key``, else the file's stem (validated)."""
+    data = upload.getvalue()
+    limits.check_archive(len(data))
+    stem = str(upload.name).rsplit(".", 1)[0]
+    return data, validate_name(st.session_state.get(name_key, "").strip() or stem)
 
 
 def _import(upload) -> None:
     """Import an uploaded archive; any failure is a message in the sidebar, never a
     traceback (an unexpected one is logged in full on the server)."""
     try:
-        data = upload.getvalue()
-        limits.check_archive(len(data))
-        stem = str(upload.name).rsplit(".", 1)[0]
-        name = st.session_state.get("import.name", "").strip() or stem
-        validate_name(name)
+        data, name = _checked_upload(upload, "import.name")
         import_archive(data, name)
     except Exception as e:  # every failure must be a message, not a traceback
         if not isinstance(e, RegistryError | limits.LimitError):
@@ -148,11 +153,7 @@ def _import_keras(model_up, vocab_up) -> None:
     from lib.run.record import record
 
     try:
-        data = model_up.getvalue()
-        limits.check_archive(len(data))
-        stem = str(model_up.name).rsplit(".", 1)[0]
-        name = st.session_state.get("import.keras.name", "").strip() or stem
-        validate_name(name)
+        data, name = _checked_upload(model_up, "import.keras.name")
         _, check = import_keras(
             data,
             str(model_up.name),
@@ -165,7 +166,7 @@ def _import_keras(model_up, vocab_up) -> None:
     except Exception as e:  # every failure must be a message, not a traceback
         if not isinstance(e, RegistryError | limits.LimitError):
             _log.exception("import of an uploaded Keras model failed")
-        st.session_state["import.keras.message"] = ("error", import_failure(e))
+        st.session_state["import.keras.message"] = ("error", import_failure(e, "the model"))
         return
     st.session_state["import.keras.message"] = (
         "success",
