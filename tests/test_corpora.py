@@ -118,6 +118,28 @@ def test_missing_nltk_corpus_without_download() -> None:
         nltk_corpus("gutenberg", download=False)
 
 
+def test_importing_corpora_waits_with_nltk_and_nltk_then_finds_every_folder(tmp_path) -> None:
+    """``import nltk`` costs a second (scipy.stats, scikit-learn), so lib.data.corpora does
+    not import it; NLTK, imported later, still searches the user's $NLTK_DATA first and the
+    project's download folder after it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lib.data.corpora as c\n"
+        "assert 'nltk' not in sys.modules, 'nltk imported'\n"
+        "import nltk\n"
+        "print(nltk.data.path.index(sys.argv[1]), nltk.data.path.index(str(c.NLTK_DATA_DIR)))\n"
+    )
+    env = {**os.environ, "NLTK_DATA": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    mine, project = map(int, out.stdout.split())
+    assert mine < project
+
+
 @pytest.mark.usefixtures("only_shared_nltk_data")
 @pytest.mark.parametrize(
     ("download_effect", "reason"),

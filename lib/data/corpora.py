@@ -11,17 +11,35 @@ import functools
 import hashlib
 import os
 import random
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import nltk
-
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 NLTK_DATA_DIR = PROJECT_DIR / "data" / "nltk_data"
-if str(NLTK_DATA_DIR) not in nltk.data.path:
-    nltk.data.path.append(str(NLTK_DATA_DIR))
+
+
+def _add_nltk_data_dir() -> None:
+    """Let NLTK find the project's download folder, without importing NLTK.
+
+    ``import nltk`` costs about a second (it pulls in scipy.stats and scikit-learn), so
+    it waits until a corpus or the tagger is used. NLTK builds ``nltk.data.path`` from
+    ``$NLTK_DATA`` when it is imported, so the folder goes there (after the user's own);
+    when NLTK is already imported, straight into its path.
+    """
+    folder = str(NLTK_DATA_DIR)
+    if "nltk" in sys.modules:
+        if folder not in sys.modules["nltk"].data.path:
+            sys.modules["nltk"].data.path.append(folder)
+        return
+    current = [d for d in os.environ.get("NLTK_DATA", "").split(os.pathsep) if d]
+    if folder not in current:
+        os.environ["NLTK_DATA"] = os.pathsep.join([*current, folder])
+
+
+_add_nltk_data_dir()
 
 BUILTIN_CORPORA = {
     "python-reference": "Python language reference",
@@ -196,6 +214,8 @@ def builtin_corpus(key: str, *, max_chars: int | None = None) -> Corpus:
 
 def _read_nltk(name: str) -> str:
     """Read an NLTK corpus as running text; raises LookupError when its data is missing."""
+    import nltk
+
     reader = getattr(nltk.corpus, name)
     if name in ("brown", "treebank"):  # raw() holds tags / parse trees: rebuild the sentences
         sents = reader.tagged_sents()
@@ -245,6 +265,8 @@ def with_nltk_data(
     except LookupError:
         if not download:
             raise error(f"NLTK corpus {name!r} is not installed; {fix}") from None
+        import nltk
+
         try:
             nltk.download(name, download_dir=str(NLTK_DATA_DIR), quiet=True, raise_on_error=True)
             return read()
