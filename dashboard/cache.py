@@ -195,6 +195,7 @@ def _hold(entry: str, need: int) -> None:
             _recorded.clear()
             _generated.clear()
             _classifier_trace.clear()
+            _sentences_trace.clear()
             _HELD.clear()
         _HELD[entry] = need
 
@@ -733,6 +734,55 @@ def classifier_trace(name: str, n: int):
         st.error(f"Cannot load the test sentences of {md(name)}: {md(str(e))}")
         return None
     except limits.LimitError as e:
+        st.error(md(str(e)))
+        return None
+
+
+@st.cache_resource(max_entries=6, show_spinner="Recording your sentences…")
+def _sentences_trace(name: str, key: str, digest: str, _sentences):
+    from lib.data.datasets import DatasetError
+    from lib.run.classify import record_sequences
+
+    found = bundle(name)
+    spec, max_len = found.spec, found.spec.max_len or 1
+    tokens = [found.tokenizer.tokenize(t)[:max_len] for t in _sentences.texts]
+    keep = [i for i, t in enumerate(tokens) if t]
+    if not keep:
+        raise DatasetError(
+            f"none of the {len(tokens)} sentences has a token {name} reads "
+            f"({spec.level} level); write words of its vocabulary"
+        )
+    given = _sentences.subset(keep)
+    tokens = [tokens[i] for i in keep]
+    n_tokens = sum(map(len, tokens))
+    limits.check_trace(n_tokens, spec.units, spec.layers, 1)
+    _hold(f"own:{key}:{digest}", limits.trace_bytes(n_tokens, spec.units, spec.layers, 1))
+    trace = record_sequences(found, tokens, labels=given.labels)
+    trace.meta["cache_key"] = f"own:{key}:{digest}"
+    trace.meta["lines"] = list(given.lines)
+    kept = set(keep)
+    trace.meta["dropped_lines"] = [
+        _sentences.lines[i] if _sentences.lines else i + 1
+        for i in range(len(_sentences))
+        if i not in kept
+    ]
+    return trace
+
+
+def sentences_trace(name: str, sentences):
+    """A user's :class:`lib.data.datasets.Sentences` recorded through classifier ``name``
+    (cached on the model and the sentences' content hash); None, with the message shown,
+    when the recording would pass the server's limits.
+
+    Sentences with no token (after the model's tokenizer and standardization) are left
+    out; ``trace.meta["dropped_lines"]`` lists their lines and ``trace.meta["lines"]``
+    the line of every recorded one.
+    """
+    from lib.data.datasets import DatasetError
+
+    try:
+        return _sentences_trace(name, model_key(name), sentences.sha1, sentences)
+    except (DatasetError, limits.LimitError) as e:
         st.error(md(str(e)))
         return None
 

@@ -8,7 +8,13 @@ import streamlit as st
 from dashboard import cache, charts, export, routing, state
 from dashboard.cache import classifier_trace, projection
 from dashboard.fmt import md
-from dashboard.panels.hidden_states import language_model_view
+from dashboard.panels.hidden_states import (
+    colour_with_labels,
+    language_model_view,
+    overview_metrics,
+    own_sentences_trace,
+    wants_own_sentences,
+)
 from dashboard.panels.saliency import classifier_saliency
 from dashboard.tables import overview_frames, points_frame, sequence_table, step_labels
 from dashboard.widgets.highlight import ColourScale, highlighted_rows_html
@@ -61,15 +67,17 @@ state.bind(
         "hid.ep": 0.30,
     }
 )
+own = wants_own_sentences(bundle)
 c1, c2, c3 = st.columns(3)
-n = c1.number_input(
-    "Test sequences",
-    10,
-    2000,
-    step=10,
-    key="hid.n",
-    help="How many held-out test sentences to load (Garcia et al. 2021 used 100).",
-)
+if not own:
+    n = c1.number_input(
+        "Test sequences",
+        10,
+        2000,
+        step=10,
+        key="hid.n",
+        help="How many held-out test sentences to load (Garcia et al. 2021 used 100).",
+    )
 method = c2.selectbox(
     "Projection",
     ["umap", "tsne", "pca"],
@@ -84,24 +92,19 @@ colour = c3.selectbox(
     key="hid.colour",
     help="What a point's colour shows.",
 )
-trace = classifier_trace(name, int(n))
+trace = None if own else classifier_trace(name, int(n))
+if trace is None:
+    if not own:
+        st.info("…or give the model sentences of your own:")
+    own = True
+    trace = own_sentences_trace(name, bundle)
 if trace is None:
     st.stop()
 binary = trace.n_classes == 2
+colour = colour_with_labels(colour, trace)
 
 st.subheader("Overview")
-m1, m2, m3, m4 = st.columns(4)
-counts = np.bincount(trace.labels[trace.labels >= 0], minlength=trace.n_classes)
-m1.markdown(
-    "**Classes**  \n"
-    + ", ".join(f"{md(c)} ({md(k)})" for c, k in zip(trace.classes, counts, strict=True))
-)
-m2.metric(
-    "Test accuracy (whole test set)",
-    f"{bundle.meta.get('metrics', {}).get('test_accuracy', float('nan')):.1%}",
-)
-m3.metric("Sequences loaded", len(trace))
-m4.metric("Correctly classified", f"{int(trace.correct.sum())} of {len(trace)}")
+overview_metrics(trace, bundle, own)
 bars, matrix = overview_frames(trace)
 left, right = st.columns(2)
 export.chart(where=left, chart=charts.class_bars(bars), width="stretch")
@@ -124,6 +127,8 @@ picked = export.table(
 )
 rows = picked.selection.rows if picked is not None else []
 state.bind({"hid.seq": -1})
+if st.session_state["hid.seq"] >= len(table):  # fewer sequences than before
+    st.session_state["hid.seq"] = -1
 chosen = st.number_input(
     "…or sequence id (-1: none)",
     -1,

@@ -1,6 +1,7 @@
 """Labelled datasets: CSV uploads, stratified splits, NLTK corpora, the Keras datasets offline."""
 
 import functools
+import re
 import time
 
 import numpy as np
@@ -333,3 +334,101 @@ def test_reuters_keeps_the_top_topics_in_ascending_frequency(monkeypatch):
 def test_bad_refs(ref, match):
     with pytest.raises(DatasetError, match=match):
         load_dataset(ref)
+
+
+# --- a user's own sentences for a trained classifier (Hidden States) ----------------------------
+
+CLASSES = ["neg", "pos"]
+
+
+def test_pasted_lines_take_tab_comma_index_and_unlabelled_sentences():
+    got = datasets.parse_labelled_lines(
+        "pos\tsuch a warm film\n neg , a dull, tired plot\n\n1,ok then\n"
+        "Well, fine\n\tHowever, it ends\njust words\n",
+        CLASSES,
+    )
+    assert got.texts == [
+        "such a warm film",
+        "a dull, tired plot",  # only the first comma ends the label
+        "ok then",
+        "Well, fine",  # "Well" is no class: the whole line is the sentence
+        "However, it ends",  # an empty label before a tab: no label
+        "just words",
+    ]
+    assert got.labels.tolist() == [1, 0, 1, -1, -1, -1]
+    assert got.lines == [1, 2, 4, 5, 6, 7] and got.n_labelled == 3
+    assert got.source == "pasted"
+
+
+def test_pasted_lines_without_any_label_are_all_unlabelled():
+    got = datasets.parse_labelled_lines("Well, fine.\nnothing to say", CLASSES)
+    assert got.labels.tolist() == [-1, -1] and got.n_labelled == 0
+
+
+def test_the_content_hash_changes_with_a_label_and_a_text():
+    a = datasets.parse_labelled_lines("pos\tgood", CLASSES)
+    assert a.sha1 == datasets.parse_labelled_lines("pos,good", CLASSES).sha1
+    assert a.sha1 != datasets.parse_labelled_lines("neg\tgood", CLASSES).sha1
+    assert a.sha1 != datasets.parse_labelled_lines("pos\tgood!", CLASSES).sha1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "pos\tgood\nposs\tbad",
+            "line 2: 'poss' is not a class of the model; labels are its "
+            "class names ('neg', 'pos') or indices 0 to 1",
+        ),
+        ("2\tthird class", "line 1: '2' is not a class"),
+        ("pos,good\nposs,bad", "line 2: 'poss' is not a class"),  # a mistyped label
+        ("poss,bad", "for a sentence without a label, put a tab in front of it"),
+        ("5, 4, 3, go", "line 1: '5' is not a class"),  # an index out of range
+        ("pos\t   ", "line 1 has a label but no sentence"),
+        ("\n  \n", "has no sentence"),
+        ("a\n" * 2001, "2,001 sentences; at most 2,000"),
+    ],
+)
+def test_pasted_lines_refused_with_the_label_and_line(text, message):
+    with pytest.raises(DatasetError, match=re.escape(message)):
+        datasets.parse_labelled_lines(text, CLASSES)
+
+
+def test_pasted_lines_are_bounded_by_the_character_limit():
+    with pytest.raises(DatasetError, match=r"has 12 characters; at most 10 .*max_corpus_chars"):
+        datasets.parse_labelled_lines("pos\tabcdefgh", CLASSES, max_chars=10)
+
+
+def test_sentences_from_a_csv_with_and_without_a_label_column():
+    got = datasets.sentences_from_csv(
+        b"Review;Sentiment\nsuch a warm film;pos\na dull plot;0\nno label;\n;neg\n",
+        CLASSES,
+        name="mine.csv",
+    )
+    assert got.texts == ["such a warm film", "a dull plot", "no label"]
+    assert got.labels.tolist() == [1, 0, -1] and got.lines == [1, 2, 3]
+    assert got.source == "csv:mine.csv"
+    bare = datasets.sentences_from_csv(b"text\nfirst one\nsecond one\n", CLASSES)
+    assert bare.texts == ["first one", "second one"] and bare.labels.tolist() == [-1, -1]
+
+
+@pytest.mark.parametrize(
+    ("data", "kw", "message"),
+    [
+        (b"text,label\ngood,pos\nbad,nope\n", {}, "'up.csv' row 2: 'nope' is not a class"),
+        (b"words,label\ngood,pos\n", {}, "no text column found"),
+        (b"text,label\ngood,pos\n", {"label_column": "y"}, "there is no label column 'y'"),
+        (b"text,label\n,pos\n", {}, "has no sentence"),
+        (b"text\n" + b"x" * 100, {"max_bytes": 50}, "over the 4.77e-05 MB cap"),
+    ],
+)
+def test_sentences_from_a_csv_refused(data, kw, message):
+    with pytest.raises(DatasetError, match=re.escape(message)):
+        datasets.sentences_from_csv(data, CLASSES, name="up.csv", **kw)
+
+
+def test_a_label_is_a_class_name_before_an_index():
+    assert datasets.class_index("1", ["1", "0"]) == 0  # the name "1" is class 0
+    assert datasets.class_index(" pos ", CLASSES) == 1
+    assert datasets.class_index("١", CLASSES) is None  # a non-ASCII digit is no index
+    assert datasets.class_index("-1", CLASSES) is None

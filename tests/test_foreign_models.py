@@ -183,6 +183,54 @@ def test_a_gru_classifier_holding_a_text_vectorization_layer(tmp_path, root):
     assert np.abs(want[:, 1] - 0.5).max() > 0.01  # the test can tell classes apart
 
 
+@pytest.mark.parametrize("standardize", ["lower_and_strip_punctuation", "lower"])
+def test_a_standardizing_text_vectorization_is_reproduced_on_raw_text(tmp_path, root, standardize):
+    """Issue 20: "The" finds "the" as in Keras: the TextVectorization's standardize (Keras'
+    default, or "lower") is kept in the imported tokenizer and in vocab.json."""
+    _seed(5)
+    tv = layers.TextVectorization(max_tokens=30, output_sequence_length=12, standardize=standardize)
+    tv.adapt(SENTENCES)
+    text_in = keras.Input((1,), dtype="string")
+    x = layers.Embedding(len(tv.get_vocabulary()), 6, mask_zero=True)(tv(text_in))
+    model = keras.Model(text_in, layers.Dense(1, activation="sigmoid")(layers.GRU(7)(x)))
+    _scramble(model)
+    data = _save(model, tmp_path, "std.keras")
+    bundle, _ = _import(data, "std.keras", "my-std", root)
+    assert bundle.tokenizer.standardize == standardize
+    saved = json.loads((root / "my-std" / "vocab.json").read_text())
+    assert saved["tokenizer"]["standardize"] == standardize
+    assert "RNN Lens does the same" in " ".join(bundle.meta["imported"]["notes"])
+    texts = ["The CAT sat on the MAT", "A Dog ran far away", "the Zebra ran"]
+    if standardize == "lower_and_strip_punctuation":
+        texts = [*texts, "The cat's mat, away!", "Dog. Ran. Far!"]
+    tokens = [bundle.tokenizer.tokenize(t) for t in texts]
+    assert tokens[0] == ["the", "cat", "sat", "on", "the", "mat"]
+    assert bundle.vocab.encode(tokens[0]).min() > 0  # every word found, none <unk>
+    trace = record_sequences(bundle, texts)
+    want = np.asarray(model(np.array([[t] for t in texts])))  # raw strings through Keras
+    np.testing.assert_allclose(trace.ep[trace.offsets[1:] - 1, 1], want[:, 0], atol=1e-5)
+    assert np.ptp(want[:, 0]) > 0.01  # the texts are told apart
+    # a user's unlabelled sentence is label -1; any other index is refused
+    assert record_sequences(bundle, texts[:2], labels=np.array([1, -1])).labels.tolist() == [1, -1]
+    with pytest.raises(ValueError, match=r"label indices must be in \[0, 2\), got \[-2\]"):
+        record_sequences(bundle, texts[:2], labels=np.array([-2, -1]))
+
+
+def test_a_text_vectorization_without_standardize_looks_words_up_as_they_are(tmp_path, root):
+    _seed(6)
+    tv = layers.TextVectorization(max_tokens=30, output_sequence_length=12, standardize=None)
+    tv.adapt(SENTENCES)
+    text_in = keras.Input((1,), dtype="string")
+    x = layers.Embedding(len(tv.get_vocabulary()), 6)(tv(text_in))
+    model = keras.Model(text_in, layers.Dense(1, activation="sigmoid")(layers.GRU(7)(x)))
+    bundle, _ = _import(_save(model, tmp_path, "raw.keras"), "raw.keras", "my-raw", root)
+    assert bundle.tokenizer.standardize is None
+    assert (
+        "standardize" not in json.loads((root / "my-raw" / "vocab.json").read_text())["tokenizer"]
+    )
+    assert bundle.vocab.encode(bundle.tokenizer.tokenize("The cat")).tolist()[0] == 0  # <unk>
+
+
 def test_a_classifier_with_a_text_vectorization_vocabulary_file(tmp_path, root):
     _seed(3)
     vocabulary = _text_vectorizer().get_vocabulary()[2:]
@@ -525,3 +573,64 @@ def test_every_page_opens_on_an_imported_plain_keras_classifier(tmp_path, monkey
     for page in PAGES:
         at.switch_page(f"pages/{page}.py").run()
         assert not at.exception, (page, [e.value for e in at.exception])
+    # Hidden States asks for sentences and records nothing before the button
+    at.switch_page("pages/hidden_states.py").run()
+    assert any("Record these sentences" in i.value for i in at.info)
+    assert not at.metric and not at.dataframe
+
+
+@pytest.mark.slow
+def test_hidden_states_records_the_users_sentences_on_an_imported_classifier(tmp_path, monkeypatch):
+    """Issue 20: an imported classifier has no dataset; the user's labelled (and
+    unlabelled) sentences get the overview, the table, the projection and a trajectory,
+    and a bad label is refused naming it and its line."""
+    from tests.helpers import app
+
+    root = tmp_path / "models"
+    root.mkdir()
+    monkeypatch.setenv("RNN_LENS_MODELS", str(root))
+    _seed(4)
+    tv = _text_vectorizer()
+    text_in = keras.Input((1,), dtype="string")
+    x = layers.Embedding(len(tv.get_vocabulary()), 6, mask_zero=True)(tv(text_in))
+    model = keras.Model(text_in, layers.Dense(2, activation="softmax")(layers.GRU(9)(x)))
+    _scramble(model)
+    _import(
+        _save(model, tmp_path, "tv.keras"), "tv.keras", "mine-cls", root, classes=["neg", "pos"]
+    )
+    at = app()
+    at.session_state["model"] = "mine-cls"
+    at.session_state["hid.method"] = "pca"
+    at.switch_page("pages/hidden_states.py").run()
+    at.text_area(key="hid.own.text").input("pos\tThe cat sat\nposs\ta dog").run()
+    at.button(key="btn.hid.own").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("line 2" in e.value and "poss" in e.value for e in at.error), at.error
+    assert not at.dataframe  # nothing recorded from a refused box
+    lines = "pos\tThe cat sat on the mat!\nneg,A dog ran far away\n1,the cat ran\nThe dog sat"
+    at.text_area(key="hid.own.text").input(lines).run()
+    at.button(key="btn.hid.own").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Sequences loaded"] == "4"
+    assert metrics["Correctly classified"].endswith(" of 3")  # the 4th has no label
+    table = at.dataframe[0].value
+    assert table["class"].tolist() == ["pos", "neg", "pos", "?"]
+    # standardized as the model's TextVectorization does: "The" is "the", "!" is gone
+    assert table["text"][0] == "the cat sat on the mat"
+    want = np.asarray(
+        model(np.array([[t.split("\t")[-1].split(",")[-1]] for t in lines.split("\n")]))
+    )
+    assert table["prediction"].tolist() == [["neg", "pos"][k] for k in want.argmax(1)]
+    assert any("have no label" in c.value for c in at.caption)
+    at.session_state["hid.seq"] = 0
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.value.startswith("Sequence 0:") for s in at.subheader)
+    # colouring by the actual class needs labels: with none, the page says so
+    at.text_area(key="hid.own.text").input("the cat sat\na dog ran").run()
+    at.button(key="btn.hid.own").click().run()
+    at.selectbox(key="hid.colour").set_value("actual").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("colouring by actual is unavailable" in c.value for c in at.caption)
+    assert {m.label: m.value for m in at.metric}["Correctly classified"] == "— (no labels)"

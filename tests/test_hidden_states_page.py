@@ -96,3 +96,34 @@ def test_a_dataset_that_cannot_be_loaded_gets_a_message_not_a_traceback(
         for s in shown
     ), shown
     assert not at.metric
+    # the page offers the user's own sentences instead, and records them on the button
+    assert any("Record these sentences" in i.value for i in at.info)
+    at.text_area(key="hid.own.text").input("pos\ta warm , funny film\nneg,dull and tired").run()
+    at.button(key="btn.hid.own").click().run()
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["Sequences loaded"] == "2"
+    assert at.dataframe[0].value["class"].tolist() == ["pos", "neg"]
+
+
+@pytest.mark.slow
+def test_any_classifier_can_be_given_the_users_own_sentences(with_classifier):
+    at = app()
+    at.session_state["model"] = CLASSIFIER
+    at.session_state["hid.method"] = "pca"
+    at.switch_page("pages/hidden_states.py").run()
+    assert at.segmented_control(key="hid.source").value == "test set"
+    at.segmented_control(key="hid.source").set_value("your own").run()
+    assert not at.exception, at.exception
+    assert not at.metric  # nothing recorded before the button
+    text = "1\tan utterly charming film\n0,a tedious mess\nsomething in between"
+    at.text_area(key="hid.own.text").input(text).run()
+    at.button(key="btn.hid.own").click().run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Sequences loaded"] == "3" and "Test accuracy (whole test set)" not in metrics
+    table = at.dataframe[0].value
+    assert table["class"].tolist() == ["pos", "neg", "?"]
+    assert table["text"].tolist()[0] == "an utterly charming film"
+    # back to the test set: its sequences again, the own ones kept for later
+    at.segmented_control(key="hid.source").set_value("test set").run()
+    assert {m.label: m.value for m in at.metric}["Sequences loaded"] == "100"

@@ -6,7 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from lib.data.tokenizer import Tokenizer, Vocab, split_ids, unigram_cross_entropy
+from lib.data.tokenizer import (
+    Tokenizer,
+    Vocab,
+    split_ids,
+    standardize_text,
+    unigram_cross_entropy,
+)
 
 TRICKY = (
     "line one\n\tindented <script>alert('x')</script>\r\n"
@@ -157,3 +163,47 @@ def test_unigram_cross_entropy_hand_computed() -> None:
 def test_unigram_cross_entropy_errors(train: list, val: list, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         unigram_cross_entropy(train, val, 3)
+
+
+# --- standardization (a model imported with a Keras TextVectorization) ---------------------------
+
+STANDARDIZE_TEXTS = [
+    "The CAT's mat, isn't it?  (Yes!) -- 3.14 #tag @you [x] {y} a_b `q` ~z",
+    "ÉCOLE Über ÅNGSTRÖM: naïve café;日本語 😀 İ",
+    'tab\tnew\nline & <b>bold</b> | 50% off + $5 = "cheap" \\o/ ^_^',
+]
+
+
+@pytest.mark.parametrize(
+    "standardize", ["lower", "lower_and_strip_punctuation", "strip_punctuation"]
+)
+def test_standardization_is_the_one_of_keras_text_vectorization(standardize) -> None:
+    """The same words as TextVectorization's own standardize + whitespace split, on text
+    with ASCII and non-ASCII capitals (Keras lowers ASCII only) and every punctuation."""
+    from keras import layers
+
+    for text in STANDARDIZE_TEXTS:
+        tv = layers.TextVectorization(standardize=standardize, split="whitespace")
+        tv.adapt([text])
+        theirs = sorted(tv.get_vocabulary()[1:])  # without "" (padding) and [UNK]
+        ours = standardize_text(text, standardize).split()
+        assert sorted(set(ours)) == sorted(t for t in theirs if t != "[UNK]")
+        if standardize != "lower":  # no punctuation left: the word pattern splits as Keras
+            assert Tokenizer("word", "words", standardize).tokenize(text) == ours
+
+
+def test_standardize_lowers_before_the_words_are_split() -> None:
+    t = Tokenizer("word", "words", "lower_and_strip_punctuation")
+    assert t.tokenize("The Cat's mat, É!") == ["the", "cats", "mat", "É"]
+    assert Tokenizer("word", "words", "lower").tokenize("The Cat's") == ["the", "cat", "'", "s"]
+    assert Tokenizer("char", standardize="lower").tokenize("Ab!") == ["a", "b", "!"]
+    assert Tokenizer("word", "words").tokenize("The Cat") == ["The", "Cat"]  # unchanged
+
+
+def test_standardize_is_kept_in_the_dict_only_when_set() -> None:
+    assert Tokenizer("word", "words").to_dict() == {"level": "word", "mode": "words"}
+    t = Tokenizer("word", "words", "lower")
+    assert t.to_dict() == {"level": "word", "mode": "words", "standardize": "lower"}
+    assert Tokenizer.from_dict(json.loads(json.dumps(t.to_dict()))) == t
+    with pytest.raises(ValueError, match="standardize must be one of .* got 'upper'"):
+        Tokenizer("word", standardize="upper")  # type: ignore[arg-type]

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import difflib
 import functools
 import hashlib
 import io
@@ -562,6 +563,28 @@ def _pick_column(
     )
 
 
+def _csv_rows(data: bytes, name: str, max_bytes: int) -> tuple[list[str], list[list[str]]]:
+    """(header, data rows) of a CSV file with a header row; blank rows dropped."""
+    try:
+        text = corpus_from_bytes(data, name=name, max_bytes=max_bytes).text
+    except CorpusError as err:
+        raise DatasetError(str(err)) from None
+    header_line = text.split("\n", 1)[0]
+    delimiter = max(",;\t|", key=header_line.count)  # the header's commonest; "," on ties
+    if csv.field_size_limit() < max_bytes:
+        csv.field_size_limit(max_bytes)
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error as err:
+        raise DatasetError(
+            f"file {name!r} is not a valid CSV file ({err}); save it as CSV with a header row"
+        ) from None
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise DatasetError(f"file {name!r} has no rows; upload a CSV file with a header row")
+    return [h.strip().removeprefix("\ufeff") for h in rows[0]], rows[1:]
+
+
 def from_csv_bytes(
     data: bytes,
     *,
@@ -597,30 +620,12 @@ def from_csv_bytes(
         missing (the message lists the columns found); no row is left; all rows have one
         class; or the label column has more than :data:`MAX_CLASSES` values.
     """
-    try:
-        text = corpus_from_bytes(data, name=name, max_bytes=max_bytes).text
-    except CorpusError as err:
-        raise DatasetError(str(err)) from None
-    header_line = text.split("\n", 1)[0]
-    delimiter = max(",;\t|", key=header_line.count)  # the header's commonest; "," on ties
-    if csv.field_size_limit() < max_bytes:
-        csv.field_size_limit(max_bytes)
-    try:
-        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    except csv.Error as err:
-        raise DatasetError(
-            f"file {name!r} is not a valid CSV file ({err}); save it as CSV with a header row"
-        ) from None
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
-    if not rows:
-        raise DatasetError(f"file {name!r} has no rows; upload a CSV file with a header row")
-    header = [h.strip().removeprefix("\ufeff") for h in rows[0]]
+    header, body = _csv_rows(data, name, max_bytes)
     text_col = _pick_column(header, text_column, TEXT_COLUMN_NAMES, "text")
     label_col = _pick_column(header, label_column, LABEL_COLUMN_NAMES, "label", other=text_col)
     if text_col == label_col:
         raise DatasetError(f"the text and label columns must differ, both are {text_col!r}")
     ti, li = header.index(text_col), header.index(label_col)
-    body = rows[1:]
     texts = [r[ti].strip() if ti < len(r) else "" for r in body]
     labels = [r[li].strip() if li < len(r) else "" for r in body]
     keep = [k for k in range(len(body)) if texts[k] and labels[k]]
@@ -648,6 +653,239 @@ def from_csv_bytes(
         )
     info = {"dropped_rows": dropped, "text_column": text_col, "label_column": label_col}
     return LabelledData(name, texts, np.asarray(labels), values, "csv", f"csv:{name}", info)
+
+
+# --- a user's own sentences for a trained classifier ------------------------------------------
+
+MAX_SENTENCES = 2000
+"""Sentences at most in one :class:`Sentences` (the Hidden States page's largest test set)."""
+MAX_SENTENCE_CHARS = 1_000_000
+"""Default bound on the characters of pasted sentences (the server passes its own limit)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Sentences:
+    """Texts a user gives a trained classifier, each with a class index or -1 (no label).
+
+    Parameters
+    ----------
+    texts : list of str, length n
+    labels : ndarray of int64, shape (n,)
+        Index into the model's classes, or -1 where the user gave no label.
+    source : str
+        ``"pasted"`` or ``"csv:NAME"``.
+    lines : list of int, length n
+        The line (pasted) or data row (CSV, 1 = first row after the header) of each text.
+    """
+
+    texts: list[str]
+    labels: np.ndarray
+    source: str = "pasted"
+    lines: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def n_labelled(self) -> int:
+        """How many texts have a label."""
+        return int((self.labels >= 0).sum())
+
+    @cached_property
+    def sha1(self) -> str:
+        """Fingerprint of the texts and labels (the cache key of their recording)."""
+        h = hashlib.sha1()
+        for text in self.texts:
+            h.update(text.encode("utf-8"))
+            h.update(b"\0")
+        h.update(np.asarray(self.labels, "<i8").tobytes())
+        return h.hexdigest()
+
+    def subset(self, indices: Sequence[int]) -> Sentences:
+        """Return the texts at ``indices``, in that order."""
+        idx = list(indices)
+        return Sentences(
+            [self.texts[i] for i in idx],
+            np.asarray(self.labels, np.int64)[idx] if idx else np.zeros(0, np.int64),
+            self.source,
+            [self.lines[i] for i in idx] if self.lines else [],
+        )
+
+
+def class_index(value: str, classes: Sequence[str]) -> int | None:
+    """Return the class ``value`` names, or None when it names none.
+
+    A class name (exactly, after stripping spaces), else an index ``0 .. K-1``.
+    """
+    value = value.strip()
+    if value in classes:
+        return list(classes).index(value)
+    if value.isascii() and value.isdigit() and int(value) < len(classes):
+        return int(value)
+    return None
+
+
+def _bad_label(label: str, where: str, classes: Sequence[str]) -> DatasetError:
+    names = ", ".join(repr(c) for c in classes)
+    return DatasetError(
+        f"{where}: {label[:40]!r} is not a class of the model; labels are its class names "
+        f"({names}) or indices 0 to {len(classes) - 1}"
+    )
+
+
+def _looks_like_a_label(head: str, classes: Sequence[str]) -> bool:
+    """Say whether ``head`` is a number or close to a class name: a mistyped label."""
+    if head.isascii() and head.isdigit():
+        return True
+    return bool(difflib.get_close_matches(head, list(classes), n=1, cutoff=0.75))
+
+
+def _checked_count(n: int, what: str) -> None:
+    if n == 0:
+        raise DatasetError(f"{what} has no sentence; write one sentence a line")
+    if n > MAX_SENTENCES:
+        raise DatasetError(f"{what} has {n:,} sentences; at most {MAX_SENTENCES:,} are recorded")
+
+
+def parse_labelled_lines(
+    text: str, classes: Sequence[str], *, max_chars: int = MAX_SENTENCE_CHARS
+) -> Sentences:
+    """Read pasted sentences, one a line, each with an optional label.
+
+    Parameters
+    ----------
+    text : str
+        Lines ``label<TAB>sentence``, ``label,sentence`` or just ``sentence``; blank lines
+        are skipped.
+    classes : sequence of K str
+        The model's class names; a label is a name or an index 0 .. K-1 (:func:`class_index`).
+    max_chars : int, default :data:`MAX_SENTENCE_CHARS`
+
+    Returns
+    -------
+    Sentences
+        ``lines`` are 1-based line numbers of ``text``.
+
+    Raises
+    ------
+    DatasetError
+        Over ``max_chars`` or :data:`MAX_SENTENCES`; no sentence; a label that is not a
+        class (the message names the label and its line).
+
+    Notes
+    -----
+    A tab always ends a label (an empty one: no label). Without a tab, the text before the
+    first comma is a label when it is a class; otherwise the whole line is an unlabelled
+    sentence ("Well, it was fine."), except that a number or a near miss of a class name
+    before the comma (``difflib``, ratio >= 0.75: "poss" for "pos") is taken as a
+    mistyped label and refused.
+    """
+    if len(text) > max_chars:
+        raise DatasetError(
+            f"the pasted text has {len(text):,} characters; at most {max_chars:,} are read "
+            "(max_corpus_chars)"
+        )
+    rows: list[tuple[int, str | None, str, bool]] = []  # line, label, sentence, via a tab
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if "\t" in raw:
+            label, _, sentence = raw.partition("\t")
+            rows.append((number, label.strip() or None, sentence.strip(), True))
+        elif "," in line:
+            label, _, sentence = line.partition(",")
+            if class_index(label, classes) is not None:
+                rows.append((number, label.strip(), sentence.strip(), False))
+            else:
+                rows.append((number, None, line, False))
+        else:
+            rows.append((number, None, line, False))
+    _checked_count(len(rows), "the pasted text")
+    texts, labels, lines = [], [], []
+    for number, given, sentence, tabbed in rows:
+        if given is None:
+            k = -1
+            head = sentence.partition(",")[0].strip() if not tabbed and "," in sentence else ""
+            if head and _looks_like_a_label(head, classes):
+                raise DatasetError(
+                    str(_bad_label(head, f"line {number}", classes))
+                    + "; for a sentence without a label, put a tab in front of it"
+                )
+        else:
+            found = class_index(given, classes)
+            if found is None:
+                raise _bad_label(given, f"line {number}", classes)
+            k = found
+        if not sentence:
+            raise DatasetError(f"line {number} has a label but no sentence")
+        texts.append(sentence)
+        labels.append(k)
+        lines.append(number)
+    return Sentences(texts, np.asarray(labels, np.int64), "pasted", lines)
+
+
+def sentences_from_csv(
+    data: bytes,
+    classes: Sequence[str],
+    *,
+    name: str = "upload.csv",
+    text_column: str | None = None,
+    label_column: str | None = None,
+    max_bytes: int = MAX_BYTES,
+) -> Sentences:
+    """Read sentences for a trained classifier from an uploaded CSV file with a header row.
+
+    Parameters
+    ----------
+    data : bytes
+        UTF-8 CSV, delimiter and columns found as in :func:`from_csv_bytes`.
+    classes : sequence of K str
+        The model's class names; a label is a name or an index (:func:`class_index`).
+    name, text_column, label_column, max_bytes : as in :func:`from_csv_bytes`
+        Without a label column (none named and none of :data:`LABEL_COLUMN_NAMES`) every
+        sentence is unlabelled; an empty label cell is no label.
+
+    Returns
+    -------
+    Sentences
+        ``lines`` are data row numbers (1 = the first row after the header).
+
+    Raises
+    ------
+    DatasetError
+        As :func:`from_csv_bytes`, over :data:`MAX_SENTENCES`, or a label that is not a
+        class (the message names it and its row).
+    """
+    header, body = _csv_rows(data, name, max_bytes)
+    text_col = _pick_column(header, text_column, TEXT_COLUMN_NAMES, "text")
+    try:
+        label_col: str | None = _pick_column(
+            header, label_column, LABEL_COLUMN_NAMES, "label", other=text_col
+        )
+    except DatasetError:
+        if label_column is not None:
+            raise
+        label_col = None
+    ti = header.index(text_col)
+    li = header.index(label_col) if label_col is not None else None
+    texts, labels, lines = [], [], []
+    for row_number, r in enumerate(body, start=1):
+        sentence = r[ti].strip() if ti < len(r) else ""
+        if not sentence:
+            continue
+        label = r[li].strip() if li is not None and li < len(r) else ""
+        k = -1
+        if label:
+            found = class_index(label, classes)
+            if found is None:
+                raise _bad_label(label, f"{name!r} row {row_number}", classes)
+            k = found
+        texts.append(sentence)
+        labels.append(k)
+        lines.append(row_number)
+    _checked_count(len(texts), f"file {name!r}")
+    return Sentences(texts, np.asarray(labels, np.int64), f"csv:{name}", lines)
 
 
 # --- refs -----------------------------------------------------------------------------------
@@ -693,6 +931,10 @@ __all__ = [
     "nltk_dataset",
     "keras_dataset",
     "from_csv_bytes",
+    "Sentences",
+    "parse_labelled_lines",
+    "sentences_from_csv",
+    "class_index",
     "load_dataset",
     "split",
     "split_indices",

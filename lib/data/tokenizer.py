@@ -20,10 +20,43 @@ Level = Literal["char", "word"]
 """Tokenizer level: characters or words."""
 Mode = Literal["keep-space", "words"]
 """Word-level tokenizer mode (see :class:`Tokenizer`)."""
+Standardize = Literal["lower", "lower_and_strip_punctuation", "strip_punctuation"]
+"""Text standardization before splitting, as Keras' ``TextVectorization`` names it."""
 
 LEVELS: tuple[Level, ...] = get_args(Level)
 MODES: tuple[Mode, ...] = get_args(Mode)
+STANDARDIZE: tuple[Standardize, ...] = get_args(Standardize)
 _PATTERNS = {"keep-space": re.compile(WORD_PATTERN), "words": re.compile(WORD_NO_SPACE_PATTERN)}
+KERAS_STRIP_PATTERN = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+"""The punctuation Keras' ``TextVectorization`` strips (its ``DEFAULT_STRIP_REGEX``)."""
+_STRIP = re.compile(KERAS_STRIP_PATTERN)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def standardize_text(text: str, standardize: Standardize | None) -> str:
+    """Standardize ``text`` as Keras' ``TextVectorization(standardize=...)`` does.
+
+    Parameters
+    ----------
+    text : str
+    standardize : {"lower", "lower_and_strip_punctuation", "strip_punctuation"} or None
+        None returns ``text`` unchanged.
+
+    Notes
+    -----
+    Keras (``keras/src/layers/preprocessing/text_vectorization.py``) applies
+    ``tf.strings.lower`` (ASCII letters only: "É" stays "É") and then removes every
+    character of :data:`KERAS_STRIP_PATTERN`; both are reproduced exactly here.
+    """
+    if standardize is None:
+        return text
+    if standardize not in STANDARDIZE:
+        raise ValueError(f"standardize must be one of {STANDARDIZE} or None, got {standardize!r}")
+    if standardize in ("lower", "lower_and_strip_punctuation"):
+        text = text.translate(_ASCII_LOWER)
+    if standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
+        text = _STRIP.sub("", text)
+    return text
 
 
 @dataclass(frozen=True)
@@ -38,19 +71,30 @@ class Tokenizer:
         Word level only. ``"keep-space"`` (:data:`WORD_PATTERN`) keeps every character, so
         ``detokenize(tokenize(text)) == text``. ``"words"`` (:data:`WORD_NO_SPACE_PATTERN`) drops
         whitespace and detokenizes by joining with single spaces, which is lossy.
+    standardize : {"lower", "lower_and_strip_punctuation", "strip_punctuation"}, optional
+        Applied to the text before it is split (:func:`standardize_text`), for a model
+        imported with a Keras ``TextVectorization`` that standardizes; tokens are then the
+        standardized ones, so the round trip holds only for standardized text. None (models
+        trained by RNN Lens) leaves the text as it is.
     """
 
     level: Level = "char"
     mode: Mode = "keep-space"
+    standardize: Standardize | None = None
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
             raise ValueError(f"level must be one of {LEVELS}, got {self.level!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.standardize is not None and self.standardize not in STANDARDIZE:
+            raise ValueError(
+                f"standardize must be one of {STANDARDIZE} or None, got {self.standardize!r}"
+            )
 
     def tokenize(self, text: str) -> list[str]:
-        """Split `text` into tokens."""
+        """Split `text` into tokens (standardized first when :attr:`standardize` is set)."""
+        text = standardize_text(text, self.standardize)
         if self.level == "char":
             return list(text)
         return _PATTERNS[self.mode].findall(text)
@@ -61,8 +105,15 @@ class Tokenizer:
         return (" " if lossy else "").join(tokens)
 
     def to_dict(self) -> dict[str, str]:
-        """Return a JSON-serialisable description; see :meth:`from_dict`."""
-        return {"level": self.level, "mode": self.mode}
+        """Return a JSON-serialisable description; see :meth:`from_dict`.
+
+        ``standardize`` is written only when set, so the vocab.json of a model trained by
+        RNN Lens is unchanged.
+        """
+        d: dict[str, str] = {"level": self.level, "mode": self.mode}
+        if self.standardize is not None:
+            d["standardize"] = self.standardize
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Tokenizer:

@@ -13,6 +13,10 @@ layers (one cell type, every layer but the last returning sequences; ``Dropout``
 
 A ``TextVectorization`` layer in front (``output_mode="int"``, whitespace or character
 split) is split off: its vocabulary becomes the project's, the rest of the model reads ids.
+Its ``standardize`` ("lower_and_strip_punctuation", Keras' default, "lower" or
+"strip_punctuation") is kept in the imported model's tokenizer
+(:attr:`lib.data.tokenizer.Tokenizer.standardize`), so "The" finds "the" as in Keras; a
+custom standardization is noted and not applied.
 
 Everything else is refused before any weight is loaded, naming the layer and the option:
 ``Bidirectional``, ``go_backwards``, ``stateful``, ``return_state``, an ``activation``
@@ -46,13 +50,13 @@ import json
 import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 
-from lib.data.tokenizer import Tokenizer, Vocab
+from lib.data.tokenizer import STANDARDIZE, Tokenizer, Vocab
 from lib.limits import check_archive, check_model, limits
 from lib.model import archive
 from lib.model.bundle import ModelBundle
@@ -732,15 +736,23 @@ def read_keras(
     if missing:
         _refuse(f"The loaded model has no layer {missing[0]!r} its architecture names.")
     notes: list[str] = []
+    standardize: Any = None
     if p.vectorizer is not None:
         user = vectorizer_vocabulary(by_name[_name(p.vectorizer)])
         if vocab is not None:
             notes.append(f"{vocab_name} ignored: the model's TextVectorization has its own.")
         std = _cfg(p.vectorizer).get("standardize")
-        if std:
+        if std in STANDARDIZE:
+            standardize = std
             notes.append(
-                f"the TextVectorization standardizes with {std!r}; RNN Lens looks words up "
-                "as they are in the text (unknown ones read as <unk>)."
+                f"the TextVectorization standardizes with {std!r}; RNN Lens does the same "
+                "before it looks words up."
+            )
+        elif std:
+            notes.append(
+                f"the TextVectorization standardizes with {str(std)[:60]!r}, which RNN Lens "
+                "cannot reproduce; it looks words up as they are in the text (unknown ones "
+                "read as <unk>)."
             )
         chain = p.chain[1:]
     elif vocab is None:
@@ -753,6 +765,8 @@ def read_keras(
         chain = p.chain
     emb_cfg = _cfg(p.embedding)
     m = map_vocabulary(user, p.task, int(emb_cfg["input_dim"]))
+    if standardize is not None:  # kept in vocab.json with the tokenizer
+        m.tokenizer = replace(m.tokenizer, standardize=standardize)
     dense_units = int(_cfg(p.dense)["units"])
     if p.task == "lm" and dense_units != user.size:
         _refuse(

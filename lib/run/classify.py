@@ -216,6 +216,19 @@ def _classes_of(bundle: ModelBundle) -> list[str]:
     return [str(k) for k in range(n_classes)]
 
 
+def _labels_or_unknown(
+    labels: Sequence[int] | Sequence[str] | np.ndarray, classes: list[str]
+) -> np.ndarray:
+    """Class indices of ``labels``, int64 (N,); integer -1 stays -1 (unknown)."""
+    arr = np.asarray(labels)
+    if arr.ndim == 1 and arr.dtype.kind in "iu":
+        y = arr.astype(np.int64)
+        known = y != -1
+        y[known] = _label_indices(y[known], classes)
+        return y
+    return _label_indices(labels, classes)
+
+
 def _chunks(sorted_lengths: np.ndarray, budget: int) -> list[tuple[int, int]]:
     """[start, end) runs of length-sorted sequences with count x longest <= budget."""
     out, start, n = [], 0, len(sorted_lengths)
@@ -243,7 +256,8 @@ def record_sequences(
         A classifier (``bundle.spec.task == "classifier"``).
     texts : sequence of N str (tokenized by the bundle's tokenizer) or N token lists
     labels : sequence of N class indices or class names, optional
-        True classes; unknown when omitted (``trace.labels`` is -1).
+        True classes; unknown when omitted (``trace.labels`` is -1), and where an integer
+        label is -1 (a user's unlabelled sentence).
     max_len : int, optional
         Tokens kept per text (the first ones); default the model's ``spec.max_len``.
     layers : sequence of int, optional
@@ -292,7 +306,7 @@ def record_sequences(
     if labels is None:
         y = np.full(n, -1, np.int64)
     else:
-        y = _label_indices(labels, classes)
+        y = _labels_or_unknown(labels, classes)
         if len(y) != n:
             raise ValueError(f"got {n} texts but {len(y)} labels")
     offsets = np.concatenate([[0], np.cumsum(lengths)])
