@@ -146,6 +146,12 @@ def _import(upload) -> None:
     st.rerun()
 
 
+def class_names(text: str) -> list[str] | None:
+    """The comma-separated class names typed for an imported classifier; None when empty."""
+    names = [part.strip() for part in str(text or "").split(",")]
+    return [n for n in names if n] or None
+
+
 def _import_keras(model_up, vocab_up) -> None:
     """Import an uploaded Keras model and its vocabulary (lib.model.foreign); any failure
     is a message in the sidebar, never a traceback."""
@@ -162,6 +168,7 @@ def _import_keras(model_up, vocab_up) -> None:
             record_sequences=record_sequences,
             vocab=vocab_up.getvalue() if vocab_up is not None else None,
             vocab_name=str(vocab_up.name) if vocab_up is not None else "vocabulary",
+            classes=class_names(st.session_state.get("import.keras.classes", "")),
         )
     except Exception as e:  # every failure must be a message, not a traceback
         if not isinstance(e, RegistryError | limits.LimitError):
@@ -201,6 +208,13 @@ def _keras_importer() -> None:
     )
     vocab_up = st.file_uploader(
         "Its vocabulary (optional)", type=["json", "txt"], key="upload.keras.vocab"
+    )
+    st.text_input(
+        "Class names (classifiers only, optional)",
+        key="import.keras.classes",
+        placeholder="neg, pos",
+        max_chars=2000,
+        help="Comma-separated, in the order of the model's outputs; left empty: 0, 1, ….",
     )
     if st.button("Import the Keras model", key="btn.import.keras", disabled=model_up is None):
         _import_keras(model_up, vocab_up)

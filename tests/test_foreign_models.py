@@ -498,6 +498,33 @@ def test_the_sidebar_imports_a_keras_model_into_the_picker(tmp_path, tiny_regist
 
 
 @pytest.mark.slow
+def test_the_sidebar_names_an_imported_classifiers_classes(tmp_path, tiny_registry):
+    """The class names typed beside the upload reach meta.json; a count that does not match
+    the model's outputs is refused, naming both counts, and nothing is written."""
+    from lib.model import registry as reg
+    from tests.helpers import app
+
+    tv = _text_vectorizer()
+    text_in = keras.Input((1,), dtype="string")
+    x = layers.Embedding(len(tv.get_vocabulary()), 6, mask_zero=True)(tv(text_in))
+    data = _save(keras.Model(text_in, layers.Dense(1, activation="sigmoid")(layers.GRU(5)(x))),
+                 tmp_path, "clf.keras")  # fmt: skip
+    at = app()
+    at.file_uploader(key="upload.keras").set_value(("clf.keras", data, "application/zip")).run()
+    at.sidebar.text_input(key="import.keras.classes").input("neg, pos, other").run()
+    before = _contents(tiny_registry)
+    at.button(key="btn.import.keras").click().run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.sidebar.error]
+    assert errors and "3 class names given for a classifier of 2 classes" in errors[0], errors
+    assert _contents(tiny_registry) == before
+    at.sidebar.text_input(key="import.keras.classes").input(" neg ,pos,").run()
+    at.button(key="btn.import.keras").click().run()
+    assert not at.exception and not at.sidebar.error, [e.value for e in at.sidebar.error]
+    assert reg.read_meta("clf", root=tiny_registry)["classes"] == ["neg", "pos"]
+
+
+@pytest.mark.slow
 def test_the_sidebar_shows_a_refusal_as_a_message(tmp_path, tiny_registry):
     from tests.helpers import app
 

@@ -17,7 +17,7 @@ import pytest
 
 from dashboard import jobs
 from lib.data.corpora import corpus_from_text
-from lib.model.registry import export_archive, load
+from lib.model.registry import delete, export_archive, load
 from lib.model.spec import ModelSpec, TrainConfig
 from lib.train.fit import TRAINING_CSV, _keep_rows_before, train, training_logs
 from tests.helpers import TRAIN_TEXT, app
@@ -99,6 +99,14 @@ def test_logs_hold_every_epoch_and_a_resume_appends(tmp_path):
     off = TrainConfig(epochs=1, batch_size=16)
     train(SPEC, CORPUS, name="logged", config=off, root=tmp_path, overwrite=True)
     assert not training_logs("logged", root=tmp_path).exists()
+
+    # deleting a model removes its logs with it; another model's stay
+    train(SPEC, CORPUS, name="logged", config=LOGS_ON, root=tmp_path, overwrite=True)
+    train(SPEC, CORPUS, name="other", config=LOGS_ON, root=tmp_path)
+    delete("logged", root=tmp_path)
+    assert not training_logs("logged", root=tmp_path).exists()
+    assert not (tmp_path / "logged").exists()
+    _check_logs(tmp_path, "other", 2)
 
 
 @pytest.mark.slow

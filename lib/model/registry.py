@@ -481,10 +481,16 @@ def load_checkpoint(bundle: ModelBundle, epoch: int) -> ModelBundle:
     )
 
 
+LOGS = ".logs"
+"""The registry's sub-folder of training logs, one folder per model name
+(:func:`lib.train.fit.training_logs`)."""
+
+
 def delete(name: str, *, root: str | os.PathLike | None = None) -> None:
-    """Remove model ``name`` from the registry (holding its write lock)."""
+    """Remove model ``name`` from the registry, and its training logs (holding its write lock)."""
     with writing(name, root=root, what="deleting"):
         shutil.rmtree(model_dir(name, root=root))
+        shutil.rmtree(models_root(root) / LOGS / validate_name(name), ignore_errors=True)
 
 
 # --- model archives (download a model, upload it on another server) ---------------------------

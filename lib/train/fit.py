@@ -49,6 +49,7 @@ from lib.model.build import build, compile_classifier, compile_model
 from lib.model.bundle import ModelBundle
 from lib.model.inputs import _targets, classifier_ids, classifier_splits, windows
 from lib.model.registry import (
+    LOGS,
     check_writable,
     checkpoints,
     delete,
@@ -256,9 +257,6 @@ def _phase(hook: ProgressHook | None, stop: threading.Event | None, text: str) -
     if hook is not None:
         hook({"kind": "phase", "text": text})
 
-
-LOGS = ".logs"
-"""The registry's sub-folder of training logs, one folder per model name."""
 
 TRAINING_CSV = "training.csv"
 """The CSVLogger table in a model's log folder: a row per epoch kept (column ``epoch`` is
