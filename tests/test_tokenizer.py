@@ -190,6 +190,22 @@ def test_standardization_is_the_one_of_keras_text_vectorization(standardize) -> 
         assert sorted(set(ours)) == sorted(t for t in theirs if t != "[UNK]")
         if standardize != "lower":  # no punctuation left: the word pattern splits as Keras
             assert Tokenizer("word", "words", standardize).tokenize(text) == ours
+        # the whitespace mode (an imported TextVectorization) splits as Keras always does
+        split = Tokenizer("word", "whitespace", standardize).tokenize(text)
+        assert sorted(set(split)) == sorted(t for t in theirs if t != "[UNK]")
+
+
+def test_the_whitespace_mode_splits_at_ascii_whitespace_only_as_tensorflow() -> None:
+    """tf.strings.split (TextVectorization's split="whitespace") does not split at a no-break
+    or an em space, nor at the ASCII separator \x1c, which Python's str.split does."""
+    import tensorflow as tf
+
+    text = "a\u00a0b c\u2003d\te\x0bf\x1cg\r\nh  don't"
+    theirs = [t.decode() for t in tf.strings.split(tf.constant(text)).numpy()]
+    tok = Tokenizer("word", "whitespace")
+    assert tok.tokenize(text) == theirs == ["a\u00a0b", "c\u2003d", "e", "f\x1cg", "h", "don't"]
+    assert text.split() != theirs
+    assert tok.detokenize(["don't", "go"]) == "don't go"
 
 
 def test_standardize_lowers_before_the_words_are_split() -> None:

@@ -18,7 +18,7 @@ WORD_NO_SPACE_PATTERN = r"\w+|[^\w\s]"
 
 Level = Literal["char", "word"]
 """Tokenizer level: characters or words."""
-Mode = Literal["keep-space", "words"]
+Mode = Literal["keep-space", "words", "whitespace"]
 """Word-level tokenizer mode (see :class:`Tokenizer`)."""
 Standardize = Literal["lower", "lower_and_strip_punctuation", "strip_punctuation"]
 """Text standardization before splitting, as Keras' ``TextVectorization`` names it."""
@@ -26,7 +26,15 @@ Standardize = Literal["lower", "lower_and_strip_punctuation", "strip_punctuation
 LEVELS: tuple[Level, ...] = get_args(Level)
 MODES: tuple[Mode, ...] = get_args(Mode)
 STANDARDIZE: tuple[Standardize, ...] = get_args(Standardize)
-_PATTERNS = {"keep-space": re.compile(WORD_PATTERN), "words": re.compile(WORD_NO_SPACE_PATTERN)}
+WHITESPACE_PATTERN = r"[^ \t\n\v\f\r]+"
+"""Runs of characters other than ASCII whitespace, as Keras' ``TextVectorization(split=
+"whitespace")`` splits (``tf.strings.split``: a no-break space is not a separator); only
+imported models use it."""
+_PATTERNS = {
+    "keep-space": re.compile(WORD_PATTERN),
+    "words": re.compile(WORD_NO_SPACE_PATTERN),
+    "whitespace": re.compile(WHITESPACE_PATTERN),
+}
 KERAS_STRIP_PATTERN = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
 """The punctuation Keras' ``TextVectorization`` strips (its ``DEFAULT_STRIP_REGEX``)."""
 _STRIP = re.compile(KERAS_STRIP_PATTERN)
@@ -67,10 +75,12 @@ class Tokenizer:
     ----------
     level : {"char", "word"}
         Characters, or words matched by a regular expression.
-    mode : {"keep-space", "words"}
+    mode : {"keep-space", "words", "whitespace"}
         Word level only. ``"keep-space"`` (:data:`WORD_PATTERN`) keeps every character, so
         ``detokenize(tokenize(text)) == text``. ``"words"`` (:data:`WORD_NO_SPACE_PATTERN`) drops
         whitespace and detokenizes by joining with single spaces, which is lossy.
+        ``"whitespace"`` (:data:`WHITESPACE_PATTERN`, Keras' whitespace split, for imported
+        models) is lossy in the same way.
     standardize : {"lower", "lower_and_strip_punctuation", "strip_punctuation"}, optional
         Applied to the text before it is split (:func:`standardize_text`), for a model
         imported with a Keras ``TextVectorization`` that standardizes; tokens are then the
@@ -100,8 +110,9 @@ class Tokenizer:
         return _PATTERNS[self.mode].findall(text)
 
     def detokenize(self, tokens: Iterable[str]) -> str:
-        """Join tokens into text (exact inverse except at word level in ``"words"`` mode)."""
-        lossy = self.level == "word" and self.mode == "words"
+        """Join tokens into text (exact inverse except at word level in ``"words"`` and
+        ``"whitespace"`` modes, which join with single spaces)."""
+        lossy = self.level == "word" and self.mode != "keep-space"
         return (" " if lossy else "").join(tokens)
 
     def to_dict(self) -> dict[str, str]:

@@ -767,6 +767,8 @@ def read_keras(
     m = map_vocabulary(user, p.task, int(emb_cfg["input_dim"]))
     if standardize is not None:  # kept in vocab.json with the tokenizer
         m.tokenizer = replace(m.tokenizer, standardize=standardize)
+    if p.vectorizer is not None and m.tokenizer.level == "word":  # split as Keras does
+        m.tokenizer = replace(m.tokenizer, mode="whitespace")
     dense_units = int(_cfg(p.dense)["units"])
     if p.task == "lm" and dense_units != user.size:
         _refuse(

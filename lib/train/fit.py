@@ -624,7 +624,7 @@ def train(
         )
         sample_text = (
             "".join(sample.tokens[sample.n_seed :])
-            if spec.tokenizer_mode != "words"
+            if spec.tokenizer_mode == "keep-space"
             else " ".join(sample.tokens[sample.n_seed :])
         )
         bundle.meta = {
