@@ -110,8 +110,11 @@ class Tokenizer:
         return _PATTERNS[self.mode].findall(text)
 
     def detokenize(self, tokens: Iterable[str]) -> str:
-        """Join tokens into text (exact inverse except at word level in ``"words"`` and
-        ``"whitespace"`` modes, which join with single spaces)."""
+        """Join tokens into text.
+
+        The exact inverse of :meth:`tokenize`, but at word level in the ``"words"`` and
+        ``"whitespace"`` modes, which join with single spaces.
+        """
         lossy = self.level == "word" and self.mode != "keep-space"
         return (" " if lossy else "").join(tokens)
 
