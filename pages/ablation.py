@@ -1,43 +1,16 @@
 """Ablation: does a feature's top neuron matter, and when did it appear in training?"""
 
-import math
-
-import pandas as pd
 import streamlit as st
 
 from dashboard import cache, export, routing, state
-from dashboard.cache import evolution_table, feature_digest, neuron_table, sweep
-from dashboard.charts import control_range_chart, sweep_chart
+from dashboard.cache import feature_digest, neuron_table, sweep
 from dashboard.fmt import md
+from dashboard.panels.ablation import MODE_LABELS, evolution_view, sweep_view
 from dashboard.panels.interventions import edit_signal_picker, validation_text
-from dashboard.panels.tokens import neuron_rows_html
 from dashboard.widgets.features import feature_editor
-from dashboard.widgets.needs import offer_model
-from dashboard.widgets.pickers import NeuronChoice, layer_signal_picker
-from lib.analysis.ablation import control_summary, unrelated_neurons
-from lib.analysis.evolution import first_epoch_of_best
-from lib.model.registry import checkpoints
-
-MODE_LABELS = {
-    "mean": "mean: hold at its average",
-    "resample": "resample: a random step's value",
-    "zero": "zero: set to 0",
-}
-CONTROL_WORDS = {
-    "unrelated": "unrelated neurons (not significant, small effect)",
-    "all": "all other neurons",
-}
-
-
-def ordinal(n: int) -> str:
-    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st."""
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def signed(x: float) -> str:
-    return "n/a" if not math.isfinite(x) else f"{x:+.4f}"
-
+from dashboard.widgets.gates import run_gate
+from dashboard.widgets.pickers import layer_signal_picker
+from lib.analysis.ablation import unrelated_neurons
 
 routing.page_guard()
 st.title("Ablation")
@@ -170,14 +143,14 @@ request = (
     unrelated,
 )
 n_runs = 1 + len(ks) * (1 + 2 * int(n_random))
-if st.button(
+if not run_gate(
     "Run the sweep",
+    request,
     key="btn.abl.run",
+    remember="abl.requested",
     type="primary",
     help=f"Switch off the top k and the random sets: {n_runs} full passes over the text.",
 ):
-    st.session_state["abl.requested"] = request
-if st.session_state.get("abl.requested") != request:
     st.info(
         f"Press **Run the sweep** to switch the neurons off: {n_runs} full passes over "
         f"{len(trace):,} tokens (k = {md(', '.join(map(str, ks)))}; {int(n_random)} draws per k "
@@ -202,134 +175,6 @@ else:
         reference_key=f"{key}:{layer}:{edit_signal}",
         _reference=None if mode == "zero" else trace.signals[(layer, edit_signal)],
     )
-    left, right = st.columns(2)
-    left.caption("Loss change, whole text")
-    export.chart(where=left, chart=sweep_chart(df, "delta_loss"), width="stretch")
-    right.caption(f"Loss change predicting the feature's tokens ({md(feature.name)})")
-    export.chart(where=right, chart=sweep_chart(df, "delta_loss_feature"), width="stretch")
-    st.caption(
-        "Red line: the top k by relevance. Dots: the random draws, blue from the unrelated "
-        "neurons, grey from all other neurons."
-    )
-    summary = control_summary(df, "delta_loss_feature")
-    st.markdown("**The controls as distributions** (predicting the feature's tokens)")
-    export.chart(control_range_chart(summary), width="stretch")
-    st.caption(
-        "Bars: the 5th to 95th percentile of each control's draws; black tick: their median; "
-        "red line: the top k."
-    )
-    char = bundle.spec.level == "char"
-    lines = []
-    for k, rows in summary.groupby("k", sort=False):
-        top = float(rows["top"].iloc[0])
-        bits = f" (= {top / math.log(2):+.4f} bits per character)" if char else ""
-        parts = [
-            f"- **k = {md(k)}**: switching off the top {md(k)} cost **{signed(top)}** nats "
-            f"per token{bits}."
-        ]
-        for row in rows.itertuples():
-            words = CONTROL_WORDS.get(row.control, row.control)
-            if row.n_draws == 0:
-                parts.append(
-                    f"No draws from {md(words)}: fewer than {md(k)} of them are outside the "
-                    f"top {md(k)}."
-                )
-                continue
-            rank = (
-                f"the top {md(k)} rank **{ordinal(int(row.rank))} of {row.n_draws + 1}**, and "
-                f"{row.share_at_least:.0%} of the draws cost at least as much"
-                if not pd.isna(row.rank)
-                else "no rank (the feature has no scored token)"
-            )
-            sets = (
-                f" ({md(row.n_distinct)} different sets: few neurons to draw from)"
-                if row.n_distinct < row.n_draws
-                else ""
-            )
-            parts.append(
-                f"{md(row.n_draws)} draws from {md(words)}{sets}: median {signed(row.median)} "
-                f"(5th to 95th percentile {signed(row.p5)} to {signed(row.p95)}); {rank}."
-            )
-        lines.append(" ".join(parts))
-    st.markdown("\n".join(lines))
-    with st.expander("The numbers"):
-        export.table(summary, hide_index=True)
+    sweep_view(df, feature.name, char=bundle.spec.level == "char")
 
-st.subheader("Training evolution")
-found = checkpoints(name)
-if not found:
-    offer_model(
-        "Training evolution needs a model that kept a checkpoint after every epoch; "
-        f"{md(name)} kept none. Open it with ★ demo-stdlib-char-lstm, or train one on the "
-        "Train page (it keeps them).",
-        "demo-stdlib-char-lstm",
-        key="btn.abl.offer",  # btn.: state.keep_alive must not write a button's key
-    )
-    st.stop()
-state.bind({"abl.neuron": ranked[0]})
-neuron = int(
-    st.number_input(
-        "Neuron",
-        0,
-        acts.shape[1] - 1,
-        key="abl.neuron",
-        help="Default: the final model's top neuron for the feature.",
-    )
-)
-# one exact recording of the text per checkpoint: only when asked
-evolution_request = (
-    name,
-    cache.model_key(name),
-    key,
-    layer,
-    signal,
-    neuron,
-    feature_digest(feature),
-)
-if st.button(
-    "Trace the training evolution",
-    key="btn.abl.evolution",
-    help=f"Record the text through the model after each of its {len(found)} epochs.",
-):
-    st.session_state["abl.evolution_requested"] = evolution_request
-if st.session_state.get("abl.evolution_requested") != evolution_request:
-    st.info(
-        f"Press **Trace the training evolution** to record the text after each of the "
-        f"{len(found)} epochs and follow neuron {neuron}."
-    )
-    st.stop()
-evo = evolution_table(
-    name,
-    cache.model_key(name),
-    text,
-    layer,
-    signal,
-    neuron,
-    feature_digest(feature),
-    feature.values.astype(bool),
-)
-export.table(evo, hide_index=True)
-st.markdown(
-    f"The final best neuron for **{md(feature.name)}** is the best from epoch "
-    f"**{first_epoch_of_best(evo)}** on."
-)
-chart = pd.DataFrame({"epoch": evo["epoch"], "relevance R (raw)": evo["relevance"]})
-st.line_chart(chart, x="epoch", y="relevance R (raw)", height=200)
-epoch = st.select_slider(
-    "Highlighted text after epoch",
-    [e for e, _ in found],
-    value=found[-1][0],
-    key="btn.abl.epoch",
-    help="The neuron on the same text after this epoch.",
-)
-past = cache.checkpoint_trace(name, epoch, text)
-export.highlighted(
-    "The neuron on the text",
-    neuron_rows_html(
-        past,
-        NeuronChoice(layer, signal, [neuron]),
-        output_aligned=False,
-        show_whitespace=True,
-        stop=600,
-    ),
-)
+evolution_view(name, text, trace, layer, signal, feature, ranked[0])

@@ -1,15 +1,21 @@
 """Train: a model in a background job, with live progress, stop and resume; experiments
 (random searches and sweeps) in a second tab."""
 
+from typing import Any
+
 import streamlit as st
 
-from dashboard import jobs, routing, state
+from dashboard import export, jobs, routing, state
 from dashboard.fmt import md
 from dashboard.panels.experiments import experiments_tab
 from dashboard.panels.jobs import job_panel, other_jobs_table
-from dashboard.widgets.pickers import corpus_picker, dataset_picker
-from dashboard.widgets.vectors import pretrained_picker
-from lib.model.spec import ModelSpec, TrainConfig
+from dashboard.panels.train import (
+    bind_settings,
+    more_settings,
+    number_setting,
+    start_training,
+    training_text,
+)
 
 routing.page_guard()
 st.title("Train")
@@ -25,44 +31,9 @@ with st.expander("What happens here?"):
 owner = state.session_id()
 bounds = jobs.setting_bounds()  # each input's min and max: what training accepts
 
-
-def _range(name: str) -> str:
-    lo, hi = bounds[name]
-    return f"{lo:,} to {hi:,}"
-
-
-state.bind(
-    {
-        "train.task": "Language model",
-        "train.level": "char",
-        "train.mode": "keep-space",
-        "train.cell": "lstm",
-        "train.layers": 1,
-        "train.units": 128,
-        "train.embedding": 32,
-        "train.dropout": 0.0,
-        "train.seq_len": 100,
-        "train.batch": 64,
-        "train.epochs": 5,
-        "train.optimizer": "adam",
-        "train.lr": 3e-3,
-        "train.max_tokens": 500_000,
-        "train.min_count": 1,
-        "train.clipnorm": 5.0,
-        "train.name": "",
-        "train.cls_level": "word",
-        "train.cls_mode": "words",
-        "train.max_len": 40,
-        "train.patience": 0,
-        "train.keep_best": False,
-        "train.tensorboard": False,
-        "train.csv_log": False,
-    }
-)
-for _name, (_lo, _hi) in bounds.items():  # a value from a link or an older limit: clamped
-    _key = f"train.{_name}"
-    if isinstance(st.session_state.get(_key), int | float):
-        st.session_state[_key] = min(max(st.session_state[_key], _lo), _hi)
+bind_settings(bounds)
+# after the defaults, so the report lists every setting on a first visit too
+export.report("Train", "train.")
 
 # keyed, so the open tab survives reruns: unkeyed, it fell back to the first tab whenever a
 # widget in the second changed
@@ -82,31 +53,19 @@ with tab_train:
         or "Language model"
     )
     classifier = task == "Sequence classifier"
-    if classifier:
-        corpus = dataset_picker("train")
-        if corpus is not None:
-            st.caption(
-                f"{md(corpus.name)}: {len(corpus.texts):,} texts; "
-                + ", ".join(
-                    f"{md(c)} {n:,}"
-                    for c, n in zip(corpus.classes, corpus.class_counts, strict=True)
-                )
-            )
-    else:
-        corpus = corpus_picker("train")
-        if corpus is not None:
-            st.caption(f"{md(corpus.name)}: {len(corpus.text):,} characters.")
+    corpus = training_text(classifier)
 
     c1, c2, c3, c4 = st.columns(4)
     p = "train.cls_" if classifier else "train."  # a classifier's level defaults to words
-    level = c1.selectbox(
+    form: dict[str, Any] = {}  # the settings by name, for start_training
+    form["level"] = level = c1.selectbox(
         "Level",
         ["char", "word"],
         key=f"{p}level",
         persist_state="session",
         help="Characters or words as tokens.",
     )
-    mode = c1.selectbox(
+    form["mode"] = mode = c1.selectbox(
         "Word tokens",
         ["keep-space", "words"],
         key=f"{p}mode",
@@ -118,7 +77,7 @@ with tab_train:
         }.get,
         help="Dahlberg kept spaces and newlines as tokens.",
     )
-    cell = c2.selectbox(
+    form["cell"] = cell = c2.selectbox(
         "Cell",
         ["lstm", "gru", "rnn"],
         key="train.cell",
@@ -126,29 +85,16 @@ with tab_train:
         format_func={"lstm": "LSTM", "gru": "GRU", "rnn": "vanilla RNN"}.get,
         help="The recurrent cell.",
     )
-    layers = c2.number_input(
-        "Layers",
-        *bounds["layers"],
-        key="train.layers",
-        persist_state="session",
-        help=f"Stacked recurrent layers ({_range('layers')}).",
+    form["layers"] = number_setting(
+        c2, "Layers", "layers", "Stacked recurrent layers ({range}).", bounds
     )
-    units = c3.number_input(
-        "Units",
-        *bounds["units"],
-        step=32,
-        key="train.units",
-        persist_state="session",
-        help=f"Neurons per recurrent layer ({_range('units')}).",
+    form["units"] = units = number_setting(
+        c3, "Units", "units", "Neurons per recurrent layer ({range}).", bounds, step=32
     )
-    embedding = c3.number_input(
-        "Embedding",
-        *bounds["embedding"],
-        key="train.embedding",
-        persist_state="session",
-        help=f"Size of the learned token vectors ({_range('embedding')}).",
+    form["embedding"] = embedding = number_setting(
+        c3, "Embedding", "embedding", "Size of the learned token vectors ({range}).", bounds
     )
-    dropout = c4.slider(
+    form["dropout"] = c4.slider(
         "Dropout",
         0.0,
         0.8,
@@ -158,117 +104,51 @@ with tab_train:
         help="Randomly silence this share of inputs between layers while training.",
     )
     if classifier:
-        max_len = c4.number_input(
+        form["max_len"] = number_setting(
+            c4,
             "Tokens per text",
-            *bounds["max_len"],
-            key="train.max_len",
-            persist_state="session",
-            help=f"{_range('max_len')}. Longer texts are cut, shorter ones padded (padding "
+            "max_len",
+            "{range}. Longer texts are cut, shorter ones padded (padding "
             "is masked: it changes nothing).",
+            bounds,
         )
     else:
-        seq_len = c4.number_input(
+        form["seq_len"] = number_setting(
+            c4,
             "Sequence length",
-            *bounds["seq_len"],
-            key="train.seq_len",
-            persist_state="session",
-            help=f"Tokens per training window, backpropagation through time ({_range('seq_len')}).",
+            "seq_len",
+            "Tokens per training window, backpropagation through time ({range}).",
+            bounds,
         )
 
     d1, d2, d3, d4 = st.columns(4)
-    batch = d1.number_input(
-        "Batch size",
-        *bounds["batch"],
-        key="train.batch",
-        persist_state="session",
-        help=f"Windows per step ({_range('batch')}).",
+    form["batch"] = number_setting(d1, "Batch size", "batch", "Windows per step ({range}).", bounds)
+    form["epochs"] = number_setting(
+        d2, "Epochs", "epochs", "Passes over the text ({range}).", bounds
     )
-    epochs = d2.number_input(
-        "Epochs",
-        *bounds["epochs"],
-        key="train.epochs",
-        persist_state="session",
-        help=f"Passes over the text ({_range('epochs')}).",
-    )
-    optimizer = d3.selectbox(
+    form["optimizer"] = d3.selectbox(
         "Optimizer",
         ["adam", "rmsprop"],
         key="train.optimizer",
         persist_state="session",
         help="Adam is a good default; Dahlberg used RMSprop.",
     )
-    lr = d4.number_input(
+    form["lr"] = number_setting(
+        d4,
         "Learning rate",
-        *bounds["lr"],
+        "lr",
+        "Step size of the optimizer (0.00001 to 1).",
+        bounds,
         format="%.5f",
-        key="train.lr",
-        persist_state="session",
-        help="Step size of the optimizer (0.00001 to 1).",
     )
-    with st.expander("More settings"):
-        e1, e2, e3 = st.columns(3)
-        max_tokens = e1.number_input(
-            "Use the first N tokens (0 = all)",
-            *bounds["max_tokens"],
-            step=100_000,
-            key="train.max_tokens",
-            persist_state="session",
-            help=f"Keeps training quick on big corpora ({_range('max_tokens')}).",
-        )
-        min_count = e2.number_input(
-            "Min count",
-            *bounds["min_count"],
-            key="train.min_count",
-            persist_state="session",
-            help=f"Rarer tokens become <unk> ({_range('min_count')}).",
-        )
-        clipnorm = e3.number_input(
-            "Gradient clipping",
-            *bounds["clipnorm"],
-            key="train.clipnorm",
-            persist_state="session",
-            help=f"Largest gradient norm per step ({_range('clipnorm')}).",
-        )
-        patience = e1.number_input(
-            "Early stopping patience (0 = off)",
-            *bounds["patience"],
-            key="train.patience",
-            persist_state="session",
-            disabled=classifier,
-            help="Stop after this many epochs without a lower validation "
-            "loss (language models; Dahlberg used 2).",
-        )
-        keep_best = e2.toggle(
-            "Keep the best epoch",
-            key="train.keep_best",
-            persist_state="session",
-            disabled=classifier,
-            help="When training ends, the saved model is the epoch with the "
-            "lowest validation loss (later epochs stay in the history).",
-        )
-        tensorboard = e3.checkbox(
-            "TensorBoard log",
-            key="train.tensorboard",
-            persist_state="session",
-            help="Write each epoch's loss and accuracy as TensorBoard event files, in a "
-            "folder named after the model in models/.logs (view with "
-            "`tensorboard --logdir models/.logs`).",
-        )
-        csv_log = e3.checkbox(
-            "CSV log",
-            key="train.csv_log",
-            persist_state="session",
-            help="Write a row per epoch (loss, accuracy, validation) to training.csv in "
-            "the model's folder in models/.logs; resuming adds rows.",
-        )
-        vectors, freeze = pretrained_picker(
-            "train",
-            level=level,
-            embedding=int(embedding),
-            corpus=None if classifier else corpus,
-            spec=None if classifier else ModelSpec(level=level, tokenizer_mode=mode),
-            config_key=(int(min_count), None, int(max_tokens) or None),
-        )
+    form |= more_settings(
+        bounds,
+        classifier=classifier,
+        level=level,
+        mode=mode,
+        embedding=int(embedding),
+        corpus=corpus,
+    )
     default_name = f"my-{cell}-{'classifier' if classifier else level}-{units}"
     name = st.text_input(
         "Model name",
@@ -281,41 +161,7 @@ with tab_train:
     st.caption(f"The model will be saved as **{md(name)}**.")
 
     if st.button("Train", type="primary", disabled=corpus is None, key="btn.train"):
-        try:
-            shape = (
-                {"task": "classifier", "n_classes": corpus.n_classes, "max_len": int(max_len)}
-                if classifier
-                else {"seq_len": int(seq_len)}
-            )
-            spec = ModelSpec(
-                cell=cell,
-                level=level,
-                tokenizer_mode=mode,
-                layers=int(layers),
-                units=int(units),
-                embedding=int(embedding),
-                dropout=float(dropout),
-                **shape,
-            )
-            config = TrainConfig(
-                epochs=int(epochs),
-                batch_size=int(batch),
-                optimizer=optimizer,
-                learning_rate=float(lr),
-                clipnorm=float(clipnorm),
-                min_count=int(min_count),
-                max_tokens=int(max_tokens) or None,
-                early_stopping=0 if classifier else int(patience),
-                keep_best=not classifier and bool(keep_best),
-                embedding_file=vectors,
-                freeze_embedding=freeze,
-                tensorboard=bool(tensorboard),
-                csv_log=bool(csv_log),
-            )
-            with st.spinner("Checking the settings and tokenizing the text…"):
-                jobs.start(owner, spec, corpus, config, name)
-        except ValueError as e:
-            st.error(f"Not started: {md(str(e))}")
+        start_training(owner, corpus, name, form, classifier=classifier)
 
     job_panel(owner)
     other_jobs_table(owner)

@@ -1,18 +1,16 @@
 """Word Clusters: token states of a layer mapped to 2-D and clustered (Ryšánek 2023)."""
 
-import math
-
 import streamlit as st
 
 from dashboard import cache, charts, export, routing, state
-from dashboard.cache import cluster_report, pos_tags_cached, token_map
+from dashboard.cache import pos_tags_cached, token_map
 from dashboard.fmt import md
 from dashboard.panels.embeddings import embedding_map_view
+from dashboard.panels.word_clusters import agreement_view, cluster_table
 from dashboard.widgets.features import make_feature
 from dashboard.widgets.pickers import layer_signal_picker
 from dashboard.widgets.text_source import text_source
 from lib.analysis.features import STRUCTURAL, FeatureError
-from lib.limits import LimitError
 
 routing.page_guard()
 st.title("Word Clusters")
@@ -176,18 +174,7 @@ st.subheader("Clusters")
 tab1, tab2 = st.tabs(
     ["Most frequent tokens", "Positions in the text"], key="map.tab", on_change="rerun"
 )  # keyed: the open tab survives other widgets' reruns
-table = (
-    shown.groupby("cluster")
-    .agg(
-        size=("token", "size"),
-        distinct=("token", "nunique"),
-        tokens=(
-            "token",
-            lambda s: ", ".join(f"{t} ×{c}" for t, c in s.value_counts().head(8).items()),
-        ),
-    )
-    .reset_index()
-)
+table = cluster_table(shown)
 export.table(where=tab1, data=table, hide_index=True)
 export.chart(
     where=tab2,
@@ -200,60 +187,7 @@ tab2.caption(
     "to be runs of consecutive tokens."
 )
 
-st.subheader("What do these clusters follow?")
 unit_word = "character" if bundle.spec.level == "char" else "word"
-st.caption(
-    "The adjusted mutual information (AMI; Vinh, Epps & Bailey 2010) of the clusters with "
-    f"which {unit_word} each point read and with its part of speech: 1 means the clusters "
-    "are exactly those groups, 0 no more than chance. An untrained network of the same shape "
-    "(Keras' initialisation, fixed random state), recorded on the same text and clustered "
-    "the same way, "
-    "shows how much of that any network would give; the embedding vectors alone (no context, "
-    "clustered on the vectors themselves) show what the token alone explains."
-)
 settings = (key, layer, signal, int(n), method, param, k, linkage, on)
-if st.button(
-    "Compare with an untrained network",
-    key="btn.map.agreement",
-    help="Records the text through an untrained copy and clusters it (as slow as the map).",
-):
-    st.session_state["map.agreement_for"] = settings
-if st.session_state.get("map.agreement_for") == settings:
-    try:
-        report = cluster_report(
-            name, key, layer, signal, int(n), method, param, k, linkage, on, df, trace
-        )
-    except LimitError as e:
-        st.error(md(str(e)))
-        st.stop()
-    ours, untrained, emb = (report.iloc[i] for i in range(3))
-    pos_known = not math.isnan(float(ours["ami_pos"]))
-    if pos_known:
-        than = "more" if ours["ami_token"] >= ours["ami_pos"] else "less"
-        text = (
-            f"These clusters follow which {unit_word} it is (AMI {ours['ami_token']:.2f}) "
-            f"{than} than its part of speech ({ours['ami_pos']:.2f}); an untrained network "
-            f"of the same shape gets {untrained['ami_token']:.2f} and "
-            f"{untrained['ami_pos']:.2f}, the embedding alone {emb['ami_token']:.2f} and "
-            f"{emb['ami_pos']:.2f}."
-        )
-    else:
-        text = (
-            f"These clusters follow which {unit_word} it is with AMI "
-            f"{ours['ami_token']:.2f}; an untrained network of the same shape gets "
-            f"{untrained['ami_token']:.2f}, the embedding alone {emb['ami_token']:.2f} "
-            "(no part-of-speech tagger here)."
-        )
-    st.markdown(md(text))
-    export.table(
-        report[["states", "ami_token", "ami_pos", "n_clusters", "n_tokens", "n_tags"]],
-        hide_index=True,
-        column_config={
-            "ami_token": st.column_config.NumberColumn(f"AMI with the {unit_word}", format="%.3f"),
-            "ami_pos": st.column_config.NumberColumn("AMI with POS", format="%.3f"),
-            "n_clusters": st.column_config.NumberColumn("clusters", format="%d"),
-            "n_tokens": st.column_config.NumberColumn(f"distinct {unit_word}s", format="%d"),
-            "n_tags": st.column_config.NumberColumn("distinct tags", format="%d"),
-        },
-    )
+agreement_view(name, df, trace, settings, unit_word=unit_word)
 state.publish(["map.layer", "map.signal", "map.method", "map.k", "map.n"])

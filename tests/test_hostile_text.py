@@ -110,9 +110,9 @@ SAFE_CALLS = {
     "code": "markdown",  # dashboard.fmt.code: a code span, where Markdown is not parsed
     "headline": "any",  # dashboard.sidebar.headline: numbers and fixed words only
     "summary": "markdown",  # dashboard.sidebar.summary: escapes every meta field with md
-    "signed": "any",  # pages/ablation.py: a float as :+.4f, or "n/a"
-    "ordinal": "any",  # pages/ablation.py: an int and "st"/"nd"/"rd"/"th"
-    "_range": "any",  # pages/train.py: two limits as :,
+    "signed": "any",  # dashboard/panels/ablation.py: a float as :+.4f, or "n/a"
+    "ordinal": "any",  # dashboard/panels/ablation.py: an int and "st"/"nd"/"rd"/"th"
+    "_range": "any",  # dashboard/panels/train.py: two limits as :,
     "first_epoch_of_best": "any",  # lib.analysis.evolution: an int
 }
 #: a name in capitals is a constant of the code (a label table, a cookie name)

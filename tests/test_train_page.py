@@ -110,6 +110,24 @@ def test_default_name_follows_the_kept_units_and_is_shown(tiny_registry):
     assert _saved_as(at) == "my-lstm-char-32"
 
 
+def test_the_train_page_report_lists_every_setting_on_a_first_visit(tiny_registry):
+    """The Train page's one-click report (issue 20): its settings are there before any
+    widget was touched, with their defaults."""
+    from dashboard import exporting
+
+    at = app()
+    at.switch_page("pages/train.py").run()
+    assert "Download this page as HTML" in [
+        b.proto.label for b in at.sidebar.get("download_button")
+    ]
+    _, report, prefix = at.session_state["_export.report"]
+    assert (report.title, prefix) == ("Train", "train.")
+    assert report.settings["train.units"] == 128 and report.settings["train.cell"] == "lstm"
+    doc = exporting.report_html(report)
+    assert "<h1>Train</h1>" in doc or ">Train<" in doc
+    assert "train.units" in doc
+
+
 # --- bounds -------------------------------------------------------------------------------
 
 NUMBER_KEYS = [
