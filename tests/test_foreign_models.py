@@ -577,12 +577,9 @@ def test_every_page_opens_on_an_imported_plain_keras_language_model(tmp_path, mo
         assert at.session_state["model"] == "mine", page
 
 
-@pytest.mark.slow
-def test_every_page_opens_on_an_imported_plain_keras_classifier(tmp_path, monkeypatch):
-    """A classifier without its dataset: Hidden States says what it needs, the language
-    model pages offer what they need, nothing raises."""
-    from tests.helpers import app
-
+def _imported_gru_classifier(tmp_path, monkeypatch):
+    """Import a plain-Keras GRU classifier over a TextVectorization as "mine-cls" (classes
+    neg, pos) into a fresh registry the app reads; return the Keras model."""
     root = tmp_path / "models"
     root.mkdir()
     monkeypatch.setenv("RNN_LENS_MODELS", str(root))
@@ -590,11 +587,21 @@ def test_every_page_opens_on_an_imported_plain_keras_classifier(tmp_path, monkey
     tv = _text_vectorizer()
     text_in = keras.Input((1,), dtype="string")
     x = layers.Embedding(len(tv.get_vocabulary()), 6, mask_zero=True)(tv(text_in))
-    out = layers.Dense(2, activation="softmax")(layers.GRU(9)(x))
-    model = keras.Model(text_in, out)
+    model = keras.Model(text_in, layers.Dense(2, activation="softmax")(layers.GRU(9)(x)))
     _scramble(model)
-    data = _save(model, tmp_path, "tv.keras")
-    _import(data, "tv.keras", "mine-cls", root, classes=["neg", "pos"])
+    _import(
+        _save(model, tmp_path, "tv.keras"), "tv.keras", "mine-cls", root, classes=["neg", "pos"]
+    )
+    return model
+
+
+@pytest.mark.slow
+def test_every_page_opens_on_an_imported_plain_keras_classifier(tmp_path, monkeypatch):
+    """A classifier without its dataset: Hidden States says what it needs, the language
+    model pages offer what they need, nothing raises."""
+    from tests.helpers import app
+
+    _imported_gru_classifier(tmp_path, monkeypatch)
     at = app()
     at.session_state["model"] = "mine-cls"
     for page in PAGES:
@@ -613,18 +620,7 @@ def test_hidden_states_records_the_users_sentences_on_an_imported_classifier(tmp
     and a bad label is refused naming it and its line."""
     from tests.helpers import app
 
-    root = tmp_path / "models"
-    root.mkdir()
-    monkeypatch.setenv("RNN_LENS_MODELS", str(root))
-    _seed(4)
-    tv = _text_vectorizer()
-    text_in = keras.Input((1,), dtype="string")
-    x = layers.Embedding(len(tv.get_vocabulary()), 6, mask_zero=True)(tv(text_in))
-    model = keras.Model(text_in, layers.Dense(2, activation="softmax")(layers.GRU(9)(x)))
-    _scramble(model)
-    _import(
-        _save(model, tmp_path, "tv.keras"), "tv.keras", "mine-cls", root, classes=["neg", "pos"]
-    )
+    model = _imported_gru_classifier(tmp_path, monkeypatch)
     at = app()
     at.session_state["model"] = "mine-cls"
     at.session_state["hid.method"] = "pca"
