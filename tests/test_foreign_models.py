@@ -255,13 +255,13 @@ def test_a_classifier_with_a_text_vectorization_vocabulary_file(tmp_path, root):
     np.testing.assert_allclose(trace.states[0][-1], h, atol=1e-5)
 
 
-def _tokenizer_json(words, oov="<OOV>", num_words=None, char_level=False) -> bytes:
+def _tokenizer_json(words, oov="<OOV>", num_words=None, char_level=False, lower=True) -> bytes:
     """What keras.preprocessing.text.Tokenizer(oov_token=oov).to_json() writes."""
     index = {oov: 1, **{w: i + 2 for i, w in enumerate(words)}}
     config = {
         "num_words": num_words,
         "filters": '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n',
-        "lower": True,
+        "lower": lower,
         "split": " ",
         "char_level": char_level,
         "oov_token": oov,
@@ -295,6 +295,20 @@ def test_a_classifier_with_a_keras_tokenizer_json(tmp_path, root):
     trace = record_sequences(bundle, [text])
     user = np.array([[WORDS.index(w) + 2 if w in WORDS else 1 for w in text.split()]])
     np.testing.assert_allclose(trace.ep[-1], np.asarray(model(user))[0], atol=1e-5)
+    # the Tokenizer's defaults: lowered, its filters are separators ("far-away" two words,
+    # "zebra's" one), split at single spaces
+    assert bundle.tokenizer.mode == "keras-tokenizer"
+    raw = "The ZEBRA's  Sat,\tfar-away!"
+    assert bundle.tokenizer.tokenize(raw) == ["the", "zebra's", "sat", "far", "away"]
+    same = record_sequences(bundle, [raw, "the zebra sat far away"])
+    np.testing.assert_allclose(same.ep[same.offsets[1] - 1], trace.ep[-1], atol=1e-6)
+    assert "RNN Lens does the same" in " ".join(bundle.meta["imported"]["notes"])
+    # a Tokenizer that did not lower: looked up as they are, and the import says so
+    other, _ = _import(
+        data, "tok.keras", "my-tok-2", root, _tokenizer_json(WORDS, lower=False), "tok.json"
+    )
+    assert other.tokenizer.mode == "words" and other.tokenizer.tokenize("The cat") == ["The", "cat"]
+    assert "differ from its defaults" in " ".join(other.meta["imported"]["notes"])
 
 
 def test_the_cli_imports_a_keras_model(tmp_path, root, monkeypatch, capsys):

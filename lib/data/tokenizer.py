@@ -18,7 +18,7 @@ WORD_NO_SPACE_PATTERN = r"\w+|[^\w\s]"
 
 Level = Literal["char", "word"]
 """Tokenizer level: characters or words."""
-Mode = Literal["keep-space", "words", "whitespace"]
+Mode = Literal["keep-space", "words", "whitespace", "keras-tokenizer"]
 """Word-level tokenizer mode (see :class:`Tokenizer`)."""
 Standardize = Literal["lower", "lower_and_strip_punctuation", "strip_punctuation"]
 """Text standardization before splitting, as Keras' ``TextVectorization`` names it."""
@@ -30,6 +30,9 @@ WHITESPACE_PATTERN = r"[^ \t\n\v\f\r]+"
 """Runs of characters other than ASCII whitespace, as Keras' ``TextVectorization(split=
 "whitespace")`` splits (``tf.strings.split``: a no-break space is not a separator); only
 imported models use it."""
+KERAS_TOKENIZER_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+"""The characters Keras' legacy ``Tokenizer`` turns into separators by default (``filters``)."""
+_KERAS_TOKENIZER_TABLE = str.maketrans(dict.fromkeys(KERAS_TOKENIZER_FILTERS, " "))
 _PATTERNS = {
     "keep-space": re.compile(WORD_PATTERN),
     "words": re.compile(WORD_NO_SPACE_PATTERN),
@@ -80,7 +83,9 @@ class Tokenizer:
         ``detokenize(tokenize(text)) == text``. ``"words"`` (:data:`WORD_NO_SPACE_PATTERN`) drops
         whitespace and detokenizes by joining with single spaces, which is lossy.
         ``"whitespace"`` (:data:`WHITESPACE_PATTERN`, Keras' whitespace split, for imported
-        models) is lossy in the same way.
+        models) is lossy in the same way, and so is ``"keras-tokenizer"``: Keras' legacy
+        ``Tokenizer`` with its defaults (``lower=True``, :data:`KERAS_TOKENIZER_FILTERS`
+        replaced by spaces, ``split=" "``, empty words dropped), for imported models.
     standardize : {"lower", "lower_and_strip_punctuation", "strip_punctuation"}, optional
         Applied to the text before it is split (:func:`standardize_text`), for a model
         imported with a Keras ``TextVectorization`` that standardizes; tokens are then the
@@ -107,13 +112,15 @@ class Tokenizer:
         text = standardize_text(text, self.standardize)
         if self.level == "char":
             return list(text)
+        if self.mode == "keras-tokenizer":  # keras.preprocessing.text.text_to_word_sequence
+            return [t for t in text.lower().translate(_KERAS_TOKENIZER_TABLE).split(" ") if t]
         return _PATTERNS[self.mode].findall(text)
 
     def detokenize(self, tokens: Iterable[str]) -> str:
         """Join tokens into text.
 
         The exact inverse of :meth:`tokenize`, but at word level in the ``"words"`` and
-        ``"whitespace"`` modes, which join with single spaces.
+        ``"whitespace"`` and ``"keras-tokenizer"`` modes, which join with single spaces.
         """
         lossy = self.level == "word" and self.mode != "keep-space"
         return (" " if lossy else "").join(tokens)

@@ -56,7 +56,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from lib.data.tokenizer import STANDARDIZE, Tokenizer, Vocab
+from lib.data.tokenizer import KERAS_TOKENIZER_FILTERS, STANDARDIZE, Tokenizer, Vocab
 from lib.limits import check_archive, check_model, limits
 from lib.model import archive
 from lib.model.bundle import ModelBundle
@@ -457,6 +457,8 @@ class UserVocab:
     oov: int | None = None
     counts: dict[int, int] = field(default_factory=dict)
     char_level: bool | None = None
+    mode: str | None = None  # how the user's text was split into these tokens, when known
+    note: str | None = None  # what the import could not reproduce of it
 
 
 def _word_index(index: Any, form: str, *, oov_token: Any = None) -> UserVocab:
@@ -520,6 +522,20 @@ def _tokenizer_json(d: dict) -> UserVocab:
             by_word[w]: int(n) for w, n in counts.items() if w in by_word and isinstance(n, int)
         }
     v.char_level = bool(c.get("char_level")) if "char_level" in c else None
+    defaults = (
+        c.get("lower", True) is True
+        and c.get("filters", KERAS_TOKENIZER_FILTERS) == KERAS_TOKENIZER_FILTERS
+        and c.get("split", " ") == " "
+    )
+    if not v.char_level and defaults:
+        v.mode = "keras-tokenizer"
+    elif not v.char_level:
+        v.note = (
+            "the Keras Tokenizer's lower/filters/split differ from its defaults, which RNN "
+            "Lens reproduces; words are looked up as they are in the text."
+        )
+    elif c.get("lower", True):
+        v.note = "the Keras Tokenizer lowers characters; RNN Lens looks them up as they are."
     return v
 
 
@@ -769,6 +785,11 @@ def read_keras(
         m.tokenizer = replace(m.tokenizer, standardize=standardize)
     if p.vectorizer is not None and m.tokenizer.level == "word":  # split as Keras does
         m.tokenizer = replace(m.tokenizer, mode="whitespace")
+    if user.mode == "keras-tokenizer" and m.tokenizer.level == "word":
+        m.tokenizer = replace(m.tokenizer, mode="keras-tokenizer")
+        notes.append("the Keras Tokenizer lowers and strips its filters; RNN Lens does the same.")
+    if user.note:
+        notes.append(user.note)
     dense_units = int(_cfg(p.dense)["units"])
     if p.task == "lm" and dense_units != user.size:
         _refuse(
