@@ -51,14 +51,47 @@ def _settings(prefix: str) -> dict[str, Any]:
     }
 
 
-def _collect(kind: str, name: str, value: Any) -> str:
+def _collect(kind: str, name: str, value: Any, note: str = "") -> str:
     """Adds a view to the run's report; returns a widget key unique in the run."""
     found = _current()
     prefix = st.session_state[_KEY][2]
     if prefix:
         found.settings = _settings(prefix)  # after the widgets drawn so far
-    found.items.append(Item(kind, name, value))
+    found.items.append(Item(kind, name, value, note))
     return f"_export.{len(found.items)}.{kind}"
+
+
+def _file_stem(name: str) -> str:
+    """A download's file name stem: the page's title before the view's name, so files
+    from several pages do not all read "chart" or "table"."""
+    title = _current().title
+    return f"{title} {name}" if title and not name.lower().startswith(title.lower()) else name
+
+
+def _table_name(data: Any) -> str:
+    """A name for a table drawn without one: its index and first column names, numbered
+    when the page already drew a table of that name ("Table 2: neuron, score")."""
+    found = _current()
+    n = 1 + sum(item.kind == "table" for item in found.items)
+    label = exporting.table_label(data)
+    taken = {item.name for item in found.items if item.kind == "table"}
+    if label and label not in taken:
+        return label
+    return f"Table {n}: {label}" if label else f"Table {n}"
+
+
+def model_card(name: str, meta: object) -> None:
+    """Adds a model's card to this run's report: for a page that shows several models
+    (the Start page's findings); the page's own model (given to :func:`report`) and a
+    model already carded are skipped."""
+    found = _current()
+    if not name or name == found.model or any(name == n for n, _ in found.cards):
+        return
+    card = meta if isinstance(meta, dict) else {}
+    if not found.model:
+        found.model, found.meta = name, card
+    else:
+        found.cards.append((name, card))
 
 
 def _lazy(render: Callable[[], Any]) -> Callable[[], Any]:
@@ -97,25 +130,32 @@ def report(title: str, prefix: str, model: str = "", meta: object = None) -> Non
 
 
 def _title(chart: Any) -> str:
-    title = getattr(chart, "title", None)
+    title = chart.get("title") if isinstance(chart, dict) else getattr(chart, "title", None)
+    if isinstance(title, dict):
+        title = title.get("text")
     text = getattr(title, "text", title)
     if isinstance(text, list):
         text = " ".join(str(t) for t in text)
-    return str(text) if isinstance(text, str) and text else "chart"
+    if isinstance(text, str) and text:
+        return text
+    n = 1 + sum(item.kind == "chart" for item in _current().items)
+    return f"Chart {n}"
 
 
 def chart(chart: Any, *, where: Any = None, name: str | None = None, **kwargs: Any) -> Any:
-    """Draws an Altair chart (``st.altair_chart`` keywords pass through) with SVG and PNG
-    downloads under it."""
+    """Draws an Altair chart, or a Vega-Lite spec given as a dict, with SVG and PNG
+    downloads under it; the keywords of ``st.altair_chart`` (``st.vega_lite_chart`` for a
+    dict, e.g. ``on_select``) pass through, and what it returns is returned."""
     where = st if where is None else where
     name = name or _title(chart)
     key = _collect("chart", name, chart)
-    out = where.altair_chart(chart, **kwargs)
+    draw = where.vega_lite_chart if isinstance(chart, dict) else where.altair_chart
+    out = draw(chart, **kwargs)
     with where.popover("Export chart", icon=":material/download:"):
         st.download_button(
             "SVG",
             data=_lazy(lambda: exporting.chart_svg(chart).encode("utf-8")),
-            file_name=exporting.safe_filename(name, "svg"),
+            file_name=exporting.safe_filename(_file_stem(name), "svg"),
             mime="image/svg+xml",
             on_click="ignore",
             key=f"{key}.svg",
@@ -123,7 +163,7 @@ def chart(chart: Any, *, where: Any = None, name: str | None = None, **kwargs: A
         st.download_button(
             "PNG",
             data=_lazy(lambda: exporting.chart_png(chart)),
-            file_name=exporting.safe_filename(name, "png"),
+            file_name=exporting.safe_filename(_file_stem(name), "png"),
             mime="image/png",
             on_click="ignore",
             key=f"{key}.png",
@@ -131,16 +171,19 @@ def chart(chart: Any, *, where: Any = None, name: str | None = None, **kwargs: A
     return out
 
 
-def highlighted(name: str, view_html: str, *, where: Any = None) -> None:
+def highlighted(name: str, view_html: str, *, where: Any = None, note: str = "") -> None:
     """Shows a highlighted-text view (HTML from :mod:`dashboard.widgets.highlight`) with a
-    download of it as a self-contained HTML file."""
+    download of it as a self-contained HTML file; ``note`` (plain text, e.g. what the
+    neuron does) goes with it into the file and the page's report, not onto the page."""
     where = st if where is None else where
-    key = _collect("text", name, view_html)
+    key = _collect("text", name, view_html, note)
     where.html(view_html)
     where.download_button(
         "Download this text as HTML",
-        data=_lazy(lambda: exporting.highlight_document(name, view_html).encode("utf-8")),
-        file_name=exporting.safe_filename(name, "html"),
+        data=_lazy(
+            lambda: exporting.highlight_document(name, view_html, note=note).encode("utf-8")
+        ),
+        file_name=exporting.safe_filename(_file_stem(name), "html"),
         mime="text/html",
         on_click="ignore",
         key=f"{key}.html",
@@ -149,16 +192,21 @@ def highlighted(name: str, view_html: str, *, where: Any = None) -> None:
     )
 
 
-def table(data: Any, *, where: Any = None, name: str = "table", **kwargs: Any) -> Any:
+def table(data: Any, *, where: Any = None, name: str | None = None, **kwargs: Any) -> Any:
     """Draws a table (``st.dataframe`` keywords pass through) with a CSV download; returns
-    what ``st.dataframe`` returns (a selection when ``on_select`` is given)."""
+    what ``st.dataframe`` returns (a selection when ``on_select`` is given).
+
+    Without a ``name`` the table is named by its column names (:func:`_table_name`); the
+    file is the page's title and that name: "neuron-relevance-neuron-score-rank.csv".
+    """
     where = st if where is None else where
+    name = name or _table_name(data)
     key = _collect("table", name, data)
     out = where.dataframe(data, **kwargs)
     where.download_button(
         "Download as CSV",
         data=_lazy(lambda: exporting.table_csv(data)),
-        file_name=exporting.safe_filename(name, "csv"),
+        file_name=exporting.safe_filename(_file_stem(name), "csv"),
         mime="text/csv",
         on_click="ignore",
         key=f"{key}.csv",

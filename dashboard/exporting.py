@@ -125,6 +125,23 @@ def _frame(data: Any) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
+def table_label(data: Any, *, max_columns: int = 3) -> str:
+    """A table's name from its labels: the index's name (when it has one) and its first
+    ``max_columns`` column names, for a table drawn without a name.
+
+    >>> table_label(pd.DataFrame({"neuron": [1], "score": [0.5], "rank": [1], "q": [0.1]}))
+    'neuron, score, rank, …'
+    """
+    try:
+        df = _frame(data)
+    except (TypeError, ValueError):
+        return ""
+    labels = [str(n) for n in df.index.names if n is not None and str(n).strip()]
+    labels += [str(c) for c in df.columns[:max_columns] if str(c).strip()]
+    more = ", …" if len(df.columns) > max_columns else ""
+    return ", ".join(labels) + more if labels else ""
+
+
 def defuse(value: Any) -> Any:
     """A cell safe to open in a spreadsheet: text starting with a formula character gets a
     leading ``'``; anything else is returned as it is.
@@ -218,11 +235,13 @@ def highlight_document(title: str, view_html: str, *, note: str = "") -> str:
 @dataclass
 class Item:
     """One view of a page, in the order drawn: kind "chart" (an Altair chart), "text" (a
-    highlighted-text HTML fragment) or "table" (a DataFrame)."""
+    highlighted-text HTML fragment) or "table" (a DataFrame); ``note`` is plain text
+    shown above it (e.g. what a highlighted neuron does)."""
 
     kind: str
     name: str
     value: Any
+    note: str = ""
 
 
 @dataclass
@@ -234,6 +253,8 @@ class Report:
     model: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
     items: list[Item] = field(default_factory=list)
+    #: further models the page showed, (name, meta.json) each: a card apiece
+    cards: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)
 
 
 def _flat(mapping: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, str]]:
@@ -263,17 +284,22 @@ def _pairs_table(rows: list[tuple[str, str]]) -> str:
 
 def report_html(report: Report) -> str:
     """A page's report as one HTML document that opens offline: title, settings (the
-    page's session-state keys), the model card (its meta.json fields), then every chart
-    (inline SVG), highlighted text and table in the order the page drew them."""
+    page's session-state keys), the model card (its meta.json fields; one per model when
+    the page showed several), then every chart (inline SVG), highlighted text and table
+    in the order the page drew them, each with its note."""
     parts = [f"<h1>{html.escape(report.title)}</h1>", _stamp()]
     parts.append("<h2>Settings</h2>")
     parts.append(_pairs_table([(k, _cell(v)[:400]) for k, v in sorted(report.settings.items())]))
-    parts.append(f"<h2>Model: {html.escape(report.model or '?')}</h2>")
-    meta = report.meta if isinstance(report.meta, Mapping) else {}
-    card = {k: meta[k] for k in CARD_FIELDS if k in meta}
-    parts.append(_pairs_table(_flat(card)))
+    models = [(report.model, report.meta)] if report.model or not report.cards else []
+    for name, meta in models + list(report.cards):
+        parts.append(f"<h2>Model: {html.escape(name or '?')}</h2>")
+        meta = meta if isinstance(meta, Mapping) else {}
+        card = {k: meta[k] for k in CARD_FIELDS if k in meta}
+        parts.append(_pairs_table(_flat(card)))
     for item in report.items:
         parts.append(f"<h2>{html.escape(item.name)}</h2>")
+        if item.note:
+            parts.append(f"<p>{html.escape(item.note)}</p>")
         if item.kind == "chart":
             try:
                 parts.append(f"<figure>{_inline_svg(chart_svg(item.value))}</figure>")

@@ -75,6 +75,8 @@ c1, c2 = st.columns(2)
 a = c1.selectbox("Model A", options, key="cmp.a", help="The first model.")
 b = c2.selectbox("Model B", options, key="cmp.b", help="The second (the same for two layers).")
 ba, bb = cache.bundle(a), cache.bundle(b)
+export.model_card(a, ba.meta)
+export.model_card(b, bb.meta)
 if ba.spec.level != bb.spec.level:
     st.warning(
         "The two models read text at different levels (characters vs words): the "

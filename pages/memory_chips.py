@@ -206,8 +206,9 @@ else:
         columns, sentences, panels, glyph_keys[: len(panels)], strict=True
     ):
         column.caption(f"{md(panel.n_tokens)} tokens: “{md(text)}”")
-        column.vega_lite_chart(
-            panel.spec,
+        export.chart(
+            where=column,
+            chart=panel.spec,
             width="content",
             on_select="rerun",
             selection_mode=charts.CHIP_SELECTION,

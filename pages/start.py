@@ -2,11 +2,13 @@
 
 import streamlit as st
 
-from dashboard import routing
+from dashboard import export, routing
 from dashboard.panels import start
 
 routing.page_guard()
 st.title("RNN Lens")
+# the report's model cards are the models whose findings are shown (added by each card)
+export.report("Start here", "start.")
 st.markdown(
     "Small recurrent networks trained on text keep track of things: whether they are inside "
     "a string or a quotation, how deep in brackets, how far along the line. Below are "

@@ -194,3 +194,85 @@ def test_analysis_page_offers_chart_and_table_downloads(registry):
     for item in report.items:
         if item.kind == "chart":
             assert exporting.chart_svg(item.value).lstrip().startswith("<svg")
+
+
+def test_a_report_of_several_models_has_a_card_each_and_the_notes_escaped():
+    report = Report(
+        title="Start here",
+        items=[Item("text", "Inside quotes: m1, neuron 7", _view(), note=f"Neuron 7 {HOSTILE}")],
+        cards=[("m1", {"spec": {"cell": "lstm"}}), (f"m2{HOSTILE}", {"spec": {"cell": "gru"}})],
+    )
+    doc = exporting.report_html(report)
+    assert "Model: ?" not in doc  # no page model: the cards stand for it
+    assert doc.count("<h2>Model: ") == 2 and "Model: m2&lt;script&gt;" in doc
+    assert "lstm" in doc and "gru" in doc
+    assert "<p>Neuron 7 &lt;script&gt;" in doc and "<script" not in doc.lower()
+    assert doc.index("Neuron 7 &lt;") < doc.index("hl-table")
+    single = exporting.report_html(Report(title="Train"))
+    assert single.count("<h2>Model: ?</h2>") == 1  # a page without a model says so
+
+
+@pytest.mark.parametrize(
+    ("data", "want"),
+    [
+        (pd.DataFrame({"neuron": [1], "score": [0.5]}), "neuron, score"),
+        (pd.DataFrame({c: [1] for c in "abcde"}), "a, b, c, …"),
+        (pd.DataFrame({"x": [1]}, index=pd.Index(["u"], name="unit")), "unit, x"),
+        (pd.DataFrame({"x": [1]}).style, "x"),
+        ([{"token": "a", "count": 2}], "token, count"),
+        (pd.DataFrame(), ""),
+    ],
+)
+def test_a_table_without_a_name_is_named_by_its_columns(data, want):
+    assert exporting.table_label(data) == want
+
+
+def test_download_names_carry_the_page_title_and_the_tables_columns(registry, monkeypatch):
+    names: list[str] = []
+    real = exporting.safe_filename
+
+    def spy(name: str, suffix: str) -> str:
+        names.append(real(name, suffix))
+        return names[-1]
+
+    monkeypatch.setattr(exporting, "safe_filename", spy)
+    at = app("pages/relevance.py")
+    _, report, _ = at.session_state["_export.report"]
+    tables = [i.name for i in report.items if i.kind == "table"]
+    assert tables and "table" not in tables and len(set(tables)) == len(tables)
+    csv = [n for n in names if n.endswith(".csv")]
+    assert len(csv) == len(tables) and len(set(csv)) == len(csv), csv
+    for file, name in zip(csv, tables, strict=True):
+        assert file == real(f"Neuron Relevance {name}", "csv")
+        assert file.startswith("neuron-relevance-") and file != "neuron-relevance-table.csv"
+    assert "neuron-relevance-report.html" in names
+    assert not [n for n in names if n.split(".")[0] in ("chart", "table", "export")], names
+
+
+def _spec_page() -> None:
+    import streamlit as st
+
+    from dashboard import export
+
+    export.report("Spec page", "spec.")
+    spec = {
+        "title": "Glyphs of a sentence",
+        "data": {"values": [{"chip": 1, "v": 0.5}, {"chip": 2, "v": -0.25}]},
+        "params": [{"name": "pick", "select": {"type": "point", "fields": ["chip"]}}],
+        "mark": "bar",
+        "encoding": {"x": {"field": "chip", "type": "ordinal"}, "y": {"field": "v"}},
+    }
+    event = export.chart(spec, on_select="rerun", selection_mode="pick", key="spec.chart")
+    st.session_state["spec_event"] = event
+
+
+def test_a_vega_lite_spec_dict_is_drawn_with_its_selection_and_exported():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_spec_page).run(timeout=60)
+    assert not at.exception, at.exception
+    assert "selection" in at.session_state["spec_event"]  # on_select reached vega_lite_chart
+    _, report, _ = at.session_state["_export.report"]
+    assert [(i.kind, i.name) for i in report.items] == [("chart", "Glyphs of a sentence")]
+    svg = exporting.chart_svg(report.items[0].value)
+    assert "Glyphs of a sentence" in svg and "<script" not in svg

@@ -69,3 +69,31 @@ def test_the_app_opens_on_findings_and_one_click_opens_the_atlas_card(registry):
     neuron = at.session_state["atlas.neuron"]
     assert any(h.value.startswith(f"Neuron {neuron}: ") for h in at.subheader)
     assert not any(b.key == "btn.atlas.build" for b in at.button)  # opened at once
+
+
+@pytest.mark.slow
+def test_the_start_page_report_holds_each_findings_model_sentence_and_text(registry):
+    from dashboard import exporting
+
+    name = "demo-stdlib-char-lstm"
+    shutil.copytree(ROOT / "models" / name, registry / name)
+    at = app(page=None)
+    assert not at.exception, at.exception
+    assert "Download this page as HTML" in [
+        b.proto.label for b in at.sidebar.get("download_button")
+    ]
+    _, report, prefix = at.session_state["_export.report"]
+    assert report.title == "Start here" and prefix == "start."
+    texts = [i for i in report.items if i.kind == "text"]
+    shown = read_findings(registry / name)["findings"][:3]
+    assert len(texts) >= len(shown)
+    for item, f in zip(texts, shown, strict=False):
+        assert item.name == f"{f['feature'].capitalize()}: {name}, neuron {f['neuron']}"
+        assert item.note.startswith(sentence(f))
+        assert "hl-table" in item.value
+    # the cards: every model whose findings are shown, each once
+    models = [report.model] + [n for n, _ in report.cards]
+    assert name in models and len(models) == len(set(models))
+    doc = exporting.report_html(report)
+    assert f"<h2>Model: {name}</h2>" in doc and "spec.cell" in doc
+    assert exporting.html.escape(sentence(shown[0])) in doc

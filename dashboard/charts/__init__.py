@@ -4,7 +4,7 @@ Grouped by page in the submodules; all are re-exported here, so pages write
 ``charts.feature_heatmap(df)``. No chart is built anywhere else.
 """
 
-from dashboard.charts.ablation import control_range_chart, sweep_chart
+from dashboard.charts.ablation import control_range_chart, relevance_by_epoch, sweep_chart
 from dashboard.charts.atlas import activation_histogram
 from dashboard.charts.chips import edge_matrix, memory_chips, word_clouds
 from dashboard.charts.compare import score_distributions
@@ -48,6 +48,7 @@ __all__ = [
     "cluster_positions",
     "confusion_matrix",
     "control_range_chart",
+    "relevance_by_epoch",
     "edge_matrix",
     "embedding_map",
     "feature_heatmap",

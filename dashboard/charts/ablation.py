@@ -109,3 +109,24 @@ def control_range_chart(summary: pd.DataFrame) -> alt.LayerChart:
         )
     )
     return (ranges + medians + top).properties(height=300)
+
+
+def relevance_by_epoch(evo: pd.DataFrame) -> alt.Chart:
+    """The final best neuron's relevance R after each saved epoch (one line with points).
+
+    ``evo``: one row per epoch, columns ``epoch`` and ``relevance``
+    (:func:`lib.analysis.evolution.evolution` via ``dashboard.cache.evolution_table``).
+    """
+    return (
+        alt.Chart(evo[["epoch", "relevance"]])
+        .mark_line(point=True, color=TOP_COLOUR)
+        .encode(
+            x=alt.X("epoch:O", title="Epoch"),
+            y=alt.Y("relevance:Q", title="Relevance R (raw)"),
+            tooltip=[
+                alt.Tooltip("epoch:O", title="epoch"),
+                alt.Tooltip("relevance:Q", format=".4f"),
+            ],
+        )
+        .properties(height=200, title="Relevance of the final best neuron after each epoch")
+    )

@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import cache, export, state
 from dashboard.cache import evolution_table, feature_digest
-from dashboard.charts import control_range_chart, sweep_chart
+from dashboard.charts import control_range_chart, relevance_by_epoch, sweep_chart
 from dashboard.fmt import md
 from dashboard.panels.tokens import neuron_rows_html
 from dashboard.widgets.gates import run_gate
@@ -197,8 +197,7 @@ def evolution_view(
         f"The final best neuron for **{md(feature.name)}** is the best from epoch "
         f"**{first_epoch_of_best(evo)}** on."
     )
-    chart = pd.DataFrame({"epoch": evo["epoch"], "relevance R (raw)": evo["relevance"]})
-    st.line_chart(chart, x="epoch", y="relevance R (raw)", height=200)
+    export.chart(relevance_by_epoch(evo), width="stretch")
     epoch = st.select_slider(
         "Highlighted text after epoch",
         [e for e, _ in found],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import cache
+from dashboard import cache, export
 from dashboard.fmt import md
 from dashboard.widgets.highlight import highlighted_rows_html, scale_for
 from lib.analysis.findings import TEXT_CHARS, read_findings, sentence
@@ -54,12 +54,14 @@ def finding_card(data: dict, f: dict, key: str) -> None:
         f"**{md(f['feature'].capitalize())}** · {md(name)}, neuron {md(f['neuron'])} "
         f"({SIGNAL_LABELS[signal]}, layer {md(layer)})"
     )
-    st.write(sentence(f))
+    said = sentence(f)
+    st.write(said)
     try:
         found = cache.bundle(name)
     except registry.RegistryError as e:
         st.warning(md(str(e)))
         return
+    export.model_card(name, found.meta)
     corpus, problem = cache.model_corpus_text(found.meta)
     if corpus is None:
         st.caption(f"The model's corpus is not available here ({md(problem)}).")
@@ -68,14 +70,16 @@ def finding_card(data: dict, f: dict, key: str) -> None:
     a, b = _token_span(trace.tokens, f["start"], f["stop"])
     values = np.asarray(trace.signals[(layer, signal)][:, f["neuron"]], dtype=np.float64)
     scale = scale_for(SIGNAL_LABELS[signal], values, signal_range=SIGNAL_RANGES[signal])
-    st.html(
+    export.highlighted(
+        f"{f['feature'].capitalize()}: {name}, neuron {f['neuron']}",
         highlighted_rows_html(
             trace.tokens[a:b],
             [(f"neuron {f['neuron']}", values[a:b])],
             scale,
             start=a,
             value_name=SIGNAL_LABELS[signal],
-        )
+        ),
+        note=f"{said} Shown: {SIGNAL_LABELS[signal]}, layer {layer}, of {name}.",
     )
     c1, c2 = st.columns(2)
     atlas_values = {
