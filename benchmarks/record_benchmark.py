@@ -220,10 +220,16 @@ def measure(
     bundle = lm_bundle(cell, layers, units)
     ids = bundle.vocab.encode(list(text))
     T = len(ids)
-    # Keep the fastest run, with one Trace in memory at a time: this machine is a VM whose
-    # first write to a page of RAM it never used costs ~2.5 s/GB (the host backs it then;
-    # measured here: 1 GB filled in 2.5 s fresh, 0.05 s reused), so the first recording of
-    # a fresh VM pays for 2+ GB of such pages; a running server has long since paid it
+    # The first recording of a shape in a process used to be ~2.4x slower than later ones
+    # (issue 19: 22,140 against 53,300 tokens/s for this 1x512 LSTM in one run). Not only a
+    # measurement artifact: its output (1.2 GB) was mapped page by page as first written,
+    # 3-8 s a GB on this sandboxed VM, and freed memory goes back to the host within
+    # seconds, so users paid it at every recording; lib.run.cells.prefaulted_empty now maps
+    # it in one call (~1 s a GB). What was an artifact: loading the numba kernels (~0.5 s,
+    # once per process; a server warms them at start) fell inside the first timing, as did
+    # the trace's first allocation. Warm both up, then keep the fastest run, with one
+    # Trace in memory at a time.
+    record(bundle, text[:2000])
     seconds, trace, parts = timed_record(bundle, text)
     for _ in range(repeats - 1):
         del trace
@@ -380,9 +386,13 @@ def versus_figures(r: dict, *, trained: bool) -> list[Figure]:
             else "."
         )
     )
+    stats = r["record_stats"]
+    steps = stats.get("segment_steps", 0) + stats.get("rerun_steps", 0)
     note = (
-        f"{r['tokens']:,} tokens, {r['record_stats']['streams']} streams, rerun rate "
-        f"{r['rerun_rate']:.1%}; load average {r['load_average'][0]:.1f}"
+        f"{r['tokens']:,} tokens, {stats['streams']} streams, rerun rate "
+        f"{r['rerun_rate']:.1%}, {min(1.0, stats.get('parallel_steps', 0) / max(1, steps)):.0%} "
+        f"of the steps run by more than one worker (lib.run.cells.run's probe); load average "
+        f"{r['load_average'][0]:.1f}"
     )
     out = [
         Figure(

@@ -148,8 +148,8 @@ def compile_umap() -> None:
 
 
 def warm() -> None:
-    """The warm-up itself (:data:`FIRST`, :data:`LATER`, a tiny UMAP fit, then
-    :func:`freeze_heap`, each step while no script runs); never raises."""
+    """The warm-up itself (:data:`FIRST`, :data:`LATER`, the recording kernels, a tiny UMAP
+    fit, then :func:`freeze_heap`, each step while no script runs); never raises."""
     # (no warnings.catch_warnings here: it swaps the process-wide filters under the pages)
     try:
         for name in FIRST + LATER:
@@ -157,6 +157,7 @@ def warm() -> None:
                 _alone(import_umap)
             else:
                 _alone(lambda name=name: importlib.import_module(name))
+        _alone(lambda: importlib.import_module("lib.run.cells").warm_kernels())
         _alone(compile_umap)
         _alone(freeze_heap)
     except Exception:  # a warm-up must never break the server; the page will say what

@@ -188,34 +188,171 @@ def test_step_and_run_give_identical_bits(cell):
         h, c = h_out, s_out[:, 4 * w.units :] if cell == "lstm" else None
 
 
-@pytest.mark.parametrize("two_thread_cost,parallel", [(0.9, False), (0.5, True), (8.0, False)])
-def test_threads_stay_at_one_unless_more_win_clearly_twice(monkeypatch, two_thread_cost, parallel):
-    """A fake clock: a step costs 1 with one BLAS thread and ``two_thread_cost`` with two."""
-    from contextlib import contextmanager
+def _fake_clock(monkeypatch, cost_of):
+    """Replace lib.run.cells' clock: ``advance(start, stop, n)`` adds ``cost_of(n, start)`` a
+    step."""
     from types import SimpleNamespace
 
     import lib.run.cells as cells
 
-    clock = {"now": 0.0, "threads": 1}
-
-    @contextmanager
-    def limit(n):
-        before, clock["threads"] = clock["threads"], n
-        yield
-        clock["threads"] = before
-
-    monkeypatch.setattr(cells, "max_blas_threads", lambda: 2)
-    monkeypatch.setattr(cells, "blas_threads", limit)
+    clock = {"now": 0.0}
     monkeypatch.setattr(cells, "time", SimpleNamespace(perf_counter=lambda: clock["now"]))
-    covered = []
+    monkeypatch.setattr(cells, "LAST_VERDICT", {"workers": 1})  # left as it was
+    covered = {1: 0, 2: 0}
 
-    def advance(start, stop):
-        covered.append(stop - start)
-        clock["now"] += (stop - start) * (1.0 if clock["threads"] == 1 else two_thread_cost)
+    def advance(start, stop, n):
+        covered[n] += stop - start
+        clock["now"] += (stop - start) * cost_of(n, start)
 
-    n_parallel = cells.advance_with_faster_threads(advance, 5000)
-    assert sum(covered) == 5000
+    return cells, advance, covered
+
+
+@pytest.mark.parametrize("two_worker_cost,parallel", [(0.9, False), (0.5, True), (8.0, False)])
+def test_workers_stay_at_one_unless_more_win_clearly_twice(monkeypatch, two_worker_cost, parallel):
+    """A fake clock: a step costs 1 with one worker and ``two_worker_cost`` with two."""
+    cells, advance, covered = _fake_clock(
+        monkeypatch, lambda n, t: 1.0 if n == 1 else two_worker_cost
+    )
+    n_parallel = cells.advance_with_faster(advance, 5000, 2)
+    assert covered[1] + covered[2] == 5000 and n_parallel == covered[2]
     if parallel:
         assert n_parallel > 0.8 * 5000
+        assert cells.LAST_VERDICT["workers"] == 2
     else:  # only the probes' steps, a few of them
         assert n_parallel <= 3 * 2 * cells.PROBE_STEPS
+        assert cells.LAST_VERDICT["workers"] == 1
+
+
+def test_workers_fall_back_to_one_when_the_machine_gets_busy(monkeypatch):
+    """Two workers win the first probes (idle machine), then other processes take the
+    cores and two cost 3x one: the re-probe drops to one worker for the rest."""
+
+    def cost(n, t):
+        return 1.0 if n == 1 else (3.0 if t >= 1500 else 0.4)
+
+    cells, advance, covered = _fake_clock(monkeypatch, cost)
+    cells.advance_with_faster(advance, 20_000, 2)
+    assert covered[2] > 1000  # it did use two workers while they won
+    assert covered[1] > 20_000 - 1500 - 6000  # and then one, but for re-probes
+    assert cells.LAST_VERDICT["workers"] == 1
+
+
+def test_auto_workers_need_cpus_streams_and_work(monkeypatch):
+    import lib.run.cells as cells
+
+    monkeypatch.setattr(cells, "usable_cpus", lambda: 2)
+    big = cells.WORKERS_MIN_WORK
+    assert cells.auto_workers(64, big) == 2
+    assert cells.auto_workers(64, big - 1) == 1  # a small product: threads cost more
+    assert cells.auto_workers(cells.WORKER_MIN_STREAMS, big) == 1  # too few streams
+    monkeypatch.setattr(cells, "usable_cpus", lambda: 1)  # e.g. taskset -c 0
+    assert cells.auto_workers(64, big) == 1
+
+
+def test_run_falls_back_to_one_worker_when_the_probe_does_not_win(monkeypatch):
+    """Through run(): two CPUs, a big enough product, but a clock on which two workers
+    never win: every step but the probes' runs with one worker."""
+    from types import SimpleNamespace
+
+    import lib.run.cells as cells
+    from lib.run.weights import numpy_weights
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(cells, "time", SimpleNamespace(perf_counter=lambda: clock["now"]))
+    monkeypatch.setattr(cells, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(cells, "WORKERS_MIN_WORK", 0)
+    monkeypatch.setattr(cells, "LAST_VERDICT", {"workers": 1})
+    real = cells.advance_with_faster
+
+    def slow_pair(advance, n_steps, most):
+        def timed(start, stop, n):
+            advance(start, stop, n)
+            clock["now"] += (stop - start) * (1.0 if n == 1 else 1.1)
+
+        return real(timed, n_steps, most)
+
+    monkeypatch.setattr(cells, "advance_with_faster", slow_pair)
+    w = numpy_weights(random_bundle("lstm", 1)).layers[0]
+    xp = np.random.default_rng(0).standard_normal((600, 16, 4 * w.units)).astype(np.float32)
+    before = dict(cells.STEPS)
+    H, S, _ = cells.run(w, xp)
+    assert cells.STEPS["all"] - before["all"] == 600
+    assert 0 < cells.STEPS["parallel"] - before["parallel"] <= 3 * 2 * cells.PROBE_STEPS
+    H1, S1, _ = cells.run(w, xp, workers=1)
+    np.testing.assert_allclose(H, H1, atol=1e-6)
+    np.testing.assert_allclose(S, S1, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_two_workers_agree_with_one(cell):
+    """Workers split the streams; each stream's outputs agree with one worker's within
+    float32 round-off (OpenBLAS rounds a row differently with the rows around it)."""
+    from lib.run.cells import run
+    from lib.run.weights import numpy_weights
+
+    w = numpy_weights(random_bundle(cell, 1)).layers[0]
+    rng = np.random.default_rng(1)
+    xp = rng.standard_normal((50, 13, w.recurrent.shape[1])).astype(np.float32)
+    reset = rng.integers(0, 10, 13)
+    init = rng.standard_normal((13, 2 * w.units if cell == "lstm" else w.units))
+    init = init.astype(np.float32)
+    one = run(w, xp, reset_until=reset, keep_from=5, init=init, workers=1)
+    two = run(w, xp, reset_until=reset, keep_from=5, init=init, workers=2)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_two_workers_record_the_trained_lstm_as_one(monkeypatch):
+    """The shipped trained LSTM over 64 streams, reruns and all: forcing two workers gives
+    the trace one worker gives, and both the one-stream path's, within the tolerance of
+    the fast path's other tests."""
+    import lib.run.cells as cells
+    from lib.data.corpora import builtin_corpus
+    from lib.model.registry import RegistryError, load
+
+    try:
+        bundle = load("demo-stdlib-char-lstm")
+    except RegistryError as e:
+        pytest.skip(str(e))
+    text = builtin_corpus("python-stdlib").text[:30_000]
+    traces = {}
+    exact = record(bundle, text, streams=1)
+    for n in (1, 2):
+        monkeypatch.setattr(cells, "FORCE_WORKERS", n)
+        before = cells.STEPS["parallel"]
+        traces[n] = record(bundle, text, streams=64, warmup=32)
+        assert (cells.STEPS["parallel"] > before) == (n == 2)
+    one, two = traces[1], traces[2]
+    assert one.meta["record"]["rerun_segments"] > 0 and two.meta["record"]["rerun_segments"] > 0
+    assert one.meta["record"]["sequential_segments"] == 0
+    assert two.meta["record"]["sequential_segments"] == 0
+    for key in one.signals:
+        for got in (two, exact):
+            np.testing.assert_allclose(
+                got.signals[key], one.signals[key], atol=1e-4, rtol=1e-5, err_msg=str(key)
+            )
+    np.testing.assert_allclose(two.topk_probs, one.topk_probs, atol=1e-5)
+    np.testing.assert_array_equal(two.topk_ids[:-1], exact.topk_ids[:-1])
+
+
+def test_prefaulted_arrays_are_ordinary_writable_arrays():
+    from lib.run.cells import PREFAULT_MIN_BYTES, prefaulted_empty
+
+    big = prefaulted_empty((3, PREFAULT_MIN_BYTES // 4 // 3 + 1))
+    small = prefaulted_empty((4, 5))
+    for a in (big, small):
+        assert a.dtype == np.float32 and a.flags.c_contiguous and a.flags.writeable
+        a[...] = 2.5
+        assert float(a.sum()) == 2.5 * a.size
+    assert small.shape == (4, 5) and big.shape[0] == 3
+
+
+def test_warm_kernels_leaves_recording_unchanged():
+    from lib.run.cells import warm_kernels
+
+    bundle = random_bundle("lstm", 2)
+    before = record(bundle, TEXT, streams=3, warmup=8)
+    assert warm_kernels() >= 0.0
+    after = record(bundle, TEXT, streams=3, warmup=8)
+    for key in before.signals:
+        np.testing.assert_array_equal(before.signals[key], after.signals[key])

@@ -12,13 +12,19 @@ place of h_{t-1}; see spec/seed-000.md §1.1). The equations, with Keras' gate o
         n = tanh(n_x + r n_h);  h_t = z h_{t-1} + (1 - z) n
 
 Every step works on a batch of B independent streams, so the recurrent product is one
-(B, units) x (units, gates*units) matmul per step.
+(B, units) x (units, gates*units) matmul per step. Where two CPUs are free, :func:`run`
+splits the streams between two threads, each running its half through the steps on its
+own (one BLAS thread each); a probe decides, and falls back to one on a busy machine.
 """
 
 from __future__ import annotations
 
+import mmap
+import os
+import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cache
@@ -179,6 +185,8 @@ def step(
         h_new,
         sig,
         0,
+        0,
+        B,
     )
     h_out[:] = h_new[:, 0]
     sig_out.reshape(B, -1, u)[:] = sig[:, :, 0].transpose(1, 0, 2)
@@ -200,6 +208,35 @@ class _Steps:
         return np.ascontiguousarray(self.xp[t], dtype=np.float32), self.arange
 
 
+#: arrays of at least this many bytes are allocated by :func:`prefaulted_empty`
+PREFAULT_MIN_BYTES = 16 * 2**20
+_MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0x8000 if sys.platform.startswith("linux") else 0)
+
+
+def prefaulted_empty(shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
+    """Return an uninitialised C-contiguous array whose memory is already mapped.
+
+    A large ``np.empty`` is mapped page by page as it is first written; on the sandboxed
+    VM these recordings are measured on, that first touch cost 3-8 s a GB under load
+    (1.2 GB: 3.9-8.3 s), while mapping the same memory in one ``mmap`` call with
+    ``MAP_POPULATE`` took 1.2 s and writing it afterwards 0.08 s. Memory freed is handed
+    back to the host within seconds (free page reporting), so a server pays this at every
+    recording, not once. Arrays under :data:`PREFAULT_MIN_BYTES`, and systems without
+    ``MAP_POPULATE``, get ``np.empty``. The array owns its mapping (freed with it).
+    """
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape, dtype=np.int64))
+    nbytes = count * dtype.itemsize
+    if nbytes < PREFAULT_MIN_BYTES or not _MAP_POPULATE:
+        return np.empty(shape, dtype)
+    try:
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_POPULATE
+        buf = mmap.mmap(-1, nbytes, flags=flags)
+    except (OSError, ValueError, OverflowError):
+        return np.empty(shape, dtype)
+    return np.frombuffer(buf, dtype, count=count).reshape(shape)
+
+
 def run(
     w: CellWeights,
     xp: StepInputs,
@@ -208,6 +245,7 @@ def run(
     keep_from: int = 0,
     init: np.ndarray | None = None,
     threads: int | None = None,
+    workers: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Run B streams through T steps from the zero state (or from ``init``).
 
@@ -224,8 +262,13 @@ def run(
     init : ndarray of shape (B, state width), optional
         Initial states as returned by ``state_of`` (h, or h and c side by side).
     threads : int, optional
-        BLAS threads for the recurrent product; by default one, or more where a large
-        product is measured to run clearly faster with them (:func:`advance_with_faster_threads`).
+        BLAS threads for the recurrent product; by default one.
+    workers : int, optional
+        Python threads that advance disjoint groups of the B streams at once (each with
+        its own products and fused passes). By default (None) :func:`auto_workers`
+        decides: more than one only where the CPUs are there and a probe shows them
+        clearly faster (:func:`advance_with_faster`; runs shorter than :data:`SHORT_RUN`
+        steps take the last probe's verdict), unless :data:`FORCE_WORKERS` is set.
 
     Returns
     -------
@@ -243,12 +286,19 @@ def run(
     (lib.run.kernels) that writes h_t and the signals straight into ``H[:, t]`` and
     ``S[:, :, t]``; the next product reads h_{t-1} from there (a strided view BLAS takes as
     it is). Warm-up steps write into two small scratch arrays used in turn.
+
+    Streams are independent, so with several workers each runs its own rows through
+    many steps without waiting for the others (they meet only between the probe's
+    blocks of steps), and the products and kernels release the GIL. A stream's outputs
+    agree across numbers of workers within float32 round-off, not bit for bit: OpenBLAS
+    rounds a row of a product differently with the number of rows in it (64 rows against
+    two products of 32 differ in the last bit), as the reruns' smaller batches always did.
     """
     T, B, _ = xp.shape
     u = w.units
     n_sig = WIDTH[w.cell]
-    H = np.empty((B, T - keep_from, u), dtype=np.float32)
-    S = np.empty((n_sig, B, T - keep_from, u), dtype=np.float32)
+    H = prefaulted_empty((B, T - keep_from, u))
+    S = prefaulted_empty((n_sig, B, T - keep_from, u))
     # scratch (warm-up steps and the initial state), two of each so no step reads and
     # writes the same array
     hs = np.zeros((2, B, 1, u), np.float32)
@@ -264,7 +314,8 @@ def run(
     rb = _no_bias(w)
     reset = None if reset_until is None else np.asarray(reset_until)
     not_held = np.zeros(B, np.uint8)
-    warm = None
+    width = 2 * u if w.cell == "lstm" else u
+    warm = np.empty((B, width), np.float32) if keep_from > 0 else None
 
     def where(t: int) -> tuple[np.ndarray, np.ndarray, int]:
         """Return the arrays and row holding step t's outputs (t = -1: the initial state)."""
@@ -272,38 +323,74 @@ def run(
             return H, S, t - keep_from
         return hs[t % 2], ss[t % 2], 0
 
-    def advance(start: int, stop: int) -> None:
-        nonlocal warm
+    def advance_streams(start: int, stop: int, lo: int, hi: int) -> None:
+        """Advance streams lo..hi-1 over steps start..stop-1."""
         hp, sp, tp = where(start - 1)
+        z_rows = z[lo:hi]
         for t in range(start, stop):
-            np.matmul(hp[:, tp], w.recurrent, out=z)
+            np.matmul(hp[lo:hi, tp], w.recurrent, out=z_rows)
             table, rows = inputs(t)
             held = not_held if reset is None else (reset > t).view(np.uint8)
             ho, so, to = where(t)
-            kernel(z, table, rows, rb, hp, tp, sp, c_at, held, ho, so, to)
+            kernel(z, table, rows, rb, hp, tp, sp, c_at, held, ho, so, to, lo, hi)
             hp, sp, tp = ho, so, to
             if t == keep_from - 1:
-                c = sp[c_at, :, tp] if w.cell == "lstm" else None
-                warm = state_of(hp[:, tp], c)
+                assert warm is not None
+                warm[lo:hi, :u] = hp[lo:hi, tp]
+                if w.cell == "lstm":
+                    warm[lo:hi, u:] = sp[c_at, lo:hi, tp]
 
-    if threads is None and B * w.recurrent.size >= PARALLEL_MIN_WORK:
-        STEPS["parallel"] += advance_with_faster_threads(advance, T)
-    else:
-        with blas_threads(threads or 1):
-            advance(0, T)
+    def advance(start: int, stop: int, n_workers: int) -> None:
+        bounds = np.linspace(0, B, n_workers + 1).round().astype(int).tolist()
+        others = [
+            _pool().submit(advance_streams, start, stop, lo, hi)
+            for lo, hi in zip(bounds[1:-1], bounds[2:], strict=True)
+        ]
+        try:
+            advance_streams(start, stop, bounds[0], bounds[1])
+        finally:
+            for done in others:
+                done.result()
+
+    most = auto_workers(B, B * w.recurrent.size) if workers is None else max(1, int(workers))
+    most = min(most, B)
+    with blas_threads(threads or 1):
+        if workers is None and most > 1 and FORCE_WORKERS is None and T >= SHORT_RUN:
+            STEPS["parallel"] += advance_with_faster(advance, T, most)
+        else:
+            if workers is not None:
+                n = most
+            elif FORCE_WORKERS is not None:
+                n = min(max(1, FORCE_WORKERS), B)
+            else:  # too short to probe (the reruns' blocks): the last probe's verdict
+                n = min(most, recent_workers())
+            advance(0, T, n)
+            STEPS["parallel"] += T * (n > 1)
     STEPS["all"] += T
     return H, S, warm
 
 
 #: a step's recurrent product of at least this many multiply-adds (streams x units x
-#: gates*units) may be split across BLAS threads; smaller ones always get one thread
-PARALLEL_MIN_WORK = 16_000_000
-#: steps timed in each probe of a thread setting, and the first interval between probes
-PROBE_STEPS = 4
+#: gates*units) may be split across workers; smaller ones always run in one thread
+WORKERS_MIN_WORK = 2_000_000
+#: every worker advances at least this many streams
+WORKER_MIN_STREAMS = 4
+#: at most this many workers (threads) advance one run's streams
+MAX_WORKERS = 8
+#: None: :func:`run` chooses its workers by probing; an int forces that many (tests and
+#: benchmarks comparing 1 and 2 workers side by side)
+FORCE_WORKERS: int | None = None
+#: steps timed in each probe of a setting, and the first interval between probes
+PROBE_STEPS = 32
 PROBE_EVERY = 256
-#: steps run by :func:`run` in this process, and those of them with more than one BLAS thread
+PROBE_MAX_EVERY = 2048
+#: runs shorter than this many steps are not probed: they take the last probe's verdict
+SHORT_RUN = 4 * PROBE_STEPS + PROBE_EVERY
+#: the workers the last probe settled on (its verdict when its run ended)
+LAST_VERDICT = {"workers": 1}
+#: steps run by :func:`run` in this process, and those of them with more than one worker
 STEPS = {"all": 0, "parallel": 0}
-#: more BLAS threads are used only when they were this much faster in two probes in a row
+#: more workers are used only when they were this much faster in two probes in a row
 PROBE_MARGIN = 1.3
 
 
@@ -323,49 +410,107 @@ def blas_threads(n: int) -> AbstractContextManager[Any]:
     return _controller().limit(limits=n, user_api="blas")
 
 
-def advance_with_faster_threads(advance: Callable[[int, int], None], n_steps: int) -> int:
-    """Call ``advance(start, stop)`` over 0..n_steps, with more BLAS threads only if faster.
+def usable_cpus() -> int:
+    """Count the CPUs this process may run on (its affinity mask, else os.cpu_count())."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
 
-    Returns the number of steps run with more than one thread.
 
-    Threads that wait for each other at every step cost several times the work when other
-    processes keep the cores busy (a shared 2-core server: a 2-thread product 8-23x slower
-    than a 1-thread one, and a probe that picked 2 threads for 284 of 3,254 steps made a
-    recording 1.9x slower, issue 19), and save time on an idle machine when the product
-    is large. So a probe times ``PROBE_STEPS`` steps with one thread, with all, and both
-    again (interleaved, so a burst of load hits both); all threads win a probe only if
-    their slower time beats one thread's faster time by :data:`PROBE_MARGIN`, and they
-    are used only after winning two probes in a row. The probe repeats after an interval
-    that grows fourfold while its verdict stays the same.
+def recent_workers() -> int:
+    """Return :data:`FORCE_WORKERS` if set, else the workers the last probe settled on.
+
+    For work too short to probe (a rerun's block of steps, the output layer's chunks).
     """
-    n_all = max_blas_threads()
-    if n_all <= 1:
-        with blas_threads(1):
-            advance(0, n_steps)
-        return 0
+    return max(1, FORCE_WORKERS) if FORCE_WORKERS is not None else LAST_VERDICT["workers"]
+
+
+def auto_workers(n_streams: int, work: int) -> int:
+    """Return the most workers worth probing for ``n_streams`` streams of ``work`` per step.
+
+    One when the process may use one CPU, the streams are too few
+    (:data:`WORKER_MIN_STREAMS` each) or a step's product is small
+    (:data:`WORKERS_MIN_WORK` multiply-adds); otherwise up to :data:`MAX_WORKERS`.
+    """
+    if work < WORKERS_MIN_WORK:
+        return 1
+    return max(1, min(usable_cpus(), MAX_WORKERS, n_streams // WORKER_MIN_STREAMS))
+
+
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Return the process's worker threads (created on first use, kept for the next runs)."""
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(MAX_WORKERS - 1, thread_name_prefix="rnn-lens-run"))
+    return _POOL[0]
+
+
+def map_in_workers(fn: Callable[[int], None], n_tasks: int, workers: int) -> None:
+    """Call ``fn(i)`` for i in 0..n_tasks-1 in up to ``workers`` threads, this one included.
+
+    Worker j takes tasks j, j + workers, ...; exceptions are raised here. Meant for tasks
+    that release the GIL (NumPy products and ufuncs, numba ``nogil`` kernels).
+    """
+    workers = max(1, min(workers, n_tasks, MAX_WORKERS))
+
+    def share(j: int) -> None:
+        for i in range(j, n_tasks, workers):
+            fn(i)
+
+    others = [_pool().submit(share, j) for j in range(1, workers)]
+    try:
+        share(0)
+    finally:
+        for done in others:
+            done.result()
+
+
+def advance_with_faster(advance: Callable[[int, int, int], None], n_steps: int, most: int) -> int:
+    """Call ``advance(start, stop, n)`` over 0..n_steps with n = 1 or ``most``, whichever is faster.
+
+    Returns the number of steps run with ``most``.
+
+    ``n`` is the number of workers (threads) sharing the streams. Threads cost time when
+    other processes keep the cores busy (a shared 2-core server: two BLAS threads waiting
+    for each other at every step were 8-23x slower than one, and a probe that picked them
+    for 284 of 3,254 steps made a recording 1.9x slower, issue 19), and save it on an idle
+    machine. So a probe times ``PROBE_STEPS`` steps with 1, with ``most``, and both again
+    (interleaved, so a burst of load hits both); ``most`` wins a probe only if it took
+    :data:`PROBE_MARGIN` times less time in all, and is used only after winning two probes
+    in a row. The probe repeats after an interval that grows fourfold (up to
+    :data:`PROBE_MAX_EVERY` steps) while its verdict stays the same, and falls back to 1 as
+    soon as ``most`` stops winning.
+
+    (The slower of two ``most`` timings against the faster of two 1 timings, the rule
+    before, almost never let two workers win on a shared machine even where they recorded
+    1.37x faster throughout: 8-step timings vary by more than that from scheduling alone.)
+    """
     t, interval, wins, verdict, parallel_steps = 0, PROBE_EVERY, 0, 1, 0
     while t < n_steps:
-        times: dict[int, list[float]] = {1: [], n_all: []}
-        for n in (1, n_all, 1, n_all):
+        times: dict[int, list[float]] = {1: [], most: []}
+        for n in (1, most, 1, most):
             stop = min(t + PROBE_STEPS, n_steps)
-            with blas_threads(n):
-                start = time.perf_counter()
-                advance(t, stop)
+            start = time.perf_counter()
+            advance(t, stop, n)
             if stop > t:
                 times[n].append((time.perf_counter() - start) / (stop - t))
                 parallel_steps += (stop - t) * (n > 1)
             t = stop
-        won = len(times[n_all]) == 2 and max(times[n_all]) * PROBE_MARGIN < min(times[1])
+        won = len(times[most]) == 2 and sum(times[most]) * PROBE_MARGIN < sum(times[1])
         wins = wins + 1 if won else 0
-        best = n_all if wins >= 2 else 1
-        interval = interval * 4 if best == verdict else PROBE_EVERY
+        best = most if wins >= 2 else 1
+        interval = min(interval * 4, PROBE_MAX_EVERY) if best == verdict else PROBE_EVERY
         verdict = best
         # a first win is confirmed by the next probe at once
         stop = t if wins == 1 else min(t + interval, n_steps)
-        with blas_threads(best):
-            advance(t, stop)
+        if stop > t:
+            advance(t, stop, best)
         parallel_steps += (stop - t) * (best > 1)
         t = stop
+    LAST_VERDICT["workers"] = verdict
     return parallel_steps
 
 
@@ -385,3 +530,37 @@ def split_signals(cell: Cell, units: int, H: np.ndarray, S: np.ndarray) -> dict[
     for name, k in LAYOUT[cell].items():
         out[name] = S[..., k * units : (k + 1) * units]
     return out
+
+
+def warm_kernels() -> float:
+    """Load (or compile) every recording kernel on a tiny run; return the seconds it took.
+
+    The fused kernels are compiled once and cached on disk, but each process still pays
+    importing numba and loading them (~0.5 s here) at its first recording; a server can
+    pay it at start instead (``dashboard.warmup``).
+    """
+    from lib.run.kernels import lstm_correct
+    from lib.run.weights import Lookup
+
+    start = time.perf_counter()
+    rng = np.random.default_rng(0)
+    for cell in ("rnn", "lstm", "gru"):
+        g = WIDTH[cell] if cell != "lstm" else 4
+        u = 4
+        f32 = np.float32
+        w = CellWeights(
+            cell,
+            u,
+            rng.standard_normal((3, g * u)).astype(f32),
+            rng.standard_normal((u, g * u)).astype(f32),
+            np.zeros(g * u, f32),
+            np.zeros(g * u, f32) if cell == "gru" else None,
+        )
+        table = rng.standard_normal((5, g * u)).astype(f32)
+        ids = np.zeros((6, 2), np.int64)
+        H, S, _ = run(w, Lookup(table, ids), reset_until=np.array([2, 0]), keep_from=2)
+        run(w, table[ids], workers=1)  # projections as an array (layers above the first)
+        if cell == "lstm":
+            delta = np.zeros(u, f32)
+            lstm_correct(H[0], S[1, 0], S[2, 0], S[4, 0], delta, f32(1e-5), False)
+    return time.perf_counter() - start

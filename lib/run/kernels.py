@@ -26,7 +26,10 @@ Arguments of every kernel (B streams, u units, G gates):
 - ``hp[b, tp]`` h_{t-1}, ``cp[cg, b, tp]`` c_{t-1} (LSTM);
 - ``held[b]``: nonzero holds stream b at the zero state after this step;
 - outputs ``h[b, to]`` (u,) and ``s[k, b, to]`` (u,), signal k of ``LAYOUT[cell]``
-  (signal-major, so each signal of a run is one contiguous (B, T, u) block).
+  (signal-major, so each signal of a run is one contiguous (B, T, u) block);
+- ``lo``, ``hi``: only streams ``lo <= b < hi`` are advanced (and only their rows of ``z``
+  are read), so several threads can advance disjoint groups of streams of the same arrays
+  at once (``nogil=True``: a kernel runs without Python's lock).
 """
 
 from __future__ import annotations
@@ -82,10 +85,10 @@ def tanh_array(x):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-def rnn_step(z, xt, rows, rb, hp, tp, cp, cg, held, h, s, to):  # type: ignore[no-untyped-def]
+def rnn_step(z, xt, rows, rb, hp, tp, cp, cg, held, h, s, to, lo, hi):  # type: ignore[no-untyped-def]
     """Advance a SimpleRNN step: a = z + x_t W + b;  h = tanh(a);  s = [a]."""
-    B, u = z.shape
-    for b in range(B):
+    u = z.shape[1]
+    for b in range(lo, hi):
         zb, xb, ab, hb = z[b], xt[rows[b]], s[0, b, to], h[b, to]
         keep = _ZERO if held[b] else _ONE
         for j in range(u):
@@ -97,14 +100,13 @@ def rnn_step(z, xt, rows, rb, hp, tp, cp, cg, held, h, s, to):  # type: ignore[n
 # Row views and one loop per kind of gate: a single loop over all of a row's arrays is
 # not vectorised (too many possible overlaps for LLVM's runtime checks); these are.
 @numba.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-def lstm_step(z, xt, rows, rb, hp, tp, cp, cg, held, h, s, to):  # type: ignore[no-untyped-def]
+def lstm_step(z, xt, rows, rb, hp, tp, cp, cg, held, h, s, to, lo, hi):  # type: ignore[no-untyped-def]
     """Advance an LSTM step.
 
     Gates in the order (i, f, o, g): c = f c_{t-1} + i g;  h = o tanh(c);  s = [i f o g c].
     """
-    B = z.shape[0]
     u = z.shape[1] // 4
-    for b in range(B):
+    for b in range(lo, hi):
         zb, xb, hb, cb = z[b], xt[rows[b]], h[b, to], cp[cg, b, tp]
         ib, fb, ob, gb, cn = s[0, b, to], s[1, b, to], s[2, b, to], s[3, b, to], s[4, b, to]
         keep = _ZERO if held[b] else _ONE
@@ -123,15 +125,14 @@ def lstm_step(z, xt, rows, rb, hp, tp, cp, cg, held, h, s, to):  # type: ignore[
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-def gru_step(z, xt, rows, rb, hp, tp, cp, cg, held, h, s, to):  # type: ignore[no-untyped-def]
+def gru_step(z, xt, rows, rb, hp, tp, cp, cg, held, h, s, to, lo, hi):  # type: ignore[no-untyped-def]
     """Advance a GRU step (reset_after).
 
     z, r = sigmoid(x + hU + b_h);  n = tanh(x_n + r (hU_n + b_h,n));  h = n + z (h_{t-1} - n);
     s = [z r n].
     """
-    B = z.shape[0]
     u = z.shape[1] // 3
-    for b in range(B):
+    for b in range(lo, hi):
         zb, xb, hb, hpb = z[b], xt[rows[b]], h[b, to], hp[b, tp]
         zg, rg, ng = s[0, b, to], s[1, b, to], s[2, b, to]
         keep = _ZERO if held[b] else _ONE

@@ -40,9 +40,13 @@ import numpy as np
 
 from lib.run.cells import (
     LAYOUT,
+    STEPS,
     WIDTH,
     CellWeights,
     StepInputs,
+    blas_threads,
+    map_in_workers,
+    recent_workers,
     run,
     signal_views,
     split_signals,
@@ -274,9 +278,13 @@ def _layers(
         xk = np.concatenate([lead, x]) if len(lead) else x
         gather = np.clip(pos + len(lead), 0, T + len(lead) - 1)
         xp = Lookup(weights.table0, xk[gather]) if k == 0 else weights.project(k, xk[gather])
+        parallel_before = STEPS["parallel"]
         H, S, stats = _run_layer_streams(
             w, xp, warmup, tol, init0=carry.states[k] if carry else None
         )
+        # steps run by more than one worker (lib.run.cells.run; approximate when other
+        # recordings run in the same process at the same time)
+        stats["parallel_steps"] = STEPS["parallel"] - parallel_before
         del xp, xk
         # stream-major segments are consecutive: reading order is a reshape
         H = H.reshape(streams * seg, -1)[:T]
@@ -380,7 +388,10 @@ def output_probs(
     topk_ids = np.empty((T, k), np.int32)
     topk_probs = np.empty((T, k), np.float32)
     next_prob = np.full(T, np.nan, np.float32)
-    for a in range(0, T, chunk):
+    n_chunks = -(-T // chunk)
+
+    def chunk_probs(i: int) -> None:
+        a = i * chunk
         b = min(a + chunk, T)
         z = h[a:b] @ weights.dense_w + weights.dense_b
         z -= z.max(axis=1, keepdims=True)
@@ -394,6 +405,16 @@ def output_probs(
         nb = min(b, len(ids) - 1)
         if nb > a:
             next_prob[a:nb] = p[np.arange(nb - a), ids[a + 1 : nb + 1]]
+
+    # the chunks are independent: as many threads as the recording's last probe chose
+    # (lib.run.cells.run), one BLAS thread each
+    workers = min(recent_workers(), n_chunks)
+    if workers > 1:
+        with blas_threads(1):
+            map_in_workers(chunk_probs, n_chunks, workers)
+    else:
+        for i in range(n_chunks):
+            chunk_probs(i)
     return topk_ids, topk_probs, next_prob
 
 
