@@ -157,7 +157,7 @@ def warm() -> None:
                 _alone(import_umap)
             else:
                 _alone(lambda name=name: importlib.import_module(name))
-        _alone(lambda: importlib.import_module("lib.run.cells").warm_kernels())
+        _alone(lambda: importlib.import_module("lib.run.record").warm_kernels())
         _alone(compile_umap)
         _alone(freeze_heap)
     except Exception:  # a warm-up must never break the server; the page will say what

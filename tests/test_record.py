@@ -348,7 +348,7 @@ def test_prefaulted_arrays_are_ordinary_writable_arrays():
 
 
 def test_warm_kernels_leaves_recording_unchanged():
-    from lib.run.cells import warm_kernels
+    from lib.run.record import warm_kernels
 
     bundle = random_bundle("lstm", 2)
     before = record(bundle, TEXT, streams=3, warmup=8)

@@ -222,13 +222,13 @@ def test_a_run_waits_for_an_import_the_warm_up_is_in_and_the_warm_up_for_a_run(m
 def test_the_warm_up_loads_the_recording_kernels_before_umap(monkeypatch):
     """A server pays numba's kernel load (~0.5 s) at start, not at the first recording."""
     from dashboard import warmup
-    from lib.run import cells
+    from lib.run import record
 
     done: list[str] = []
     monkeypatch.setattr(warmup, "FIRST", [])
     monkeypatch.setattr(warmup, "LATER", [])
     monkeypatch.setattr(warmup, "_when_idle", lambda: None)
-    monkeypatch.setattr(cells, "warm_kernels", lambda: done.append("kernels"))
+    monkeypatch.setattr(record, "warm_kernels", lambda: done.append("kernels"))
     monkeypatch.setattr(warmup, "compile_umap", lambda: done.append("umap"))
     monkeypatch.setattr(warmup, "freeze_heap", lambda: done.append("freeze"))
     warmup.warm()

@@ -530,37 +530,3 @@ def split_signals(cell: Cell, units: int, H: np.ndarray, S: np.ndarray) -> dict[
     for name, k in LAYOUT[cell].items():
         out[name] = S[..., k * units : (k + 1) * units]
     return out
-
-
-def warm_kernels() -> float:
-    """Load (or compile) every recording kernel on a tiny run; return the seconds it took.
-
-    The fused kernels are compiled once and cached on disk, but each process still pays
-    importing numba and loading them (~0.5 s here) at its first recording; a server can
-    pay it at start instead (``dashboard.warmup``).
-    """
-    from lib.run.kernels import lstm_correct
-    from lib.run.weights import Lookup
-
-    start = time.perf_counter()
-    rng = np.random.default_rng(0)
-    for cell in ("rnn", "lstm", "gru"):
-        g = WIDTH[cell] if cell != "lstm" else 4
-        u = 4
-        f32 = np.float32
-        w = CellWeights(
-            cell,
-            u,
-            rng.standard_normal((3, g * u)).astype(f32),
-            rng.standard_normal((u, g * u)).astype(f32),
-            np.zeros(g * u, f32),
-            np.zeros(g * u, f32) if cell == "gru" else None,
-        )
-        table = rng.standard_normal((5, g * u)).astype(f32)
-        ids = np.zeros((6, 2), np.int64)
-        H, S, _ = run(w, Lookup(table, ids), reset_until=np.array([2, 0]), keep_from=2)
-        run(w, table[ids], workers=1)  # projections as an array (layers above the first)
-        if cell == "lstm":
-            delta = np.zeros(u, f32)
-            lstm_correct(H[0], S[1, 0], S[2, 0], S[4, 0], delta, f32(1e-5), False)
-    return time.perf_counter() - start
