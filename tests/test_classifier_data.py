@@ -387,6 +387,7 @@ def test_the_content_hash_changes_with_a_label_and_a_text():
         ("pos\t   ", "line 1 has a label but no sentence"),
         ("\n  \n", "has no sentence"),
         ("a\n" * 2001, "2,001 sentences; at most 2,000"),
+        ("9" * 5000 + "\tsix thousand digits", "line 1: '9999999999"),  # no int() of it
     ],
 )
 def test_pasted_lines_refused_with_the_label_and_line(text, message):

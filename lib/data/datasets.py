@@ -720,7 +720,8 @@ def class_index(value: str, classes: Sequence[str]) -> int | None:
     value = value.strip()
     if value in classes:
         return list(classes).index(value)
-    if value.isascii() and value.isdigit() and int(value) < len(classes):
+    # (a digit string is bounded before int(): Python refuses to convert > 4,300 digits)
+    if value.isascii() and value.isdigit() and len(value) <= 6 and int(value) < len(classes):
         return int(value)
     return None
 
