@@ -13,16 +13,43 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from dashboard import state
+from dashboard.fmt import code, md
 
 
 @contextmanager
 def routing() -> Iterator[None]:
-    """Mark a run of the router (streamlit_app.py) around ``nav.run()``."""
+    """Mark a run of the router (streamlit_app.py) around ``nav.run()``.
+
+    A widget that refuses a value a shared link gave (out of its bounds) does not end the
+    page in an exception: that setting goes back to its default
+    (:func:`dashboard.state.refused_linked_value`), the page runs again and says so.
+    """
+    refused = st.session_state.pop(_LINK_REFUSED, None)
+    if refused:
+        key, note = refused
+        state.restore_default(key)
+        st.warning(note, icon=":material/link_off:")
     st.session_state["router.active"] = True
     try:
         yield
+    except StreamlitAPIException as e:
+        key = state.refused_linked_value(e)
+        if key is None:
+            raise
+        st.session_state[_LINK_REFUSED] = (
+            key,
+            f"The link's value for {code(key)} was outside what that setting takes "
+            f"({md(str(e).splitlines()[0][:200])}); its default is used.",
+        )
+        st.rerun()
     finally:
         st.session_state["router.active"] = False
+
+
+_LINK_REFUSED = "_routing.link_refused"
 
 
 def page_guard() -> None:

@@ -11,9 +11,11 @@ back, so a shared link opens the same model, page and settings.
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
 import streamlit as st
@@ -100,18 +102,66 @@ def keep_alive() -> None:
             st.session_state[key] = st.session_state[key]
 
 
+#: session-state key of the settings this session took from its link (the query string)
+LINKED = "_state.linked"
+#: longest number a link may give (a widget's bounds are checked when it is drawn)
+_MAX_NUMBER_CHARS = 24
+
+
+def _number(raw: str, kind: type) -> Any:
+    """``kind(raw)`` for a link's number: short, and finite (ValueError otherwise)."""
+    if len(raw) > _MAX_NUMBER_CHARS:
+        raise ValueError(f"{len(raw)} characters")
+    value = kind(raw)
+    if not math.isfinite(value):
+        raise ValueError(raw)
+    return value
+
+
 def _parse(raw: str, default: Any) -> Any:
     if isinstance(default, bool):
         return raw.lower() in ("1", "true", "yes")
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
+    if isinstance(default, int | float):
+        return _number(raw, type(default))
     if isinstance(default, list):
-        return [int(x) for x in raw.split(",") if x.strip()]
+        return [_number(x, int) for x in raw.split(",", 1000) if x.strip()]
     if isinstance(default, tuple):
-        return tuple(type(d)(x) for d, x in zip(default, raw.split(","), strict=True))
+        return tuple(_number(x, type(d)) if isinstance(d, int | float) else type(d)(x)
+                     for d, x in zip(default, raw.split(","), strict=True))  # fmt: skip
     return raw
+
+
+def refused_linked_value(error: BaseException) -> str | None:
+    """Return the key of the setting a link gave that a widget refused, else None.
+
+    A shared link may carry any value, and a widget raises when its value is outside its
+    bounds (``number_input``, ``slider``: StreamlitValueAboveMaxError, ...). The widget's
+    ``key`` is read from the frames of ``error``'s traceback that run Streamlit's widget
+    code; a key the link set (and no longer counts as set by it) is returned, for
+    :func:`restore_default` at the start of the next run (a widget's state cannot be
+    assigned in the run that drew it).
+    """
+    linked = st.session_state.get(LINKED)
+    if not isinstance(linked, set) or not linked:
+        return None
+    tb: TracebackType | None = error.__traceback__
+    found = None
+    while tb is not None:
+        frame = tb.tb_frame
+        key = frame.f_locals.get("key")
+        if "streamlit" in frame.f_code.co_filename and isinstance(key, str) and key in linked:
+            found = key
+        tb = tb.tb_next
+    if found is None or found not in _DEFAULTS:
+        return None
+    linked.discard(found)
+    return found
+
+
+def restore_default(key: str) -> None:
+    """Set ``key`` back to the default :func:`bind` gave it (before its widget is drawn)."""
+    if key in _DEFAULTS:
+        st.session_state[key] = _DEFAULTS[key]
 
 
 def bind(defaults: dict[str, Any], *, valid: Callable[[str, Any], bool] | None = None) -> None:
@@ -127,6 +177,7 @@ def bind(defaults: dict[str, Any], *, valid: Callable[[str, Any], bool] | None =
                 parsed = _parse(raw, default)
                 if valid is None or valid(key, parsed):
                     value = parsed
+                    st.session_state.setdefault(LINKED, set()).add(key)
             except ValueError:
                 pass
         st.session_state[key] = value

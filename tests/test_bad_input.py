@@ -8,7 +8,7 @@ import pytest
 from dashboard.widgets.pickers import parse_neurons
 from lib.analysis.features import FeatureError, regex_mask
 from lib.data.datasets import from_csv_bytes
-from tests.helpers import DEMO, app
+from tests.helpers import DEMO, ROOT, app
 
 
 def test_catastrophic_regex_is_stopped_with_a_message():
@@ -127,3 +127,57 @@ def test_user_text_in_messages_is_markdown_escaped(tiny_registry):
     assert "![" not in warning and "](" not in warning and "http://" not in warning
     shown = re.sub(r"\\(.)", r"\1", warning).replace("\u2060", "")
     assert "'![x](http://e.x/p.png) **('" in shown
+
+
+# --- a shared link carrying values no widget takes --------------------------------------------
+
+ALL_PAGES = sorted(p.stem for p in (ROOT / "pages").glob("*.py"))
+
+
+def test_a_link_value_out_of_its_widgets_bounds_falls_back_to_the_default(registry):
+    """gen.length=99999999999 (the widget takes 10 to 2,000) opens the page on the default
+    length with a warning naming the setting; the link's valid settings are kept; a
+    non-finite or overlong number is ignored like any unparsable value."""
+    at = app(None)
+    at.query_params["gen.length"] = "99999999999"
+    at.query_params["gen.temperature"] = "0.5"
+    at.query_params["gen.seed"] = "nan"
+    at.switch_page("pages/generate.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    warned = [w.value for w in at.warning if "gen.length" in w.value]
+    assert warned and "outside what that setting takes" in warned[0], [w.value for w in at.warning]
+    assert at.session_state["gen.length"] == 400  # the char model's default
+    assert at.slider(key="gen.length").value == 400
+    assert at.session_state["gen.temperature"] == 0.5
+    assert at.session_state["gen.seed"] == 1
+    assert not state_of_link(at) & {"gen.length", "gen.seed"}
+
+
+def state_of_link(at) -> set:
+    from dashboard.state import LINKED
+
+    return set(at.session_state[LINKED]) if LINKED in at.session_state else set()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", ALL_PAGES)
+def test_no_page_breaks_on_a_link_whose_every_number_is_out_of_range(registry, page):
+    """Every number setting a page binds, set by the link far above and far below anything
+    a widget takes (and to NaN and infinity): the page opens, without an exception."""
+    from dashboard import state
+
+    first = app(None)
+    first.switch_page(f"pages/{page}.py").run()
+    numbers = {
+        k: type(d)
+        for k, d in state._DEFAULTS.items()
+        if isinstance(d, int | float) and not isinstance(d, bool)
+    }
+    assert numbers or page in ("start", "atlas"), page
+    for value in ("99999999999", "-99999999999", "-1e300", "1e300", "nan", "inf"):
+        at = app(None)
+        for key, kind in numbers.items():
+            if kind is float or "e" not in value:
+                at.query_params[key] = value
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, (page, value, [e.value[:300] for e in at.exception])
