@@ -356,3 +356,20 @@ def test_warm_kernels_leaves_recording_unchanged():
     after = record(bundle, TEXT, streams=3, warmup=8)
     for key in before.signals:
         np.testing.assert_array_equal(before.signals[key], after.signals[key])
+
+
+def test_a_writer_adopts_only_whole_contiguous_arrays_of_its_dtype(tmp_path):
+    from lib.run.trace import TraceWriter
+
+    whole = np.arange(12, dtype=np.float32).reshape(4, 3)
+    w = TraceWriter(4, {(0, "h"): 3, (0, "c"): 3}, top_k=1)
+    assert w.adopt(0, "h", whole) and w.signals[(0, "h")] is whole  # no copy
+    assert not w.adopt(0, "c", np.asfortranarray(whole))
+    assert not w.adopt(0, "c", whole.astype(np.float64))
+    assert not w.adopt(0, "c", whole[:3])
+    assert not TraceWriter(4, {(0, "h"): 3}, top_k=1, dtype="float16").adopt(0, "h", whole)
+    assert not TraceWriter(4, {(0, "h"): 3}, top_k=1, folder=tmp_path).adopt(0, "h", whole)
+    # a recording's signals come out whole and C-contiguous (adoptable by a writer)
+    bundle = random_bundle("lstm", 1)
+    trace = record(bundle, TEXT, streams=3, warmup=8)
+    assert all(v.flags.c_contiguous for v in trace.signals.values())

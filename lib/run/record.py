@@ -505,19 +505,12 @@ def _record_span(
 def _write_signals(writer: TraceWriter, k: int, start: int, named: dict[str, np.ndarray]) -> None:
     """Write layer k's signals into ``writer``.
 
-    A whole text's float32 signals held in memory are adopted, not copied: each is a
-    contiguous block of the run's output, and a copy into fresh memory cost ~40 % of
-    recording a trained 1x256 LSTM (issue 19).
+    A whole text's signals are adopted (:meth:`lib.run.trace.TraceWriter.adopt`) where
+    they can be, not copied.
     """
-    whole = start == 0 and all(len(v) == writer.n_tokens for v in named.values())
-    if writer.folder is None and writer.dtype == np.float32 and whole:
-        for name, v in named.items():
-            if v.flags.c_contiguous:
-                writer.signals[(k, name)] = v
-            else:
-                writer.write_signals(k, start, {name: v})
-        return
-    writer.write_signals(k, start, named)
+    for name, v in named.items():
+        if not (start == 0 and writer.adopt(k, name, v)):
+            writer.write_signals(k, start, {name: v})
 
 
 def _model_meta(bundle: ModelBundle) -> dict[str, Any]:
