@@ -67,6 +67,13 @@ def summary(meta: object) -> str:
     s = _mapping(meta.get("spec"))
     cell, level = md(str(s.get("cell", "?")).upper()), md(s.get("level", "?"))
     layers, units = md(s.get("layers", "?")), md(s.get("units", "?"))
+    imported = _mapping(meta.get("imported"))
+    if imported:  # a user's own Keras model: no corpus, no epochs here
+        delta = _number(imported.get("max_abs_delta_h"))
+        return (
+            f"**{cell}**, {level} level, {layers} × {units} units · imported from "
+            f"{md(imported.get('from', '?'))} · max |Δh| {delta:.1e} against Keras"
+        )
     return (
         f"**{cell}**, {level} level, {layers} × {units} units · "
         f"corpus: {md(_corpus_name(meta))} · {md(meta.get('epochs_done', '?'))} epochs · "

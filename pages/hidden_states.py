@@ -168,7 +168,9 @@ if seq is not None:
 
 st.subheader("Projection of every hidden state")
 export.chart(
-    charts.state_projection(points, path, colour=colour, binary=binary, events=events),
+    charts.state_projection(
+        points, path, colour=colour, binary=binary, events=events, positive=trace.classes[-1]
+    ),
     width="stretch",
 )
 

@@ -611,6 +611,31 @@ def test_a_hostile_corpus_name_in_meta_json_shows_as_text_and_fetches_nothing(se
         shutil.rmtree(folder)
 
 
+def import_keras_from_sidebar(page, server, model_file, *, vocab_file=None, classes="") -> None:
+    """Upload a Keras model (and its vocabulary, and a classifier's class names) through
+    the sidebar's importer, press Import, and wait for the check's "recorder matches
+    Keras"."""
+    open_page(page, server, "generate?model=demo-ref-char-lstm")
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Model files", exact=True).click()
+    uploaders = sidebar.get_by_test_id("stFileUploader")
+    keras_up = uploaders.filter(has_text="Keras model (.keras or .h5)")
+    keras_up.locator("input[type=file]").set_input_files(str(model_file))
+    settle(page)
+    if vocab_file is not None:
+        vocab_up = uploaders.filter(has_text="Its vocabulary (optional)")
+        vocab_up.locator("input[type=file]").set_input_files(str(vocab_file))
+        settle(page)
+    if classes:
+        names = sidebar.get_by_role("textbox", name="Class names (classifiers only, optional)")
+        names.fill(classes)
+        names.press("Enter")
+        settle(page)
+    sidebar.get_by_role("button", name="Import the Keras model").click()
+    settle(page)
+    expect(sidebar.get_by_text(re.compile("recorder matches Keras"))).to_be_visible(timeout=120_000)
+
+
 def test_a_plain_keras_model_imports_from_the_sidebar_and_generates(server, page, tmp_path):
     """Issue 20: a word LSTM language model built with plain Keras, saved as .keras, with
     its word index JSON, uploaded through the sidebar; Generate then works on it."""
@@ -629,19 +654,9 @@ def test_a_plain_keras_model_imports_from_the_sidebar_and_generates(server, page
     )
     model.save(tmp_path / "browser-lm.keras")
     (tmp_path / "index.json").write_text(json.dumps(index))
-    open_page(page, server, "generate?model=demo-ref-char-lstm")
-    sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_text("Model files", exact=True).click()
-    uploaders = sidebar.get_by_test_id("stFileUploader")
-    keras_up = uploaders.filter(has_text="Keras model (.keras or .h5)")
-    keras_up.locator("input[type=file]").set_input_files(str(tmp_path / "browser-lm.keras"))
-    settle(page)
-    vocab_up = uploaders.filter(has_text="Its vocabulary (optional)")
-    vocab_up.locator("input[type=file]").set_input_files(str(tmp_path / "index.json"))
-    settle(page)
-    sidebar.get_by_role("button", name="Import the Keras model").click()
-    settle(page)
-    expect(sidebar.get_by_text(re.compile("recorder matches Keras"))).to_be_visible(timeout=120_000)
+    import_keras_from_sidebar(
+        page, server, tmp_path / "browser-lm.keras", vocab_file=tmp_path / "index.json"
+    )
     assert "browser-lm" in _picker_names(page)
     check_clean(page, "import-keras")
     open_page(page, server, "generate?model=browser-lm")

@@ -18,6 +18,7 @@ from tests.test_browser import (  # noqa: F401  (browser, page, server: fixtures
     _picker_names,
     browser,
     check_clean,
+    import_keras_from_sidebar,
     open_page,
     page,
     server,
@@ -75,17 +76,7 @@ def test_an_imported_gru_classifier_reads_the_users_sentences_on_hidden_states(
 ):
     model_file = tmp_path / "browser-gru.keras"
     _gru_classifier(model_file)
-    open_page(page, server, "generate?model=demo-ref-char-lstm")
-    sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_text("Model files", exact=True).click()
-    keras_up = sidebar.get_by_test_id("stFileUploader").filter(
-        has_text="Keras model (.keras or .h5)"
-    )
-    keras_up.locator("input[type=file]").set_input_files(str(model_file))
-    settle(page)
-    sidebar.get_by_role("button", name="Import the Keras model").click()
-    settle(page)
-    expect(sidebar.get_by_text(re.compile("recorder matches Keras"))).to_be_visible(timeout=120_000)
+    import_keras_from_sidebar(page, server, model_file, classes="neg, pos")
     assert "browser-gru" in _picker_names(page)
     check_clean(page, "import-keras-gru")
 
@@ -126,7 +117,7 @@ def test_an_imported_gru_classifier_reads_the_users_sentences_on_hidden_states(
     seq.fill("0")
     seq.press("Enter")
     settle(page)
-    expect(main.get_by_role("heading", name=re.compile("^Sequence 0: actual 1"))).to_be_visible()
+    expect(main.get_by_role("heading", name=re.compile("^Sequence 0: actual pos"))).to_be_visible()
     words = main.locator("td.hl-text span.tok")
     shown(words)
     assert words.count() == 6 and words.first.inner_text().strip() == "the", words.all_inner_texts()

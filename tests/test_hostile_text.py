@@ -439,6 +439,23 @@ def test_summary_escapes_every_meta_field():
     assert "**" not in left
 
 
+def test_summary_of_an_imported_model_names_its_file_and_check_escaped():
+    from dashboard.sidebar import summary
+
+    meta = {
+        "spec": {"cell": "gru", "level": "word", "layers": 1, "units": 9},
+        "epochs_done": 0,
+        "imported": {"from": HOSTILE_CORPUS, "max_abs_delta_h": 3.2e-7},
+    }
+    line = summary(meta)
+    assert "imported from" in line and "max |Δh| 3.2e-07" in line
+    assert "corpus" not in line and "epochs" not in line and "no metrics" not in line
+    assert unescape(line).count(HOSTILE_CORPUS) == 1
+    assert "<" not in active(line)
+    # a wrong type in imported never raises
+    assert "nan" in summary({**meta, "imported": {"from": 3, "max_abs_delta_h": "x"}})
+
+
 def test_sidebar_caption_shows_a_hostile_corpus_name_as_text(tiny_registry):
     from tests.helpers import TINY, app
 

@@ -49,14 +49,21 @@ def state_projection(
     colour: str,
     binary: bool,
     events: pd.DataFrame | None = None,
+    positive: str = "class 1",
 ) -> alt.LayerChart:
     """Every hidden state as a point; a selected sequence's trajectory drawn over it.
 
     ``points``: x, y, seq, step, ep, actual, correct (and ``colour``); ``path``: the
-    sequence's states in order (x, y, step, word, ep); ``events``: words to place.
+    sequence's states in order (x, y, step, word, ep); ``events``: words to place;
+    ``positive``: the name of a binary classifier's class 1 (the legend's "P(pos)").
     """
     if colour == "expected prediction" and binary:
-        col = alt.Color("ep:Q", scale=EP_SCALE, title="P(class 1)")
+        col = alt.Color(
+            "ep:Q",
+            scale=EP_SCALE,
+            title=f"P({positive[:40]})",
+            legend=alt.Legend(gradientOpacity=1),  # not the faded points' opacity
+        )
     else:
         col = alt.Color(f"{colour}:N")
     faded = path is not None
