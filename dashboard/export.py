@@ -18,6 +18,7 @@ import streamlit as st
 
 from dashboard import exporting
 from dashboard.exporting import Item, Report
+from dashboard.widgets import gates
 
 _KEY = "_export.report"
 
@@ -41,13 +42,16 @@ def _current() -> Report:
 
 
 def _settings(prefix: str) -> dict[str, Any]:
-    """The page's settings: its session-state keys (those starting with ``prefix``)."""
+    """The page's settings: its session-state keys (those starting with ``prefix``), but
+    the requests its press-to-run gates remember (:data:`dashboard.widgets.gates.REQUEST_KEYS`)."""
     if not prefix:
         return {}
     return {
         str(k): v
         for k, v in st.session_state.to_dict().items()
-        if str(k).startswith(prefix) and not str(k).startswith("_")
+        if str(k).startswith(prefix)
+        and not str(k).startswith("_")
+        and str(k) not in gates.REQUEST_KEYS
     }
 
 

@@ -489,6 +489,11 @@ def test_ablation_page_runs_the_sweep_only_on_its_button(tiny_registry, monkeypa
     # a rerun with the same settings shows the same result from the cache
     at.run()
     assert len(calls) == 1 and "median" in "\n".join(m.value for m in at.markdown)
+    # the page's report lists its settings, not the request the button remembers (a cache
+    # key naming the server's model folder)
+    _, report, _ = at.session_state["_export.report"]
+    assert "abl.mode" in report.settings and "abl.requested" not in report.settings
+    assert str(tiny_registry) not in repr(report.settings)
     # other settings: the sweep waits for the button again
     at.selectbox(key="abl.mode").set_value("zero").run()
     assert len(calls) == 1 and any("Press **Run the sweep**" in i.value for i in at.info)

@@ -8,6 +8,10 @@ from typing import Literal
 
 import streamlit as st
 
+#: the session-state keys gates remember their requests under: not settings of a page
+#: (they hold cache keys, paths of the server included), so a page's report leaves them out
+REQUEST_KEYS: set[str] = set()
+
 
 def run_gate(
     label: str,
@@ -49,6 +53,7 @@ def run_gate(
     """
     if not key.startswith("btn."):
         raise ValueError(f'run_gate needs a button key starting with "btn.", got {key!r}')
+    REQUEST_KEYS.add(remember)
     if st.button(label, key=key, type=type, help=help):
         st.session_state[remember] = request
     return bool(st.session_state.get(remember) == request)
