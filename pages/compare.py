@@ -187,6 +187,7 @@ size_title = (
 )
 export.chart(
     charts.score_distributions(pd.concat(spreads, ignore_index=True), title=size_title),
+    name="Scores of every neuron, both models",
     width="stretch",
 )
 export.table(pd.DataFrame(bests).set_index("").T, width="stretch")

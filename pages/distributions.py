@@ -88,9 +88,19 @@ def hist_df(unit: int) -> pd.DataFrame:
 hi, lo = int(ranked["neuron"].iloc[0]), int(ranked["neuron"].iloc[-1])
 left, right = st.columns(2)
 left.caption(f"Highest KL: neuron {hi:d} (bars) against the reference (line)")
-export.chart(where=left, chart=charts.histogram_overlay(hist_df(hi)), width="stretch")
+export.chart(
+    where=left,
+    chart=charts.histogram_overlay(hist_df(hi)),
+    name=f"Histogram of neuron {hi}, highest KL",
+    width="stretch",
+)
 right.caption(f"Lowest KL: neuron {lo:d}")
-export.chart(where=right, chart=charts.histogram_overlay(hist_df(lo)), width="stretch")
+export.chart(
+    where=right,
+    chart=charts.histogram_overlay(hist_df(lo)),
+    name=f"Histogram of neuron {lo}, lowest KL",
+    width="stretch",
+)
 
 st.subheader("One neuron")
 state.bind({"dist.unit": hi, "dist.group": "token"})
@@ -109,7 +119,12 @@ group = c2.segmented_control(
 if c3.button("Open in Generate & Highlight", key="btn.dist.open"):
     send_to_generate(layer, signal, [unit])
 left, right = st.columns(2)
-export.chart(where=left, chart=charts.histogram_overlay(hist_df(unit)), width="stretch")
+export.chart(
+    where=left,
+    chart=charts.histogram_overlay(hist_df(unit)),
+    name=f"Histogram of neuron {unit}",
+    width="stretch",
+)
 groups = trace.tokens
 if group == "part of speech":
     try:
@@ -120,6 +135,7 @@ box = token_percentiles(acts[:, unit], groups, top=25)
 export.chart(
     where=right,
     chart=charts.box_percentiles(box.rename(columns={box.columns[0]: "token"})),
+    name=f"Neuron {unit} by {group}",
     width="stretch",
 )
 

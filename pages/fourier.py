@@ -99,6 +99,7 @@ export.chart(
             title="amplitude (log)",
         )
     ),
+    name="Spectra of every neuron in the band",
     width="stretch",
 )
 left.caption(
@@ -136,6 +137,7 @@ lines = st.multiselect(
 if lines:
     export.chart(
         charts.spectrum_lines(spectrum_df(freqs, amps, neurons=lines), band=(lo, hi)),
+        name="Whole spectra of the chosen neurons",
         width="stretch",
     )
 

@@ -107,8 +107,8 @@ st.subheader("Overview")
 overview_metrics(trace, bundle, own)
 bars, matrix = overview_frames(trace)
 left, right = st.columns(2)
-export.chart(where=left, chart=charts.class_bars(bars), width="stretch")
-export.chart(where=right, chart=charts.confusion_matrix(matrix))
+export.chart(where=left, chart=charts.class_bars(bars), name="Sequences by class", width="stretch")
+export.chart(where=right, chart=charts.confusion_matrix(matrix), name="Confusion matrix")
 
 states = trace.states[max(trace.states)]
 Y = projection((cache.trace_key(trace),), states, method, 100.0 if method == "tsne" else 15)
@@ -171,6 +171,7 @@ export.chart(
     charts.state_projection(
         points, path, colour=colour, binary=binary, events=events, positive=trace.classes[-1]
     ),
+    name="Projection of every hidden state",
     width="stretch",
 )
 

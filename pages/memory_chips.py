@@ -120,7 +120,7 @@ chip_chart.spec = chip_chart.spec.encode(
         title="response",
     )
 )
-export.chart(where=left, chart=chip_chart)
+export.chart(where=left, chart=chip_chart, name="Memory chips")
 left.caption(
     f"Colour clipped at ±{chip_lim:.3g} (98th percentile of |response|); "
     "hover a square for its exact value."
@@ -133,11 +133,11 @@ except FeatureError as e:
     words["pos"] = "?"
     right.caption(f"No part-of-speech colours: {md(e)}")
 right.caption("Word clouds, paired with the chips of the same number")
-export.chart(where=right, chart=charts.word_clouds(pack_clouds(words)))
+export.chart(where=right, chart=charts.word_clouds(pack_clouds(words)), name="Word clouds")
 
 edges = cluster_edges(resp.S, labels.row_labels, labels.col_labels, min_strength=threshold)
 st.subheader("Word cluster → chip edges")
-export.chart(charts.edge_matrix(edges))
+export.chart(charts.edge_matrix(edges), name="Word cluster to chip edges")
 
 st.subheader("Unit detail")
 state.bind({"chips.unit": 0})
@@ -153,7 +153,12 @@ samples = unit_responses(acts, trace.tokens, int(unit), list(detail["word"]))
 c1, c2 = st.columns([2, 3])
 shown = detail.assign(word=detail["word"].map(display_token))
 export.table(where=c1, data=shown, hide_index=True)
-export.chart(where=c2, chart=charts.box_percentiles(percentile_rows(samples)), width="stretch")
+export.chart(
+    where=c2,
+    chart=charts.box_percentiles(percentile_rows(samples)),
+    name=f"Unit {int(unit)} by word",
+    width="stretch",
+)
 st.subheader("Sentence glyphs")
 state.bind({"chips.sentence": "if x is not None:", "chips.sentence2": "", "chips.beta": "clip"})
 betas = glyphs.beta_choices(bundle.spec.cell, signal)
@@ -209,6 +214,7 @@ else:
         export.chart(
             where=column,
             chart=panel.spec,
+            name=f"Glyphs of “{text[:60]}”",
             width="content",
             on_select="rerun",
             selection_mode=charts.CHIP_SELECTION,

@@ -140,6 +140,7 @@ if binary:
     col["neuron"] = col["neuron"].astype(str)
     export.chart(
         charts.heatmap_with_scores(steps, col, sequential=signal in "ifozr", score=rank_by),
+        name="Top neurons on the feature's tokens",
         width="stretch",
     )
     st.caption(
@@ -173,7 +174,7 @@ if c2.button(
     send_to_generate(layer, signal, [chosen], corpus_start=source.corpus_offset(start))
 
 with st.expander("Whole layer over the whole text"):
-    export.chart(charts.layer_overview(overview_df(acts)), width="stretch")
+    export.chart(charts.layer_overview(overview_df(acts)), name="Layer overview", width="stretch")
     st.caption(
         "Mean activation of every neuron in equal slices of the text: the overview "
         "Dahlberg found uninterpretable, which is why the feature view above exists."

@@ -166,6 +166,7 @@ export.chart(
         colour=colour,
         highlight=highlight or None,
     ),
+    name="Token states in 2-D",
     width="stretch",
 )
 st.caption(f"{len(shown):,} of {len(df):,} points shown.")
@@ -179,6 +180,7 @@ export.table(where=tab1, data=table, hide_index=True)
 export.chart(
     where=tab2,
     chart=charts.cluster_positions(shown.assign(cluster=shown["cluster"].astype(str))),
+    name="Where each cluster sits in the text",
     width="stretch",
 )
 tab2.caption(

@@ -276,3 +276,39 @@ def test_a_vega_lite_spec_dict_is_drawn_with_its_selection_and_exported():
     assert [(i.kind, i.name) for i in report.items] == [("chart", "Glyphs of a sentence")]
     svg = exporting.chart_svg(report.items[0].value)
     assert "Glyphs of a sentence" in svg and "<script" not in svg
+
+
+PAGE_MODELS = {
+    "generate": DEMO,
+    "relevance": DEMO,
+    "fourier": DEMO,
+    "distributions": DEMO,
+    "word_clusters": DEMO,
+    "memory_chips": "demo-ref-word-lstm",
+    "hidden_states": "demo-polarity-lstm",
+    "compare": DEMO,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", sorted(PAGE_MODELS))
+def test_every_chart_in_a_pages_report_has_a_name_of_its_own(page, tmp_path, monkeypatch):
+    """A report's chart headings (and download file names) say what each chart shows:
+    none is an anonymous "Chart 3", and no two charts of a page share a name."""
+    import shutil
+
+    from tests.helpers import ROOT
+
+    root = tmp_path / "models"
+    for name in {DEMO, PAGE_MODELS[page]}:
+        shutil.copytree(ROOT / "models" / name, root / name)
+    monkeypatch.setenv("RNN_LENS_MODELS", str(root))
+    at = app(None)
+    at.session_state["model"] = PAGE_MODELS[page]
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    _, report, _ = at.session_state["_export.report"]
+    names = [i.name for i in report.items if i.kind == "chart"]
+    assert names, page
+    assert not [n for n in names if re.fullmatch(r"Chart \d+.*", n)], names
+    assert len(set(names)) == len(names), names

@@ -105,16 +105,23 @@ def sweep_view(df: pd.DataFrame, feature_name: str, *, char: bool) -> None:
     """
     left, right = st.columns(2)
     left.caption("Loss change, whole text")
-    export.chart(where=left, chart=sweep_chart(df, "delta_loss"), width="stretch")
+    export.chart(
+        where=left, chart=sweep_chart(df, "delta_loss"), name="Loss change", width="stretch"
+    )
     right.caption(f"Loss change predicting the feature's tokens ({md(feature_name)})")
-    export.chart(where=right, chart=sweep_chart(df, "delta_loss_feature"), width="stretch")
+    export.chart(
+        where=right,
+        chart=sweep_chart(df, "delta_loss_feature"),
+        name="Loss change on the feature's tokens",
+        width="stretch",
+    )
     st.caption(
         "Red line: the top k by relevance. Dots: the random draws, blue from the unrelated "
         "neurons, grey from all other neurons."
     )
     summary = control_summary(df, "delta_loss_feature")
     st.markdown("**The controls as distributions** (predicting the feature's tokens)")
-    export.chart(control_range_chart(summary), width="stretch")
+    export.chart(control_range_chart(summary), name="Top k against the controls", width="stretch")
     st.caption(
         "Bars: the 5th to 95th percentile of each control's draws; black tick: their median; "
         "red line: the top k."

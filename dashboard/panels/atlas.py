@@ -178,7 +178,11 @@ def neuron_card(name: str, bundle: ModelBundle, source: TextSource, atlas: Atlas
         )
     with right:
         values = source.trace.signals[(atlas.layer, atlas.signal)][:, n]
-        export.chart(charts.activation_histogram(histogram_rows(values)), width="stretch")
+        export.chart(
+            charts.activation_histogram(histogram_rows(values)),
+            name=f"Neuron {n}: distribution of its activations",
+            width="stretch",
+        )
         period = row["period"]
         st.markdown(
             f"Dominant period: **{period:.1f} tokens** (Dahlberg's Fourier view)"

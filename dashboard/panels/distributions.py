@@ -119,6 +119,7 @@ def signal_means_view(trace: Trace) -> None:
         export.chart(
             where=col,
             chart=charts.signal_means(means[means["kind"] == kind].drop(columns="kind")),
+            name=f"Mean |activation| of {kind}",
             width="stretch",
         )
 
@@ -151,7 +152,7 @@ def gate_saturation_view(key: str, trace: Trace, cell: str) -> None:
     )
     memory_gate = "f" if cell == "lstm" else "z"
     sat_shown = sat.assign(gate=sat["gate"].map(SIGNAL_LABELS))
-    export.chart(charts.saturation_scatter(sat_shown), width="stretch")
+    export.chart(charts.saturation_scatter(sat_shown), name="Gate saturation", width="stretch")
     keeps = sat[(sat["gate"] == memory_gate) & (sat["right"] > 0.5)]
     st.markdown(
         md(
@@ -204,11 +205,13 @@ def compare_models(
         export.chart(
             where=c1,
             chart=charts.per_model_bars(summary, value="mean_abs", title="mean |h|"),
+            name="Mean |h| per model",
             width="stretch",
         )
         export.chart(
             where=c2,
             chart=charts.per_model_bars(summary, value="dead", title="dead neurons"),
+            name="Dead neurons per model",
             width="stretch",
         )
         values = group_values(list(chosen))

@@ -86,7 +86,7 @@ def embedding_map_view(name: str, bundle: ModelBundle) -> None:
         st.warning(f"No map: {md(getattr(e, 'strerror', None) or str(e))}")  # no path
         return
     df["label"] = df["token"].map(display_token)
-    export.chart(charts.embedding_map(df), width="stretch")
+    export.chart(charts.embedding_map(df), name="Embedding map", width="stretch")
     explained = df.attrs.get("explained")
     st.caption(
         f"{len(df)} tokens, {weights.shape[1]}-dimensional vectors"

@@ -117,5 +117,8 @@ def next_token_panel(trace: Trace, vocab, key: str) -> None:
         f"probability **{trace.next_prob[t]:.4f}**."
     )
     export.chart(
-        where=right, chart=charts.topk_bars(df, actual=display_token(actual)), width="stretch"
+        where=right,
+        chart=charts.topk_bars(df, actual=display_token(actual)),
+        name=f"Next-token probabilities after position {t:d}",
+        width="stretch",
     )
