@@ -41,9 +41,21 @@ def _current() -> Report:
     return found[1]
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _is_setting(value: Any) -> bool:
+    """A value a widget holds: a str, number or bool, or a list or tuple of them."""
+    if isinstance(value, list | tuple):
+        return all(isinstance(v, _PLAIN) for v in value)
+    return isinstance(value, _PLAIN)
+
+
 def _settings(prefix: str) -> dict[str, Any]:
-    """The page's settings: its session-state keys (those starting with ``prefix``), but
-    the requests its press-to-run gates remember (:data:`dashboard.widgets.gates.REQUEST_KEYS`)."""
+    """The page's settings: its session-state keys (those starting with ``prefix``) that
+    hold what widgets hold, but the requests its press-to-run gates remember
+    (:data:`dashboard.widgets.gates.REQUEST_KEYS`); results a page keeps there (a user's
+    recorded sentences) are not settings."""
     if not prefix:
         return {}
     return {
@@ -52,6 +64,7 @@ def _settings(prefix: str) -> dict[str, Any]:
         if str(k).startswith(prefix)
         and not str(k).startswith("_")
         and str(k) not in gates.REQUEST_KEYS
+        and _is_setting(v)
     }
 
 

@@ -660,6 +660,10 @@ def test_hidden_states_records_the_users_sentences_on_an_imported_classifier(tmp
     )
     assert table["prediction"].tolist() == [["neg", "pos"][k] for k in want.argmax(1)]
     assert any("have no label" in c.value for c in at.caption)
+    # the page's report holds the typed sentences as a setting, not the recorded result
+    _, report, _ = at.session_state["_export.report"]
+    assert report.settings["hid.own.text"] == lines
+    assert "hid.own.sentences" not in report.settings
     at.session_state["hid.seq"] = 0
     at.run()
     assert not at.exception, [e.value for e in at.exception]
