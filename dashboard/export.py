@@ -85,16 +85,37 @@ def _file_stem(name: str) -> str:
     return f"{title} {name}" if title and not name.lower().startswith(title.lower()) else name
 
 
-def _table_name(data: Any) -> str:
-    """A name for a table drawn without one: its index and first column names, numbered
-    when the page already drew a table of that name ("Table 2: neuron, score")."""
-    found = _current()
-    n = 1 + sum(item.kind == "table" for item in found.items)
-    label = exporting.table_label(data)
-    taken = {item.name for item in found.items if item.kind == "table"}
-    if label and label not in taken:
+def _unnamed(kind: str, label: str) -> str:
+    """A name for a view of ``kind`` drawn without one: ``label`` (what it shows), numbered
+    when it is empty or the page already drew a view of that name ("Table 2: neuron, score")."""
+    items = [item for item in _current().items if item.kind == kind]
+    if label and label not in {item.name for item in items}:
         return label
-    return f"Table {n}: {label}" if label else f"Table {n}"
+    n = f"{kind.capitalize()} {len(items) + 1}"
+    return f"{n}: {label}" if label else n
+
+
+def _download(
+    where: Any,
+    label: str,
+    render: Callable[[], Any],
+    name: str,
+    ext: str,
+    mime: str,
+    key: str,
+    **style: Any,
+) -> None:
+    """A download button of one view: the file is rendered by ``render`` when clicked and
+    named by the page's title and ``name``."""
+    where.download_button(
+        label,
+        data=render,
+        file_name=exporting.safe_filename(_file_stem(name), ext),
+        mime=mime,
+        on_click="ignore",
+        key=f"{key}.{ext}",
+        **style,
+    )
 
 
 def model_card(name: str, meta: object) -> None:
@@ -109,10 +130,6 @@ def model_card(name: str, meta: object) -> None:
         found.model, found.meta = name, card
     else:
         found.cards.append((name, card))
-
-
-def _lazy(render: Callable[[], Any]) -> Callable[[], Any]:
-    return render
 
 
 def report(title: str, prefix: str, model: str = "", meta: object = None) -> None:
@@ -153,10 +170,7 @@ def _title(chart: Any) -> str:
     text = getattr(title, "text", title)
     if isinstance(text, list):
         text = " ".join(str(t) for t in text)
-    if isinstance(text, str) and text:
-        return text
-    n = 1 + sum(item.kind == "chart" for item in _current().items)
-    return f"Chart {n}"
+    return text if isinstance(text, str) and text else _unnamed("chart", "")
 
 
 def chart(chart: Any, *, where: Any = None, name: str | None = None, **kwargs: Any) -> Any:
@@ -169,22 +183,11 @@ def chart(chart: Any, *, where: Any = None, name: str | None = None, **kwargs: A
     draw = where.vega_lite_chart if isinstance(chart, dict) else where.altair_chart
     out = draw(chart, **kwargs)
     with where.popover("Export chart", icon=":material/download:"):
-        st.download_button(
-            "SVG",
-            data=_lazy(lambda: exporting.chart_svg(chart).encode("utf-8")),
-            file_name=exporting.safe_filename(_file_stem(name), "svg"),
-            mime="image/svg+xml",
-            on_click="ignore",
-            key=f"{key}.svg",
-        )
-        st.download_button(
-            "PNG",
-            data=_lazy(lambda: exporting.chart_png(chart)),
-            file_name=exporting.safe_filename(_file_stem(name), "png"),
-            mime="image/png",
-            on_click="ignore",
-            key=f"{key}.png",
-        )
+        _download(
+            st, "SVG", lambda: exporting.chart_svg(chart).encode("utf-8"), name, "svg",
+            "image/svg+xml", key,
+        )  # fmt: skip
+        _download(st, "PNG", lambda: exporting.chart_png(chart), name, "png", "image/png", key)
     return out
 
 
@@ -195,15 +198,14 @@ def highlighted(name: str, view_html: str, *, where: Any = None, note: str = "")
     where = st if where is None else where
     key = _collect("text", name, view_html, note)
     where.html(view_html)
-    where.download_button(
+    _download(
+        where,
         "Download this text as HTML",
-        data=_lazy(
-            lambda: exporting.highlight_document(name, view_html, note=note).encode("utf-8")
-        ),
-        file_name=exporting.safe_filename(_file_stem(name), "html"),
-        mime="text/html",
-        on_click="ignore",
-        key=f"{key}.html",
+        lambda: exporting.highlight_document(name, view_html, note=note).encode("utf-8"),
+        name,
+        "html",
+        "text/html",
+        key,
         icon=":material/download:",
         type="tertiary",
     )
@@ -213,20 +215,21 @@ def table(data: Any, *, where: Any = None, name: str | None = None, **kwargs: An
     """Draws a table (``st.dataframe`` keywords pass through) with a CSV download; returns
     what ``st.dataframe`` returns (a selection when ``on_select`` is given).
 
-    Without a ``name`` the table is named by its column names (:func:`_table_name`); the
+    Without a ``name`` the table is named by its column names (:func:`_unnamed`); the
     file is the page's title and that name: "neuron-relevance-neuron-score-rank.csv".
     """
     where = st if where is None else where
-    name = name or _table_name(data)
+    name = name or _unnamed("table", exporting.table_label(data))
     key = _collect("table", name, data)
     out = where.dataframe(data, **kwargs)
-    where.download_button(
+    _download(
+        where,
         "Download as CSV",
-        data=_lazy(lambda: exporting.table_csv(data)),
-        file_name=exporting.safe_filename(_file_stem(name), "csv"),
-        mime="text/csv",
-        on_click="ignore",
-        key=f"{key}.csv",
+        lambda: exporting.table_csv(data),
+        name,
+        "csv",
+        "text/csv",
+        key,
         icon=":material/download:",
         type="tertiary",
     )

@@ -12,6 +12,7 @@ back, so a shared link opens the same model, page and settings.
 from __future__ import annotations
 
 import math
+import os
 import re
 import uuid
 from collections.abc import Callable
@@ -102,6 +103,8 @@ def keep_alive() -> None:
             st.session_state[key] = st.session_state[key]
 
 
+#: where Streamlit's own code lives (its widget functions' frames name the widget's key)
+_STREAMLIT = os.path.dirname(st.__file__) + os.sep
 #: session-state key of the settings this session took from its link (the query string)
 LINKED = "_state.linked"
 #: longest number a link may give (a widget's bounds are checked when it is drawn)
@@ -149,7 +152,8 @@ def refused_linked_value(error: BaseException) -> str | None:
     while tb is not None:
         frame = tb.tb_frame
         key = frame.f_locals.get("key")
-        if "streamlit" in frame.f_code.co_filename and isinstance(key, str) and key in linked:
+        in_streamlit = frame.f_code.co_filename.startswith(_STREAMLIT)
+        if in_streamlit and isinstance(key, str) and key in linked:
             found = key
         tb = tb.tb_next
     if found is None or found not in _DEFAULTS:

@@ -399,12 +399,6 @@ def _controller() -> ThreadpoolController:
     return ThreadpoolController()  # scanning the loaded libraries once, not at every limit
 
 
-def max_blas_threads() -> int:
-    """Count the BLAS threads available when not limited (1 when no BLAS is found)."""
-    pools = _controller().select(user_api="blas").lib_controllers
-    return max((pool.num_threads for pool in pools), default=1)
-
-
 def blas_threads(n: int) -> AbstractContextManager[Any]:
     """Limit BLAS to at most ``n`` threads inside this context manager."""
     return _controller().limit(limits=n, user_api="blas")
