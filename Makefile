@@ -67,8 +67,11 @@ demo-models: install
 
 # Benchmarks (issue 9): writes benchmarks/results.json and BENCHMARKS.md, under 10 min here.
 # BENCH_ARGS picks sections or a smoke run, e.g. make bench BENCH_ARGS="--pages --quick".
+# Machines that force old OpenBLAS kernels (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE: set on
+# some processors for older OpenBLAS builds) slow the pinned NumPy's current one; benchmarks
+# measure what it picks itself, and report which kernel that was. Tests keep them.
 bench: install
-	$(PY) benchmarks/run.py $(BENCH_ARGS)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

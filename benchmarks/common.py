@@ -73,6 +73,9 @@ def machine() -> dict:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "blas": blas,
+        "blas_environment": {
+            k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+        },
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     try:

@@ -186,7 +186,8 @@ def markdown(report: dict) -> str:
         "figures are in `benchmarks/results.json`.",
         "",
         f"Machine: {m['cpus']} CPUs ({m.get('processor', '')}), {m.get('memory_gb', '?')} GB, "
-        f"Python {m['python']}, NumPy {m['numpy']}. Run of {m['date']}: load average "
+        f"Python {m['python']}, NumPy {m['numpy']}{_blas_text(m)}. "
+        f"Run of {m['date']}: load average "
         f"{' / '.join(str(x) for x in m['load_average'])} (1 / 5 / 15 min) at the start, "
         f"{report.get('load_average_end', ['?'])[0]} at the end; "
         f"{report['seconds'] / 60:.1f} min in all. Other processes shared the CPUs, so "
@@ -236,6 +237,22 @@ def markdown(report: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _blas_text(m: dict) -> str:
+    """ ", OpenBLAS 0.3.31 with its SkylakeX kernels (its own choice)" from the machine info."""
+    pools = m.get("blas") or []
+    if not pools:
+        return ""
+    pool = pools[0]
+    forced = {k: v for k, v in (m.get("blas_environment") or {}).items() if v}
+    how = (
+        "forced by " + ", ".join(f"{k}={v}" for k, v in forced.items())
+        if forced
+        else "its own choice"
+    )
+    name = f"{pool.get('internal_api')} {pool.get('version')}"
+    return f", {name} with its {pool.get('architecture')} kernels ({how})"
 
 
 def main() -> None:

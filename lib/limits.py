@@ -74,6 +74,10 @@ class Limits:
     makes a new session, not a new address). Raise it where a class reaches the server
     through one address (a NAT); behind a reverse proxy on this machine every client is
     loopback, which is not counted."""
+    recycled_memory_mb: int = 1024
+    """Memory of freed recordings the server keeps mapped for the next ones, in MB, for up
+    to two minutes (lib.run.buffers: mapping fresh memory was half of a recording's time
+    here); 0 hands it back at once."""
 
     @property
     def max_upload_bytes(self) -> int:
@@ -93,6 +97,10 @@ class Limits:
 
 def _source() -> Path:
     return Path(os.environ.get("RNN_LENS_CONFIG") or ROOT / "rnn_lens.toml")
+
+
+#: limits where 0 means "none" rather than a mistake
+MAY_BE_ZERO = frozenset({"recycled_memory_mb"})
 
 
 def load_limits(
@@ -129,7 +137,7 @@ def load_limits(
             value = cast(raw)
         except (TypeError, ValueError):
             raise LimitError(f"limit {name} must be a number, got {raw!r}") from None
-        if value <= 0:
+        if value < 0 or (value == 0 and name not in MAY_BE_ZERO):
             raise LimitError(f"limit {name} must be positive, got {raw!r}")
         out[name] = value
     return replace(Limits(), **out)

@@ -14,14 +14,13 @@ place of h_{t-1}; see spec/seed-000.md §1.1). The equations, with Keras' gate o
 Every step works on a batch of B independent streams, so the recurrent product is one
 (B, units) x (units, gates*units) matmul per step. Where two CPUs are free, :func:`run`
 splits the streams between two threads, each running its half through the steps on its
-own (one BLAS thread each); a probe decides, and falls back to one on a busy machine.
+own (one BLAS thread each), as long as each gets a CPU of its own: where other work takes
+the CPUs, they fall back to one (:func:`advance_while_cpus_are_free`).
 """
 
 from __future__ import annotations
 
-import mmap
 import os
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +33,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from lib.model.spec import Cell
+from lib.run.buffers import prefaulted_empty
 
 
 @dataclass
@@ -208,35 +208,6 @@ class _Steps:
         return np.ascontiguousarray(self.xp[t], dtype=np.float32), self.arange
 
 
-#: arrays of at least this many bytes are allocated by :func:`prefaulted_empty`
-PREFAULT_MIN_BYTES = 16 * 2**20
-_MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0x8000 if sys.platform.startswith("linux") else 0)
-
-
-def prefaulted_empty(shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
-    """Return an uninitialised C-contiguous array whose memory is already mapped.
-
-    A large ``np.empty`` is mapped page by page as it is first written; on the sandboxed
-    VM these recordings are measured on, that first touch cost 3-8 s a GB under load
-    (1.2 GB: 3.9-8.3 s), while mapping the same memory in one ``mmap`` call with
-    ``MAP_POPULATE`` took 1.2 s and writing it afterwards 0.08 s. Memory freed is handed
-    back to the host within seconds (free page reporting), so a server pays this at every
-    recording, not once. Arrays under :data:`PREFAULT_MIN_BYTES`, and systems without
-    ``MAP_POPULATE``, get ``np.empty``. The array owns its mapping (freed with it).
-    """
-    dtype = np.dtype(dtype)
-    count = int(np.prod(shape, dtype=np.int64))
-    nbytes = count * dtype.itemsize
-    if nbytes < PREFAULT_MIN_BYTES or not _MAP_POPULATE:
-        return np.empty(shape, dtype)
-    try:
-        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_POPULATE
-        buf = mmap.mmap(-1, nbytes, flags=flags)
-    except (OSError, ValueError, OverflowError):
-        return np.empty(shape, dtype)
-    return np.frombuffer(buf, dtype, count=count).reshape(shape)
-
-
 def run(
     w: CellWeights,
     xp: StepInputs,
@@ -266,9 +237,9 @@ def run(
     workers : int, optional
         Python threads that advance disjoint groups of the B streams at once (each with
         its own products and fused passes). By default (None) :func:`auto_workers`
-        decides: more than one only where the CPUs are there and a probe shows them
-        clearly faster (:func:`advance_with_faster`; runs shorter than :data:`SHORT_RUN`
-        steps take the last probe's verdict), unless :data:`FORCE_WORKERS` is set.
+        decides how many could help, and they run while each gets a CPU of its own
+        (:func:`advance_while_cpus_are_free`; runs shorter than :data:`SHORT_RUN` steps
+        take the last run's verdict), unless :data:`FORCE_WORKERS` is set.
 
     Returns
     -------
@@ -288,8 +259,8 @@ def run(
     it is). Warm-up steps write into two small scratch arrays used in turn.
 
     Streams are independent, so with several workers each runs its own rows through
-    many steps without waiting for the others (they meet only between the probe's
-    blocks of steps), and the products and kernels release the GIL. A stream's outputs
+    many steps without waiting for the others (they meet only between blocks of
+    :data:`SHARE_BLOCK` steps), and the products and kernels release the GIL. A stream's outputs
     agree across numbers of workers within float32 round-off, not bit for bit: OpenBLAS
     rounds a row of a product differently with the number of rows in it (64 rows against
     two products of 32 differ in the last bit), as the reruns' smaller batches always did.
@@ -323,8 +294,9 @@ def run(
             return H, S, t - keep_from
         return hs[t % 2], ss[t % 2], 0
 
-    def advance_streams(start: int, stop: int, lo: int, hi: int) -> None:
-        """Advance streams lo..hi-1 over steps start..stop-1."""
+    def advance_streams(start: int, stop: int, lo: int, hi: int) -> float:
+        """Advance streams lo..hi-1 over steps start..stop-1; return its CPU share."""
+        wall, cpu = time.perf_counter(), time.thread_time()
         hp, sp, tp = where(start - 1)
         z_rows = z[lo:hi]
         for t in range(start, stop):
@@ -339,30 +311,32 @@ def run(
                 warm[lo:hi, :u] = hp[lo:hi, tp]
                 if w.cell == "lstm":
                     warm[lo:hi, u:] = sp[c_at, lo:hi, tp]
+        return cpu_share(wall, cpu)
 
-    def advance(start: int, stop: int, n_workers: int) -> None:
+    def advance(start: int, stop: int, n_workers: int) -> float:
         bounds = np.linspace(0, B, n_workers + 1).round().astype(int).tolist()
         others = [
             _pool().submit(advance_streams, start, stop, lo, hi)
             for lo, hi in zip(bounds[1:-1], bounds[2:], strict=True)
         ]
+        shares = []
         try:
-            advance_streams(start, stop, bounds[0], bounds[1])
+            shares.append(advance_streams(start, stop, bounds[0], bounds[1]))
         finally:
-            for done in others:
-                done.result()
+            shares += [done.result() for done in others]
+        return min(shares)
 
     most = auto_workers(B, B * w.recurrent.size) if workers is None else max(1, int(workers))
     most = min(most, B)
     with blas_threads(threads or 1):
         if workers is None and most > 1 and FORCE_WORKERS is None and T >= SHORT_RUN:
-            STEPS["parallel"] += advance_with_faster(advance, T, most)
+            STEPS["parallel"] += advance_while_cpus_are_free(advance, T, most)
         else:
             if workers is not None:
                 n = most
             elif FORCE_WORKERS is not None:
                 n = min(max(1, FORCE_WORKERS), B)
-            else:  # too short to probe (the reruns' blocks): the last probe's verdict
+            else:  # too short to check (the reruns' blocks): the last run's verdict
                 n = min(most, recent_workers())
             advance(0, T, n)
             STEPS["parallel"] += T * (n > 1)
@@ -380,18 +354,20 @@ MAX_WORKERS = 8
 #: None: :func:`run` chooses its workers by probing; an int forces that many (tests and
 #: benchmarks comparing 1 and 2 workers side by side)
 FORCE_WORKERS: int | None = None
-#: steps timed in each probe of a setting, and the first interval between probes
-PROBE_STEPS = 32
-PROBE_EVERY = 256
-PROBE_MAX_EVERY = 2048
-#: runs shorter than this many steps are not probed: they take the last probe's verdict
-SHORT_RUN = 4 * PROBE_STEPS + PROBE_EVERY
-#: the workers the last probe settled on (its verdict when its run ended)
+#: workers meet after every this many steps, and their CPU shares are checked
+SHARE_BLOCK = 64
+#: runs shorter than this many steps take the last run's verdict
+SHORT_RUN = 2 * SHARE_BLOCK
+#: a worker that ran for less than this share of its block's wall time waited for a CPU
+SHARE_MIN = 0.85
+#: after a block under SHARE_MIN, this many steps run with one worker before more are
+#: tried again; the wait grows fourfold (up to BACKOFF_MAX) while they keep waiting
+BACKOFF_FIRST = 256
+BACKOFF_MAX = 4096
+#: the workers the last run settled on (for runs too short to check)
 LAST_VERDICT = {"workers": 1}
 #: steps run by :func:`run` in this process, and those of them with more than one worker
 STEPS = {"all": 0, "parallel": 0}
-#: more workers are used only when they were this much faster in two probes in a row
-PROBE_MARGIN = 1.3
 
 
 @cache
@@ -413,9 +389,9 @@ def usable_cpus() -> int:
 
 
 def recent_workers() -> int:
-    """Return :data:`FORCE_WORKERS` if set, else the workers the last probe settled on.
+    """Return :data:`FORCE_WORKERS` if set, else the workers the last run settled on.
 
-    For work too short to probe (a rerun's block of steps, the output layer's chunks).
+    For work too short to check (a rerun's block of steps, the output layer's chunks).
     """
     return max(1, FORCE_WORKERS) if FORCE_WORKERS is not None else LAST_VERDICT["workers"]
 
@@ -462,50 +438,57 @@ def map_in_workers(fn: Callable[[int], None], n_tasks: int, workers: int) -> Non
             done.result()
 
 
-def advance_with_faster(advance: Callable[[int, int, int], None], n_steps: int, most: int) -> int:
-    """Call ``advance(start, stop, n)`` over 0..n_steps with n = 1 or ``most``, whichever is faster.
+def cpu_share(wall: float, cpu: float) -> float:
+    """Return the share of the time since ``wall`` this thread ran on a CPU (near 1: alone).
 
-    Returns the number of steps run with ``most``.
-
-    ``n`` is the number of workers (threads) sharing the streams. Threads cost time when
-    other processes keep the cores busy (a shared 2-core server: two BLAS threads waiting
-    for each other at every step were 8-23x slower than one, and a probe that picked them
-    for 284 of 3,254 steps made a recording 1.9x slower, issue 19), and save it on an idle
-    machine. So a probe times ``PROBE_STEPS`` steps with 1, with ``most``, and both again
-    (interleaved, so a burst of load hits both); ``most`` wins a probe only if it took
-    :data:`PROBE_MARGIN` times less time in all, and is used only after winning two probes
-    in a row. The probe repeats after an interval that grows fourfold (up to
-    :data:`PROBE_MAX_EVERY` steps) while its verdict stays the same, and falls back to 1 as
-    soon as ``most`` stops winning.
-
-    (The slower of two ``most`` timings against the faster of two 1 timings, the rule
-    before, almost never let two workers win on a shared machine even where they recorded
-    1.37x faster throughout: 8-step timings vary by more than that from scheduling alone.)
+    ``wall`` is a ``time.perf_counter()`` and ``cpu`` a ``time.thread_time()`` taken then.
     """
-    t, interval, wins, verdict, parallel_steps = 0, PROBE_EVERY, 0, 1, 0
+    elapsed = time.perf_counter() - wall
+    return 1.0 if elapsed <= 0 else (time.thread_time() - cpu) / elapsed
+
+
+def advance_while_cpus_are_free(
+    advance: Callable[[int, int, int], float], n_steps: int, most: int
+) -> int:
+    """Call ``advance(start, stop, n)`` over 0..n_steps with ``most`` workers while they fit.
+
+    Returns the number of steps run with ``most``. They fit while each gets a CPU of its
+    own; otherwise one worker runs.
+
+    ``advance`` returns the smallest CPU share of its workers (:func:`cpu_share`). The
+    workers run in blocks of :data:`SHARE_BLOCK` steps; two blocks in a row in which one of
+    them ran for less than :data:`SHARE_MIN` of the time mean other work took its CPU, and
+    then the next :data:`BACKOFF_FIRST` steps run with one. A retry with ``most`` that
+    fails at once backs off fourfold longer (up to :data:`BACKOFF_MAX`).
+
+    Measured on the 2-core machine (issue 19; 64 streams of a 1x256 LSTM, 400 steps): idle,
+    both workers ran for 0.96-1.00 of the time and finished 1.37x sooner than one; with one
+    other busy process, their shares were 0.53-0.71 and they were 1.25-1.5x slower than
+    one worker (whose share stayed 0.95-1.00); with two, 0.38-0.51, and slower again. The
+    rule before, timing blocks with one and two workers against each other, spent a fifth
+    of an idle run's steps on one worker and on a loaded machine mistook scheduling noise
+    for speed.
+    """
+    t, parallel, backoff, healthy, low = 0, 0, BACKOFF_FIRST, True, 0
     while t < n_steps:
-        times: dict[int, list[float]] = {1: [], most: []}
-        for n in (1, most, 1, most):
-            stop = min(t + PROBE_STEPS, n_steps)
-            start = time.perf_counter()
-            advance(t, stop, n)
-            if stop > t:
-                times[n].append((time.perf_counter() - start) / (stop - t))
-                parallel_steps += (stop - t) * (n > 1)
+        if not healthy:
+            stop = min(t + backoff, n_steps)
+            advance(t, stop, 1)
+            backoff = min(backoff * 4, BACKOFF_MAX)
             t = stop
-        won = len(times[most]) == 2 and sum(times[most]) * PROBE_MARGIN < sum(times[1])
-        wins = wins + 1 if won else 0
-        best = most if wins >= 2 else 1
-        interval = min(interval * 4, PROBE_MAX_EVERY) if best == verdict else PROBE_EVERY
-        verdict = best
-        # a first win is confirmed by the next probe at once
-        stop = t if wins == 1 else min(t + interval, n_steps)
-        if stop > t:
-            advance(t, stop, best)
-        parallel_steps += (stop - t) * (best > 1)
+            if t >= n_steps:
+                break
+        stop = min(t + SHARE_BLOCK, n_steps)
+        low = low + 1 if advance(t, stop, most) < SHARE_MIN else 0
+        parallel += stop - t
         t = stop
-    LAST_VERDICT["workers"] = verdict
-    return parallel_steps
+        # one short block is scheduling noise (seen idle: one block in ~15 at 0.16-0.86,
+        # the others at 0.98-1.00); a retry after backing off needs one block to fail
+        healthy = low < (1 if backoff > BACKOFF_FIRST else 2)
+        if not low:
+            backoff = BACKOFF_FIRST
+    LAST_VERDICT["workers"] = most if healthy else 1
+    return parallel
 
 
 def state_of(h: np.ndarray, c: np.ndarray | None) -> np.ndarray:

@@ -384,6 +384,8 @@ def output_probs(
     float32 where next_prob[t] = p(ids[t+1] | ids[..t]) and next_prob[-1] = NaN, unless
     ``ids`` holds T + 1 ids (a chunk and the token after it).
     """
+    from lib.run.kernels import top_k_rows  # compiled on first use
+
     T, V = len(h), weights.dense_w.shape[1]
     k = min(top_k, V)
     topk_ids = np.empty((T, k), np.int32)
@@ -396,16 +398,12 @@ def output_probs(
         b = min(a + chunk, T)
         z = h[a:b] @ weights.dense_w + weights.dense_b
         z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        part = np.argpartition(-p, k - 1, axis=1)[:, :k]
-        pk = np.take_along_axis(p, part, axis=1)
-        order = np.argsort(-pk, axis=1, kind="stable")
-        topk_ids[a:b] = np.take_along_axis(part, order, axis=1)
-        topk_probs[a:b] = np.take_along_axis(pk, order, axis=1)
+        np.exp(z, out=z)
         nb = min(b, len(ids) - 1)
+        following = np.full(b - a, -1, np.int64)
         if nb > a:
-            next_prob[a:nb] = p[np.arange(nb - a), ids[a + 1 : nb + 1]]
+            following[: nb - a] = ids[a + 1 : nb + 1]
+        top_k_rows(z, z.sum(axis=1), following, topk_ids[a:b], topk_probs[a:b], next_prob[a:b])
 
     # the chunks are independent: as many threads as the recording's last probe chose
     # (lib.run.cells.run), one BLAS thread each
