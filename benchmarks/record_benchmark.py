@@ -331,10 +331,11 @@ def versus(bundle, text: str, *, repeats: int = 3, exact_tokens: int = 0) -> dic
     ids = bundle.vocab.encode(list(text))
     T = len(ids)
     record(bundle, text[:2000])  # compiles the kernels (cached on disk after the first time)
-    rec, keras_s, parts, trace = float("inf"), float("inf"), {}, None
+    rec, keras_s, parts, trace, times = float("inf"), float("inf"), {}, None, []
     for _ in range(repeats):
         del trace
         seconds, trace, split = timed_record(bundle, text)
+        times.append(seconds)
         if seconds < rec:
             rec, parts = seconds, split
         keras_s = min(keras_s, keras_streams(bundle, ids, repeats=1)["seconds"])
@@ -350,6 +351,9 @@ def versus(bundle, text: str, *, repeats: int = 3, exact_tokens: int = 0) -> dic
         "keras_64_tokens_per_s": T / keras_s,
         "roofline_1t_tokens_per_s": T / roof["seconds"],
         "roofline": roof,
+        # the first mapped its outputs fresh; the others reused the memory the one before
+        # freed (lib.run.buffers), as a server's next recording does
+        "record_seconds": times,
         "load_average": list(os.getloadavg()),
     }
     out["ratio_keras_64"] = out["tokens_per_s"] / out["keras_64_tokens_per_s"]
@@ -389,9 +393,11 @@ def versus_figures(r: dict, *, trained: bool) -> list[Figure]:
         )
     )
     stats = r["record_stats"]
-    steps = stats.get("segment_steps", 0) + stats.get("rerun_steps", 0)
+    steps = stats.get("steps") or 1  # steps of every lib.run.cells.run call, reruns included
     note = (
-        f"{r['tokens']:,} tokens, {stats['streams']} streams, rerun rate "
+        f"{r['tokens']:,} tokens, {stats['streams']} streams, recordings of "
+        + ", ".join(f"{x:.2f}" for x in r.get("record_seconds", []))
+        + " s (the first on fresh memory, lib.run.buffers), rerun rate "
         f"{r['rerun_rate']:.1%}, {min(1.0, stats.get('parallel_steps', 0) / max(1, steps)):.0%} "
         "of the steps run by more than one worker (lib.run.cells.run's CPU-share check); "
         f"load average {r['load_average'][0]:.1f}"

@@ -74,10 +74,10 @@ class Limits:
     makes a new session, not a new address). Raise it where a class reaches the server
     through one address (a NAT); behind a reverse proxy on this machine every client is
     loopback, which is not counted."""
-    recycled_memory_mb: int = 1024
+    recycled_memory_mb: int = 2048
     """Memory of freed recordings the server keeps mapped for the next ones, in MB, for up
     to two minutes (lib.run.buffers: mapping fresh memory was half of a recording's time
-    here); 0 hands it back at once."""
+    here; a 2x256 GRU's 100,000 tokens take 1.1 GB); 0 hands it back at once."""
 
     @property
     def max_upload_bytes(self) -> int:

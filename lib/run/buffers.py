@@ -12,7 +12,7 @@ So the arrays of at least :data:`PREFAULT_MIN_BYTES` come from :func:`prefaulted
 and when such an array is freed (its Trace dropped, a cache entry evicted), its mapping is
 kept for the next recording of about the same size instead of being handed back: the
 same idea as the caching allocators of TensorFlow and PyTorch. At most
-``recycled_memory_mb`` (lib.limits, 1 GB by default) is kept, for at most
+``recycled_memory_mb`` (lib.limits, 2 GB by default) is kept, for at most
 :data:`KEEP_SECONDS` after it was freed; an array is served from a kept mapping between
 its size and :data:`MAX_SLACK` times it. A recycled array holds the old values (as
 ``np.empty`` may): every caller writes all of it.

@@ -278,15 +278,19 @@ def _layers(
         lead = carry.tails[k][max(0, len(carry.tails[k]) - warmup) :] if carry and warmup else x[:0]
         xk = np.concatenate([lead, x]) if len(lead) else x
         gather = np.clip(pos + len(lead), 0, T + len(lead) - 1)
-        xp = Lookup(weights.table0, xk[gather]) if k == 0 else weights.project(k, xk[gather])
-        parallel_before = STEPS["parallel"]
+        # layers above the first project each row of h once and gather per step: the
+        # warm-ups repeat rows, and the gathered (steps, streams, G*units) array was 300 MB
+        table = weights.table0 if k == 0 else weights.project(k, xk)
+        xp = Lookup(table, xk[gather] if k == 0 else gather)
+        parallel_before, steps_before = STEPS["parallel"], STEPS["all"]
         H, S, stats = _run_layer_streams(
             w, xp, warmup, tol, init0=carry.states[k] if carry else None
         )
         # steps run by more than one worker (lib.run.cells.run; approximate when other
         # recordings run in the same process at the same time)
         stats["parallel_steps"] = STEPS["parallel"] - parallel_before
-        del xp, xk
+        stats["steps"] = STEPS["all"] - steps_before
+        del xp, xk, table
         # stream-major segments are consecutive: reading order is a reshape
         H = H.reshape(streams * seg, -1)[:T]
         S = S.reshape(len(S), streams * seg, -1)[:, :T]

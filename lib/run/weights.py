@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lib.run.buffers import prefaulted_empty
 from lib.run.cells import CellWeights, cell_weights
 
 if TYPE_CHECKING:
@@ -37,13 +38,21 @@ class StackWeights:
         if layer == 0:
             return self.table0[x]
         w = self.layers[layer]
-        # one 2-D product: NumPy runs (T, B, d) @ (d, n) as T small products
-        flat = x.reshape(-1, x.shape[-1]) @ w.kernel + w.bias
-        return flat.reshape(*x.shape[:-1], flat.shape[-1])
+        # one 2-D product (NumPy runs (T, B, d) @ (d, n) as T small products), into memory
+        # already mapped (a recording's layer above the first: 300 MB), the bias in place
+        flat = np.ascontiguousarray(x.reshape(-1, x.shape[-1]), dtype=np.float32)
+        out = prefaulted_empty((len(flat), w.kernel.shape[1]))
+        np.matmul(flat, w.kernel, out=out)
+        out += w.bias
+        return out.reshape(*x.shape[:-1], out.shape[-1])
 
 
 class Lookup:
-    """Layer 0's input projections ``table[ids]`` gathered one step at a time.
+    """Input projections ``table[ids]`` gathered one step at a time.
+
+    Layer 0's table holds every token id's projection; a layer above holds the projection
+    of each row of the layer below's h, and ``ids`` index those rows (a segment's warm-up
+    reads the rows of the segment before it).
 
     Behaves like the (T, B, G*units) array for the indexing ``run`` and the segment checks
     use, without materialising it (for 100,000 tokens of a 512-unit LSTM that array is
