@@ -351,7 +351,7 @@ WORKERS_MIN_WORK = 2_000_000
 WORKER_MIN_STREAMS = 4
 #: at most this many workers (threads) advance one run's streams
 MAX_WORKERS = 8
-#: None: :func:`run` chooses its workers by probing; an int forces that many (tests and
+#: None: :func:`run` chooses its workers by their CPU shares; an int forces that many (tests and
 #: benchmarks comparing 1 and 2 workers side by side)
 FORCE_WORKERS: int | None = None
 #: workers meet after every this many steps, and their CPU shares are checked
