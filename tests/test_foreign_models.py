@@ -122,6 +122,45 @@ def test_a_char_lstm_language_model_with_a_character_list(tmp_path, root):
     )
 
 
+@pytest.mark.parametrize("lower", [True, False])
+def test_a_char_language_model_with_a_char_level_keras_tokenizer(tmp_path, root, lower):
+    """Tokenizer(char_level=True, lower=True) lowers the text with str.lower before it looks
+    characters up (non-ASCII letters too); lower=False looks them up as they are."""
+    _seed(5)
+    chars = [*CHARS, "é", "A"]  # "A" only reachable without lowering
+    n = len(chars) + 2  # 0 padding, 1 the OOV token
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            layers.Embedding(n, 6),
+            layers.GRU(8, return_sequences=True),
+            layers.Dense(n, activation="softmax"),
+        ]
+    )
+    _scramble(model)
+    data = _save(model, tmp_path, "ctok.keras")
+    vocab = _tokenizer_json(chars, char_level=True, lower=lower)
+    name = f"my-ctok-{lower}"
+    bundle, check = _import(data, "ctok.keras", name, root, vocab, "tok.json")
+    assert check["max_abs_delta_output"] <= TOLERANCE
+    text = "A Cab, fÉd"
+    seen = text.lower() if lower else text  # what Keras' Tokenizer looks up
+    index = {c: i + 2 for i, c in enumerate(chars)}
+    ids = np.array([[index.get(c, 1) for c in seen]])
+    # the Tokenizer's id of each project id (its padding and OOV ids are <pad> and <unk>)
+    specials = {"<pad>": 0, "<unk>": 1}
+    keras_id = np.array([specials[t] if t in specials else index[t] for t in bundle.vocab.tokens])
+    trace = record(bundle, text, streams=1)
+    assert "".join(trace.tokens) == seen
+    p = _outputs(model, ids)[-1]
+    top = keras_id[np.asarray(trace.topk_ids)]
+    np.testing.assert_allclose(
+        np.asarray(trace.topk_probs), np.take_along_axis(p, top, axis=1), atol=1e-5
+    )
+    again = reg.load(name, root=root)  # the lowering is kept in vocab.json
+    assert again.tokenizer.standardize == ("str_lower" if lower else None)
+
+
 def test_a_word_lstm_language_model_with_a_json_word_index_as_h5(tmp_path, root):
     _seed(1)
     index = {w: i + 1 for i, w in enumerate(WORDS)}  # Keras Tokenizer style: 0 is padding

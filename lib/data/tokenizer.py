@@ -20,12 +20,15 @@ Level = Literal["char", "word"]
 """Tokenizer level: characters or words."""
 Mode = Literal["keep-space", "words", "whitespace", "keras-tokenizer"]
 """Word-level tokenizer mode (see :class:`Tokenizer`)."""
-Standardize = Literal["lower", "lower_and_strip_punctuation", "strip_punctuation"]
+Standardize = Literal["lower", "lower_and_strip_punctuation", "strip_punctuation", "str_lower"]
 """Text standardization before splitting, as Keras' ``TextVectorization`` names it."""
 
 LEVELS: tuple[Level, ...] = get_args(Level)
 MODES: tuple[Mode, ...] = get_args(Mode)
 STANDARDIZE: tuple[Standardize, ...] = get_args(Standardize)
+#: the standardizations Keras' ``TextVectorization`` takes by name ("str_lower" is the
+#: legacy ``Tokenizer``'s ``lower=True``)
+TEXT_VECTORIZATION_STANDARDIZE: tuple[Standardize, ...] = STANDARDIZE[:3]
 WHITESPACE_PATTERN = r"[^ \t\n\v\f\r]+"
 """Runs of characters other than ASCII whitespace, as Keras' ``TextVectorization(split=
 "whitespace")`` splits (``tf.strings.split``: a no-break space is not a separator); only
@@ -50,7 +53,7 @@ def standardize_text(text: str, standardize: Standardize | None) -> str:
     Parameters
     ----------
     text : str
-    standardize : {"lower", "lower_and_strip_punctuation", "strip_punctuation"} or None
+    standardize : {"lower", "lower_and_strip_punctuation", "strip_punctuation", "str_lower"} or None
         None returns ``text`` unchanged.
 
     Notes
@@ -58,11 +61,22 @@ def standardize_text(text: str, standardize: Standardize | None) -> str:
     Keras (``keras/src/layers/preprocessing/text_vectorization.py``) applies
     ``tf.strings.lower`` (ASCII letters only: "É" stays "É") and then removes every
     character of :data:`KERAS_STRIP_PATTERN`; both are reproduced exactly here.
+    ``"str_lower"`` is Python's ``str.lower`` (every cased character: "É" becomes "é"),
+    what Keras' legacy ``Tokenizer(lower=True)`` applies to a character-level text.
+
+    Examples
+    --------
+    >>> standardize_text("Élan, Vital!", "lower_and_strip_punctuation")
+    'Élan vital'
+    >>> standardize_text("Élan, Vital!", "str_lower")
+    'élan, vital!'
     """
     if standardize is None:
         return text
     if standardize not in STANDARDIZE:
         raise ValueError(f"standardize must be one of {STANDARDIZE} or None, got {standardize!r}")
+    if standardize == "str_lower":
+        return text.lower()
     if standardize in ("lower", "lower_and_strip_punctuation"):
         text = text.translate(_ASCII_LOWER)
     if standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
@@ -86,9 +100,11 @@ class Tokenizer:
         models) is lossy in the same way, and so is ``"keras-tokenizer"``: Keras' legacy
         ``Tokenizer`` with its defaults (``lower=True``, :data:`KERAS_TOKENIZER_FILTERS`
         replaced by spaces, ``split=" "``, empty words dropped), for imported models.
-    standardize : {"lower", "lower_and_strip_punctuation", "strip_punctuation"}, optional
+    standardize : {"lower", "lower_and_strip_punctuation", "strip_punctuation", \
+"str_lower"}, optional
         Applied to the text before it is split (:func:`standardize_text`), for a model
-        imported with a Keras ``TextVectorization`` that standardizes; tokens are then the
+        imported with a Keras ``TextVectorization`` that standardizes (or a character-level
+        ``Tokenizer`` that lowers: ``"str_lower"``); tokens are then the
         standardized ones, so the round trip holds only for standardized text. None (models
         trained by RNN Lens) leaves the text as it is.
     """

@@ -56,7 +56,12 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from lib.data.tokenizer import KERAS_TOKENIZER_FILTERS, STANDARDIZE, Tokenizer, Vocab
+from lib.data.tokenizer import (
+    KERAS_TOKENIZER_FILTERS,
+    TEXT_VECTORIZATION_STANDARDIZE,
+    Tokenizer,
+    Vocab,
+)
 from lib.limits import check_archive, check_model, limits
 from lib.model import archive
 from lib.model.bundle import ModelBundle
@@ -458,6 +463,7 @@ class UserVocab:
     counts: dict[int, int] = field(default_factory=dict)
     char_level: bool | None = None
     mode: str | None = None  # how the user's text was split into these tokens, when known
+    standardize: str | None = None  # what the user's text went through before the split
     note: str | None = None  # what the import could not reproduce of it
 
 
@@ -534,8 +540,8 @@ def _tokenizer_json(d: dict) -> UserVocab:
             "the Keras Tokenizer's lower/filters/split differ from its defaults, which RNN "
             "Lens reproduces; words are looked up as they are in the text."
         )
-    elif c.get("lower", True):
-        v.note = "the Keras Tokenizer lowers characters; RNN Lens looks them up as they are."
+    elif c.get("lower", True):  # Tokenizer.texts_to_sequences: text.lower(), no filters
+        v.standardize = "str_lower"
     return v
 
 
@@ -758,7 +764,7 @@ def read_keras(
         if vocab is not None:
             notes.append(f"{vocab_name} ignored: the model's TextVectorization has its own.")
         std = _cfg(p.vectorizer).get("standardize")
-        if std in STANDARDIZE:
+        if std in TEXT_VECTORIZATION_STANDARDIZE:
             standardize = std
             notes.append(
                 f"the TextVectorization standardizes with {std!r}; RNN Lens does the same "
@@ -785,6 +791,9 @@ def read_keras(
         m.tokenizer = replace(m.tokenizer, standardize=standardize)
     if p.vectorizer is not None and m.tokenizer.level == "word":  # split as Keras does
         m.tokenizer = replace(m.tokenizer, mode="whitespace")
+    if user.standardize is not None and standardize is None:
+        m.tokenizer = replace(m.tokenizer, standardize=user.standardize)  # type: ignore[arg-type]
+        notes.append("the Keras Tokenizer lowers every character; RNN Lens does the same.")
     if user.mode == "keras-tokenizer" and m.tokenizer.level == "word":
         m.tokenizer = replace(m.tokenizer, mode="keras-tokenizer")
         notes.append("the Keras Tokenizer lowers and strips its filters; RNN Lens does the same.")
