@@ -445,7 +445,8 @@ def test_a_freed_output_array_is_recycled_for_the_next_of_about_its_size(monkeyp
     import lib.run.buffers as buffers
 
     monkeypatch.setenv("RNN_LENS_RECYCLED_MEMORY_MB", "64")
-    buffers.KEPT.clear()
+    # a pool of this test's own: arrays freed meanwhile by earlier tests go to theirs
+    monkeypatch.setattr(buffers, "KEPT", buffers._Kept())
     size = buffers.PREFAULT_MIN_BYTES // 2  # floats: twice the smallest mapped array
 
     def address(a):
@@ -474,7 +475,34 @@ def test_a_freed_output_array_is_recycled_for_the_next_of_about_its_size(monkeyp
     monkeypatch.setattr(buffers, "time", SimpleNamespace(monotonic=lambda: later))
     buffers.KEPT.expire()  # kept KEEP_SECONDS at most
     assert buffers.KEPT.kept_bytes() == 0
-    buffers.KEPT.clear()
+
+
+def test_kept_memory_is_handed_back_when_each_mapping_is_due(monkeypatch):
+    """The timer drops what was freed KEEP_SECONDS ago and wakes again when the oldest
+    mapping left is due (a fake clock and a fake timer)."""
+    from types import SimpleNamespace
+
+    import lib.run.buffers as buffers
+
+    now = {"t": 1000.0}
+    waits = []
+
+    class FakeTimer:
+        def __init__(self, wait, fn):
+            waits.append(wait)
+
+        def start(self):
+            pass
+
+    monkeypatch.setattr(buffers, "time", SimpleNamespace(monotonic=lambda: now["t"]))
+    monkeypatch.setattr(buffers.threading, "Timer", FakeTimer)
+    kept = buffers._Kept()
+    kept.budget = 2**30
+    for age in (150.0, 100.0, 30.0):  # freed that many seconds ago, oldest first
+        kept.items.append((1, object(), now["t"] - age))
+    kept.on_timer()
+    assert [now["t"] - when for _, _, when in kept.items] == [100.0, 30.0]
+    assert waits == [buffers.KEEP_SECONDS - 100.0]
 
 
 def test_recycling_keeps_no_more_than_its_budget(monkeypatch):
@@ -482,7 +510,7 @@ def test_recycling_keeps_no_more_than_its_budget(monkeypatch):
 
     import lib.run.buffers as buffers
 
-    buffers.KEPT.clear()
+    monkeypatch.setattr(buffers, "KEPT", buffers._Kept())  # this test's own pool
     size = buffers.PREFAULT_MIN_BYTES // 4
     monkeypatch.setenv("RNN_LENS_RECYCLED_MEMORY_MB", "0")  # hand memory back at once
     buffers.prefaulted_empty((size,))  # read the budget, then freed at once

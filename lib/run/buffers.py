@@ -20,6 +20,7 @@ its size and :data:`MAX_SLACK` times it. A recycled array holds the old values (
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import sys
 import threading
@@ -51,7 +52,9 @@ class _Kept:
     def read_budget(self) -> None:
         from lib.limits import limits
 
-        self.budget = max(0, int(limits().recycled_memory_mb)) * 2**20
+        # a broken rnn_lens.toml (LimitError): the pages say so; keep the last budget
+        with contextlib.suppress(ValueError):
+            self.budget = max(0, int(limits().recycled_memory_mb)) * 2**20
 
     def take(self, nbytes: int) -> mmap.mmap | None:
         """Take out the smallest kept mapping of ``nbytes`` to MAX_SLACK times that."""
@@ -89,8 +92,8 @@ class _Kept:
         with self.lock:
             self.timer = None
             self.expire()
-            if self.items:  # look again when the youngest is due
-                wait = KEEP_SECONDS - (time.monotonic() - self.items[-1][2])
+            if self.items:  # look again when the oldest left is due
+                wait = KEEP_SECONDS - (time.monotonic() - self.items[0][2])
                 self.timer = threading.Timer(max(1.0, wait), self.on_timer)
                 self.timer.daemon = True
                 self.timer.start()

@@ -409,7 +409,7 @@ def output_probs(
             following[: nb - a] = ids[a + 1 : nb + 1]
         top_k_rows(z, z.sum(axis=1), following, topk_ids[a:b], topk_probs[a:b], next_prob[a:b])
 
-    # the chunks are independent: as many threads as the recording's last probe chose
+    # the chunks are independent: as many threads as the recording's last run settled on
     # (lib.run.cells.run), one BLAS thread each
     workers = min(recent_workers(), n_chunks)
     if workers > 1:
