@@ -22,6 +22,12 @@ from playwright.sync_api import expect, sync_playwright
 
 pytestmark = pytest.mark.browser
 
+# expect() waits 5 s unless told otherwise, and a page that records or generates takes longer
+# on a loaded machine (a slider walk's first navigation missed 5 s while other processes
+# ran): every assertion of the browser modules (they import this one) waits on its
+# condition as long as the pages' actions may take (set_default_timeout below)
+expect.set_options(timeout=60_000)
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
